@@ -1,0 +1,21 @@
+//! # ztunnel: the zero-trust node proxy of Istio's ambient mesh
+//!
+//! Module map (each module's `//!` header says what it owns):
+//!
+//! - [`config`]: every environment variable and default; parsed from a key–value source.
+//! - [`identity`]: SPIFFE identities, the built-in dev CA, and the per-identity certificate cache.
+//! - [`tls`]: rustls client/server configs and peer verification; [`tls::provider`] is the only
+//!   place that knows which crypto backend is compiled in.
+//! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): client, server, stream, pool.
+//! - [`state`]: workloads, services and policies the proxy knows; lookups only, no I/O.
+//! - [`xds`]: where state comes from (the local config file today).
+//! - [`rbac`]: authorization policy types.
+//! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
+//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options).
+//! - [`readiness`]: the 15021 readiness endpoint.
+//! - [`drain`]: graceful-shutdown signalling.
+//! - [`telemetry`]: logging setup.
+//! - [`app`]: wires everything together and owns start-up and shutdown order.
+
+pub mod drain;
+pub mod identity;
