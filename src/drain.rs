@@ -17,7 +17,7 @@ pub fn new() -> (DrainTrigger, DrainWatcher) {
         DrainTrigger { signal_tx, done_rx },
         DrainWatcher {
             signal_rx,
-            _done: done_tx,
+            _done: Some(done_tx),
         },
     )
 }
@@ -57,7 +57,8 @@ impl DrainTrigger {
 pub struct DrainWatcher {
     signal_rx: watch::Receiver<bool>,
     // Never used to send; its drop is what tells the trigger this watcher is done.
-    _done: mpsc::Sender<()>,
+    // `None` for detached watchers, which observe the signal without delaying the drain.
+    _done: Option<mpsc::Sender<()>>,
 }
 
 impl DrainWatcher {
@@ -66,6 +67,15 @@ impl DrainWatcher {
         let mut rx = self.signal_rx.clone();
         // An error means the trigger is gone, which we treat as a drain too.
         let _ = rx.wait_for(|draining| *draining).await;
+    }
+
+    /// A watcher that sees the signal but does not hold up completion: for long-lived
+    /// background machinery (pooled idle connections) that should simply stop when asked.
+    pub fn detached(&self) -> DrainWatcher {
+        DrainWatcher {
+            signal_rx: self.signal_rx.clone(),
+            _done: None,
+        }
     }
 
     /// True once a drain has started.
@@ -90,6 +100,15 @@ mod tests {
         drop(watcher);
         assert_eq!(trigger.drain(Duration::from_secs(5)).await, DrainOutcome::Complete);
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn detached_watchers_do_not_delay() {
+        let (trigger, watcher) = new();
+        let detached = watcher.detached();
+        drop(watcher);
+        assert_eq!(trigger.drain(Duration::from_secs(5)).await, DrainOutcome::Complete);
+        assert!(detached.is_draining());
     }
 
     #[tokio::test]

@@ -19,3 +19,15 @@
 
 pub mod drain;
 pub mod identity;
+pub mod app;
+pub mod config;
+pub mod hbone;
+pub mod proxy;
+pub mod rbac;
+pub mod readiness;
+pub mod redirect;
+pub mod state;
+pub mod telemetry;
+pub mod testbed;
+pub mod tls;
+pub mod xds;

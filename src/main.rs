@@ -1,1 +1,98 @@
-fn main() {}
+//! The `ztunnel` binary: `proxy` (default) runs the node proxy, `version` prints build and
+//! crypto information, `demo` runs two nodes on loopback and shows traffic crossing a real
+//! HBONE tunnel, `dev-ca` writes a shareable root for the built-in CA.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ztunnel::config::{Config, ProcessEnv};
+
+const USAGE: &str = "\
+usage: ztunnel [COMMAND]
+
+commands:
+  proxy     run the node proxy (default); configured through environment variables
+  version   print version and crypto provider details
+  demo      start two ztunnel nodes on loopback and send traffic through an HBONE tunnel
+  dev-ca    write a root certificate + key for the built-in CA:
+              ztunnel dev-ca --cert root-cert.pem --key root-key.pem [--trust-domain cluster.local]
+  help      show this message";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("proxy");
+    let result = match cmd {
+        "proxy" => run_proxy(),
+        "version" => {
+            print_version();
+            Ok(())
+        }
+        "demo" => ztunnel::testbed::demo::run(&args[1..]),
+        "dev-ca" => dev_ca(&args[1..]),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ztunnel: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_proxy() -> anyhow::Result<()> {
+    let cfg = Config::from_source(&ProcessEnv).context("invalid configuration")?;
+    ztunnel::telemetry::init(&cfg.log_filter, cfg.log_format == ztunnel::config::LogFormat::Json).map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.num_worker_threads)
+        .thread_name("ztunnel-worker")
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async {
+        let running = ztunnel::app::start(cfg).await?;
+        running.wait_for_signal().await;
+        anyhow::Ok(())
+    })?;
+    // Connections still open after the deadline are dropped with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
+}
+
+fn print_version() {
+    let info = ztunnel::tls::provider::info();
+    println!("ztunnel {}", env!("CARGO_PKG_VERSION"));
+    println!("crypto provider: {}", info.name);
+    println!("FIPS mode: {}", info.fips_mode);
+    println!("protocol versions: {}", info.protocol_versions.join(", "));
+    println!("cipher suites: {}", info.cipher_suites.join(", "));
+    println!("key exchange groups: {}", info.kx_groups.join(", "));
+    println!("signature schemes: {}", info.signature_schemes.join(", "));
+}
+
+fn dev_ca(args: &[String]) -> anyhow::Result<()> {
+    let mut cert = None;
+    let mut key = None;
+    let mut td = "cluster.local".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--cert" => cert = Some(PathBuf::from(val()?)),
+            "--key" => key = Some(PathBuf::from(val()?)),
+            "--trust-domain" => td = val()?,
+            other => anyhow::bail!("unknown dev-ca option {other:?}\n\n{USAGE}"),
+        }
+    }
+    let (cert, key) = (cert.context("--cert is required")?, key.context("--key is required")?);
+    let ca = ztunnel::identity::dev_ca::DevCa::generate(&td)?;
+    ca.write(&cert, &key)?;
+    println!("wrote CA root {} and key {}", cert.display(), key.display());
+    println!("use it with FAKE_CA=true FAKE_CA_ROOT_CERT={} FAKE_CA_ROOT_KEY={}", cert.display(), key.display());
+    Ok(())
+}

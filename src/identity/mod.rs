@@ -3,8 +3,12 @@
 //! Owns parsing, formatting and comparison of identities. It never performs I/O; certificates
 //! for an identity are issued by [`crate::identity`]'s CA sources and held by the secret manager.
 
+pub mod dev_ca;
+pub mod manager;
+
 use std::fmt;
 use std::str::FromStr;
+use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
@@ -15,8 +19,38 @@ const SPIFFE_PREFIX: &str = "spiffe://";
 pub enum IdentityError {
     #[error("identity {0:?} does not start with spiffe://")]
     NotSpiffe(String),
-    #[error("identity {0:?} must have the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>")]
+    #[error(
+        "identity {0:?} must have the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>"
+    )]
     BadShape(String),
+}
+
+/// Why a certificate for an identity could not be obtained. `Clone` because one failed fetch
+/// is reported to every task waiting for that identity.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("CA unavailable: {0}")]
+    CaUnavailable(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::Error),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("{path}: {reason}")]
+    Io {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("CA returned a certificate for {got} instead of {requested}")]
+    WrongIdentity { requested: String, got: String },
+    #[error("certificate for {identity} expired at {not_after:?}")]
+    Expired {
+        identity: String,
+        not_after: SystemTime,
+    },
+    #[error("CA certificate is not usable as a CA: {0}")]
+    InvalidCa(String),
+    #[error("certificate request for {0} was cancelled (identity forgotten or manager dropped)")]
+    Cancelled(String),
 }
 
 /// A SPIFFE workload identity. Upstream only accepts the `ns/<ns>/sa/<sa>` path shape, and so do we.
@@ -92,11 +126,16 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let id: Identity = "spiffe://cluster.local/ns/default/sa/httpbin".parse().unwrap();
+        let id: Identity = "spiffe://cluster.local/ns/default/sa/httpbin"
+            .parse()
+            .unwrap();
         assert_eq!(id.trust_domain(), "cluster.local");
         assert_eq!(id.namespace(), "default");
         assert_eq!(id.service_account(), "httpbin");
-        assert_eq!(id.to_string(), "spiffe://cluster.local/ns/default/sa/httpbin");
+        assert_eq!(
+            id.to_string(),
+            "spiffe://cluster.local/ns/default/sa/httpbin"
+        );
     }
 
     #[test]

@@ -1,0 +1,192 @@
+//! `cargo bench --bench tunnel [-- --runs N --seconds S]`
+//!
+//! Direct TCP vs the same traffic through two real ztunnel processes (client → node A's
+//! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), all on loopback, in one run:
+//! single-stream throughput, new connections per second, 64-byte round-trip p50/p99, and the
+//! RSS of each ztunnel. Prints the median of N runs (the machine is noisy).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ztunnel::identity::dev_ca::DevCa;
+use ztunnel::testbed::Mesh;
+use ztunnel::testbed::backend::{Echo, Sink};
+use ztunnel::testbed::node::NodeSpec;
+use ztunnel::testbed::socks::{self, Dest};
+
+struct Args {
+    runs: usize,
+    seconds: f64,
+}
+
+fn args() -> Args {
+    let mut a = Args { runs: 3, seconds: 2.0 };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        match v[i].as_str() {
+            "--runs" => {
+                a.runs = v[i + 1].parse().expect("--runs N");
+                i += 1;
+            }
+            "--seconds" => {
+                a.seconds = v[i + 1].parse().expect("--seconds S");
+                i += 1;
+            }
+            _ => {} // cargo passes --bench
+        }
+        i += 1;
+    }
+    a
+}
+
+/// How a measurement reaches the backend.
+#[derive(Clone, Copy)]
+enum Path_ {
+    Direct,
+    Tunnel(SocketAddr),
+}
+
+fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
+    let s = match path {
+        Path_::Direct => TcpStream::connect(dst).unwrap(),
+        Path_::Tunnel(socks5) => socks::connect(socks5, Dest::Addr(dst)).unwrap(),
+    };
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Gbit/s of one stream writing for `secs` into the sink.
+fn throughput(path: Path_, sink: SocketAddr, secs: f64) -> f64 {
+    let mut s = dial(path, sink);
+    let buf = vec![0x5au8; 256 * 1024];
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(secs);
+    while Instant::now() < until {
+        s.write_all(&buf).unwrap();
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut count = [0u8; 8];
+    s.read_exact(&mut count).unwrap();
+    let bytes = u64::from_be_bytes(count) as f64;
+    bytes * 8.0 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// Connections per second: connect, 1-byte echo, close, sequentially.
+fn conn_rate(path: Path_, echo: SocketAddr, secs: f64) -> f64 {
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(secs);
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let mut s = dial(path, echo);
+        s.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+        drop(s);
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// (p50, p99) in microseconds of 64-byte request/response on one connection.
+fn latency(path: Path_, echo: SocketAddr, iterations: usize) -> (f64, f64) {
+    let mut s = dial(path, echo);
+    let msg = [7u8; 64];
+    let mut back = [0u8; 64];
+    for _ in 0..200 {
+        s.write_all(&msg).unwrap();
+        s.read_exact(&mut back).unwrap();
+    }
+    let mut samples: Vec<f64> = (0..iterations)
+        .map(|_| {
+            let t = Instant::now();
+            s.write_all(&msg).unwrap();
+            s.read_exact(&mut back).unwrap();
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[derive(Default)]
+struct Run {
+    direct_gbps: f64,
+    tunnel_gbps: f64,
+    direct_cps: f64,
+    tunnel_cps: f64,
+    direct_p50: f64,
+    direct_p99: f64,
+    tunnel_p50: f64,
+    tunnel_p99: f64,
+    rss_idle_a: f64,
+    rss_idle_b: f64,
+    rss_busy_a: f64,
+    rss_busy_b: f64,
+}
+
+fn one_run(bin: &Path, secs: f64) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = Mesh::on_loopback(200, 0);
+    let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
+    let sink = Sink::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
+    let mesh = Mesh::on_loopback(200, echo.addr.port());
+    let ca = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
+    DevCa::generate("cluster.local").unwrap().write(&ca.0, &ca.1).unwrap();
+    let cfg = dir.path().join("mesh.yaml");
+    std::fs::write(&cfg, mesh.config_yaml()).unwrap();
+    let quiet = |s: NodeSpec| s.set("RUST_LOG", "info,access=warn");
+    let a = quiet(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca)).spawn(bin).unwrap();
+    let b = quiet(NodeSpec::new("b", "default/server/server", mesh.server_ip, &cfg, &ca)).spawn(bin).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let kib = |n: &ztunnel::testbed::node::Node| n.rss_kib().unwrap_or(0) as f64 / 1024.0;
+    let mut r = Run { rss_idle_a: kib(&a), rss_idle_b: kib(&b), ..Run::default() };
+    let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
+    let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
+
+    r.direct_gbps = throughput(Path_::Direct, sink.addr, secs);
+    r.tunnel_gbps = throughput(tunnel, sink.addr, secs);
+    r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs);
+    r.tunnel_cps = conn_rate(tunnel, echo_dst, secs);
+    (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, 5000);
+    (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, 5000);
+    r.rss_busy_a = kib(&a);
+    r.rss_busy_b = kib(&b);
+    r
+}
+
+fn main() {
+    let args = args();
+    let bin = Path::new(env!("CARGO_BIN_EXE_ztunnel"));
+    println!("ztunnel tunnel benchmark: {} runs x {:.1}s per measurement (medians)", args.runs, args.seconds);
+    let runs: Vec<Run> = (0..args.runs)
+        .map(|i| {
+            let r = one_run(bin, args.seconds);
+            eprintln!(
+                "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel)",
+                i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50
+            );
+            r
+        })
+        .collect();
+    let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+    let (dg, tg) = (m(|r| r.direct_gbps), m(|r| r.tunnel_gbps));
+    let (dc, tc) = (m(|r| r.direct_cps), m(|r| r.tunnel_cps));
+    let (d50, t50) = (m(|r| r.direct_p50), m(|r| r.tunnel_p50));
+    let (d99, t99) = (m(|r| r.direct_p99), m(|r| r.tunnel_p99));
+    println!();
+    println!("{:<34} {:>12} {:>12} {:>10}", "metric", "direct", "tunnel", "ratio");
+    println!("{:<34} {:>12.2} {:>12.2} {:>9.2}x", "single-stream throughput (Gbit/s)", dg, tg, tg / dg);
+    println!("{:<34} {:>12.0} {:>12.0} {:>9.2}x", "new connections per second", dc, tc, tc / dc);
+    println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p50 (us)", d50, t50, t50 - d50);
+    println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p99 (us)", d99, t99, t99 - d99);
+    println!("{:<34} {:>12.1} {:>12.1}", "RSS idle node A / B (MiB)", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
+    println!("{:<34} {:>12.1} {:>12.1}", "RSS after load node A / B (MiB)", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
+}

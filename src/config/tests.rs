@@ -1,0 +1,272 @@
+//! Tests for [`super::Config::from_source_with_cpus`]; never touch the process environment.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_source_with_cpus(&env(pairs), 8)
+}
+
+fn err(pairs: &[(&str, &str)]) -> String {
+    load(pairs).unwrap_err().to_string()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn defaults() {
+    let c = load(&[]).unwrap();
+    assert!(!c.fake_ca);
+    assert_eq!(c.fake_ca_root, None);
+    assert_eq!(c.xds_address.as_deref(), Some("https://localhost:15012"));
+    assert_eq!(c.ca_address.as_deref(), Some("https://localhost:15012"));
+    assert_eq!(c.local_xds, None);
+    assert_eq!(c.proxy_mode, ProxyMode::Shared);
+    assert_eq!(c.proxy_workload_info, None);
+    assert_eq!(c.trust_domain, "cluster.local");
+    assert_eq!(c.cluster_id, "Kubernetes");
+    assert_eq!(c.cluster_domain, "cluster.local");
+    assert_eq!(c.network, "");
+    assert_eq!(c.local_node, None);
+    assert_eq!(c.local_ip, None);
+    assert!(!c.enable_socks5);
+    assert_eq!(c.enable_original_source, None);
+    assert_eq!(c.num_worker_threads, 2);
+    assert_eq!(c.log_format, LogFormat::Plain);
+    assert_eq!(c.log_filter, "info");
+    assert_eq!(c.pool_max_streams_per_conn, 100);
+    assert_eq!(c.pool_unused_release_timeout, Duration::from_secs(300));
+    assert_eq!(c.window_size, 4 * 1024 * 1024);
+    assert_eq!(c.connection_window_size, 16 * 1024 * 1024);
+    assert_eq!(c.frame_size, 1024 * 1024);
+    assert_eq!(c.self_termination_deadline, Duration::from_secs(5));
+    assert_eq!(c.secret_ttl, Duration::from_secs(86400));
+    assert!(!c.authz_policy_info_logging);
+    assert!(c.dns_proxy);
+    assert!(c.ipv6_enabled);
+    assert_eq!(c.packet_mark, Some(1337));
+    assert_eq!(c.outbound_addr, sa("[::]:15001"));
+    assert_eq!(c.inbound_plaintext_addr, sa("[::]:15006"));
+    assert_eq!(c.inbound_addr, sa("[::]:15008"));
+    assert_eq!(c.socks5_addr, sa("127.0.0.1:15080"));
+    assert_eq!(c.readiness_addr, sa("[::]:15021"));
+    assert_eq!(c.admin_addr, sa("127.0.0.1:15000"));
+    assert_eq!(c.stats_addr, sa("[::]:15020"));
+    assert_eq!(c.hbone_port, 15008);
+}
+
+#[test]
+fn ipv4_only_wildcards() {
+    let c = load(&[("IPV6_ENABLED", "false")]).unwrap();
+    assert_eq!(c.outbound_addr, sa("0.0.0.0:15001"));
+    assert_eq!(c.inbound_addr, sa("0.0.0.0:15008"));
+    assert_eq!(c.admin_addr, sa("127.0.0.1:15000"));
+}
+
+#[test]
+fn overrides() {
+    let c = load(&[
+        ("FAKE_CA", "TRUE"),
+        ("FAKE_CA_ROOT_CERT", "/tmp/root.pem"),
+        ("FAKE_CA_ROOT_KEY", "/tmp/root.key"),
+        ("XDS_ADDRESS", "istiod:15012"),
+        ("LOCAL_XDS_PATH", "examples/localhost.yaml"),
+        ("PROXY_MODE", "dedicated"),
+        ("PROXY_WORKLOAD_INFO", "default/local/sa1"),
+        ("NODE_NAME", "node1"),
+        ("CLUSTER_ID", "c1"),
+        ("INSTANCE_IP", "10.0.0.1"),
+        ("UNSTABLE_ENABLE_SOCKS5", "1"),
+        ("ENABLE_ORIG_SRC", "false"),
+        ("ZTUNNEL_WORKER_THREADS", "50%"),
+        ("LOG_FORMAT", "JSON"),
+        ("RUST_LOG", "debug"),
+        ("POOL_UNUSED_RELEASE_TIMEOUT", "1m30s"),
+        ("HTTP2_FRAME_SIZE", "16384"),
+        ("CONNECTION_TERMINATION_DEADLINE", "300ms"),
+        ("SECRET_TTL", "2h"),
+        ("ISTIO_META_DNS_CAPTURE", "false"),
+        ("ISTIO_META_ISTIO_VERSION", "1.24.0"),
+        ("ZTUNNEL_INBOUND_ADDR", "127.0.0.1:0"),
+        ("ZTUNNEL_HBONE_PORT", "25008"),
+    ])
+    .unwrap();
+    assert!(c.fake_ca);
+    assert_eq!(
+        c.fake_ca_root,
+        Some(FakeCaRoot { cert: "/tmp/root.pem".into(), key: "/tmp/root.key".into() })
+    );
+    assert_eq!(c.xds_address.as_deref(), Some("https://istiod:15012"));
+    assert_eq!(c.ca_address, None, "FAKE_CA disables the CA client");
+    assert_eq!(c.local_xds, Some(LocalXdsSource::File("examples/localhost.yaml".into())));
+    assert_eq!(c.proxy_mode, ProxyMode::Dedicated);
+    assert_eq!(
+        c.proxy_workload_info,
+        Some(ProxyWorkloadInfo {
+            namespace: "default".into(),
+            name: "local".into(),
+            service_account: "sa1".into()
+        })
+    );
+    assert_eq!(c.local_node.as_deref(), Some("node1"));
+    assert_eq!(c.cluster_id, "c1");
+    assert_eq!(c.local_ip, Some("10.0.0.1".parse().unwrap()));
+    assert!(c.enable_socks5);
+    assert_eq!(c.enable_original_source, Some(false));
+    assert_eq!(c.num_worker_threads, 4);
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert_eq!(c.log_filter, "debug");
+    assert_eq!(c.pool_unused_release_timeout, Duration::from_secs(90));
+    assert_eq!(c.frame_size, 16384);
+    assert_eq!(c.self_termination_deadline, Duration::from_millis(300));
+    assert_eq!(c.secret_ttl, Duration::from_secs(7200));
+    assert!(!c.dns_proxy);
+    assert_eq!(c.istio_version.as_deref(), Some("1.24.0"));
+    assert_eq!(c.proxy_metadata.get("ISTIO_VERSION").map(String::as_str), Some("1.24.0"));
+    assert_eq!(c.proxy_metadata.get("DNS_CAPTURE").map(String::as_str), Some("false"));
+    assert_eq!(c.packet_mark, None, "no default mark in dedicated mode");
+    assert_eq!(c.inbound_addr, sa("127.0.0.1:0"));
+    assert_eq!(c.hbone_port, 25008);
+}
+
+#[test]
+fn empty_xds_address_disables_xds() {
+    let c = load(&[("XDS_ADDRESS", ""), ("CA_ADDRESS", "https://ca:15012")]).unwrap();
+    assert_eq!(c.xds_address, None);
+    assert_eq!(c.ca_address.as_deref(), Some("https://ca:15012"));
+}
+
+#[test]
+fn inline_local_xds_and_cluster_id_fallback() {
+    let c = load(&[("LOCAL_XDS", "workloads: []"), ("ISTIO_META_CLUSTER_ID", "meta")]).unwrap();
+    assert_eq!(c.local_xds, Some(LocalXdsSource::Inline("workloads: []".into())));
+    assert_eq!(c.cluster_id, "meta");
+    let c = load(&[("CLUSTER_ID", "a"), ("ISTIO_META_CLUSTER_ID", "b")]).unwrap();
+    assert_eq!(c.cluster_id, "a");
+}
+
+#[test]
+fn both_local_xds_sources_is_an_error() {
+    let e = err(&[("LOCAL_XDS", "workloads: []"), ("LOCAL_XDS_PATH", "/x.yaml")]);
+    assert!(e.contains("LOCAL_XDS_PATH") && e.contains("LOCAL_XDS "), "{e}");
+}
+
+#[test]
+fn termination_grace_period_derives_deadline() {
+    let d = |secs: &str| {
+        load(&[("TERMINATION_GRACE_PERIOD_SECONDS", secs)]).unwrap().self_termination_deadline
+    };
+    assert_eq!(d("30"), Duration::from_secs(25));
+    assert_eq!(d("11"), Duration::from_secs(6));
+    assert_eq!(d("10"), Duration::from_secs(9));
+    assert_eq!(d("2"), Duration::from_secs(1));
+    assert_eq!(d("0"), Duration::from_secs(1));
+    // An explicit deadline wins over the derived one.
+    let c = load(&[
+        ("TERMINATION_GRACE_PERIOD_SECONDS", "30"),
+        ("CONNECTION_TERMINATION_DEADLINE", "2s"),
+    ])
+    .unwrap();
+    assert_eq!(c.self_termination_deadline, Duration::from_secs(2));
+    assert_eq!(c.termination_grace_period, Some(Duration::from_secs(30)));
+}
+
+#[test]
+fn worker_thread_forms() {
+    let t = |v: &str, cpus| {
+        Config::from_source_with_cpus(&env(&[("ZTUNNEL_WORKER_THREADS", v)]), cpus)
+            .unwrap()
+            .num_worker_threads
+    };
+    assert_eq!(t("0", 6), 6);
+    assert_eq!(t("3", 6), 3);
+    assert_eq!(t("25%", 6), 2);
+    assert_eq!(t("100%", 6), 6);
+    assert_eq!(Config::from_source_with_cpus(&env(&[]), 32).unwrap().num_worker_threads, 8);
+}
+
+#[test]
+fn every_error_names_variable_value_and_form() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("FAKE_CA", "yes", "true, false, 1 or 0"),
+        ("UNSTABLE_ENABLE_SOCKS5", "on", "true, false"),
+        ("ENABLE_ORIG_SRC", "maybe", "true, false"),
+        ("AUTHZ_POLICY_INFO_LOGGING", "2", "true, false"),
+        ("IPV6_ENABLED", "nope", "true, false"),
+        ("PROXY_MODE", "sidecar", "shared or dedicated"),
+        ("PROXY_WORKLOAD_INFO", "default/local", "namespace/name/service-account"),
+        ("PROXY_WORKLOAD_INFO", "a//c", "namespace/name/service-account"),
+        ("PROXY_WORKLOAD_INFO", "a/b/c/d", "namespace/name/service-account"),
+        ("INSTANCE_IP", "1.2.3", "IPv4 or IPv6"),
+        ("LOG_FORMAT", "xml", "plain or json"),
+        ("POOL_MAX_STREAMS_PER_CONNECTION", "abc", "a positive integer"),
+        ("POOL_MAX_STREAMS_PER_CONNECTION", "0", "a positive integer"),
+        ("POOL_UNUSED_RELEASE_TIMEOUT", "5 minutes", "a duration"),
+        ("HTTP2_STREAM_WINDOW_SIZE", "-1", "a positive integer"),
+        ("HTTP2_CONNECTION_WINDOW_SIZE", "big", "a positive integer"),
+        ("HTTP2_FRAME_SIZE", "1000", "between 16384 and 16777215"),
+        ("HTTP2_FRAME_SIZE", "16777216", "between 16384 and 16777215"),
+        ("CONNECTION_TERMINATION_DEADLINE", "soon", "a duration"),
+        ("TERMINATION_GRACE_PERIOD_SECONDS", "30s", "whole number of seconds"),
+        ("SECRET_TTL", "1y", "a duration"),
+        ("ZTUNNEL_WORKER_THREADS", "many", "thread count"),
+        ("ZTUNNEL_WORKER_THREADS", "150%", "percentage"),
+        ("PACKET_MARK", "0x10", "non-negative 32-bit integer"),
+        ("ZTUNNEL_OUTBOUND_ADDR", "localhost:15001", "socket address"),
+        ("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "15006", "socket address"),
+        ("ZTUNNEL_INBOUND_ADDR", "1.2.3.4", "socket address"),
+        ("ZTUNNEL_SOCKS5_ADDR", "x", "socket address"),
+        ("ZTUNNEL_READINESS_ADDR", "x", "socket address"),
+        ("ZTUNNEL_ADMIN_ADDR", "x", "socket address"),
+        ("ZTUNNEL_METRICS_ADDR", "x", "socket address"),
+        ("ZTUNNEL_HBONE_PORT", "0", "port number"),
+        ("ZTUNNEL_HBONE_PORT", "70000", "port number"),
+        ("XDS_ADDRESS", "https://a b", "URL"),
+        ("CA_ADDRESS", "https://a b", "URL"),
+    ];
+    for (var, value, form) in cases {
+        let e = err(&[(var, value)]);
+        assert!(
+            e.contains(&format!("for {var}:"))
+                && e.contains(&format!("{value:?}"))
+                && e.contains(form),
+            "{var}={value:?} gave: {e}"
+        );
+    }
+    assert_eq!(
+        err(&[("POOL_MAX_STREAMS_PER_CONNECTION", "abc")]),
+        "invalid value \"abc\" for POOL_MAX_STREAMS_PER_CONNECTION: expected a positive integer"
+    );
+}
+
+#[test]
+fn dedicated_requires_workload_info() {
+    let e = err(&[("PROXY_MODE", "dedicated")]);
+    assert!(e.contains("PROXY_WORKLOAD_INFO") && e.contains("dedicated"), "{e}");
+}
+
+#[test]
+fn fake_ca_root_needs_both_halves() {
+    let e = err(&[("FAKE_CA_ROOT_CERT", "/a")]);
+    assert!(e.contains("FAKE_CA_ROOT_CERT is set but FAKE_CA_ROOT_KEY is not"), "{e}");
+    let e = err(&[("FAKE_CA_ROOT_KEY", "/a")]);
+    assert!(e.contains("FAKE_CA_ROOT_KEY is set but FAKE_CA_ROOT_CERT is not"), "{e}");
+}
+
+#[test]
+fn serializes_camel_case() {
+    let json = serde_json::to_value(load(&[]).unwrap()).unwrap();
+    assert_eq!(json["xdsAddress"], "https://localhost:15012");
+    assert_eq!(json["numWorkerThreads"], 2);
+    assert_eq!(json["proxyMode"], "Shared");
+    assert_eq!(json["logFormat"], "plain");
+}

@@ -1,0 +1,253 @@
+//! One HBONE `CONNECT` stream as a byte pipe.
+//!
+//! Owns the mapping between HTTP/2 DATA frames / flow control and tokio's `AsyncRead` /
+//! `AsyncWrite`. Reading releases flow-control credit only for bytes the application has
+//! actually taken, so a slow reader throttles the sender. Writing waits for send capacity and
+//! hands h2 chunks as large as the capacity allows. `poll_shutdown` half-closes (END_STREAM);
+//! dropping a stream that is not finished resets it (RST_STREAM CANCEL, done by h2).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use h2::{RecvStream, SendStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::client::StreamSlot;
+
+/// A bidirectional `CONNECT` tunnel. Split it with [`H2Stream::into_split`] to drive both
+/// directions from different tasks without a lock.
+pub struct H2Stream {
+    reader: H2StreamReader,
+    writer: H2StreamWriter,
+    response_headers: http::HeaderMap,
+}
+
+/// The receiving half of an [`H2Stream`].
+pub struct H2StreamReader {
+    recv: RecvStream,
+    // Remainder of the last DATA frame that did not fit the caller's buffer.
+    pending: Bytes,
+    eof: bool,
+    // Keeps the client connection's active-stream count up while either half lives.
+    _slot: Option<Arc<StreamSlot>>,
+}
+
+/// The sending half of an [`H2Stream`].
+pub struct H2StreamWriter {
+    send: SendStream<Bytes>,
+    shut_down: bool,
+    _slot: Option<Arc<StreamSlot>>,
+}
+
+impl H2Stream {
+    pub(crate) fn new(
+        send: SendStream<Bytes>,
+        recv: RecvStream,
+        slot: Option<StreamSlot>,
+        response_headers: http::HeaderMap,
+    ) -> Self {
+        let slot = slot.map(Arc::new);
+        H2Stream {
+            reader: H2StreamReader {
+                recv,
+                pending: Bytes::new(),
+                eof: false,
+                _slot: slot.clone(),
+            },
+            writer: H2StreamWriter {
+                send,
+                shut_down: false,
+                _slot: slot,
+            },
+            response_headers,
+        }
+    }
+
+    /// Headers the peer sent with its 200 (client side; e.g. response `baggage`). Empty on the
+    /// server side.
+    pub fn response_headers(&self) -> &http::HeaderMap {
+        &self.response_headers
+    }
+
+    /// Resets the stream (RST_STREAM CANCEL) in both directions right away.
+    pub fn abort(&mut self) {
+        self.writer.abort();
+    }
+
+    /// Splits into independently owned halves (no lock between them).
+    pub fn into_split(self) -> (H2StreamReader, H2StreamWriter) {
+        (self.reader, self.writer)
+    }
+}
+
+impl H2StreamWriter {
+    /// Resets the stream (RST_STREAM CANCEL) in both directions right away.
+    pub fn abort(&mut self) {
+        self.send.send_reset(h2::Reason::CANCEL);
+    }
+}
+
+/// Maps an h2 error to the closest `io::ErrorKind` so copy loops can tell reset from failure.
+pub(crate) fn h2_to_io(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        return e
+            .into_io()
+            .unwrap_or_else(|| io::Error::other("h2 i/o error"));
+    }
+    let kind = if e.is_reset() {
+        io::ErrorKind::ConnectionReset
+    } else if e.is_go_away() {
+        io::ErrorKind::ConnectionAborted
+    } else {
+        io::ErrorKind::Other
+    };
+    io::Error::new(kind, e)
+}
+
+impl AsyncRead for H2StreamReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            if !this.pending.is_empty() {
+                let n = buf.remaining().min(this.pending.len());
+                buf.put_slice(&this.pending[..n]);
+                this.pending.advance(n);
+                // Credit goes back only for what the application took: this is the
+                // backpressure. Errors mean the stream is already gone; the next poll says so.
+                let _ = this.recv.flow_control().release_capacity(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.eof {
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(data)) => this.pending = data,
+                // A peer that has said all it wants may end with RST_STREAM(NO_ERROR); that is
+                // a clean end of the read side, not a failure.
+                Some(Err(e)) if e.reason() == Some(h2::Reason::NO_ERROR) => this.eof = true,
+                Some(Err(e)) => return Poll::Ready(Err(h2_to_io(e))),
+                None => this.eof = true,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for H2StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.shut_down {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown of hbone stream",
+            )));
+        }
+        // Ask for room for the whole buffer; h2 grants what the windows and send buffer allow
+        // and we send exactly that much in one DATA chunk.
+        this.send.reserve_capacity(buf.len());
+        loop {
+            let cap = this.send.capacity();
+            if cap > 0 {
+                let n = cap.min(buf.len());
+                this.send
+                    .send_data(Bytes::copy_from_slice(&buf[..n]), false)
+                    .map_err(h2_to_io)?;
+                return Poll::Ready(Ok(n));
+            }
+            match this.send.poll_capacity(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(h2_to_io(e))),
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "hbone stream closed for sending",
+                    )));
+                }
+                Poll::Pending => {
+                    // No capacity may also mean the peer reset us; notice that instead of
+                    // waiting forever for a window that will never open.
+                    if let Poll::Ready(r) = this.send.poll_reset(cx) {
+                        let msg = match r {
+                            Ok(reason) => format!("hbone stream reset by peer: {reason}"),
+                            Err(e) => return Poll::Ready(Err(h2_to_io(e))),
+                        };
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::ConnectionReset,
+                            msg,
+                        )));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // h2's connection task flushes queued frames on its own; nothing is held here.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.shut_down {
+            this.shut_down = true;
+            // Empty DATA with END_STREAM: a half-close; the other direction keeps flowing.
+            this.send.send_data(Bytes::new(), true).map_err(h2_to_io)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_shutdown(cx)
+    }
+}
+
+impl std::fmt::Debug for H2Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Stream")
+            .field("stream_id", &self.writer.send.stream_id().as_u32())
+            .field("read_eof", &self.reader.eof)
+            .field("write_shut_down", &self.writer.shut_down)
+            .finish()
+    }
+}

@@ -1,0 +1,209 @@
+//! Inbound HBONE (15008): mTLS as the local workload (client certificate required, same
+//! trust domain), then HTTP/2; each CONNECT stream is validated and delivered to the local
+//! workload.
+//!
+//! Status codes follow upstream: 400 for a malformed or misdirected request (authority IP is
+//! not the address the connection arrived on, or a ztunnel port), 503 when the target is not
+//! a workload we serve or cannot be reached, 200 then bytes otherwise.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http::{HeaderMap, StatusCode};
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::drain::DrainWatcher;
+use crate::hbone::server::{self, ConnectRequest};
+use crate::identity::Identity;
+use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::{Error, ProxyInputs, copy};
+use crate::redirect;
+use crate::tls::{self, WorkloadCertificate};
+
+pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
+    let configs = Arc::new(ServerConfigCache::default());
+    crate::proxy::accept_loop(listener, "inbound", drain, move |stream, peer, drain| {
+        let inputs = inputs.clone();
+        let configs = configs.clone();
+        async move {
+            if let Err(e) = handle_connection(inputs, configs, stream, peer, drain).await {
+                // Handshake failures land here: wrong CA, TLS 1.2, no client certificate...
+                tracing::warn!(target: "access", direction = "inbound", src.addr = %peer, error = %e, "connection failed");
+            }
+        }
+    })
+    .await
+}
+
+/// The rustls config for our current certificate; rebuilt only when the certificate rotates.
+#[derive(Default)]
+struct ServerConfigCache(Mutex<Option<(Arc<WorkloadCertificate>, Arc<ServerConfig>)>>);
+
+impl ServerConfigCache {
+    fn get(&self, cert: Arc<WorkloadCertificate>) -> Result<Arc<ServerConfig>, tls::Error> {
+        let mut slot = self.0.lock().expect("poisoned");
+        if let Some((c, cfg)) = slot.as_ref() {
+            if Arc::ptr_eq(c, &cert) {
+                return Ok(cfg.clone());
+            }
+        }
+        let cfg = tls::server_config(&cert)?;
+        *slot = Some((cert, cfg.clone()));
+        Ok(cfg)
+    }
+}
+
+async fn handle_connection(
+    inputs: Arc<ProxyInputs>,
+    configs: Arc<ServerConfigCache>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    drain: DrainWatcher,
+) -> Result<(), Error> {
+    let local = redirect::canonical(stream.local_addr()?);
+    let workload = inputs.local_workload()?;
+    let identity = workload.identity();
+    let cert = inputs
+        .certs
+        .fetch_certificate(&identity)
+        .await
+        .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
+    let config = configs
+        .get(cert)
+        .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
+    let tls = tokio::time::timeout(inputs.cfg.connect_timeout, TlsAcceptor::from(config).accept(stream))
+        .await
+        .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
+        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
+    let info = tls::connection_info(tls.get_ref().1);
+    let peer_identity = tls::peer_identity(tls.get_ref().1);
+    tracing::info!(
+        target: "hbone",
+        src = %peer,
+        local_identity = %identity,
+        peer_identity = info.peer_identity.as_deref().unwrap_or("-"),
+        tls_version = %info.version,
+        cipher_suite = %info.cipher_suite,
+        kx_group = %info.kx_group,
+        "HBONE connection accepted"
+    );
+    let conn = Arc::new(ConnInfo { peer, local, peer_identity });
+    let h2 = inputs.cfg.h2.clone();
+    let handler_drain = drain.clone();
+    server::serve(tls, &h2, drain, move |req| {
+        let inputs = inputs.clone();
+        let conn = conn.clone();
+        let drain = handler_drain.clone();
+        async move {
+            handle_stream(&inputs, &conn, req).await;
+            drop(drain);
+        }
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(format!("HTTP/2 from {peer}: {e}"))))
+}
+
+/// Facts about the TLS connection shared by all its streams.
+struct ConnInfo {
+    peer: SocketAddr,
+    local: SocketAddr,
+    peer_identity: Option<Identity>,
+}
+
+/// Why a CONNECT was refused, and the status that says so.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("authority {0:?} is not an ip:port")]
+    BadAuthority(String),
+    #[error("authority IP {authority} does not match the address the connection arrived on ({local})")]
+    AddressMismatch { authority: SocketAddr, local: SocketAddr },
+    #[error("destination {0} is one of ztunnel's own ports")]
+    SelfCall(SocketAddr),
+    #[error("{0}")]
+    NoWorkload(String),
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::NoWorkload(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectRequest) {
+    let mut log = ConnectionLog::new(Direction::Inbound, conn.peer);
+    log.src_identity = conn.peer_identity.as_ref().map(|i| i.to_string());
+    let result = async {
+        let req_authority = req.authority().to_string();
+        let target = validate(inputs, conn, &req_authority, &mut log);
+        let target = match target {
+            Ok(t) => t,
+            Err(refusal) => {
+                req.reject(refusal.status());
+                return Err(Error::Refused(format!("CONNECT {}: {refusal}", req_authority)));
+            }
+        };
+        log.dst_addr = Some(target);
+        let mut upstream = match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
+            Ok(s) => s,
+            Err(source) => {
+                req.reject(StatusCode::SERVICE_UNAVAILABLE);
+                return Err(Error::Connect { dst: target, source });
+            }
+        };
+        let mut stream = req
+            .accept(HeaderMap::new())
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        Ok(copy::bidirectional(&mut stream, &mut upstream).await?)
+    }
+    .await;
+    log.finish(result);
+}
+
+/// Checks the CONNECT authority and names the local workload it targets.
+fn validate(
+    inputs: &ProxyInputs,
+    conn: &ConnInfo,
+    authority: &str,
+    log: &mut ConnectionLog,
+) -> Result<SocketAddr, Refusal> {
+    let target: SocketAddr = authority
+        .parse()
+        .map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
+    let target = redirect::canonical(target);
+    log.dst_hbone_addr = Some(conn.local);
+    // The sender must address the workload whose IP it dialled; anything else would let a
+    // peer use us as a relay to arbitrary local addresses.
+    if target.ip() != conn.local.ip() {
+        return Err(Refusal::AddressMismatch { authority: target, local: conn.local });
+    }
+    if inputs.is_self_call(target) {
+        return Err(Refusal::SelfCall(target));
+    }
+    let workload = inputs.local_workload().map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+    if !workload.workload_ips.contains(&target.ip()) {
+        return Err(Refusal::NoWorkload(format!(
+            "{} is not an address of local workload {}/{}",
+            target.ip(),
+            workload.namespace,
+            workload.name
+        )));
+    }
+    log.dst_workload = Some(workload.name.clone());
+    log.dst_namespace = Some(workload.namespace.clone());
+    log.dst_identity = Some(workload.identity().to_string());
+    Ok(target)
+}
+
+/// Socket options for the hop to the local workload: original source when enabled.
+fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> redirect::SocketOptions {
+    let mut opts = inputs.cfg.socket.clone();
+    if inputs.cfg.orig_src {
+        opts.transparent_source = Some(conn.peer.ip());
+    }
+    opts
+}

@@ -1,0 +1,61 @@
+//! Inbound plaintext (15006): a captured connection that arrived without HBONE (from outside
+//! the mesh) is delivered to the local workload it was addressed to. There is no peer
+//! identity on this path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::drain::DrainWatcher;
+use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::{Error, ProxyInputs, copy};
+use crate::redirect;
+
+pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
+    crate::proxy::accept_loop(listener, "inbound_plaintext", drain, move |stream, peer, drain| {
+        let inputs = inputs.clone();
+        async move {
+            let mut log = ConnectionLog::new(Direction::Inbound, peer);
+            let result = proxy(&inputs, stream, peer, &mut log).await;
+            log.finish(result);
+            drop(drain);
+        }
+    })
+    .await
+}
+
+async fn proxy(
+    inputs: &ProxyInputs,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    log: &mut ConnectionLog,
+) -> Result<copy::Transferred, Error> {
+    let dst = redirect::original_dst(&client)
+        .map(redirect::canonical)
+        .map_err(Error::NoOriginalDst)?;
+    log.dst_addr = Some(dst);
+    if inputs.is_self_call(dst) {
+        return Err(Error::SelfCall(dst));
+    }
+    let workload = inputs.local_workload()?;
+    if !workload.workload_ips.contains(&dst.ip()) {
+        return Err(Error::Refused(format!(
+            "{} is not an address of local workload {}/{}",
+            dst.ip(),
+            workload.namespace,
+            workload.name
+        )));
+    }
+    log.dst_workload = Some(workload.name.clone());
+    log.dst_namespace = Some(workload.namespace.clone());
+    log.dst_identity = Some(workload.identity().to_string());
+    let mut opts = inputs.cfg.socket.clone();
+    if inputs.cfg.orig_src {
+        opts.transparent_source = Some(peer.ip());
+    }
+    let mut upstream = redirect::connect(dst, &opts, inputs.cfg.connect_timeout)
+        .await
+        .map_err(|source| Error::Connect { dst, source })?;
+    Ok(copy::bidirectional(&mut client, &mut upstream).await?)
+}

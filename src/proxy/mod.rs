@@ -1,0 +1,276 @@
+//! The data path: the listeners a ztunnel serves for its workload and the plumbing they share.
+//!
+//! - [`outbound`]: 15001, captured outbound TCP → route → HBONE or plain TCP.
+//! - [`inbound`]: 15008, HBONE (mTLS + HTTP/2 CONNECT) → local workload.
+//! - [`inbound_passthrough`]: 15006, captured plaintext inbound → local workload.
+//! - [`socks5`]: 127.0.0.1:15080, SOCKS5 CONNECT → the outbound path.
+//! - [`route`]: the pure routing decision; [`copy`]: the byte pump.
+//!
+//! Listeners are bound by [`Proxy::bind`] (so tests can use port 0 and read back the
+//! address) and served by [`Proxy::run`] until the drain signal.
+
+pub mod access;
+pub mod connect;
+pub mod copy;
+pub mod inbound;
+pub mod inbound_passthrough;
+pub mod outbound;
+pub mod route;
+pub mod socks5;
+
+use std::collections::HashSet;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::config::ProxyWorkloadInfo;
+use crate::drain::DrainWatcher;
+use crate::hbone;
+use crate::identity::manager::SecretManager;
+use crate::identity::Identity;
+use crate::redirect::{self, SocketOptions};
+use crate::state::StateStore;
+use crate::state::workload::Workload;
+
+/// What the data path needs to know, and nothing more (components get this, not `Config`).
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub outbound_addr: SocketAddr,
+    pub inbound_addr: SocketAddr,
+    pub inbound_plaintext_addr: SocketAddr,
+    /// SOCKS5 listener, when `UNSTABLE_ENABLE_SOCKS5=true`.
+    pub socks5_addr: Option<SocketAddr>,
+    /// Port dialled on the destination node for HBONE (15008).
+    pub hbone_port: u16,
+    /// The workload this (dedicated-mode) proxy serves.
+    pub local_workload: ProxyWorkloadInfo,
+    /// Options for sockets we dial (SO_MARK).
+    pub socket: SocketOptions,
+    /// Preserve the client's source IP when dialling local workloads (ENABLE_ORIG_SRC).
+    pub orig_src: bool,
+    pub connect_timeout: Duration,
+    pub h2: hbone::H2Settings,
+}
+
+impl ProxyConfig {
+    /// Ports a workload must never reach through us: they would loop back into ztunnel.
+    fn own_ports(&self, bound: &BoundAddrs) -> HashSet<u16> {
+        let mut ports: HashSet<u16> = [
+            bound.outbound.port(),
+            bound.inbound.port(),
+            bound.inbound_plaintext.port(),
+            self.outbound_addr.port(),
+            self.inbound_addr.port(),
+            self.inbound_plaintext_addr.port(),
+            self.hbone_port,
+        ]
+        .into_iter()
+        .collect();
+        if let Some(s) = bound.socks5 {
+            ports.insert(s.port());
+        }
+        ports.remove(&0);
+        ports
+    }
+}
+
+/// The addresses the listeners actually bound (port 0 resolved).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BoundAddrs {
+    pub outbound: SocketAddr,
+    pub inbound: SocketAddr,
+    pub inbound_plaintext: SocketAddr,
+    pub socks5: Option<SocketAddr>,
+}
+
+/// Why a proxied connection failed. `side` says whose fault it was, for logs and metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no original destination: {0} (connection was not redirected by iptables?)")]
+    NoOriginalDst(io::Error),
+    #[error("refused: destination {0} is one of ztunnel's own ports (would loop)")]
+    SelfCall(SocketAddr),
+    #[error("local workload {0} is not known to this ztunnel")]
+    UnknownLocalWorkload(String),
+    #[error("routing failed: {0}")]
+    Route(#[from] route::RouteError),
+    #[error("certificate for {identity} unavailable: {reason}")]
+    Certificate { identity: Identity, reason: String },
+    #[error("HBONE to {dst} failed: {source}")]
+    Hbone { dst: SocketAddr, source: hbone::Error },
+    #[error("connect to {dst} failed: {source}")]
+    Connect { dst: SocketAddr, source: io::Error },
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("SOCKS5: {0}")]
+    Socks5(String),
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Shared, read-only context for every connection handler.
+pub struct ProxyInputs {
+    pub cfg: ProxyConfig,
+    pub state: StateStore,
+    pub certs: SecretManager,
+    pub pool: hbone::pool::Pool,
+    /// Filled in once listeners are bound; used for self-call checks.
+    own_ports: HashSet<u16>,
+    own_ips: HashSet<IpAddr>,
+}
+
+impl ProxyInputs {
+    /// The workload this proxy serves, from the current state.
+    pub fn local_workload(&self) -> Result<Arc<Workload>, Error> {
+        let info = &self.cfg.local_workload;
+        self.state
+            .snapshot()
+            .workload_by_name(&info.namespace, &info.name)
+            .ok_or_else(|| Error::UnknownLocalWorkload(format!("{}/{}", info.namespace, info.name)))
+    }
+
+    /// True when `dst` points back at one of our own listeners.
+    pub fn is_self_call(&self, dst: SocketAddr) -> bool {
+        if !self.own_ports.contains(&dst.port()) {
+            return false;
+        }
+        let ip = redirect::canonical(dst).ip();
+        ip.is_loopback() || ip.is_unspecified() || self.own_ips.contains(&ip)
+    }
+}
+
+/// Bound, not yet serving, listeners.
+pub struct Proxy {
+    inputs: Arc<ProxyInputs>,
+    outbound: TcpListener,
+    inbound: TcpListener,
+    inbound_plaintext: TcpListener,
+    socks5: Option<TcpListener>,
+    addrs: BoundAddrs,
+}
+
+impl Proxy {
+    /// Binds every listener. Fails (naming the address) if any port is taken.
+    pub fn bind(
+        cfg: ProxyConfig,
+        state: StateStore,
+        certs: SecretManager,
+        drain: DrainWatcher,
+    ) -> Result<Proxy, BindError> {
+        let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
+            redirect::bind(addr, transparent).map_err(|source| BindError { what, addr, source })
+        };
+        let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
+        let inbound = b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?;
+        let inbound_plaintext = b(cfg.inbound_plaintext_addr, true, "inbound plaintext (15006)")?;
+        let socks5 = match cfg.socks5_addr {
+            Some(a) => Some(b(a, false, "SOCKS5 (15080)")?),
+            None => None,
+        };
+        let addr = |l: &TcpListener| l.local_addr().expect("bound listener has an address");
+        let addrs = BoundAddrs {
+            outbound: addr(&outbound),
+            inbound: addr(&inbound),
+            inbound_plaintext: addr(&inbound_plaintext),
+            socks5: socks5.as_ref().map(addr),
+        };
+        let own_ports = cfg.own_ports(&addrs);
+        let own_ips = [addrs.outbound, addrs.inbound, addrs.inbound_plaintext]
+            .iter()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        let pool = hbone::pool::Pool::new(
+            cfg.h2.clone(),
+            Arc::new(connect::HboneConnector::new(
+                certs.clone(),
+                cfg.socket.clone(),
+                cfg.connect_timeout,
+                cfg.h2.clone(),
+                drain.detached(),
+            )),
+            // Idle pooled connections must not hold up shutdown; streams in use are covered
+            // by their proxied connection's own watcher.
+            drain.detached(),
+        );
+        let inputs = Arc::new(ProxyInputs {
+            cfg,
+            state,
+            certs,
+            pool,
+            own_ports,
+            own_ips,
+        });
+        Ok(Proxy {
+            inputs,
+            outbound,
+            inbound,
+            inbound_plaintext,
+            socks5,
+            addrs,
+        })
+    }
+
+    pub fn addresses(&self) -> BoundAddrs {
+        self.addrs
+    }
+
+    /// Serves every listener until `drain` is signalled; in-flight connections keep their
+    /// own drain watchers so shutdown waits for them (up to the deadline).
+    pub async fn run(self, drain: DrainWatcher) {
+        let i = self.inputs;
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(outbound::serve(self.outbound, i.clone(), drain.clone()));
+        tasks.spawn(inbound::serve(self.inbound, i.clone(), drain.clone()));
+        tasks.spawn(inbound_passthrough::serve(self.inbound_plaintext, i.clone(), drain.clone()));
+        if let Some(l) = self.socks5 {
+            tasks.spawn(socks5::serve(l, i.clone(), drain.clone()));
+        }
+        drop(drain);
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// A listener could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to bind {what} listener on {addr}: {source}")]
+pub struct BindError {
+    pub what: &'static str,
+    pub addr: SocketAddr,
+    pub source: io::Error,
+}
+
+/// Accept loop shared by all listeners: stops on drain, survives accept errors (EMFILE…).
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    name: &'static str,
+    drain: DrainWatcher,
+    handle: F,
+) where
+    F: Fn(tokio::net::TcpStream, SocketAddr, DrainWatcher) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            _ = drain.signaled() => {
+                tracing::info!(listener = name, "draining: stopped accepting");
+                return;
+            }
+            res = listener.accept() => match res {
+                Ok((stream, peer)) => {
+                    redirect::tune(&stream);
+                    tokio::spawn(handle(stream, redirect::canonical(peer), drain.clone()));
+                }
+                Err(e) => {
+                    // Transient (fd exhaustion, aborted handshakes): back off briefly, keep serving.
+                    tracing::warn!(listener = name, "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}

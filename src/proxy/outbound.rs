@@ -1,0 +1,154 @@
+//! Outbound (15001): a workload's captured TCP connection goes to its original destination —
+//! through an HBONE tunnel when the destination is in the mesh, plainly otherwise.
+//!
+//! [`establish`] is shared with SOCKS5, which needs the upstream before it answers its client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use http::header::HeaderValue;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::drain::DrainWatcher;
+use crate::hbone::pool::PoolKey;
+use crate::hbone::stream::H2Stream;
+use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::route::{self, Upstream};
+use crate::proxy::{Error, ProxyInputs, copy};
+use crate::redirect;
+
+pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
+    crate::proxy::accept_loop(listener, "outbound", drain, move |stream, peer, drain| {
+        let inputs = inputs.clone();
+        async move {
+            let mut log = ConnectionLog::new(Direction::Outbound, peer);
+            let result = async {
+                let dst = redirect::original_dst(&stream)
+                    .map(redirect::canonical)
+                    .map_err(Error::NoOriginalDst)?;
+                proxy(&inputs, stream, dst, &mut log).await
+            }
+            .await;
+            log.finish(result);
+            drop(drain);
+        }
+    })
+    .await
+}
+
+/// An established upstream connection.
+pub enum UpstreamConn {
+    Hbone(H2Stream),
+    Tcp(TcpStream),
+}
+
+/// Routes and proxies one outbound connection to `dst`.
+async fn proxy(
+    inputs: &ProxyInputs,
+    mut client: TcpStream,
+    dst: SocketAddr,
+    log: &mut ConnectionLog,
+) -> Result<copy::Transferred, Error> {
+    let upstream = establish(inputs, dst, log).await?;
+    pump(&mut client, upstream).await
+}
+
+/// Copies between the client and an established upstream.
+pub async fn pump(client: &mut TcpStream, upstream: UpstreamConn) -> Result<copy::Transferred, Error> {
+    Ok(match upstream {
+        UpstreamConn::Hbone(mut s) => copy::bidirectional(client, &mut s).await?,
+        UpstreamConn::Tcp(mut s) => copy::bidirectional(client, &mut s).await?,
+    })
+}
+
+/// Decides where `dst` goes and opens that upstream (HBONE stream or TCP connection).
+pub async fn establish(
+    inputs: &ProxyInputs,
+    dst: SocketAddr,
+    log: &mut ConnectionLog,
+) -> Result<UpstreamConn, Error> {
+    log.dst_addr = Some(dst);
+    if inputs.is_self_call(dst) {
+        return Err(Error::SelfCall(dst));
+    }
+    let source = inputs.local_workload()?;
+    let src_identity = source.identity();
+    log.src_workload = Some(source.name.clone());
+    log.src_namespace = Some(source.namespace.clone());
+    log.src_identity = Some(src_identity.to_string());
+
+    let upstream = {
+        let state = inputs.state.snapshot();
+        route::route(&state, dst, inputs.cfg.hbone_port, &mut rand::rng())?
+    };
+    match upstream {
+        Upstream::Hbone {
+            hbone_addr,
+            target,
+            identities,
+            workload,
+            ..
+        } => {
+            log.dst_hbone_addr = Some(hbone_addr);
+            log.dst_workload = Some(workload.name.clone());
+            log.dst_namespace = Some(workload.namespace.clone());
+            log.dst_identity = Some(workload.identity().to_string());
+            let key = PoolKey {
+                src: src_identity,
+                dst_identities: identities,
+                dst: hbone_addr,
+            };
+            let headers = hbone_headers(log.src_addr);
+            let stream = inputs
+                .pool
+                .send_connect(key, &target.to_string(), headers)
+                .await
+                .map_err(|source| Error::Hbone { dst: hbone_addr, source })?;
+            Ok(UpstreamConn::Hbone(stream))
+        }
+        Upstream::Tcp { addr, workload, .. } => {
+            log.dst_workload = Some(workload.name.clone());
+            log.dst_namespace = Some(workload.namespace.clone());
+            dial(inputs, addr).await
+        }
+        Upstream::Passthrough { addr } => dial(inputs, addr).await,
+    }
+}
+
+async fn dial(inputs: &ProxyInputs, addr: SocketAddr) -> Result<UpstreamConn, Error> {
+    let s = redirect::connect(addr, &inputs.cfg.socket, inputs.cfg.connect_timeout)
+        .await
+        .map_err(|source| Error::Connect { dst: addr, source })?;
+    Ok(UpstreamConn::Tcp(s))
+}
+
+/// Headers upstream ztunnel sends on every CONNECT: `forwarded` (original client) and a
+/// fresh W3C `traceparent`, which the peer uses as the connection's log id.
+fn hbone_headers(client: SocketAddr) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(2);
+    if let Ok(v) = HeaderValue::from_str(&format!("for=\"{client}\"")) {
+        h.insert("forwarded", v);
+    }
+    let trace: u128 = rand::random();
+    let span: u64 = rand::random();
+    if let Ok(v) = HeaderValue::from_str(&format!("00-{trace:032x}-{span:016x}-00")) {
+        h.insert("traceparent", v);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_have_upstream_shape() {
+        let h = hbone_headers("10.0.0.1:4000".parse().unwrap());
+        assert_eq!(h["forwarded"], "for=\"10.0.0.1:4000\"");
+        let tp = h["traceparent"].to_str().unwrap();
+        let parts: Vec<_> = tp.split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!((parts[0], parts[1].len(), parts[2].len(), parts[3]), ("00", 32, 16, "00"));
+    }
+}

@@ -1,0 +1,212 @@
+//! Socket-level capture support: the original destination of a REDIRECTed connection
+//! (`SO_ORIGINAL_DST`), and the socket options every proxied socket gets (TCP_NODELAY,
+//! keepalive, `SO_MARK` so our own traffic is not captured again, IP_TRANSPARENT for
+//! original-source binds).
+//!
+//! This is the only module with `unsafe` (two `getsockopt` calls the standard library and
+//! socket2 do not expose).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// `SO_ORIGINAL_DST` / `IP6T_SO_ORIGINAL_DST` from linux/netfilter_ipv4.h and ip6_tables.h.
+const SO_ORIGINAL_DST: libc::c_int = 80;
+
+/// The destination the client originally dialled before netfilter redirected it to us.
+///
+/// Returns an error when the connection was not redirected (no conntrack entry); callers must
+/// not guess in that case, because the local address would point back at our own listener.
+pub fn original_dst(stream: &TcpStream) -> io::Result<SocketAddr> {
+    let local = stream.local_addr()?;
+    let fd = stream.as_raw_fd();
+    // A dual-stack listener sees IPv4 clients as v4-mapped IPv6; their conntrack entry is IPv4.
+    let is_v4 = match local.ip() {
+        IpAddr::V4(_) => true,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
+    };
+    if is_v4 {
+        // SAFETY: sockaddr_in is plain old data; the kernel writes at most `len` bytes into it.
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_IP,
+                SO_ORIGINAL_DST,
+                (&mut addr as *mut libc::sockaddr_in).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ip = Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr));
+        Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(addr.sin_port))))
+    } else {
+        // SAFETY: as above, for sockaddr_in6.
+        let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_IPV6,
+                SO_ORIGINAL_DST,
+                (&mut addr as *mut libc::sockaddr_in6).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ip = Ipv6Addr::from(addr.sin6_addr.s6_addr);
+        Ok(SocketAddr::V6(SocketAddrV6::new(
+            ip,
+            u16::from_be(addr.sin6_port),
+            addr.sin6_flowinfo,
+            addr.sin6_scope_id,
+        )))
+    }
+}
+
+/// Maps a v4-mapped IPv6 address (seen on dual-stack listeners) back to IPv4.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}
+
+/// Options for sockets we open towards upstreams.
+#[derive(Debug, Clone, Default)]
+pub struct SocketOptions {
+    /// `SO_MARK` for our own outbound sockets, so capture rules can skip them (PACKET_MARK).
+    pub mark: Option<u32>,
+    /// Bind to this source IP with IP_TRANSPARENT (original-source preservation).
+    pub transparent_source: Option<IpAddr>,
+}
+
+/// Keepalive upstream uses on proxied sockets: 180 s idle, 180 s interval, 9 probes.
+fn keepalive() -> TcpKeepalive {
+    TcpKeepalive::new()
+        .with_time(Duration::from_secs(180))
+        .with_interval(Duration::from_secs(180))
+        .with_retries(9)
+}
+
+/// Applies the per-connection options every accepted or dialled socket gets.
+pub fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = SockRef::from(stream).set_tcp_keepalive(&keepalive());
+}
+
+/// Dials `dst` with our socket options, within `timeout`.
+pub async fn connect(
+    dst: SocketAddr,
+    opts: &SocketOptions,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    let socket = if dst.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    {
+        let sock = SockRef::from(&socket);
+        if let Some(mark) = opts.mark {
+            sock.set_mark(mark)?;
+        }
+        if let Some(src) = opts.transparent_source {
+            // Only meaningful when the source family matches the destination family.
+            if src.is_ipv4() == dst.is_ipv4() {
+                if dst.is_ipv4() {
+                    sock.set_ip_transparent_v4(true)?;
+                } else {
+                    set_ipv6_transparent(&socket)?;
+                }
+                socket.bind(SocketAddr::new(src, 0))?;
+            }
+        }
+    }
+    let stream = tokio::time::timeout(timeout, socket.connect(dst))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {dst} timed out after {timeout:?}")))??;
+    tune(&stream);
+    Ok(stream)
+}
+
+fn set_ipv6_transparent(socket: &TcpSocket) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid fd and a c_int option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_IPV6,
+            libc::IPV6_TRANSPARENT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Binds a listener. Wildcard IPv6 binds are dual-stack; `transparent` sets IP_TRANSPARENT
+/// (needed to accept connections for addresses that are not ours, best effort).
+pub fn bind(addr: SocketAddr, transparent: bool) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    {
+        let sock = SockRef::from(&socket);
+        if addr.is_ipv6() {
+            sock.set_only_v6(false)?;
+        }
+        if transparent {
+            let res = if addr.is_ipv4() {
+                sock.set_ip_transparent_v4(true)
+            } else {
+                set_ipv6_transparent(&socket)
+            };
+            if let Err(e) = res {
+                tracing::debug!(%addr, "IP_TRANSPARENT unavailable: {e}");
+            }
+        }
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_unmaps_v4() {
+        let mapped: SocketAddr = "[::ffff:10.1.2.3]:80".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.1.2.3:80".parse().unwrap());
+        let v6: SocketAddr = "[fd00::1]:80".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+    }
+
+    #[tokio::test]
+    async fn original_dst_fails_without_redirect() {
+        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = l.local_addr().unwrap();
+        let _c = TcpStream::connect(addr).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        assert!(original_dst(&s).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! The service domain type: a set of endpoints behind VIPs and a hostname.
+//!
+//! Owns [`Service`], [`Endpoint`] and the service-level options accepted by the local config
+//! schema. The YAML shape matches upstream's `Service` (camelCase, unknown fields rejected).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::workload::{GatewayAddress, HealthStatus, NamespacedHostname, NetworkAddress};
+use crate::rbac::Cidr;
+
+/// One workload backing a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Endpoint {
+    pub workload_uid: String,
+    /// Per-endpoint service port → target port; wins over the service's `ports`.
+    #[serde(default)]
+    pub port: BTreeMap<u16, u16>,
+    #[serde(default)]
+    pub status: HealthStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadBalancerMode {
+    Standard,
+    Strict,
+    Failover,
+    Passthrough,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadBalancerHealthPolicy {
+    #[default]
+    OnlyHealthy,
+    AllowAll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoadBalancerScope {
+    Region,
+    Zone,
+    Subzone,
+    Node,
+    Cluster,
+    Network,
+}
+
+/// Stored; routing currently only honours `health_policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancer {
+    #[serde(default)]
+    pub routing_preferences: Vec<LoadBalancerScope>,
+    pub mode: LoadBalancerMode,
+    #[serde(default)]
+    pub health_policy: LoadBalancerHealthPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IpFamily {
+    Dual,
+    IPv4,
+    IPv6,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Visibility {
+    #[default]
+    Public,
+    Namespace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WeightedWaypoint {
+    pub destination: GatewayAddress,
+    #[serde(default)]
+    pub weight: u32,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A service. Endpoints come from the service's own `endpoints` and from workloads that list the
+/// service in their `services` map (the loader merges both).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub namespace: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub vips: Vec<NetworkAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cidr_vips: Vec<Cidr>,
+    /// Service port → target port; a target of 0 means "same as the service port".
+    #[serde(default)]
+    pub ports: BTreeMap<u16, u16>,
+    /// Keyed by workload uid.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Endpoint>,
+    /// Extra identities accepted for this service's endpoints (`spiffe://...`).
+    #[serde(default)]
+    pub subject_alt_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waypoint: Option<GatewayAddress>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weighted_waypoints: Vec<WeightedWaypoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_families: Option<IpFamily>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub canonical: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
+}
+
+impl Service {
+    /// A service with only the identifying fields set.
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        hostname: impl Into<String>,
+    ) -> Service {
+        Service {
+            name: name.into(),
+            namespace: namespace.into(),
+            hostname: hostname.into(),
+            vips: Vec::new(),
+            cidr_vips: Vec::new(),
+            ports: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            subject_alt_names: Vec::new(),
+            waypoint: None,
+            weighted_waypoints: Vec::new(),
+            load_balancer: None,
+            ip_families: None,
+            canonical: false,
+            visibility: None,
+        }
+    }
+
+    pub fn namespaced_hostname(&self) -> NamespacedHostname {
+        NamespacedHostname { namespace: self.namespace.clone(), hostname: self.hostname.clone() }
+    }
+
+    /// The `ns/hostname` key used by workloads' `services` maps and the state index.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.hostname)
+    }
+
+    /// Whether unhealthy endpoints may still receive traffic (load balancer `AllowAll`).
+    pub fn allows_unhealthy(&self) -> bool {
+        self.load_balancer
+            .as_ref()
+            .is_some_and(|lb| lb.health_policy == LoadBalancerHealthPolicy::AllowAll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_upstream_shape() {
+        let yaml = r#"
+name: local
+namespace: default
+hostname: example.com
+vips: [/127.10.0.1, remote/127.10.0.2]
+ports: {80: 8080, 443: 0}
+subjectAltNames: [spiffe://cluster.local/ns/default/sa/local]
+endpoints:
+  uid1: {workloadUid: uid1, port: {80: 9090}, status: Unhealthy}
+loadBalancer: {mode: Failover, healthPolicy: AllowAll, routingPreferences: [Zone]}
+ipFamilies: IPv4
+canonical: true
+visibility: Namespace
+"#;
+        let s: Service = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(s.key(), "default/example.com");
+        assert_eq!(s.vips[1].network, "remote");
+        assert_eq!(s.ports[&443], 0);
+        assert_eq!(s.endpoints["uid1"].port[&80], 9090);
+        assert_eq!(s.endpoints["uid1"].status, HealthStatus::Unhealthy);
+        assert!(s.allows_unhealthy());
+        let e = serde_yaml::from_str::<Service>("name: a\nnamespace: b\nhostname: c\nvip: []")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `vip`"), "{e}");
+    }
+}

@@ -1,0 +1,310 @@
+//! The workload domain type: one pod (or VM) the mesh knows about, as ztunnel uses it.
+//!
+//! Owns [`Workload`] and the small value types it shares with services (network addresses,
+//! gateway addresses, namespaced hostnames). These are domain types, never proto types; the
+//! local config loader and (later) xDS convert into them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::identity::Identity;
+
+/// How a workload expects to receive traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TunnelProtocol {
+    /// Plain TCP: the workload is not captured by a ztunnel (or is, but does not accept HBONE).
+    #[default]
+    #[serde(rename = "TCP")]
+    Tcp,
+    /// HBONE: send through the destination node's ztunnel on its HBONE port.
+    #[serde(rename = "HBONE")]
+    Hbone,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HealthStatus {
+    #[default]
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NetworkMode {
+    #[default]
+    Standard,
+    HostNetwork,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Locality {
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub zone: String,
+    #[serde(default)]
+    pub subzone: String,
+}
+
+impl Locality {
+    pub fn is_empty(&self) -> bool {
+        self.region.is_empty() && self.zone.is_empty() && self.subzone.is_empty()
+    }
+}
+
+/// An IP on a named network. Written `network/ip`; `/ip` is the default ("") network.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NetworkAddress {
+    pub network: String,
+    pub address: IpAddr,
+}
+
+/// Why a string is not a `network/ip` address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid network address {0:?}: expected \"<network>/<ip>\" (e.g. \"/10.0.0.1\")")]
+pub struct NetworkAddressError(String);
+
+impl FromStr for NetworkAddress {
+    type Err = NetworkAddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Split at the last '/' so the network name may itself contain '/'.
+        let (network, ip) = s.rsplit_once('/').ok_or_else(|| NetworkAddressError(s.to_string()))?;
+        let address = ip.parse().map_err(|_| NetworkAddressError(s.to_string()))?;
+        Ok(NetworkAddress { network: network.to_string(), address })
+    }
+}
+
+impl fmt::Display for NetworkAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.address)
+    }
+}
+
+impl Serialize for NetworkAddress {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A service named by namespace and hostname (the xDS primary key of a service).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespacedHostname {
+    pub namespace: String,
+    pub hostname: String,
+}
+
+impl fmt::Display for NamespacedHostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.hostname)
+    }
+}
+
+/// Where a waypoint or network gateway is: an address, or a service by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GatewayDestination {
+    Address(NetworkAddress),
+    Hostname(NamespacedHostname),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayAddress {
+    pub destination: GatewayDestination,
+    /// Upstream requires this; we default it to the standard HBONE port for convenience.
+    #[serde(default = "default_hbone_port")]
+    pub hbone_mtls_port: u16,
+}
+
+fn default_hbone_port() -> u16 {
+    crate::config::DEFAULT_HBONE_PORT
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum AppTunnelProtocol {
+    NONE,
+    PROXY,
+}
+
+/// The workload terminates HBONE itself (e.g. a waypoint), optionally behind a PROXY header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplicationTunnel {
+    pub protocol: AppTunnelProtocol,
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A workload. Serialized (camelCase) in the admin config dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    pub uid: String,
+    pub name: String,
+    pub namespace: String,
+    /// Empty when the config gave none (upstream's local-config behaviour); the identity is then
+    /// `spiffe:///ns/...`.
+    pub trust_domain: String,
+    pub service_account: String,
+    pub workload_ips: Vec<IpAddr>,
+    pub protocol: TunnelProtocol,
+    pub network_mode: NetworkMode,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub network: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub node: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub canonical_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub canonical_revision: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub workload_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub workload_type: String,
+    pub cluster_id: String,
+    pub status: HealthStatus,
+    /// Policies bound by WorkloadSelector scope, as `ns/name`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_policies: Vec<String>,
+    #[serde(skip_serializing_if = "Locality::is_empty")]
+    pub locality: Locality,
+    /// Services this workload is an endpoint of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<NamespacedHostname>,
+    /// Stored but not used for routing yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waypoint: Option<GatewayAddress>,
+    /// Stored but not used for routing yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_gateway: Option<GatewayAddress>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub native_tunnel: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_tunnel: Option<ApplicationTunnel>,
+    /// Load-balancing weight (upstream default 1).
+    pub capacity: u32,
+}
+
+impl Workload {
+    /// The SPIFFE identity certificates for this workload carry.
+    pub fn identity(&self) -> Identity {
+        Identity::new(&self.trust_domain, &self.namespace, &self.service_account)
+    }
+
+    /// A workload with only the required fields set; the rest take upstream defaults.
+    /// Convenient for tests and for building state programmatically.
+    pub fn new(
+        uid: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        workload_ips: Vec<IpAddr>,
+    ) -> Workload {
+        Workload {
+            uid: uid.into(),
+            name: name.into(),
+            namespace: namespace.into(),
+            trust_domain: String::new(),
+            service_account: "default".to_string(),
+            workload_ips,
+            protocol: TunnelProtocol::Tcp,
+            network_mode: NetworkMode::Standard,
+            network: String::new(),
+            node: String::new(),
+            hostname: String::new(),
+            canonical_name: String::new(),
+            canonical_revision: String::new(),
+            workload_name: String::new(),
+            workload_type: String::new(),
+            cluster_id: String::new(),
+            status: HealthStatus::Healthy,
+            authorization_policies: Vec::new(),
+            locality: Locality::default(),
+            services: Vec::new(),
+            waypoint: None,
+            network_gateway: None,
+            native_tunnel: false,
+            application_tunnel: None,
+            capacity: 1,
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.status == HealthStatus::Healthy
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} (uid {})", self.namespace, self.name, self.uid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_address_forms() {
+        let a: NetworkAddress = "/127.10.0.1".parse().unwrap();
+        assert_eq!(a.network, "");
+        assert_eq!(a.to_string(), "/127.10.0.1");
+        let b: NetworkAddress = "remote/127.10.0.2".parse().unwrap();
+        assert_eq!(b.network, "remote");
+        let c: NetworkAddress = "net/fd00::1".parse().unwrap();
+        assert_eq!(c.address, "fd00::1".parse::<IpAddr>().unwrap());
+        for bad in ["127.0.0.1", "net/nope", ""] {
+            assert!(bad.parse::<NetworkAddress>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identity_uses_trust_domain_namespace_and_sa() {
+        let mut w = Workload::new("u", "ns", "n", vec![]);
+        assert_eq!(w.identity().to_string(), "spiffe:///ns/ns/sa/default");
+        w.trust_domain = "td".into();
+        w.service_account = "sa".into();
+        assert_eq!(w.identity().to_string(), "spiffe://td/ns/ns/sa/sa");
+    }
+
+    #[test]
+    fn gateway_destination_is_untagged() {
+        let g: GatewayAddress = serde_yaml::from_str("destination: net/10.0.0.1").unwrap();
+        assert!(matches!(g.destination, GatewayDestination::Address(_)));
+        assert_eq!(g.hbone_mtls_port, 15008);
+        let g: GatewayAddress = serde_yaml::from_str(
+            "destination: {namespace: ns, hostname: wp.ns.svc}\nhboneMtlsPort: 15009",
+        )
+        .unwrap();
+        assert!(matches!(g.destination, GatewayDestination::Hostname(_)));
+        assert_eq!(g.hbone_mtls_port, 15009);
+    }
+
+    #[test]
+    fn serializes_camel_case_for_the_dump() {
+        let mut w = Workload::new("u", "ns", "n", vec!["10.0.0.1".parse().unwrap()]);
+        w.protocol = TunnelProtocol::Hbone;
+        let j = serde_json::to_value(&w).unwrap();
+        assert_eq!(j["workloadIps"][0], "10.0.0.1");
+        assert_eq!(j["protocol"], "HBONE");
+        assert_eq!(j["serviceAccount"], "default");
+        assert_eq!(j["status"], "Healthy");
+    }
+}

@@ -1,0 +1,256 @@
+//! One `ztunnel proxy` child process, configured through its environment, with its JSON log
+//! captured for inspection.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Addresses a node reported in its "listeners bound" event.
+#[derive(Debug, Clone)]
+pub struct NodeAddrs {
+    pub outbound: SocketAddr,
+    pub inbound: SocketAddr,
+    pub inbound_plaintext: SocketAddr,
+    pub socks5: Option<SocketAddr>,
+    pub readiness: SocketAddr,
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<Value>,
+    raw: Vec<String>,
+    closed: bool,
+}
+
+/// A running ztunnel child. Killed on drop.
+pub struct Node {
+    child: Child,
+    log: Arc<(Mutex<Log>, Condvar)>,
+    pub addrs: NodeAddrs,
+    pub name: String,
+}
+
+/// Environment for a dedicated-mode node serving `namespace/name/sa`.
+pub struct NodeSpec {
+    pub name: String,
+    pub env: BTreeMap<String, String>,
+    /// Run inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
+}
+
+impl NodeSpec {
+    /// A node with the shared dev CA root, the local config file and JSON logs; listeners on
+    /// `ip` (HBONE on `hbone_port`, everything else on port 0).
+    pub fn new(name: &str, workload: &str, ip: std::net::IpAddr, config: &Path, ca: &(PathBuf, PathBuf)) -> NodeSpec {
+        let mut env = BTreeMap::new();
+        let sock = |port: u16| SocketAddr::new(ip, port).to_string();
+        for (k, v) in [
+            ("PROXY_MODE", "dedicated".to_string()),
+            ("PROXY_WORKLOAD_INFO", workload.to_string()),
+            ("FAKE_CA", "true".into()),
+            ("FAKE_CA_ROOT_CERT", ca.0.display().to_string()),
+            ("FAKE_CA_ROOT_KEY", ca.1.display().to_string()),
+            ("LOCAL_XDS_PATH", config.display().to_string()),
+            ("XDS_ADDRESS", String::new()),
+            ("LOG_FORMAT", "json".into()),
+            ("RUST_LOG", "info".into()),
+            ("UNSTABLE_ENABLE_SOCKS5", "true".into()),
+            ("ZTUNNEL_WORKER_THREADS", "2".into()),
+            ("ZTUNNEL_OUTBOUND_ADDR", sock(0)),
+            ("ZTUNNEL_INBOUND_ADDR", sock(15008)),
+            ("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", sock(0)),
+            ("ZTUNNEL_SOCKS5_ADDR", sock(0)),
+            ("ZTUNNEL_READINESS_ADDR", sock(0)),
+            ("ZTUNNEL_ADMIN_ADDR", sock(0)),
+            ("ZTUNNEL_METRICS_ADDR", sock(0)),
+        ] {
+            env.insert(k.to_string(), v);
+        }
+        NodeSpec { name: name.to_string(), env, netns: None }
+    }
+
+    pub fn set(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.insert(k.to_string(), v.into());
+        self
+    }
+
+    pub fn unset(mut self, k: &str) -> Self {
+        self.env.remove(k);
+        self
+    }
+
+    /// Starts the node and waits (up to 20 s) until it reports its listeners.
+    pub fn spawn(self, bin: &Path) -> anyhow::Result<Node> {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        cmd.arg("proxy")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let stderr = child.stderr.take().expect("piped");
+        let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
+        let log2 = log.clone();
+        let echo = std::env::var_os("TESTBED_ECHO_LOGS").is_some();
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if echo {
+                    eprintln!("[{name}] {line}");
+                }
+                let (lock, cv) = &*log2;
+                let mut l = lock.lock().unwrap();
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    l.events.push(v);
+                }
+                l.raw.push(line);
+                cv.notify_all();
+            }
+            let (lock, cv) = &*log2;
+            lock.lock().unwrap().closed = true;
+            cv.notify_all();
+        });
+        let mut node = Node {
+            child,
+            log,
+            addrs: NodeAddrs {
+                outbound: ([0, 0, 0, 0], 0).into(),
+                inbound: ([0, 0, 0, 0], 0).into(),
+                inbound_plaintext: ([0, 0, 0, 0], 0).into(),
+                socks5: None,
+                readiness: ([0, 0, 0, 0], 0).into(),
+            },
+            name: self.name,
+        };
+        let ev = node
+            .wait_for(Duration::from_secs(20), |e| message(e) == "listeners bound")
+            .with_context(|| format!("node {} did not start; its log:\n{}", node.name, node.raw_log()))?;
+        let addr = |k: &str| -> anyhow::Result<SocketAddr> {
+            ev.get(k)
+                .and_then(Value::as_str)
+                .context("missing address")?
+                .parse()
+                .with_context(|| format!("bad {k} address"))
+        };
+        node.addrs = NodeAddrs {
+            outbound: addr("outbound")?,
+            inbound: addr("inbound")?,
+            inbound_plaintext: addr("inbound_plaintext")?,
+            socks5: addr("socks5").ok(),
+            readiness: addr("readiness")?,
+        };
+        Ok(node)
+    }
+}
+
+/// The `message` field of a JSON log event.
+pub fn message(e: &Value) -> &str {
+    e.get("message").and_then(Value::as_str).unwrap_or("")
+}
+
+impl Node {
+    /// Waits until an event matching `pred` has been logged (searching earlier ones too).
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.log;
+        let mut l = lock.lock().unwrap();
+        loop {
+            if let Some(e) = l.events.iter().find(|e| pred(e)) {
+                return Ok(e.clone());
+            }
+            if l.closed {
+                bail!("process exited");
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                bail!("timed out after {timeout:?}");
+            }
+            l = cv.wait_timeout(l, deadline - now).unwrap().0;
+        }
+    }
+
+    /// All JSON events logged so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.log.0.lock().unwrap().events.clone()
+    }
+
+    /// The raw log so far.
+    pub fn raw_log(&self) -> String {
+        self.log.0.lock().unwrap().raw.join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident set size in KiB, from /proc.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Sends SIGTERM and waits for exit (up to `timeout`, then SIGKILL).
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                bail!("node {} did not exit within {timeout:?} of SIGTERM", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit by itself (up to `timeout`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                bail!("node {} still running after {timeout:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

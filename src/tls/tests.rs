@@ -1,0 +1,329 @@
+//! Real TLS handshakes between our client and server configurations (tokio-rustls over
+//! in-memory pipes and loopback TCP).
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::{ClientConfig, HandshakeKind, ServerConfig};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use super::*;
+use crate::identity::dev_ca::DevCa;
+
+const ALLOWED_SUITES: [&str; 2] = ["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"];
+
+fn id(td: &str, sa: &str) -> Identity {
+    Identity::new(td, "default", sa)
+}
+
+fn cert(ca: &DevCa, id: &Identity) -> WorkloadCertificate {
+    ca.issue(id, Duration::from_secs(3600)).unwrap()
+}
+
+/// What each side saw.
+struct Outcome {
+    client: io::Result<(ConnectionInfo, Option<HandshakeKind>)>,
+    server: io::Result<ConnectionInfo>,
+}
+
+async fn client_side<S: AsyncRead + AsyncWrite + Unpin>(
+    config: Arc<ClientConfig>,
+    io: S,
+) -> io::Result<(ConnectionInfo, Option<HandshakeKind>)> {
+    // The name is a placeholder; our verifier must ignore it.
+    let name = ServerName::try_from("0.0.0.0").unwrap();
+    let mut tls = TlsConnector::from(config).connect(name, io).await?;
+    // In TLS 1.3 the client finishes before the server has checked the client certificate,
+    // so only a round trip proves the server accepted us.
+    tls.write_all(b"ping").await?;
+    let mut buf = [0u8; 4];
+    tls.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"pong");
+    let conn = tls.get_ref().1;
+    Ok((connection_info(conn), conn.handshake_kind()))
+}
+
+async fn server_side<S: AsyncRead + AsyncWrite + Unpin>(
+    config: Arc<ServerConfig>,
+    io: S,
+) -> io::Result<ConnectionInfo> {
+    let mut tls = TlsAcceptor::from(config).accept(io).await?;
+    let mut buf = [0u8; 4];
+    tls.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"ping");
+    tls.write_all(b"pong").await?;
+    tls.flush().await?;
+    Ok(connection_info(tls.get_ref().1))
+}
+
+async fn handshake(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> Outcome {
+    let (c, s) = tokio::io::duplex(64 * 1024);
+    let (client, server) = tokio::join!(client_side(client, c), server_side(server, s));
+    Outcome { client, server }
+}
+
+/// Both dev CAs carry the same subject name, so webpki reports the foreign chain as a bad
+/// signature under the same-named anchor rather than as an unknown issuer.
+fn assert_untrusted(err: &str) {
+    assert!(
+        err.contains("UnknownIssuer") || err.contains("BadSignature"),
+        "{err}"
+    );
+}
+
+fn err_text<T>(r: &io::Result<T>) -> String {
+    match r {
+        Ok(_) => panic!("expected a failure"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_between_workloads_of_one_ca() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
+    let client = client_config(&cert(&ca, &a), std::slice::from_ref(&b)).unwrap();
+    let server = server_config(&cert(&ca, &b)).unwrap();
+
+    let out = handshake(client, server).await;
+    let (client_info, kind) = out.client.unwrap();
+    let server_info = out.server.unwrap();
+    for info in [&client_info, &server_info] {
+        assert_eq!(info.version, "TLSv1_3");
+        assert_eq!(info.alpn.as_deref(), Some("h2"));
+        assert!(
+            ALLOWED_SUITES.contains(&info.cipher_suite.as_str()),
+            "{info:?}"
+        );
+        // Both ends are ours, so the first (preferred) group wins without a retry.
+        assert_eq!(info.kx_group, "secp256r1");
+    }
+    assert_eq!(client_info.peer_identity, Some(b.to_string()));
+    assert_eq!(server_info.peer_identity, Some(a.to_string()));
+    assert_eq!(kind, Some(HandshakeKind::Full));
+}
+
+#[tokio::test]
+async fn mutual_tls_over_loopback_tcp_without_resumption() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
+    let client = client_config(&cert(&ca, &a), std::slice::from_ref(&b)).unwrap();
+    let server = server_config(&cert(&ca, &b)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        let mut infos = Vec::new();
+        for _ in 0..2 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            infos.push(server_side(server.clone(), tcp).await.unwrap());
+        }
+        infos
+    });
+    for _ in 0..2 {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (info, kind) = client_side(client.clone(), tcp).await.unwrap();
+        assert_eq!(info.peer_identity, Some(b.to_string()));
+        // Resumption is disabled: the second connection is a full handshake too.
+        assert_eq!(kind, Some(HandshakeKind::Full));
+    }
+    let infos = accept.await.unwrap();
+    assert!(infos.iter().all(|i| i.peer_identity == Some(a.to_string())));
+}
+
+#[tokio::test]
+async fn client_refuses_unexpected_server_identity() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let client = client_config(
+        &cert(&ca, &id("cluster.local", "a")),
+        &[id("cluster.local", "expected"), id("other.domain", "b")],
+    )
+    .unwrap();
+    let server = server_config(&cert(&ca, &id("cluster.local", "b"))).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.client);
+    assert!(err.contains("do not match any expected identity"), "{err}");
+    assert!(
+        err.contains("spiffe://cluster.local/ns/default/sa/b"),
+        "{err}"
+    );
+    assert!(out.server.is_err());
+}
+
+#[tokio::test]
+async fn server_refuses_client_from_another_ca() {
+    let ours = DevCa::generate("cluster.local").unwrap();
+    let theirs = DevCa::generate("cluster.local").unwrap();
+    let b = id("cluster.local", "b");
+    // The client trusts both roots so that only the server's check can fail: the client leaf
+    // does not chain to the server's roots.
+    let issued = cert(&theirs, &id("cluster.local", "a"));
+    let client_cert = WorkloadCertificate::new(
+        issued.chain().to_vec(),
+        issued.private_key(),
+        vec![root_der(&theirs), root_der(&ours)],
+    )
+    .unwrap();
+    let client = client_config(&client_cert, std::slice::from_ref(&b)).unwrap();
+    let server = server_config(&cert(&ours, &b)).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.server);
+    assert_untrusted(&err);
+    assert!(out.client.is_err());
+}
+
+fn root_der(ca: &DevCa) -> rustls_pki_types::CertificateDer<'static> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(ca.root_pem().as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn client_refuses_server_from_another_ca() {
+    let ours = DevCa::generate("cluster.local").unwrap();
+    let theirs = DevCa::generate("cluster.local").unwrap();
+    let b = id("cluster.local", "b");
+    let client = client_config(
+        &cert(&ours, &id("cluster.local", "a")),
+        std::slice::from_ref(&b),
+    )
+    .unwrap();
+    let server = server_config(&cert(&theirs, &b)).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.client);
+    assert_untrusted(&err);
+    assert!(out.server.is_err());
+}
+
+#[tokio::test]
+async fn server_refuses_client_from_another_trust_domain() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let b = id("cluster.local", "b");
+    let client = client_config(
+        &cert(&ca, &id("evil.domain", "a")),
+        std::slice::from_ref(&b),
+    )
+    .unwrap();
+    let server = server_config(&cert(&ca, &b)).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.server);
+    assert!(
+        err.contains("not in trust domain \"cluster.local\""),
+        "{err}"
+    );
+    assert!(out.client.is_err());
+}
+
+#[tokio::test]
+async fn server_refuses_client_without_certificate() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let b = id("cluster.local", "b");
+    let server_cert = cert(&ca, &b);
+    let provider = provider::get();
+    let verifier = verifier::IdentityVerifier::new(
+        root_store(server_cert.roots()).unwrap(),
+        vec![b.clone()],
+        provider.signature_verification_algorithms,
+    );
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(provider::PROTOCOL_VERSIONS)
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    let server = server_config(&server_cert).unwrap();
+    let out = handshake(Arc::new(client), server).await;
+    let err = err_text(&out.server);
+    assert!(err.contains("no certificates"), "{err}");
+    assert!(out.client.is_err());
+}
+
+#[tokio::test]
+async fn expired_certificates_are_refused_both_ways() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
+    let now = SystemTime::now();
+    let expired = |who: &Identity| {
+        ca.issue_with_validity(
+            who,
+            now - Duration::from_secs(7200),
+            now - Duration::from_secs(3600),
+        )
+        .unwrap()
+    };
+
+    // Expired server certificate: the client refuses.
+    let client = client_config(&cert(&ca, &a), std::slice::from_ref(&b)).unwrap();
+    let server = server_config(&expired(&b)).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.client);
+    assert!(err.contains("certificate expired"), "{err}");
+
+    // Expired client certificate: the server refuses.
+    let client = client_config(&expired(&a), std::slice::from_ref(&b)).unwrap();
+    let server = server_config(&cert(&ca, &b)).unwrap();
+    let out = handshake(client, server).await;
+    let err = err_text(&out.server);
+    assert!(err.contains("certificate expired"), "{err}");
+}
+
+#[test]
+fn empty_expected_identities_fail_closed() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let c = cert(&ca, &id("cluster.local", "a"));
+    assert!(matches!(
+        client_config(&c, &[]),
+        Err(Error::NoExpectedIdentities)
+    ));
+
+    // The verifier itself also refuses when constructed with nothing to match.
+    use rustls::client::danger::ServerCertVerifier;
+    let verifier = verifier::IdentityVerifier::new(
+        root_store(c.roots()).unwrap(),
+        Vec::new(),
+        provider::get().signature_verification_algorithms,
+    );
+    let result = verifier.verify_server_cert(
+        &c.chain()[0],
+        &[],
+        &ServerName::try_from("0.0.0.0").unwrap(),
+        &[],
+        rustls_pki_types::UnixTime::now(),
+    );
+    assert!(result.is_err());
+}
+
+#[test]
+fn san_identities_reads_all_spiffe_uris() {
+    use crate::tls::provider::Validity;
+    let now = SystemTime::now();
+    let validity = Validity {
+        not_before: now,
+        not_after: now + Duration::from_secs(60),
+    };
+    let ca = provider::generate_ca("cluster.local", validity).unwrap();
+    let uris = [
+        "https://example.com/not-spiffe".to_string(),
+        "spiffe://td1/ns/a/sa/x".to_string(),
+        "spiffe://td2/ns/b/sa/y".to_string(),
+    ];
+    let leaf = provider::issue_leaf(&ca, &uris, validity).unwrap();
+    assert_eq!(
+        san_identities(&leaf.cert),
+        vec![id_ns("td1", "a", "x"), id_ns("td2", "b", "y")]
+    );
+    // The certificate's identity is the first parseable one.
+    let wc = WorkloadCertificate::new(
+        vec![leaf.cert],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(leaf.key),
+        vec![ca.cert],
+    )
+    .unwrap();
+    assert_eq!(wc.identity(), &id_ns("td1", "a", "x"));
+}
+
+fn id_ns(td: &str, ns: &str, sa: &str) -> Identity {
+    Identity::new(td, ns, sa)
+}

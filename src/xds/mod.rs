@@ -1,0 +1,12 @@
+//! Where the proxy's state comes from.
+//!
+//! Today that is the local config file ([`local`], with hot reload in [`watch`]); a real xDS
+//! client will live here too. Every source produces a whole [`crate::state::ProxyState`] and
+//! installs it through [`crate::state::StateStore`].
+
+pub mod local;
+mod locate;
+pub mod watch;
+
+pub use local::{InvalidConfig, LocalConfig, LocalConfigError, LocalWorkload, load_file, load_str};
+pub use watch::{LocalFileWatcher, WatchStats, watch};

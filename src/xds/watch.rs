@@ -1,0 +1,248 @@
+//! Hot reload of the local config file.
+//!
+//! Owns the polling loop: every interval the file is read and hashed; when the content changes
+//! it is re-parsed and, if valid, installed into the [`StateStore`]. An invalid file is logged
+//! with its precise error and the last good state stays in place. Polling (rather than inotify)
+//! is deliberate: Kubernetes ConfigMap volumes update by swapping a symlink, which file-event
+//! watchers on the old inode miss, while a poll of the path always sees the current target.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use super::local::{LocalConfigError, load_str};
+use crate::drain::DrainWatcher;
+use crate::state::StateStore;
+
+/// Counters for the reload loop (exported as metrics later).
+#[derive(Debug, Default)]
+pub struct WatchStats {
+    reloads: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl WatchStats {
+    /// Successful reloads after the initial load.
+    pub fn reload_count(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Rejected file versions (invalid content or unreadable file).
+    pub fn error_count(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// What identifies one version of the file. The content hash decides; mtime and length are
+/// kept for the debug log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    modified: Option<SystemTime>,
+    len: u64,
+    hash: u64,
+}
+
+fn fingerprint(text: &str, meta: Option<&std::fs::Metadata>) -> Fingerprint {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    Fingerprint {
+        modified: meta.and_then(|m| m.modified().ok()),
+        len: text.len() as u64,
+        hash: h.finish(),
+    }
+}
+
+/// Watches one local config file and keeps a [`StateStore`] in sync with it.
+pub struct LocalFileWatcher {
+    path: PathBuf,
+    store: StateStore,
+    interval: Duration,
+    last: Fingerprint,
+    stats: Arc<WatchStats>,
+}
+
+impl LocalFileWatcher {
+    /// Loads the file once (an error here is fatal to start-up: there is no last good state to
+    /// keep) and installs it into `store`.
+    pub async fn start(
+        path: PathBuf,
+        store: StateStore,
+        interval: Duration,
+    ) -> Result<LocalFileWatcher, LocalConfigError> {
+        let (text, meta) = read(&path).await?;
+        let state = load_str(&text, &path.display().to_string())?;
+        tracing::info!(
+            path = %path.display(),
+            "loaded local config ({} workloads, {} services, {} policies)",
+            state.workload_count(),
+            state.service_count(),
+            state.policy_count()
+        );
+        store.replace(state);
+        Ok(LocalFileWatcher {
+            last: fingerprint(&text, Some(&meta)),
+            path,
+            store,
+            interval,
+            stats: Arc::default(),
+        })
+    }
+
+    pub fn stats(&self) -> Arc<WatchStats> {
+        self.stats.clone()
+    }
+
+    /// Polls until `stop` signals a drain.
+    pub async fn run(mut self, stop: DrainWatcher) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await; // The first tick is immediate; the file was just loaded.
+        let mut read_failing = false;
+        loop {
+            tokio::select! {
+                _ = stop.signaled() => return,
+                _ = ticker.tick() => {}
+            }
+            let (text, meta) = match read(&self.path).await {
+                Ok(v) => {
+                    read_failing = false;
+                    v
+                }
+                Err(e) => {
+                    // During a symlink swap the file can briefly vanish; report once per outage.
+                    if !read_failing {
+                        tracing::warn!("local config unreadable, keeping last good state: {e}");
+                        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                        read_failing = true;
+                    }
+                    continue;
+                }
+            };
+            let fp = fingerprint(&text, Some(&meta));
+            if fp.hash == self.last.hash {
+                if fp != self.last {
+                    tracing::debug!(path = %self.path.display(), "local config touched, content unchanged");
+                    self.last = fp;
+                }
+                continue;
+            }
+            // Remember this version even if it is bad, so one bad edit logs one error.
+            self.last = fp;
+            match load_str(&text, &self.path.display().to_string()) {
+                Ok(state) => {
+                    tracing::info!(
+                        path = %self.path.display(),
+                        "reloaded local config ({} workloads, {} services, {} policies)",
+                        state.workload_count(),
+                        state.service_count(),
+                        state.policy_count()
+                    );
+                    self.store.replace(state);
+                    self.stats.reloads.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!("invalid local config, keeping last good state: {e}");
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Loads `path` into `store`, then keeps it in sync until `stop` fires. Convenience over
+/// [`LocalFileWatcher`] when the counters are not needed.
+pub async fn watch(
+    path: PathBuf,
+    store: StateStore,
+    interval: Duration,
+    stop: DrainWatcher,
+) -> Result<(), LocalConfigError> {
+    LocalFileWatcher::start(path, store, interval).await?.run(stop).await;
+    Ok(())
+}
+
+async fn read(path: &std::path::Path) -> Result<(String, std::fs::Metadata), LocalConfigError> {
+    let err = |source| LocalConfigError::Read { path: path.to_path_buf(), source };
+    // Metadata of the path follows symlinks, so a swapped target is seen as a new file.
+    let meta = tokio::fs::metadata(path).await.map_err(err)?;
+    let text = tokio::fs::read_to_string(path).await.map_err(err)?;
+    Ok((text, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(path: &std::path::Path, body: &str) {
+        let mut f = std::fs::File::create(path).unwrap();
+        f.write_all(body.as_bytes()).unwrap();
+    }
+
+    const GOOD: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n";
+    const BAD: &str =
+        "workloads:\n- name: a\n  namespace: ns\n  protocol: HBONEX\n  workloadIps: [10.0.0.1]\n";
+    const GOOD2: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- name: b\n  namespace: ns\n  workloadIps: [10.0.0.2]\n";
+
+    async fn wait_for(mut cond: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached");
+    }
+
+    #[tokio::test]
+    async fn good_bad_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg.yaml");
+        write(&path, GOOD);
+        let store = StateStore::default();
+        let w = LocalFileWatcher::start(path.clone(), store.clone(), Duration::from_millis(10))
+            .await
+            .unwrap();
+        let stats = w.stats();
+        assert_eq!(store.snapshot().workload_count(), 1);
+        let (trigger, watcher) = crate::drain::new();
+        let task = tokio::spawn(w.run(watcher));
+
+        write(&path, BAD);
+        wait_for(|| stats.error_count() == 1).await;
+        assert_eq!(store.snapshot().workload_count(), 1, "last good state kept");
+        assert_eq!(stats.reload_count(), 0);
+
+        write(&path, GOOD2);
+        wait_for(|| stats.reload_count() == 1).await;
+        assert_eq!(store.snapshot().workload_count(), 2);
+        assert_eq!(stats.error_count(), 1, "a bad version is reported once");
+
+        // A vanished file is an error, but the state stays.
+        std::fs::remove_file(&path).unwrap();
+        wait_for(|| stats.error_count() == 2).await;
+        assert_eq!(store.snapshot().workload_count(), 2);
+
+        assert_eq!(
+            trigger.drain(Duration::from_secs(5)).await,
+            crate::drain::DrainOutcome::Complete
+        );
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn start_fails_on_bad_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg.yaml");
+        write(&path, BAD);
+        let e =
+            LocalFileWatcher::start(path.clone(), StateStore::default(), Duration::from_secs(1))
+                .await
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(e.contains("cfg.yaml: line 4 column 13: workloads[0].protocol"), "{e}");
+    }
+}
