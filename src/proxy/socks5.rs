@@ -264,6 +264,6 @@ mod tests {
     async fn reply_encoding() {
         let mut out = Vec::new();
         write_reply(&mut out, Reply::Succeeded, "127.0.0.1:15080".parse().unwrap()).await.unwrap();
-        assert_eq!(out, vec![5, 0, 0, 1, 127, 0, 0, 1, 0x3a, 0xd8]);
+        assert_eq!(out, vec![5, 0, 0, 1, 127, 0, 0, 1, 0x3a, 0xe8]);
     }
 }
