@@ -1,4 +1,4 @@
-//! `cargo bench --bench tunnel [-- --runs N --seconds S]`
+//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V]`
 //!
 //! Direct TCP vs the same traffic through two real ztunnel processes (client → node A's
 //! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), all on loopback, in one run:
@@ -19,16 +19,34 @@ use ztunnel::testbed::socks::{self, Dest};
 struct Args {
     runs: usize,
     seconds: f64,
+    workers: String,
+    /// Run only one measurement (throughput|connections|latency), e.g. while profiling.
+    only: Option<String>,
+    /// Extra `KEY=VALUE` environment for both nodes, for A/B comparisons of settings.
+    env: Vec<(String, String)>,
 }
 
 fn args() -> Args {
-    let mut a = Args { runs: 3, seconds: 2.0 };
+    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new() };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
         match v[i].as_str() {
             "--runs" => {
                 a.runs = v[i + 1].parse().expect("--runs N");
+                i += 1;
+            }
+            "--env" => {
+                let (k, val) = v[i + 1].split_once('=').expect("--env KEY=VALUE");
+                a.env.push((k.to_string(), val.to_string()));
+                i += 1;
+            }
+            "--only" => {
+                a.only = Some(v[i + 1].clone());
+                i += 1;
+            }
+            "--workers" => {
+                a.workers = v[i + 1].clone();
                 i += 1;
             }
             "--seconds" => {
@@ -132,7 +150,7 @@ struct Run {
     rss_busy_b: f64,
 }
 
-fn one_run(bin: &Path, secs: f64) -> Run {
+fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(String, String)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let probe = Mesh::on_loopback(200, 0);
     let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
@@ -142,7 +160,13 @@ fn one_run(bin: &Path, secs: f64) -> Run {
     DevCa::generate("cluster.local").unwrap().write(&ca.0, &ca.1).unwrap();
     let cfg = dir.path().join("mesh.yaml");
     std::fs::write(&cfg, mesh.config_yaml()).unwrap();
-    let quiet = |s: NodeSpec| s.set("RUST_LOG", "info,access=warn");
+    let quiet = |s: NodeSpec| {
+        let mut s = s.set("RUST_LOG", "info,access=warn").set("ZTUNNEL_WORKER_THREADS", workers);
+        for (k, v) in extra {
+            s = s.set(k, v.clone());
+        }
+        s
+    };
     let a = quiet(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca)).spawn(bin).unwrap();
     let b = quiet(NodeSpec::new("b", "default/server/server", mesh.server_ip, &cfg, &ca)).spawn(bin).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -151,12 +175,19 @@ fn one_run(bin: &Path, secs: f64) -> Run {
     let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
 
-    r.direct_gbps = throughput(Path_::Direct, sink.addr, secs);
-    r.tunnel_gbps = throughput(tunnel, sink.addr, secs);
-    r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs);
-    r.tunnel_cps = conn_rate(tunnel, echo_dst, secs);
-    (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, 5000);
-    (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, 5000);
+    let want = |m: &str| only.is_none_or(|o| o == m);
+    if want("throughput") {
+        r.direct_gbps = throughput(Path_::Direct, sink.addr, secs);
+        r.tunnel_gbps = throughput(tunnel, sink.addr, secs);
+    }
+    if want("connections") {
+        r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs);
+        r.tunnel_cps = conn_rate(tunnel, echo_dst, secs);
+    }
+    if want("latency") {
+        (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, 5000);
+        (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, 5000);
+    }
     r.rss_busy_a = kib(&a);
     r.rss_busy_b = kib(&b);
     r
@@ -165,10 +196,13 @@ fn one_run(bin: &Path, secs: f64) -> Run {
 fn main() {
     let args = args();
     let bin = Path::new(env!("CARGO_BIN_EXE_ztunnel"));
-    println!("ztunnel tunnel benchmark: {} runs x {:.1}s per measurement (medians)", args.runs, args.seconds);
+    println!(
+        "ztunnel tunnel benchmark: {} runs x {:.1}s per measurement (medians), {} worker thread(s) per node",
+        args.runs, args.seconds, args.workers
+    );
     let runs: Vec<Run> = (0..args.runs)
         .map(|i| {
-            let r = one_run(bin, args.seconds);
+            let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env);
             eprintln!(
                 "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel)",
                 i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50

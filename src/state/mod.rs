@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::rbac::Authorization;
+use crate::rbac::{Authorization, PolicyScope};
 pub use service::{Endpoint, Service};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, TunnelProtocol, Workload};
 
@@ -48,6 +48,10 @@ pub struct ProxyState {
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
     services_by_hostname: HashMap<String, Vec<Arc<Service>>>,
     policies: BTreeMap<String, Arc<Authorization>>,
+    /// Policies that apply by scope alone: NAMESPACE ones under their namespace, GLOBAL ones
+    /// under "" (as upstream stores them). Each list is sorted by `ns/name`. Built at insert
+    /// time so finding a workload's policies costs two lookups, not a scan of every policy.
+    policies_by_namespace: HashMap<String, Vec<Arc<Authorization>>>,
 }
 
 impl ProxyState {
@@ -111,8 +115,62 @@ impl ProxyState {
             return Err(StateError::DuplicatePolicy(key));
         }
         let p = Arc::new(p);
+        let bucket = match p.scope {
+            PolicyScope::Global => Some(""),
+            PolicyScope::Namespace => Some(p.namespace.as_str()),
+            PolicyScope::WorkloadSelector => None,
+        };
+        if let Some(bucket) = bucket {
+            let list = self.policies_by_namespace.entry(bucket.to_string()).or_default();
+            let at = list
+                .binary_search_by(|q| (&q.namespace, &q.name).cmp(&(&p.namespace, &p.name)))
+                .unwrap_or_else(|i| i);
+            list.insert(at, p.clone());
+        }
         self.policies.insert(key, p.clone());
         Ok(p)
+    }
+
+    /// Every policy that applies to `workload`, each once: NAMESPACE-scoped policies of its
+    /// namespace, then GLOBAL ones, then those it selects by `ns/name` in
+    /// `authorization_policies` (upstream's order). A selected key naming no known policy is
+    /// skipped with a warning: the policy may simply not have arrived yet, and failing closed
+    /// on it would deny on an ordering accident rather than on anything an operator wrote.
+    pub fn policies_for(&self, workload: &Workload) -> Vec<Arc<Authorization>> {
+        let bucket = |ns: &str| self.policies_by_namespace.get(ns).map(Vec::as_slice);
+        // An empty workload namespace would otherwise alias the GLOBAL bucket.
+        let namespaced =
+            if workload.namespace.is_empty() { None } else { bucket(&workload.namespace) };
+        let namespaced = namespaced.unwrap_or(&[]);
+        let global = bucket("").unwrap_or(&[]);
+        let mut out = Vec::with_capacity(
+            namespaced.len() + global.len() + workload.authorization_policies.len(),
+        );
+        out.extend_from_slice(namespaced);
+        out.extend_from_slice(global);
+        let by_scope = out.len();
+        for key in &workload.authorization_policies {
+            let Some(p) = self.policies.get(key.as_str()) else {
+                tracing::warn!(
+                    workload = %workload.uid, policy = %key,
+                    "workload references an unknown authorization policy; skipping it"
+                );
+                continue;
+            };
+            // Already present by scope, or listed twice: evaluating it again changes nothing
+            // but would duplicate dry-run reports.
+            let in_scope = match p.scope {
+                PolicyScope::Global => true,
+                PolicyScope::Namespace => {
+                    !workload.namespace.is_empty() && p.namespace == workload.namespace
+                }
+                PolicyScope::WorkloadSelector => false,
+            };
+            if !in_scope && !out[by_scope..].iter().any(|q| Arc::ptr_eq(q, p)) {
+                out.push(p.clone());
+            }
+        }
+        out
     }
 
     pub fn workload_by_uid(&self, uid: &str) -> Option<Arc<Workload>> {

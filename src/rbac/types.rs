@@ -2,8 +2,8 @@
 //! ztunnel.
 //!
 //! Owns the types only (and their local-config YAML form, which matches upstream's so the same
-//! files load). The decision engine lives elsewhere; the small `matches` helpers here exist so
-//! it does not have to re-implement string/CIDR matching.
+//! files load). The decision engine lives in [`super::engine`]; the small `matches`/`contains`
+//! helpers here exist so it does not have to re-implement string/CIDR matching.
 //!
 //! Structure: a policy has `rules`; a rule is a list of clauses (ALL must match); a clause is a
 //! list of [`RbacMatch`] (ANY must match). YAML: `rules: [[[RbacMatch]]]`.
@@ -50,7 +50,13 @@ pub struct Authorization {
 impl Authorization {
     /// The `ns/name` key workloads use in `authorizationPolicies`.
     pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        // Sized up front: `format!` would start empty and reallocate, and this runs once per
+        // allowed or denied connection.
+        let mut key = String::with_capacity(self.namespace.len() + 1 + self.name.len());
+        key.push_str(&self.namespace);
+        key.push('/');
+        key.push_str(&self.name);
+        key
     }
 }
 

@@ -1,0 +1,19 @@
+//! L4 authorization (Istio AuthorizationPolicy as ztunnel enforces it).
+//!
+//! Owns the policy data types ([`types`]) and the decision engine ([`engine`]): given the
+//! policies that apply to a destination workload and one connection's facts, decide allow or
+//! deny with Istio's semantics. It decides; it never performs I/O, never looks anything up and
+//! never closes connections — the proxy does that with the [`Evaluation`] it gets back. Which
+//! policies apply to a workload is answered by [`crate::state::ProxyState::policies_for`].
+
+mod engine;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::{Connection, Decision, DenyReason, Evaluation, evaluate};
+pub use types::{
+    Authorization, Cidr, CidrError, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch,
+    StringMatch,
+};
