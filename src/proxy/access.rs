@@ -35,6 +35,9 @@ pub struct ConnectionLog {
     pub dst_workload: Option<String>,
     pub dst_namespace: Option<String>,
     pub dst_identity: Option<String>,
+    /// Istio `response_flags` for a failed connection (e.g. "DENY" for an authorization
+    /// denial); `None` lets the outcome decide ("-" on success).
+    pub response_flags: Option<&'static str>,
     start: Instant,
 }
 
@@ -51,6 +54,7 @@ impl ConnectionLog {
             dst_workload: None,
             dst_namespace: None,
             dst_identity: None,
+            response_flags: None,
             start: Instant::now(),
         }
     }
