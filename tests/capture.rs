@@ -66,16 +66,23 @@ impl Pair {
         sh(&["ip", "link", "add", &va, "netns", &a, "type", "veth", "peer", "name", &vb, "netns", &b]);
         for (ns, dev, ip) in [(&a, &va, 1), (&b, &vb, 2)] {
             sh(&["ip", "-n", ns, "addr", "add", &format!("198.18.{n}.{ip}/24"), "dev", dev]);
+            // IPv6 from the documentation range; nodad so the address is usable at once.
+            sh(&["ip", "-n", ns, "addr", "add", &format!("2001:db8:{n}::{ip}/64"), "dev", dev, "nodad"]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             // VIPs are routed towards the peer so connect() reaches netfilter.
             sh(&["ip", "-n", ns, "route", "add", "default", "dev", dev]);
+            sh(&["ip", "-n", ns, "-6", "route", "add", "default", "dev", dev]);
         }
         pair
     }
 
     fn ipt(&self, ns: &str, rule: &str) {
-        let mut args = vec!["ip", "netns", "exec", ns, "iptables"];
+        self.ipt_with("iptables", ns, rule);
+    }
+
+    fn ipt_with(&self, tool: &str, ns: &str, rule: &str) {
+        let mut args = vec!["ip", "netns", "exec", ns, tool];
         args.extend(rule.split_whitespace());
         sh(&args);
     }
@@ -125,21 +132,35 @@ struct Setup {
 }
 
 fn setup(n: u8) -> Setup {
+    setup_with(n, mesh(n), "0.0.0.0")
+}
+
+/// The same mesh on IPv6 (2001:db8:<n>::1/2, VIP 2001:db8:ffff:<n>::10).
+fn mesh_v6(n: u8) -> Mesh {
+    Mesh {
+        client_ip: format!("2001:db8:{n}::1").parse().unwrap(),
+        server_ip: format!("2001:db8:{n}::2").parse().unwrap(),
+        service_vip: format!("2001:db8:ffff:{n}::10").parse().unwrap(),
+        ..mesh(n)
+    }
+}
+
+fn setup_with(n: u8, mesh: Mesh, wildcard: &str) -> Setup {
     let pair = Pair::new(n);
-    let mesh = mesh(n);
     let dir = tempfile::tempdir().unwrap();
     let (_, ca) = write_ca(dir.path());
     let cfg = dir.path().join("mesh.yaml");
     std::fs::write(&cfg, mesh.config_yaml()).unwrap();
     let server = mesh.server_ip;
     let echo = in_netns(&pair.b, move || Echo::serve(TcpListener::bind((server, 8080)).unwrap()).unwrap());
+    let any = |port: u16| SocketAddr::new(wildcard.parse().unwrap(), port).to_string();
     let spec = |name: &str, wl: &str, ip: IpAddr, ns: &str| {
         let mut s = NodeSpec::new(name, wl, ip, &cfg, &ca)
             .set("PACKET_MARK", "1337")
-            .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
-            .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008")
-            .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
-            .set("ZTUNNEL_READINESS_ADDR", "0.0.0.0:15021")
+            .set("ZTUNNEL_OUTBOUND_ADDR", any(15001))
+            .set("ZTUNNEL_INBOUND_ADDR", any(15008))
+            .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", any(15006))
+            .set("ZTUNNEL_READINESS_ADDR", any(15021))
             .unset("UNSTABLE_ENABLE_SOCKS5");
         s.netns = Some(ns.to_string());
         s.spawn(bin()).unwrap()
@@ -218,4 +239,24 @@ fn uncaptured_connection_to_15001_is_refused() {
     assert_eq!(got, 0, "connection must be closed without data");
     let log = s.a.wait_for(WAIT, |e| message(e) == "connection complete").unwrap();
     assert!(log["error"].as_str().unwrap().contains("no original destination"), "{log}");
+}
+
+#[test]
+fn outbound_capture_ipv6() {
+    // Dual-stack wildcard listeners, IPv6 workloads: SO_ORIGINAL_DST via IP6T_SO_ORIGINAL_DST.
+    let s = setup_with(34, mesh_v6(34), "::");
+    s.pair.ipt_with("ip6tables", &s.pair.a, "-t nat -A OUTPUT -p tcp ! -o lo -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001");
+    let dst = SocketAddr::new(s.mesh.service_vip, 80);
+    let data = payload(1 << 20, 60);
+    let expected = data.clone();
+    let back = in_netns(&s.pair.a, move || {
+        let c = TcpStream::connect_timeout(&dst, Duration::from_secs(5)).unwrap();
+        round_trip(c, &data).unwrap()
+    });
+    assert_eq!(sha256(&back), sha256(&expected));
+    let log = s.a.wait_for(WAIT, |e| message(e) == "connection complete").unwrap();
+    assert_eq!(log["dst.addr"], dst.to_string());
+    assert_eq!(log["dst.hbone_addr"], SocketAddr::new(s.mesh.server_ip, 15008).to_string());
+    let inb = s.b.wait_for(WAIT, |e| message(e) == "connection complete").unwrap();
+    assert_eq!(inb["src.identity"], "spiffe://cluster.local/ns/default/sa/client");
 }

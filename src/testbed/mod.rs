@@ -52,14 +52,14 @@ workloads:
   namespace: default
   serviceAccount: client
   trustDomain: {td}
-  workloadIps: [{client}]
+  workloadIps: [\"{client}\"]
   protocol: HBONE
 - uid: cluster1//v1/Pod/default/server
   name: server
   namespace: default
   serviceAccount: server
   trustDomain: {td}
-  workloadIps: [{server}]
+  workloadIps: [\"{server}\"]
   protocol: HBONE
   services:
     default/{host}:
@@ -68,7 +68,7 @@ services:
 - name: echo
   namespace: default
   hostname: {host}
-  vips: [/{vip}]
+  vips: [\"/{vip}\"]
   ports:
     {sport}: {bport}
 ",
