@@ -44,10 +44,10 @@ struct ServerConfigCache(Mutex<Option<(Arc<WorkloadCertificate>, Arc<ServerConfi
 impl ServerConfigCache {
     fn get(&self, cert: Arc<WorkloadCertificate>) -> Result<Arc<ServerConfig>, tls::Error> {
         let mut slot = self.0.lock().expect("poisoned");
-        if let Some((c, cfg)) = slot.as_ref() {
-            if Arc::ptr_eq(c, &cert) {
-                return Ok(cfg.clone());
-            }
+        if let Some((c, cfg)) = slot.as_ref()
+            && Arc::ptr_eq(c, &cert)
+        {
+            return Ok(cfg.clone());
         }
         let cfg = tls::server_config(&cert)?;
         *slot = Some((cert, cfg.clone()));
