@@ -53,7 +53,9 @@ where
 {
     let handler = Arc::new(handler);
     // Holding a non-detached watcher here would make every drain wait for this loop.
-    let drain = drain.detached();
+    let detached = drain.detached();
+    drop(drain);
+    let drain = detached;
     loop {
         let stream = tokio::select! {
             _ = drain.signaled() => return,

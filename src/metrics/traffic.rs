@@ -185,6 +185,9 @@ impl EncodeLabelSet for ReporterLabel {
     }
 }
 
+/// A workload and the labels built from it.
+type CachedPeer = (Arc<Workload>, Arc<PeerLabels>);
+
 /// Bound on the peer-label cache; past it the cache is simply cleared (it refills on demand).
 const PEER_CACHE_MAX: usize = 4096;
 
@@ -198,7 +201,7 @@ pub struct TrafficMetrics {
     sockets_open: Family<ReporterLabel, Gauge>,
     /// workload uid → (the workload the labels were built from, its labels). A state update
     /// replaces workload `Arc`s, so a pointer mismatch means "rebuild".
-    peer_cache: Mutex<HashMap<String, (Arc<Workload>, Arc<PeerLabels>)>>,
+    peer_cache: Mutex<HashMap<String, CachedPeer>>,
     unknown_peer: Arc<PeerLabels>,
     unknown_service: Arc<ServiceLabels>,
 }
@@ -243,10 +246,10 @@ impl TrafficMetrics {
     /// Labels for a workload, from the cache when the workload has not changed.
     pub fn peer(&self, w: &Arc<Workload>) -> Arc<PeerLabels> {
         let mut cache = self.peer_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((cached, labels)) = cache.get(&w.uid) {
-            if Arc::ptr_eq(cached, w) {
-                return labels.clone();
-            }
+        if let Some((cached, labels)) = cache.get(&w.uid)
+            && Arc::ptr_eq(cached, w)
+        {
+            return labels.clone();
         }
         let labels = Arc::new(PeerLabels::from_workload(w));
         if cache.len() >= PEER_CACHE_MAX {

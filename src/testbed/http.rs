@@ -60,7 +60,7 @@ pub fn parse_metrics(text: &str) -> anyhow::Result<Vec<Sample>> {
         }
         let (name, rest) = match line.find('{') {
             Some(i) => (&line[..i], &line[i..]),
-            None => line.split_once(' ').map(|(n, r)| (n, r)).context("no value")?,
+            None => line.split_once(' ').context("no value")?,
         };
         let mut labels = BTreeMap::new();
         let mut label_order = Vec::new();
