@@ -1,4 +1,7 @@
-//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V]`
+//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape]`
+//!
+//! `--scrape` polls both nodes' `/metrics` once a second during the run (as Prometheus
+//! would), to show that metrics recording and scraping do not slow the data path.
 //!
 //! Direct TCP vs the same traffic through two real ztunnel processes (client → node A's
 //! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), all on loopback, in one run:
@@ -24,10 +27,12 @@ struct Args {
     only: Option<String>,
     /// Extra `KEY=VALUE` environment for both nodes, for A/B comparisons of settings.
     env: Vec<(String, String)>,
+    /// Scrape both nodes' /metrics every second while measuring.
+    scrape: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new() };
+    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -53,6 +58,7 @@ fn args() -> Args {
                 a.seconds = v[i + 1].parse().expect("--seconds S");
                 i += 1;
             }
+            "--scrape" => a.scrape = true,
             _ => {} // cargo passes --bench
         }
         i += 1;
@@ -148,9 +154,10 @@ struct Run {
     rss_idle_b: f64,
     rss_busy_a: f64,
     rss_busy_b: f64,
+    scrapes: f64,
 }
 
-fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(String, String)]) -> Run {
+fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(String, String)], scrape: bool) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let probe = Mesh::on_loopback(200, 0);
     let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
@@ -175,6 +182,22 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
 
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scraper = scrape.then(|| {
+        let (stop, targets) = (stop.clone(), [a.addrs.metrics, b.addrs.metrics]);
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for t in targets {
+                    let (status, body) = ztunnel::testbed::http::request(t, "GET", "/metrics").expect("scrape");
+                    assert!(status == 200 && body.contains("istio_build"), "bad scrape: {status}");
+                    n += 1;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            n
+        })
+    });
     let want = |m: &str| only.is_none_or(|o| o == m);
     if want("throughput") {
         r.direct_gbps = throughput(Path_::Direct, sink.addr, secs);
@@ -190,6 +213,10 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     }
     r.rss_busy_a = kib(&a);
     r.rss_busy_b = kib(&b);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(h) = scraper {
+        r.scrapes = h.join().expect("scraper") as f64;
+    }
     r
 }
 
@@ -202,7 +229,7 @@ fn main() {
     );
     let runs: Vec<Run> = (0..args.runs)
         .map(|i| {
-            let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env);
+            let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env, args.scrape);
             eprintln!(
                 "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel)",
                 i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50
@@ -215,6 +242,9 @@ fn main() {
     let (dc, tc) = (m(|r| r.direct_cps), m(|r| r.tunnel_cps));
     let (d50, t50) = (m(|r| r.direct_p50), m(|r| r.tunnel_p50));
     let (d99, t99) = (m(|r| r.direct_p99), m(|r| r.tunnel_p99));
+    if args.scrape {
+        println!("scraping /metrics on both nodes every second ({:.0} scrapes per run, median)", m(|r| r.scrapes));
+    }
     println!();
     println!("{:<34} {:>12} {:>12} {:>10}", "metric", "direct", "tunnel", "ratio");
     println!("{:<34} {:>12.2} {:>12.2} {:>9.2}x", "single-stream throughput (Gbit/s)", dg, tg, tg / dg);

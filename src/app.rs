@@ -2,8 +2,9 @@
 //! start-up and shutdown order.
 //!
 //! Start-up: state (local config file) → certificate source (built-in dev CA) → listeners →
-//! readiness. Shutdown (SIGTERM/SIGINT): listeners stop accepting, connections get up to
-//! `CONNECTION_TERMINATION_DEADLINE` to finish, HBONE servers send GOAWAY, then we exit.
+//! readiness, admin, metrics. Shutdown (SIGTERM/SIGINT or admin `/quitquitquit`): listeners
+//! stop accepting, connections get up to `CONNECTION_TERMINATION_DEADLINE` to finish, HBONE
+//! servers send GOAWAY, then we exit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,11 @@ use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
 use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
 use crate::identity::dev_ca::DevCa;
-use crate::identity::manager::SecretManager;
+use crate::identity::dev_ca_files::DevCaFiles;
+use crate::identity::manager::{CertificateSource, SecretManager};
 use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
+use crate::admin::Admin;
+use crate::metrics::{MetricsBuilder, TrafficMetrics};
 use crate::readiness::{self, Ready};
 use crate::redirect::{self, SocketOptions};
 use crate::state::StateStore;
@@ -29,7 +33,11 @@ const LOCAL_CONFIG_POLL: Duration = Duration::from_secs(1);
 pub struct Running {
     pub addrs: BoundAddrs,
     pub readiness: std::net::SocketAddr,
+    pub admin: std::net::SocketAddr,
+    pub metrics: std::net::SocketAddr,
     drain: DrainTrigger,
+    /// Shutdown requests from the admin endpoint.
+    quit: tokio::sync::mpsc::Receiver<()>,
     deadline: Duration,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -92,26 +100,47 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     if !cfg.fake_ca {
         bail!("the CA client is not implemented yet: set FAKE_CA=true to use the built-in CA");
     }
-    let ca = match &cfg.fake_ca_root {
-        Some(root) => DevCa::load(&root.cert, &root.key).context("loading FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY")?,
-        None => DevCa::generate(&cfg.trust_domain).context("generating the built-in CA root")?,
+    let source: Arc<dyn CertificateSource> = match &cfg.fake_ca_root {
+        // Not there yet (a secret mounted late): start anyway and stay not-ready until it is.
+        Some(root) if !root.cert.exists() || !root.key.exists() => {
+            tracing::warn!(cert = %root.cert.display(), key = %root.key.display(), "built-in CA root files do not exist yet; waiting for them");
+            Arc::new(DevCaFiles::new(root.cert.clone(), root.key.clone(), cfg.secret_ttl))
+        }
+        Some(root) => Arc::new(
+            DevCa::load(&root.cert, &root.key)
+                .context("loading FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY")?
+                .with_ttl(cfg.secret_ttl),
+        ),
+        None => Arc::new(DevCa::generate(&cfg.trust_domain).context("generating the built-in CA root")?.with_ttl(cfg.secret_ttl)),
     };
-    let certs = SecretManager::new(Arc::new(ca.with_ttl(cfg.secret_ttl)));
+    let certs = SecretManager::new(source);
     let cert_task = ready.register("workload certificate");
     {
         let certs = certs.clone();
         let id = local_workload.identity();
         tasks.spawn(async move {
-            match certs.fetch_certificate(&id).await {
-                Ok(_) => cert_task.done(),
-                Err(e) => tracing::error!(identity = %id, "failed to obtain workload certificate: {e}"),
+            // The secret manager retries failed fetches with backoff; poll until it has one.
+            loop {
+                match certs.fetch_certificate(&id).await {
+                    Ok(_) => {
+                        tracing::info!(identity = %id, "workload certificate available");
+                        cert_task.done();
+                        return;
+                    }
+                    Err(e) => tracing::debug!(identity = %id, "workload certificate not available yet: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
     }
 
     // Listeners.
     let proxy_task = ready.register("proxy");
-    let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store, certs, watcher.clone())?;
+    let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
+    let traffic = TrafficMetrics::register(metrics.registry());
+    // (xDS metrics register here once the xDS client exists.)
+    let registry = metrics.finish();
+    let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
     let addrs = proxy.addresses();
     tasks.spawn(proxy.run(watcher.clone()));
     proxy_task.done();
@@ -121,12 +150,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready, watcher.clone()));
 
+    let metrics_listener = redirect::bind(cfg.stats_addr, false)
+        .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    tasks.spawn(crate::metrics::server::serve(metrics_listener, registry, watcher.clone()));
+
+    let admin_listener = redirect::bind(cfg.admin_addr, false)
+        .with_context(|| format!("failed to bind admin listener on {}", cfg.admin_addr))?;
+    let admin_addr = admin_listener.local_addr()?;
+    let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
+    let deadline = cfg.self_termination_deadline;
+    let admin = Arc::new(Admin { config: Arc::new(cfg), state: store, certs, quit: quit_tx });
+    tasks.spawn(crate::admin::serve(admin_listener, admin, watcher.clone()));
+
     tracing::info!(
         outbound = %addrs.outbound,
         inbound = %addrs.inbound,
         inbound_plaintext = %addrs.inbound_plaintext,
         socks5 = %addrs.socks5.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
         readiness = %readiness_addr,
+        admin = %admin_addr,
+        metrics = %metrics_addr,
         crypto_provider = crate::tls::provider::NAME,
         "listeners bound"
     );
@@ -134,8 +178,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addrs,
         readiness: readiness_addr,
+        admin: admin_addr,
+        metrics: metrics_addr,
         drain: trigger,
-        deadline: cfg.self_termination_deadline,
+        quit: quit_rx,
+        deadline,
         tasks,
     })
 }
@@ -163,10 +210,13 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
 }
 
 impl Running {
-    /// Waits for SIGTERM/SIGINT, then drains. A second SIGINT exits at once.
-    pub async fn wait_for_signal(self) {
-        shutdown_signal().await;
-        tracing::info!(deadline = ?self.deadline, "shutdown signal received, draining");
+    /// Waits for SIGTERM/SIGINT or an admin `/quitquitquit`, then drains. A second signal
+    /// exits at once.
+    pub async fn wait_for_signal(mut self) {
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!(deadline = ?self.deadline, "shutdown signal received, draining"),
+            Some(()) = self.quit.recv() => tracing::info!(deadline = ?self.deadline, "shutdown requested by admin, draining"),
+        }
         let deadline = self.deadline;
         tokio::select! {
             _ = self.shutdown() => {}

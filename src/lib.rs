@@ -13,11 +13,17 @@
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
 //! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options).
 //! - [`readiness`]: the 15021 readiness endpoint.
+//! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
+//! - [`metrics`]: Prometheus metrics and the 15020 scrape endpoint.
+//! - [`http_util`]: the small HTTP/1 server loop the operations endpoints share.
 //! - [`drain`]: graceful-shutdown signalling.
 //! - [`telemetry`]: logging setup.
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
 
+pub mod admin;
 pub mod drain;
+pub mod http_util;
+pub mod metrics;
 pub mod identity;
 pub mod app;
 pub mod config;

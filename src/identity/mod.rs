@@ -4,6 +4,7 @@
 //! for an identity are issued by [`crate::identity`]'s CA sources and held by the secret manager.
 
 pub mod dev_ca;
+pub mod dev_ca_files;
 pub mod manager;
 
 use std::fmt;

@@ -1,10 +1,15 @@
 //! Access log: one line per finished connection (target `access`), with the fields upstream
-//! ztunnel logs, so log pipelines keep working when binaries are swapped.
+//! ztunnel logs, so log pipelines keep working when binaries are swapped — and the same
+//! record drives the `istio_tcp_*` metrics: [`ConnectionLog::opened`] counts the connection
+//! (once the peers are known), [`ConnectionLog::finish`] counts its close, bytes and failure.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::metrics::traffic::{OpenConnection, PeerLabels, Reporter, ServiceLabels, TrafficLabels, TrafficMetrics};
 use crate::proxy::copy::Transferred;
+use crate::state::{Service, Workload};
 
 /// Direction of a proxied connection, as logged.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +43,18 @@ pub struct ConnectionLog {
     /// Istio `response_flags` for a failed connection (e.g. "DENY" for an authorization
     /// denial); `None` lets the outcome decide ("-" on success).
     pub response_flags: Option<&'static str>,
+    /// True when the connection is carried over HBONE (mTLS) on our side.
+    pub mtls: bool,
+    metrics: Arc<TrafficMetrics>,
+    src_labels: Option<Arc<PeerLabels>>,
+    dst_labels: Option<Arc<PeerLabels>>,
+    dst_service: Option<Arc<ServiceLabels>>,
+    open: Option<OpenConnection>,
     start: Instant,
 }
 
 impl ConnectionLog {
-    pub fn new(direction: Direction, src_addr: SocketAddr) -> Self {
+    pub fn new(direction: Direction, src_addr: SocketAddr, metrics: &Arc<TrafficMetrics>) -> Self {
         ConnectionLog {
             direction,
             src_addr,
@@ -55,19 +67,77 @@ impl ConnectionLog {
             dst_namespace: None,
             dst_identity: None,
             response_flags: None,
+            mtls: false,
+            metrics: metrics.clone(),
+            src_labels: None,
+            dst_labels: None,
+            dst_service: None,
+            open: None,
             start: Instant::now(),
         }
     }
 
+    /// Metric labels for the source: a workload from the state.
+    pub fn source_workload(&mut self, w: &Arc<Workload>) {
+        self.src_labels = Some(self.metrics.peer(w));
+    }
+
+    /// Metric labels for a source we only know by identity and baggage.
+    pub fn source_labels(&mut self, labels: PeerLabels) {
+        self.src_labels = Some(Arc::new(labels));
+    }
+
+    pub fn destination_workload(&mut self, w: &Arc<Workload>) {
+        self.dst_labels = Some(self.metrics.peer(w));
+    }
+
+    pub fn destination_service(&mut self, s: &Service) {
+        self.dst_service = Some(Arc::new(ServiceLabels::from_service(s)));
+    }
+
+    fn labels(&self) -> TrafficLabels {
+        let m = &self.metrics;
+        TrafficLabels {
+            reporter: match self.direction {
+                Direction::Outbound => Reporter::Source,
+                Direction::Inbound => Reporter::Destination,
+            },
+            source: self.src_labels.clone().unwrap_or_else(|| m.unknown_peer()),
+            destination_service: self.dst_service.clone().unwrap_or_else(|| m.unknown_service()),
+            destination: self.dst_labels.clone().unwrap_or_else(|| m.unknown_peer()),
+            response_flags: "-",
+            connection_security_policy: if self.mtls { "mutual_tls" } else { "unknown" },
+        }
+    }
+
+    /// Counts the connection as opened, with the labels known so far. Call once the source
+    /// and destination are resolved; later calls do nothing.
+    pub fn opened(&mut self) {
+        if self.open.is_none() {
+            self.open = Some(self.metrics.open(self.labels()));
+        }
+    }
+
     /// Emits the access-log line: INFO on success, ERROR with the reason on failure.
-    pub fn finish<E: std::fmt::Display>(self, result: Result<Transferred, E>) {
+    /// Also records the close in the metrics (always, whatever the log level).
+    pub fn finish<E: std::fmt::Display>(mut self, result: Result<Transferred, E>) {
+        let bytes = result.as_ref().map(|t| *t).unwrap_or_default();
+        self.opened();
+        if let Some(open) = self.open.take() {
+            let flag = result.is_err().then(|| self.response_flags.unwrap_or("CONNECT"));
+            open.close(bytes.sent, bytes.received, flag);
+        }
+        let enabled = match result {
+            Ok(_) => tracing::enabled!(target: "access", tracing::Level::INFO),
+            Err(_) => tracing::enabled!(target: "access", tracing::Level::ERROR),
+        };
+        if !enabled {
+            return;
+        }
         let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
         let opt_addr = |o: &Option<SocketAddr>| o.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
         let duration = format!("{}ms", self.start.elapsed().as_millis());
-        let (bytes, error) = match &result {
-            Ok(t) => (*t, None),
-            Err(e) => (Transferred::default(), Some(e.to_string())),
-        };
+        let error = result.err().map(|e| e.to_string());
         macro_rules! emit {
             ($lvl:ident, $msg:literal) => {
                 tracing::$lvl!(

@@ -135,7 +135,7 @@ impl Refusal {
 }
 
 async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectRequest) {
-    let mut log = ConnectionLog::new(Direction::Inbound, conn.peer);
+    let mut log = ConnectionLog::new(Direction::Inbound, conn.peer, &inputs.metrics);
     log.src_identity = conn.peer_identity.as_ref().map(|i| i.to_string());
     let result = async {
         let req_authority = req.authority().to_string();
@@ -148,6 +148,13 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             }
         };
         log.dst_addr = Some(target);
+        log.mtls = true;
+        if let Ok(local) = inputs.local_workload() {
+            let state = inputs.state.snapshot();
+            let id = conn.peer_identity.as_ref();
+            crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer, id, &local, target);
+        }
+        log.opened();
         let mut upstream = match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
             Ok(s) => s,
             Err(source) => {

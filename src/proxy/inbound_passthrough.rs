@@ -16,7 +16,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
     crate::proxy::accept_loop(listener, "inbound_plaintext", drain, move |stream, peer, drain| {
         let inputs = inputs.clone();
         async move {
-            let mut log = ConnectionLog::new(Direction::Inbound, peer);
+            let mut log = ConnectionLog::new(Direction::Inbound, peer, &inputs.metrics);
             let result = proxy(&inputs, stream, peer, &mut log).await;
             log.finish(result);
             drop(drain);
@@ -50,6 +50,11 @@ async fn proxy(
     log.dst_workload = Some(workload.name.clone());
     log.dst_namespace = Some(workload.namespace.clone());
     log.dst_identity = Some(workload.identity().to_string());
+    log.destination_workload(&workload);
+    if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {
+        log.source_workload(&src);
+    }
+    log.opened();
     let mut opts = inputs.cfg.socket.clone();
     if inputs.cfg.orig_src {
         opts.transparent_source = Some(peer.ip());

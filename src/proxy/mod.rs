@@ -10,11 +10,13 @@
 //! address) and served by [`Proxy::run`] until the drain signal.
 
 pub mod access;
+pub mod baggage;
 pub mod connect;
 pub mod copy;
 pub mod inbound;
 pub mod inbound_passthrough;
 pub mod outbound;
+pub mod peers;
 pub mod route;
 pub mod socks5;
 
@@ -32,6 +34,7 @@ use crate::drain::DrainWatcher;
 use crate::hbone;
 use crate::identity::manager::SecretManager;
 use crate::identity::Identity;
+use crate::metrics::TrafficMetrics;
 use crate::redirect::{self, SocketOptions};
 use crate::state::StateStore;
 use crate::state::workload::Workload;
@@ -118,6 +121,7 @@ pub struct ProxyInputs {
     pub state: StateStore,
     pub certs: SecretManager,
     pub pool: hbone::pool::Pool,
+    pub metrics: Arc<TrafficMetrics>,
     /// Filled in once listeners are bound; used for self-call checks.
     own_ports: HashSet<u16>,
     own_ips: HashSet<IpAddr>,
@@ -159,6 +163,7 @@ impl Proxy {
         cfg: ProxyConfig,
         state: StateStore,
         certs: SecretManager,
+        metrics: Arc<TrafficMetrics>,
         drain: DrainWatcher,
     ) -> Result<Proxy, BindError> {
         let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
@@ -202,6 +207,7 @@ impl Proxy {
             state,
             certs,
             pool,
+            metrics,
             own_ports,
             own_ips,
         });

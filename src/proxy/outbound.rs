@@ -22,7 +22,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
     crate::proxy::accept_loop(listener, "outbound", drain, move |stream, peer, drain| {
         let inputs = inputs.clone();
         async move {
-            let mut log = ConnectionLog::new(Direction::Outbound, peer);
+            let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
             let result = async {
                 let dst = redirect::original_dst(&stream)
                     .map(redirect::canonical)
@@ -77,11 +77,20 @@ pub async fn establish(
     log.src_workload = Some(source.name.clone());
     log.src_namespace = Some(source.namespace.clone());
     log.src_identity = Some(src_identity.to_string());
+    log.source_workload(&source);
 
     let upstream = {
         let state = inputs.state.snapshot();
         route::route(&state, dst, inputs.cfg.hbone_port, &mut rand::rng())?
     };
+    if let Some(w) = upstream.workload() {
+        log.destination_workload(w);
+    }
+    if let Some(s) = upstream.service() {
+        log.destination_service(s);
+    }
+    log.mtls = matches!(upstream, Upstream::Hbone { .. });
+    log.opened();
     match upstream {
         Upstream::Hbone {
             hbone_addr,
@@ -99,7 +108,10 @@ pub async fn establish(
                 dst_identities: identities,
                 dst: hbone_addr,
             };
-            let headers = hbone_headers(log.src_addr);
+            let mut headers = hbone_headers(log.src_addr);
+            if let Ok(v) = HeaderValue::from_str(&crate::proxy::baggage::encode(&source)) {
+                headers.insert("baggage", v);
+            }
             let stream = inputs
                 .pool
                 .send_connect(key, &target.to_string(), headers)

@@ -20,6 +20,8 @@ pub struct NodeAddrs {
     pub inbound_plaintext: SocketAddr,
     pub socks5: Option<SocketAddr>,
     pub readiness: SocketAddr,
+    pub admin: SocketAddr,
+    pub metrics: SocketAddr,
 }
 
 #[derive(Default)]
@@ -136,6 +138,8 @@ impl NodeSpec {
                 inbound_plaintext: ([0, 0, 0, 0], 0).into(),
                 socks5: None,
                 readiness: ([0, 0, 0, 0], 0).into(),
+                admin: ([0, 0, 0, 0], 0).into(),
+                metrics: ([0, 0, 0, 0], 0).into(),
             },
             name: self.name,
         };
@@ -155,6 +159,8 @@ impl NodeSpec {
             inbound_plaintext: addr("inbound_plaintext")?,
             socks5: addr("socks5").ok(),
             readiness: addr("readiness")?,
+            admin: addr("admin")?,
+            metrics: addr("metrics")?,
         };
         Ok(node)
     }

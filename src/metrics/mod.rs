@@ -1,0 +1,76 @@
+//! Prometheus metrics (15020, `/metrics` and `/stats/prometheus`): the registry, the metric
+//! families with upstream's names and labels, and the HTTP endpoint that exposes them.
+//!
+//! - [`traffic`]: `istio_tcp_*` connection metrics and their label sets (recorded by
+//!   `proxy::access::ConnectionLog`).
+//! - [`server`]: the scrape endpoint.
+//!
+//! Everything registers into one [`Registry`] (prefix `istio`) at start-up, before the server
+//! starts; a scrape only reads. Other components add their families the same way through
+//! [`MetricsBuilder::registry`] (the xDS client's `istio_xds_*` families belong there).
+
+pub mod server;
+pub mod traffic;
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+pub use traffic::TrafficMetrics;
+
+/// Labels of `istio_build`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    component: &'static str,
+    tag: String,
+}
+
+/// Collects registrations at start-up; [`MetricsBuilder::finish`] freezes the registry.
+pub struct MetricsBuilder {
+    registry: Registry,
+}
+
+impl MetricsBuilder {
+    /// A registry with `istio_build` set. `tag` is ISTIO_META_ISTIO_VERSION (else our version).
+    pub fn new(tag: &str) -> Self {
+        let mut registry = Registry::with_prefix("istio");
+        let build: Family<BuildLabels, Gauge> = Family::default();
+        build.get_or_create(&BuildLabels { component: "ztunnel", tag: tag.to_string() }).set(1);
+        registry.register("build", "Istio component build info", build);
+        MetricsBuilder { registry }
+    }
+
+    /// Where components register their own families (names get the `istio_` prefix).
+    pub fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    pub fn finish(self) -> Arc<Registry> {
+        Arc::new(self.registry)
+    }
+}
+
+/// The scrape body: OpenMetrics text, as prometheus-client (and upstream) writes it.
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, registry);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_info_is_exposed() {
+        let mut b = MetricsBuilder::new("1.2.3");
+        let _traffic = TrafficMetrics::register(b.registry());
+        let text = encode(&b.finish());
+        assert!(text.contains("istio_build{component=\"ztunnel\",tag=\"1.2.3\"} 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

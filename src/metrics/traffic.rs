@@ -1,0 +1,413 @@
+//! `istio_tcp_*` connection metrics with Istio's standard labels, in upstream's order.
+//!
+//! Cost model: a connection resolves its label set once (peer labels come from a per-workload
+//! cache, so the common case allocates nothing new) and looks its counters up once when it
+//! opens and once when it closes. Nothing runs per byte: byte counts are added when the
+//! connection finishes. Labels never carry addresses or ports, so the number of series is
+//! bounded by workload pairs × services × response flags.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::identity::Identity;
+use crate::state::{Service, Workload};
+
+/// The value Istio uses for a label it cannot fill.
+pub const UNKNOWN: &str = "unknown";
+
+/// Which side of the connection is reporting.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Reporter {
+    /// Outbound: we proxy for the client.
+    Source,
+    /// Inbound: we proxy for the server.
+    Destination,
+}
+
+impl Reporter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reporter::Source => "source",
+            Reporter::Destination => "destination",
+        }
+    }
+}
+
+/// The per-workload half of a label set (source_* or destination_*).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PeerLabels {
+    pub workload: String,
+    pub canonical_service: String,
+    pub canonical_revision: String,
+    pub namespace: String,
+    pub principal: String,
+    pub app: String,
+    pub version: String,
+    pub cluster: String,
+}
+
+fn or_unknown(s: &str) -> String {
+    if s.is_empty() { UNKNOWN.to_string() } else { s.to_string() }
+}
+
+impl PeerLabels {
+    /// Every label `unknown` (a peer we know nothing about).
+    pub fn unknown() -> PeerLabels {
+        let u = || UNKNOWN.to_string();
+        PeerLabels {
+            workload: u(),
+            canonical_service: u(),
+            canonical_revision: u(),
+            namespace: u(),
+            principal: u(),
+            app: u(),
+            version: u(),
+            cluster: u(),
+        }
+    }
+
+    /// From a workload in the state. Workload name falls back to the pod name, as upstream.
+    pub fn from_workload(w: &Workload) -> PeerLabels {
+        let workload = if w.workload_name.is_empty() { &w.name } else { &w.workload_name };
+        PeerLabels {
+            workload: or_unknown(workload),
+            canonical_service: or_unknown(&w.canonical_name),
+            canonical_revision: or_unknown(&w.canonical_revision),
+            namespace: or_unknown(&w.namespace),
+            principal: w.identity().to_string(),
+            app: or_unknown(&w.canonical_name),
+            version: or_unknown(&w.canonical_revision),
+            cluster: or_unknown(&w.cluster_id),
+        }
+    }
+
+    /// A peer known only by its verified identity, plus what its baggage claimed.
+    pub fn from_identity(id: &Identity, baggage: &crate::proxy::baggage::Baggage) -> PeerLabels {
+        let b = |v: &Option<String>| v.as_deref().map(or_unknown).unwrap_or_else(|| UNKNOWN.into());
+        PeerLabels {
+            workload: b(&baggage.workload_name),
+            canonical_service: b(&baggage.service_name),
+            canonical_revision: b(&baggage.service_version),
+            // The identity is verified; the baggage namespace is only a claim.
+            namespace: or_unknown(id.namespace()),
+            principal: id.to_string(),
+            app: b(&baggage.service_name),
+            version: b(&baggage.service_version),
+            cluster: b(&baggage.cluster),
+        }
+    }
+}
+
+/// destination_service, destination_service_namespace, destination_service_name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct ServiceLabels {
+    pub hostname: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ServiceLabels {
+    pub fn unknown() -> ServiceLabels {
+        ServiceLabels { hostname: UNKNOWN.into(), namespace: UNKNOWN.into(), name: UNKNOWN.into() }
+    }
+
+    pub fn from_service(s: &Service) -> ServiceLabels {
+        ServiceLabels {
+            hostname: or_unknown(&s.hostname),
+            namespace: or_unknown(&s.namespace),
+            name: or_unknown(&s.name),
+        }
+    }
+}
+
+/// Istio's CommonTrafficLabels. Encoded by hand so the source and destination halves can be
+/// shared `Arc`s (cloning a label set is then a handful of reference-count bumps).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct TrafficLabels {
+    pub reporter: Reporter,
+    pub source: Arc<PeerLabels>,
+    pub destination_service: Arc<ServiceLabels>,
+    pub destination: Arc<PeerLabels>,
+    /// `-` when nothing went wrong.
+    pub response_flags: &'static str,
+    /// `mutual_tls` (HBONE) or `unknown` (plain TCP).
+    pub connection_security_policy: &'static str,
+}
+
+impl EncodeLabelSet for TrafficLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        let (s, d, svc) = (&*self.source, &*self.destination, &*self.destination_service);
+        let pairs: [(&str, &str); 23] = [
+            ("reporter", self.reporter.as_str()),
+            ("source_workload", &s.workload),
+            ("source_canonical_service", &s.canonical_service),
+            ("source_canonical_revision", &s.canonical_revision),
+            ("source_workload_namespace", &s.namespace),
+            ("source_principal", &s.principal),
+            ("source_app", &s.app),
+            ("source_version", &s.version),
+            ("source_cluster", &s.cluster),
+            ("destination_service", &svc.hostname),
+            ("destination_service_namespace", &svc.namespace),
+            ("destination_service_name", &svc.name),
+            ("destination_workload", &d.workload),
+            ("destination_canonical_service", &d.canonical_service),
+            ("destination_canonical_revision", &d.canonical_revision),
+            ("destination_workload_namespace", &d.namespace),
+            ("destination_principal", &d.principal),
+            ("destination_app", &d.app),
+            ("destination_version", &d.version),
+            ("destination_cluster", &d.cluster),
+            ("request_protocol", "tcp"),
+            ("response_flags", self.response_flags),
+            ("connection_security_policy", self.connection_security_policy),
+        ];
+        for pair in pairs {
+            pair.encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct ReporterLabel(Reporter);
+
+impl EncodeLabelSet for ReporterLabel {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        ("reporter", self.0.as_str()).encode(encoder.encode_label())
+    }
+}
+
+/// A workload and the labels built from it.
+type CachedPeer = (Arc<Workload>, Arc<PeerLabels>);
+
+/// Bound on the peer-label cache; past it the cache is simply cleared (it refills on demand).
+const PEER_CACHE_MAX: usize = 4096;
+
+/// The connection metric families. Shared by every listener.
+pub struct TrafficMetrics {
+    opened: Family<TrafficLabels, Counter>,
+    closed: Family<TrafficLabels, Counter>,
+    failed: Family<TrafficLabels, Counter>,
+    sent_bytes: Family<TrafficLabels, Counter>,
+    received_bytes: Family<TrafficLabels, Counter>,
+    sockets_open: Family<ReporterLabel, Gauge>,
+    /// workload uid → (the workload the labels were built from, its labels). A state update
+    /// replaces workload `Arc`s, so a pointer mismatch means "rebuild".
+    peer_cache: Mutex<HashMap<String, CachedPeer>>,
+    unknown_peer: Arc<PeerLabels>,
+    unknown_service: Arc<ServiceLabels>,
+}
+
+impl fmt::Debug for TrafficMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrafficMetrics").finish_non_exhaustive()
+    }
+}
+
+impl TrafficMetrics {
+    /// Creates the families and registers them (names as upstream, `istio_` from the registry).
+    pub fn register(registry: &mut Registry) -> Arc<TrafficMetrics> {
+        let m = TrafficMetrics {
+            opened: Family::default(),
+            closed: Family::default(),
+            failed: Family::default(),
+            sent_bytes: Family::default(),
+            received_bytes: Family::default(),
+            sockets_open: Family::default(),
+            peer_cache: Mutex::new(HashMap::new()),
+            unknown_peer: Arc::new(PeerLabels::unknown()),
+            unknown_service: Arc::new(ServiceLabels::unknown()),
+        };
+        registry.register("tcp_connections_opened", "The total number of TCP connections opened", m.opened.clone());
+        registry.register("tcp_connections_closed", "The total number of TCP connections closed", m.closed.clone());
+        registry.register(
+            "tcp_connections_failed",
+            "The total number of TCP connections that failed to establish (unstable)",
+            m.failed.clone(),
+        );
+        registry.register("tcp_sent_bytes", "The size of total bytes sent during response in case of a TCP connection", m.sent_bytes.clone());
+        registry.register(
+            "tcp_received_bytes",
+            "The size of total bytes received during request in case of a TCP connection",
+            m.received_bytes.clone(),
+        );
+        registry.register("tcp_sockets_open", "The current number of open proxied TCP connections (unstable)", m.sockets_open.clone());
+        Arc::new(m)
+    }
+
+    /// Labels for a workload, from the cache when the workload has not changed.
+    pub fn peer(&self, w: &Arc<Workload>) -> Arc<PeerLabels> {
+        let mut cache = self.peer_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached, labels)) = cache.get(&w.uid)
+            && Arc::ptr_eq(cached, w)
+        {
+            return labels.clone();
+        }
+        let labels = Arc::new(PeerLabels::from_workload(w));
+        if cache.len() >= PEER_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(w.uid.clone(), (w.clone(), labels.clone()));
+        labels
+    }
+
+    pub fn unknown_peer(&self) -> Arc<PeerLabels> {
+        self.unknown_peer.clone()
+    }
+
+    pub fn unknown_service(&self) -> Arc<ServiceLabels> {
+        self.unknown_service.clone()
+    }
+
+    /// Counts a connection as opened; the returned guard records its close.
+    pub fn open(self: &Arc<Self>, labels: TrafficLabels) -> OpenConnection {
+        self.opened.get_or_create(&labels).inc();
+        let socket = self.sockets_open.get_or_create_owned(&ReporterLabel(labels.reporter));
+        socket.inc();
+        OpenConnection { metrics: self.clone(), labels, socket, closed: false }
+    }
+}
+
+/// A connection counted as opened and not yet closed. Dropping it without [`close`] still
+/// counts the close (as a failure), so opened and closed always balance.
+///
+/// [`close`]: OpenConnection::close
+pub struct OpenConnection {
+    metrics: Arc<TrafficMetrics>,
+    labels: TrafficLabels,
+    socket: Gauge,
+    closed: bool,
+}
+
+impl fmt::Debug for OpenConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenConnection").field("labels", &self.labels).finish_non_exhaustive()
+    }
+}
+
+impl OpenConnection {
+    /// Records the close. `sent`/`received` are bytes client→upstream / upstream→client as the
+    /// proxy saw them; `failure` is the response flag if the connection failed.
+    ///
+    /// Byte direction follows Istio: the destination reports request bytes as received and
+    /// response bytes as sent; the source reports them the other way round (Istio's
+    /// long-standing inversion, istio/istio#32399, which dashboards depend on).
+    pub fn close(mut self, sent: u64, received: u64, failure: Option<&'static str>) {
+        self.closed = true;
+        let mut labels = self.labels.clone();
+        if let Some(flag) = failure {
+            labels.response_flags = flag;
+            self.metrics.failed.get_or_create(&labels).inc();
+        }
+        let m = &self.metrics;
+        m.closed.get_or_create(&labels).inc();
+        let (sent_metric, received_metric) = match labels.reporter {
+            Reporter::Source => (sent, received),
+            Reporter::Destination => (received, sent),
+        };
+        if sent_metric > 0 {
+            m.sent_bytes.get_or_create(&labels).inc_by(sent_metric);
+        }
+        if received_metric > 0 {
+            m.received_bytes.get_or_create(&labels).inc_by(received_metric);
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.socket.dec();
+        if !self.closed {
+            let mut labels = self.labels.clone();
+            labels.response_flags = "CONNECT";
+            self.metrics.failed.get_or_create(&labels).inc();
+            self.metrics.closed.get_or_create(&labels).inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{MetricsBuilder, encode};
+
+    fn workload(name: &str) -> Arc<Workload> {
+        let mut w = Workload::new(format!("uid-{name}"), "default", name, vec![]);
+        w.trust_domain = "cluster.local".into();
+        w.service_account = name.into();
+        w.canonical_name = format!("{name}-app");
+        w.canonical_revision = "v1".into();
+        w.cluster_id = "Kubernetes".into();
+        Arc::new(w)
+    }
+
+    #[test]
+    fn labels_in_upstream_order_and_bytes_direction() {
+        let mut b = MetricsBuilder::new("t");
+        let m = TrafficMetrics::register(b.registry());
+        let reg = b.finish();
+        let (client, server) = (workload("client"), workload("server"));
+        let labels = TrafficLabels {
+            reporter: Reporter::Destination,
+            source: m.peer(&client),
+            destination_service: m.unknown_service(),
+            destination: m.peer(&server),
+            response_flags: "-",
+            connection_security_policy: "mutual_tls",
+        };
+        let conn = m.open(labels);
+        let text = encode(&reg);
+        assert!(text.contains("istio_tcp_sockets_open{reporter=\"destination\"} 1"), "{text}");
+        conn.close(100, 7, None);
+        let text = encode(&reg);
+        let line = text.lines().find(|l| l.starts_with("istio_tcp_received_bytes_total{")).unwrap();
+        assert!(line.ends_with(" 100"), "request bytes are received at the destination: {line}");
+        let keys: Vec<&str> = line[line.find('{').unwrap() + 1..line.rfind('}').unwrap()]
+            .split("\",")
+            .map(|kv| kv.split('=').next().unwrap())
+            .collect();
+        assert_eq!(keys[..3], ["reporter", "source_workload", "source_canonical_service"]);
+        assert_eq!(keys.last(), Some(&"connection_security_policy"));
+        assert!(line.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/client\""));
+        assert!(line.contains("destination_app=\"server-app\""));
+        assert!(text.contains("istio_tcp_sockets_open{reporter=\"destination\"} 0"), "{text}");
+    }
+
+    #[test]
+    fn peer_cache_follows_state_updates() {
+        let m = TrafficMetrics::register(&mut Registry::default());
+        let w = workload("a");
+        let first = m.peer(&w);
+        assert!(Arc::ptr_eq(&first, &m.peer(&w)), "unchanged workload hits the cache");
+        let mut changed = (*w).clone();
+        changed.canonical_revision = "v2".into();
+        let changed = Arc::new(changed);
+        assert_eq!(m.peer(&changed).version, "v2");
+    }
+
+    #[test]
+    fn dropped_connection_counts_as_failed() {
+        let m = TrafficMetrics::register(&mut Registry::default());
+        let labels = TrafficLabels {
+            reporter: Reporter::Source,
+            source: m.unknown_peer(),
+            destination_service: m.unknown_service(),
+            destination: m.unknown_peer(),
+            response_flags: "-",
+            connection_security_policy: "unknown",
+        };
+        drop(m.open(labels.clone()));
+        let mut failed = labels;
+        failed.response_flags = "CONNECT";
+        assert_eq!(m.failed.get_or_create(&failed).get(), 1);
+        assert_eq!(m.closed.get_or_create(&failed).get(), 1);
+    }
+}

@@ -1,0 +1,317 @@
+//! Operations surfaces end to end, against two real ztunnel processes: Prometheus metrics on
+//! both sides (parsed), the admin config dump, readiness gating on the certificate, live log
+//! filter changes, and `/quitquitquit`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ztunnel::testbed::backend::{Sink, round_trip};
+use ztunnel::testbed::http::{Sample, parse_metrics, request, sum};
+use ztunnel::testbed::node::{NodeSpec, message};
+use ztunnel::testbed::socks::{self, Dest};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Istio's CommonTrafficLabels, in the order upstream emits them.
+const LABEL_ORDER: [&str; 23] = [
+    "reporter",
+    "source_workload",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "source_workload_namespace",
+    "source_principal",
+    "source_app",
+    "source_version",
+    "source_cluster",
+    "destination_service",
+    "destination_service_namespace",
+    "destination_service_name",
+    "destination_workload",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+    "destination_workload_namespace",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
+    "destination_cluster",
+    "request_protocol",
+    "response_flags",
+    "connection_security_policy",
+];
+
+fn scrape(addr: SocketAddr) -> Vec<Sample> {
+    let (status, body) = request(addr, "GET", "/metrics").unwrap();
+    assert_eq!(status, 200, "{body}");
+    parse_metrics(&body).unwrap_or_else(|e| panic!("unparsable metrics: {e}\n{body}"))
+}
+
+/// Scrapes until `done` holds (connection close is recorded just after the client sees EOF).
+fn scrape_until(addr: SocketAddr, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let s = scrape(addr);
+        if done(&s) || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The client workload gets canonical labels and a cluster, so label filling is visible.
+fn labelled_mesh(m: &ztunnel::testbed::Mesh) -> String {
+    m.config_yaml().replacen(
+        "  serviceAccount: client\n",
+        "  serviceAccount: client\n  canonicalName: client-app\n  canonicalRevision: v1\n  clusterId: Kubernetes\n",
+        1,
+    ) + "\
+policies:
+- name: deny-nobody
+  namespace: default
+  scope: Namespace
+  action: Deny
+  rules:
+  - - - namespaces:
+        - !Exact no-such-namespace
+"
+}
+
+#[test]
+fn traffic_metrics_on_both_sides() {
+    let env = start_with(60, labelled_mesh, |_, s| s);
+    let sink = Sink::start(SocketAddr::new(env.mesh.server_ip, 0)).unwrap();
+    let socks5 = env.a.addrs.socks5.unwrap();
+
+    // 1: straight to the workload IP, asymmetric (N bytes up, 8 bytes back).
+    const N: usize = 300_000;
+    let mut c = socks::connect(socks5, Dest::Addr(sink.addr)).unwrap();
+    c.write_all(&payload(N, 9)).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut count = [0u8; 8];
+    c.read_exact(&mut count).unwrap();
+    assert_eq!(u64::from_be_bytes(count), N as u64);
+    drop(c);
+    // 2: through the service hostname (echo), so destination_service is known.
+    let data = payload(1000, 2);
+    let c = socks::connect(socks5, Dest::Host(&env.mesh.service_host, 80)).unwrap();
+    assert_eq!(round_trip(c, &data).unwrap(), data);
+
+    let closed = "istio_tcp_connections_closed_total";
+    let a = scrape_until(env.a.addrs.metrics, |s| sum(s, closed, &[]) >= 2.0);
+    let b = scrape_until(env.b.addrs.metrics, |s| sum(s, closed, &[]) >= 2.0);
+
+    let client = [
+        ("source_workload", "client"),
+        ("source_workload_namespace", "default"),
+        ("source_principal", "spiffe://cluster.local/ns/default/sa/client"),
+        ("destination_workload", "server"),
+        ("destination_principal", "spiffe://cluster.local/ns/default/sa/server"),
+        ("connection_security_policy", "mutual_tls"),
+        ("request_protocol", "tcp"),
+        ("response_flags", "-"),
+    ];
+    for (side, samples, reporter) in [("A", &a, "source"), ("B", &b, "destination")] {
+        let mut want = client.to_vec();
+        want.push(("reporter", reporter));
+        assert_eq!(sum(samples, "istio_tcp_connections_opened_total", &want), 2.0, "node {side}: {samples:#?}");
+        assert_eq!(sum(samples, closed, &want), 2.0, "node {side}");
+        assert_eq!(sum(samples, "istio_tcp_connections_failed_total", &[]), 0.0, "node {side}");
+        assert_eq!(sum(samples, "istio_tcp_sockets_open", &[("reporter", reporter)]), 0.0, "node {side}");
+        assert_eq!(sum(samples, "istio_build", &[("component", "ztunnel")]), 1.0, "node {side}");
+        for s in samples.iter().filter(|s| s.name.starts_with("istio_tcp_") && s.name != "istio_tcp_sockets_open") {
+            assert_eq!(s.label_order, LABEL_ORDER, "node {side}: {}", s.name);
+        }
+        // The echo connection carries the service labels; the direct one has none.
+        let svc = [
+            ("reporter", reporter),
+            ("destination_service", "echo.default.svc.cluster.local"),
+            ("destination_service_name", "echo"),
+            ("destination_service_namespace", "default"),
+        ];
+        assert_eq!(sum(samples, closed, &svc), 1.0, "node {side}: {samples:#?}");
+        assert_eq!(sum(samples, closed, &[("reporter", reporter), ("destination_service", "unknown")]), 1.0);
+    }
+    // Source labels: A knows the client from its state; B learns them from the certificate
+    // (principal, namespace) and the client's baggage (canonical service and revision).
+    for samples in [&a, &b] {
+        let want = [("source_canonical_service", "client-app"), ("source_canonical_revision", "v1"), ("source_cluster", "Kubernetes")];
+        assert_eq!(sum(samples, closed, &want), 2.0, "{samples:#?}");
+    }
+    // Bytes: destination reports the request as received; source keeps Istio's inversion.
+    let direct = |r: &'static str| [("reporter", r), ("destination_service", "unknown")];
+    let (up, down) = (N as f64 + 0.0, 8.0);
+    assert_eq!(sum(&b, "istio_tcp_received_bytes_total", &direct("destination")), up);
+    assert_eq!(sum(&b, "istio_tcp_sent_bytes_total", &direct("destination")), down);
+    assert_eq!(sum(&a, "istio_tcp_sent_bytes_total", &direct("source")), up);
+    assert_eq!(sum(&a, "istio_tcp_received_bytes_total", &direct("source")), down);
+    // Same numbers under the Prometheus-compatible path.
+    let (status, body) = request(env.a.addrs.metrics, "GET", "/stats/prometheus").unwrap();
+    assert_eq!(status, 200);
+    assert!(parse_metrics(&body).unwrap().iter().any(|s| s.name == closed));
+}
+
+#[test]
+fn failed_connections_are_counted() {
+    let env = start(61, |_, s| s);
+    // Port 1 on the server workload: B's dial fails, A sees the CONNECT refused.
+    let err = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Addr(SocketAddr::new(env.mesh.server_ip, 1)));
+    assert!(err.is_err());
+    let failed = "istio_tcp_connections_failed_total";
+    let a = scrape_until(env.a.addrs.metrics, |s| sum(s, failed, &[]) >= 1.0);
+    let b = scrape_until(env.b.addrs.metrics, |s| sum(s, failed, &[]) >= 1.0);
+    assert_eq!(sum(&a, failed, &[("reporter", "source"), ("response_flags", "CONNECT"), ("destination_workload", "server")]), 1.0, "{a:#?}");
+    assert_eq!(sum(&b, failed, &[("reporter", "destination"), ("response_flags", "CONNECT")]), 1.0, "{b:#?}");
+    assert_eq!(sum(&a, "istio_tcp_connections_opened_total", &[]), sum(&a, "istio_tcp_connections_closed_total", &[]));
+}
+
+#[test]
+fn config_dump_has_state_certificates_and_no_keys() {
+    let env = start_with(62, labelled_mesh, |_, s| s);
+    // Traffic first, so node A also holds its client certificate.
+    let c = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap();
+    assert_eq!(round_trip(c, b"hello").unwrap(), b"hello");
+
+    let (status, body) = request(env.a.addrs.admin, "GET", "/config_dump").unwrap();
+    assert_eq!(status, 200);
+    assert!(!body.contains("PRIVATE KEY"), "private key material in the dump");
+    let dump: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let uids: Vec<&str> = dump["workloads"].as_array().unwrap().iter().map(|w| w["uid"].as_str().unwrap()).collect();
+    assert_eq!(uids, ["cluster1//v1/Pod/default/client", "cluster1//v1/Pod/default/server"]);
+    assert_eq!(dump["workloads"][0]["canonicalName"], "client-app");
+    assert_eq!(dump["services"][0]["hostname"], env.mesh.service_host);
+    assert_eq!(dump["policies"][0]["name"], "deny-nobody");
+    assert_eq!(dump["policiesByNamespace"]["default"][0], "default/deny-nobody");
+    let vip = format!("{}:80", env.mesh.service_vip);
+    assert_eq!(dump["vips"][&vip][0][0], env.mesh.server_ip.to_string());
+    assert_eq!(dump["staticConfig"]["workloads"].as_array().unwrap().len(), 2);
+    assert_eq!(dump["proxyMode"], "Dedicated");
+    assert_eq!(dump["config"]["adminAddr"], env.a.addrs.admin.to_string().replace(&env.a.addrs.admin.port().to_string(), "0"));
+    assert!(dump["version"]["version"].is_string());
+    assert!(dump["crypto"]["cipherSuites"].is_array() || dump["crypto"]["cipher_suites"].is_array());
+
+    let certs = dump["certificates"].as_array().unwrap();
+    let mine = certs
+        .iter()
+        .find(|c| c["identity"] == "spiffe://cluster.local/ns/default/sa/client")
+        .unwrap_or_else(|| panic!("no client certificate in {certs:#?}"));
+    assert_eq!(mine["state"], "Available");
+    let leaf = &mine["certChain"][0];
+    assert!(leaf["pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(!leaf["serialNumber"].as_str().unwrap().is_empty());
+    assert!(leaf["validFrom"].as_str().unwrap().ends_with('Z'));
+    assert!(leaf["expirationTime"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(mine["rootCerts"][0]["pem"].as_str().unwrap().trim(), env.ca.root_pem().trim());
+
+    // Methods and paths.
+    assert_eq!(request(env.a.addrs.admin, "POST", "/config_dump").unwrap().0, 405);
+    assert_eq!(request(env.a.addrs.admin, "GET", "/quitquitquit").unwrap().0, 405);
+    assert_eq!(request(env.a.addrs.admin, "GET", "/logging").unwrap().0, 405);
+    assert_eq!(request(env.a.addrs.admin, "GET", "/nope").unwrap().0, 404);
+    let (status, index) = request(env.a.addrs.admin, "GET", "/").unwrap();
+    assert_eq!(status, 200);
+    for path in ["/config_dump", "/logging", "/quitquitquit"] {
+        assert!(index.contains(path), "{index}");
+    }
+}
+
+#[test]
+fn readiness_waits_for_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = ztunnel::testbed::Mesh::on_loopback(63, 9);
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, mesh.config_yaml()).unwrap();
+    // The CA root is not there yet (a secret that is mounted late).
+    let ca_files = (dir.path().join("root-cert.pem"), dir.path().join("root-key.pem"));
+    let node = NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files)
+        .spawn(bin())
+        .unwrap();
+    let ready = node.addrs.readiness;
+    for _ in 0..3 {
+        let (status, body) = request(ready, "GET", "/healthz/ready").unwrap();
+        assert_eq!((status, body.as_str()), (500, "not ready, pending: workload certificate\n"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, dump) = request(node.addrs.admin, "GET", "/config_dump").unwrap();
+    let dump: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    let state = dump["certificates"][0]["state"].as_str().unwrap();
+    assert!(state.starts_with("Unavailable") && state.contains("root-cert.pem"), "{state}");
+
+    let written = Instant::now();
+    write_ca(dir.path());
+    let deadline = written + Duration::from_secs(15);
+    loop {
+        let (status, body) = request(ready, "GET", "/healthz/ready").unwrap();
+        if status == 200 {
+            assert_eq!(body, "ready\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still not ready 15 s after the CA root appeared: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node.wait_for(WAIT, |e| message(e) == "workload certificate available").unwrap();
+}
+
+#[test]
+fn logging_filter_changes_at_runtime() {
+    let env = start(64, |_, s| s);
+    let node = &env.b;
+    let touched = |n: &ztunnel::testbed::node::Node| {
+        n.events().iter().filter(|e| message(e) == "local config touched, content unchanged").count()
+    };
+    // Rewriting the file with the same content is a debug event of ztunnel::xds.
+    let touch = || {
+        let body = std::fs::read(&env.config).unwrap();
+        std::thread::sleep(Duration::from_millis(1100)); // distinct mtime
+        std::fs::write(&env.config, body).unwrap();
+        std::thread::sleep(Duration::from_millis(2500)); // the watcher polls every second
+    };
+    touch();
+    assert_eq!(touched(node), 0, "debug is off at RUST_LOG=info");
+
+    let (status, body) = request(node.addrs.admin, "POST", "/logging?level=ztunnel::xds=debug,info").unwrap();
+    assert_eq!((status, body.as_str()), (200, "current log level is ztunnel::xds=debug,info\n"));
+    touch();
+    let after_enable = touched(node);
+    assert!(after_enable >= 1, "debug line did not appear after enabling it");
+    let ev = node.events().into_iter().find(|e| message(e) == "local config touched, content unchanged").unwrap();
+    assert_eq!(ev["level"], "DEBUG");
+
+    // A bad filter is refused and changes nothing.
+    let (status, body) = request(node.addrs.admin, "POST", "/logging?level=ztunnel%3D%3Dnope").unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid log filter"), "{body}");
+    assert_eq!(request(node.addrs.admin, "POST", "/logging").unwrap().1, "current log level is ztunnel::xds=debug,info\n");
+
+    let (status, body) = request(node.addrs.admin, "POST", "/logging?reset").unwrap();
+    assert_eq!((status, body.as_str()), (200, "current log level is info\n"));
+    touch();
+    assert_eq!(touched(node), after_enable, "debug line still logged after reset");
+}
+
+#[test]
+fn quitquitquit_drains_and_exits_zero() {
+    let mut env = start(65, |name, s| if name == "a" { s.set("CONNECTION_TERMINATION_DEADLINE", "20s") } else { s });
+    let socks5 = env.a.addrs.socks5.unwrap();
+    let mut open = socks::connect(socks5, Dest::Host(&env.mesh.service_host, 80)).unwrap();
+    open.write_all(b"before").unwrap();
+    let mut buf = [0u8; 6];
+    open.read_exact(&mut buf).unwrap();
+
+    let (status, body) = request(env.a.addrs.admin, "POST", "/quitquitquit").unwrap();
+    assert_eq!((status, body.as_str()), (200, "draining\n"));
+    env.a.wait_for(WAIT, |e| message(e) == "shutdown requested by admin, draining").unwrap();
+    // Draining: no new connections, but the open one keeps working until it closes.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(socks::connect(socks5, Dest::Host(&env.mesh.service_host, 80)).is_err());
+    assert!(env.a.is_running(), "exited before the open connection finished");
+    open.write_all(b"during").unwrap();
+    open.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"during");
+    drop(open);
+    let status = env.a.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "exit status {status:?}; log:\n{}", env.a.raw_log());
+    env.a.wait_for(Duration::from_secs(1), |e| message(e) == "drain complete").unwrap();
+}
