@@ -151,6 +151,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         socket: SocketOptions { mark: cfg.packet_mark, transparent_source: None },
         orig_src: cfg.enable_original_source.unwrap_or(false),
         connect_timeout: Duration::from_secs(10),
+        authz_info_logging: cfg.authz_policy_info_logging,
         h2: H2Settings {
             stream_window: cfg.window_size,
             connection_window: cfg.connection_window_size,
