@@ -21,7 +21,6 @@ use super::authz::{self, Denial, InboundConn};
 use crate::drain::DrainWatcher;
 use crate::rbac::{Authorization, Decision, DenyReason};
 use crate::state::{ProxyState, StateStore};
-use crate::state::workload::Workload;
 
 /// Live inbound connections (HBONE streams and plaintext) and their authorization inputs.
 #[derive(Debug, Default)]
@@ -95,17 +94,15 @@ impl ConnectionRegistry {
             return 0;
         }
         // Policies are looked up once per destination workload, not once per connection.
-        let mut scoped: HashMap<&str, Option<(Arc<Workload>, Vec<Arc<Authorization>>)>> = HashMap::new();
+        // `None`: the workload is gone from the new state.
+        let mut scoped: HashMap<&str, Option<Vec<Arc<Authorization>>>> = HashMap::new();
         let mut revoke = Vec::new();
         for (id, conn) in &live {
             let scope = scoped.entry(conn.dst_workload.uid.as_str()).or_insert_with(|| {
-                state.workload_by_uid(&conn.dst_workload.uid).map(|w| {
-                    let p = state.policies_for(&w);
-                    (w, p)
-                })
+                state.workload_by_uid(&conn.dst_workload.uid).map(|w| state.policies_for(&w))
             });
             let decision = match scope {
-                Some((_, policies)) => {
+                Some(policies) => {
                     crate::rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac).decision
                 }
                 // The workload is gone: nothing can authorize traffic to it (fail closed).
@@ -152,6 +149,7 @@ mod tests {
     use super::*;
     use crate::identity::Identity;
     use crate::rbac::{PolicyAction, PolicyScope, RbacMatch, StringMatch};
+    use crate::state::workload::Workload;
 
     fn workload() -> Workload {
         Workload::new("cluster1//v1/Pod/default/httpbin", "default", "httpbin", vec!["10.0.0.2".parse().unwrap()])
