@@ -32,6 +32,9 @@ pub struct Running {
     drain: DrainTrigger,
     deadline: Duration,
     tasks: tokio::task::JoinSet<()>,
+    /// Installed before "listeners bound" is logged: a supervisor may signal as soon as it
+    /// sees that line, and a signal before the handler exists would kill us uncleanly.
+    signals: ShutdownSignals,
 }
 
 /// Builds and starts everything; returns once listeners are bound.
@@ -121,6 +124,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready, watcher.clone()));
 
+    let signals = ShutdownSignals::install().context("installing SIGTERM/SIGINT handlers")?;
     tracing::info!(
         outbound = %addrs.outbound,
         inbound = %addrs.inbound,
@@ -137,6 +141,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         drain: trigger,
         deadline: cfg.self_termination_deadline,
         tasks,
+        signals,
     })
 }
 
@@ -165,13 +170,14 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
 
 impl Running {
     /// Waits for SIGTERM/SIGINT, then drains. A second SIGINT exits at once.
-    pub async fn wait_for_signal(self) {
-        shutdown_signal().await;
+    pub async fn wait_for_signal(mut self) {
+        let mut signals = std::mem::replace(&mut self.signals, ShutdownSignals::none());
+        signals.recv().await;
         tracing::info!(deadline = ?self.deadline, "shutdown signal received, draining");
         let deadline = self.deadline;
         tokio::select! {
             _ = self.shutdown() => {}
-            _ = async { shutdown_signal().await; } => {
+            _ = signals.recv() => {
                 tracing::warn!("second signal received, exiting immediately");
             }
             // Belt and braces: never outlive the deadline by much.
@@ -191,12 +197,29 @@ impl Running {
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT listeners.
+struct ShutdownSignals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals(Some((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))))
+    }
+
+    fn none() -> ShutdownSignals {
+        ShutdownSignals(None)
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT (never, for `none`).
+    async fn recv(&mut self) {
+        match &mut self.0 {
+            Some((term, int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
     }
 }
