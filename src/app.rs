@@ -40,6 +40,9 @@ pub struct Running {
     quit: tokio::sync::mpsc::Receiver<()>,
     deadline: Duration,
     tasks: tokio::task::JoinSet<()>,
+    /// Installed before "listeners bound" is logged: a supervisor may signal as soon as it
+    /// sees that line, and a signal before the handler exists would kill us uncleanly.
+    signals: ShutdownSignals,
 }
 
 /// Builds and starts everything; returns once listeners are bound.
@@ -163,6 +166,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let admin = Arc::new(Admin { config: Arc::new(cfg), state: store, certs, quit: quit_tx });
     tasks.spawn(crate::admin::serve(admin_listener, admin, watcher.clone()));
 
+    // Installed before announcing the listeners, so a SIGTERM sent right after start-up
+    // drains instead of killing the process.
+    let signals = ShutdownSignals::install().context("installing SIGTERM/SIGINT handlers")?;
     tracing::info!(
         outbound = %addrs.outbound,
         inbound = %addrs.inbound,
@@ -184,6 +190,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         quit: quit_rx,
         deadline,
         tasks,
+        signals,
     })
 }
 
@@ -198,6 +205,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         socket: SocketOptions { mark: cfg.packet_mark, transparent_source: None },
         orig_src: cfg.enable_original_source.unwrap_or(false),
         connect_timeout: Duration::from_secs(10),
+        authz_info_logging: cfg.authz_policy_info_logging,
         h2: H2Settings {
             stream_window: cfg.window_size,
             connection_window: cfg.connection_window_size,
@@ -213,14 +221,15 @@ impl Running {
     /// Waits for SIGTERM/SIGINT or an admin `/quitquitquit`, then drains. A second signal
     /// exits at once.
     pub async fn wait_for_signal(mut self) {
+        let mut signals = std::mem::replace(&mut self.signals, ShutdownSignals::none());
         tokio::select! {
-            _ = shutdown_signal() => tracing::info!(deadline = ?self.deadline, "shutdown signal received, draining"),
+            _ = signals.recv() => tracing::info!(deadline = ?self.deadline, "shutdown signal received, draining"),
             Some(()) = self.quit.recv() => tracing::info!(deadline = ?self.deadline, "shutdown requested by admin, draining"),
         }
         let deadline = self.deadline;
         tokio::select! {
             _ = self.shutdown() => {}
-            _ = async { shutdown_signal().await; } => {
+            _ = signals.recv() => {
                 tracing::warn!("second signal received, exiting immediately");
             }
             // Belt and braces: never outlive the deadline by much.
@@ -240,12 +249,29 @@ impl Running {
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT listeners.
+struct ShutdownSignals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals(Some((signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?))))
+    }
+
+    fn none() -> ShutdownSignals {
+        ShutdownSignals(None)
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT (never, for `none`).
+    async fn recv(&mut self) {
+        match &mut self.0 {
+            Some((term, int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Status codes follow upstream: 400 for a malformed or misdirected request (authority IP is
 //! not the address the connection arrived on, or a ztunnel port), 503 when the target is not
-//! a workload we serve or cannot be reached, 200 then bytes otherwise.
+//! a workload we serve or cannot be reached, 401 when authorization policy denies it (the
+//! workload is never dialled), 200 then bytes otherwise. Every accepted stream stays in the
+//! connection registry while open, so a policy change can close it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,9 @@ use crate::drain::DrainWatcher;
 use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
 use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
+use crate::state::workload::Workload;
 use crate::redirect;
 use crate::tls::{self, WorkloadCertificate};
 
@@ -140,7 +144,7 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
     let result = async {
         let req_authority = req.authority().to_string();
         let target = validate(inputs, conn, &req_authority, &mut log);
-        let target = match target {
+        let (target, workload) = match target {
             Ok(t) => t,
             Err(refusal) => {
                 req.reject(refusal.status());
@@ -155,6 +159,15 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer, id, &local, target);
         }
         log.opened();
+        let facts = Arc::new(InboundConn::new(conn.peer, conn.peer_identity.clone(), target, workload));
+        // Registered before deciding, so a policy change that lands while we decide is
+        // re-checked against this stream rather than missed.
+        let mut registration = inputs.connections.register(facts.clone());
+        if let Err(reason) = authz::authorize(&inputs.state.snapshot(), &facts, inputs.cfg.authz_info_logging) {
+            req.reject(StatusCode::UNAUTHORIZED);
+            log.response_flags = Some("DENY");
+            return Err(Error::AuthorizationPolicyRejection(reason));
+        }
         let mut upstream = match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
             Ok(s) => s,
             Err(source) => {
@@ -165,7 +178,13 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         let mut stream = req
             .accept(HeaderMap::new())
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-        Ok(copy::bidirectional(&mut stream, &mut upstream).await?)
+        tokio::select! {
+            copied = copy::bidirectional(&mut stream, &mut upstream) => Ok(copied?),
+            reason = registration.revoked() => {
+                log.response_flags = Some("DENY");
+                Err(Error::AuthorizationPolicyRevoked(reason))
+            }
+        }
     }
     .await;
     log.finish(result);
@@ -177,7 +196,7 @@ fn validate(
     conn: &ConnInfo,
     authority: &str,
     log: &mut ConnectionLog,
-) -> Result<SocketAddr, Refusal> {
+) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
     let target: SocketAddr = authority
         .parse()
         .map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
@@ -203,7 +222,7 @@ fn validate(
     log.dst_workload = Some(workload.name.clone());
     log.dst_namespace = Some(workload.namespace.clone());
     log.dst_identity = Some(workload.identity().to_string());
-    Ok(target)
+    Ok((target, workload))
 }
 
 /// Socket options for the hop to the local workload: original source when enabled.

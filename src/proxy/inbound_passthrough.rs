@@ -1,6 +1,8 @@
 //! Inbound plaintext (15006): a captured connection that arrived without HBONE (from outside
-//! the mesh) is delivered to the local workload it was addressed to. There is no peer
-//! identity on this path.
+//! the mesh) is delivered to the local workload it was addressed to, if authorization policy
+//! allows it. There is no peer identity on this path, so only address and port rules (and
+//! identity-free negations) can allow it. A denied connection is closed before the workload is
+//! dialled; an allowed one stays in the connection registry while open.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::drain::DrainWatcher;
 use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::redirect;
 
@@ -55,6 +58,13 @@ async fn proxy(
         log.source_workload(&src);
     }
     log.opened();
+    let facts = Arc::new(InboundConn::new(peer, None, dst, workload));
+    let mut registration = inputs.connections.register(facts.clone());
+    if let Err(reason) = authz::authorize(&inputs.state.snapshot(), &facts, inputs.cfg.authz_info_logging) {
+        log.response_flags = Some("DENY");
+        // Returning drops `client`: closed without a byte read or forwarded.
+        return Err(Error::AuthorizationPolicyRejection(reason));
+    }
     let mut opts = inputs.cfg.socket.clone();
     if inputs.cfg.orig_src {
         opts.transparent_source = Some(peer.ip());
@@ -62,5 +72,11 @@ async fn proxy(
     let mut upstream = redirect::connect(dst, &opts, inputs.cfg.connect_timeout)
         .await
         .map_err(|source| Error::Connect { dst, source })?;
-    Ok(copy::bidirectional(&mut client, &mut upstream).await?)
+    tokio::select! {
+        copied = copy::bidirectional(&mut client, &mut upstream) => Ok(copied?),
+        reason = registration.revoked() => {
+            log.response_flags = Some("DENY");
+            Err(Error::AuthorizationPolicyRevoked(reason))
+        }
+    }
 }

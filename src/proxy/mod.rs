@@ -5,13 +5,17 @@
 //! - [`inbound_passthrough`]: 15006, captured plaintext inbound → local workload.
 //! - [`socks5`]: 127.0.0.1:15080, SOCKS5 CONNECT → the outbound path.
 //! - [`route`]: the pure routing decision; [`copy`]: the byte pump.
+//! - [`authz`]: authorization of inbound connections (both inbound listeners call it);
+//!   [`connections`]: live inbound connections, re-checked when policies change.
 //!
 //! Listeners are bound by [`Proxy::bind`] (so tests can use port 0 and read back the
 //! address) and served by [`Proxy::run`] until the drain signal.
 
 pub mod access;
+pub mod authz;
 pub mod baggage;
 pub mod connect;
+pub mod connections;
 pub mod copy;
 pub mod inbound;
 pub mod inbound_passthrough;
@@ -57,6 +61,8 @@ pub struct ProxyConfig {
     pub orig_src: bool,
     pub connect_timeout: Duration,
     pub h2: hbone::H2Settings,
+    /// Log every authorization decision at INFO (AUTHZ_POLICY_INFO_LOGGING).
+    pub authz_info_logging: bool,
 }
 
 impl ProxyConfig {
@@ -109,6 +115,11 @@ pub enum Error {
     Connect { dst: SocketAddr, source: io::Error },
     #[error("refused: {0}")]
     Refused(String),
+    /// Upstream's wording, so access-log greps carry over.
+    #[error("connection closed due to policy rejection: {0}")]
+    AuthorizationPolicyRejection(crate::rbac::DenyReason),
+    #[error("connection closed due to policy change: {0}")]
+    AuthorizationPolicyRevoked(crate::rbac::DenyReason),
     #[error("SOCKS5: {0}")]
     Socks5(String),
     #[error("i/o: {0}")]
@@ -122,6 +133,8 @@ pub struct ProxyInputs {
     pub certs: SecretManager,
     pub pool: hbone::pool::Pool,
     pub metrics: Arc<TrafficMetrics>,
+    /// Live inbound connections, for re-checks when policies change.
+    pub connections: Arc<connections::ConnectionRegistry>,
     /// Filled in once listeners are bound; used for self-call checks.
     own_ports: HashSet<u16>,
     own_ips: HashSet<IpAddr>,
@@ -208,6 +221,7 @@ impl Proxy {
             certs,
             pool,
             metrics,
+            connections: Arc::default(),
             own_ports,
             own_ips,
         });
@@ -233,6 +247,7 @@ impl Proxy {
         tasks.spawn(outbound::serve(self.outbound, i.clone(), drain.clone()));
         tasks.spawn(inbound::serve(self.inbound, i.clone(), drain.clone()));
         tasks.spawn(inbound_passthrough::serve(self.inbound_plaintext, i.clone(), drain.clone()));
+        tasks.spawn(connections::watch_policies(i.state.clone(), i.connections.clone(), drain.clone()));
         if let Some(l) = self.socks5 {
             tasks.spawn(socks5::serve(l, i.clone(), drain.clone()));
         }

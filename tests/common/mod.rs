@@ -1,6 +1,8 @@
 //! Shared set-up for the integration tests: a loopback mesh with two real ztunnel processes.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 

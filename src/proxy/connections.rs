@@ -1,0 +1,221 @@
+//! The registry of live inbound connections, so authorization can be re-checked when policies
+//! change and connections no longer allowed can be closed.
+//!
+//! Owns [`ConnectionRegistry`] and the task that watches the state ([`watch_policies`]).
+//! Per connection the cost is one map insert when it is registered and one remove when its
+//! [`Registration`] is dropped. A re-check copies the entries out under the lock (an `Arc`
+//! clone each), evaluates without holding it, then takes the lock again only to remove and
+//! signal the connections it closes; so a re-check over many connections never stalls new
+//! connections for longer than a copy of the map.
+//!
+//! Closing is cooperative: the registry sends the [`DenyReason`] to the connection's handler,
+//! which stops its byte copy (dropping both sockets) and logs the reason in its access line.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use super::authz::{self, Denial, InboundConn};
+use crate::drain::DrainWatcher;
+use crate::rbac::{Authorization, Decision, DenyReason};
+use crate::state::{ProxyState, StateStore};
+
+/// Live inbound connections (HBONE streams and plaintext) and their authorization inputs.
+#[derive(Debug, Default)]
+pub struct ConnectionRegistry {
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<u64, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    conn: Arc<InboundConn>,
+    close: oneshot::Sender<DenyReason>,
+}
+
+/// A connection's place in the registry; removes it when dropped.
+#[derive(Debug)]
+pub struct Registration<'r> {
+    registry: &'r ConnectionRegistry,
+    id: u64,
+    closed: oneshot::Receiver<DenyReason>,
+}
+
+impl Registration<'_> {
+    /// Resolves when a re-check found the connection no longer allowed; never otherwise.
+    pub async fn revoked(&mut self) -> DenyReason {
+        match (&mut self.closed).await {
+            Ok(reason) => reason,
+            // The sender only goes away with our own entry (removed in `drop`), so this is
+            // unreachable while we are alive; never resolving is the safe reading anyway.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+impl ConnectionRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        // A panic while holding the lock cannot leave the map half-updated (single
+        // insert/remove calls), so keep using it.
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tracks `conn` until the returned registration is dropped.
+    pub fn register(&self, conn: Arc<InboundConn>) -> Registration<'_> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (close, closed) = oneshot::channel();
+        self.lock().insert(id, Entry { conn, close });
+        Registration { registry: self, id, closed }
+    }
+
+    /// Connections currently registered.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Re-evaluates every registered connection against `state` and closes the ones it no
+    /// longer allows, logging each once. Returns how many were closed.
+    pub fn recheck(&self, state: &ProxyState) -> usize {
+        let live: Vec<(u64, Arc<InboundConn>)> =
+            self.lock().iter().map(|(id, e)| (*id, e.conn.clone())).collect();
+        if live.is_empty() {
+            return 0;
+        }
+        // Policies are looked up once per destination workload, not once per connection.
+        // `None`: the workload is gone from the new state.
+        let mut scoped: HashMap<&str, Option<Vec<Arc<Authorization>>>> = HashMap::new();
+        let mut revoke = Vec::new();
+        for (id, conn) in &live {
+            let scope = scoped.entry(conn.dst_workload.uid.as_str()).or_insert_with(|| {
+                state.workload_by_uid(&conn.dst_workload.uid).map(|w| state.policies_for(&w))
+            });
+            let decision = match scope {
+                Some(policies) => {
+                    crate::rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac).decision
+                }
+                // The workload is gone: nothing can authorize traffic to it (fail closed).
+                None => Decision::Deny(authz::workload_gone(&conn.dst_workload)),
+            };
+            if let Decision::Deny(reason) = decision {
+                revoke.push((*id, conn, reason));
+            }
+        }
+        let mut closed = 0;
+        for (id, conn, reason) in revoke {
+            // Removed here so the connection is signalled (and logged) exactly once even if
+            // another re-check runs before its handler has finished.
+            let Some(entry) = self.lock().remove(&id) else { continue };
+            authz::log_denial(conn, &reason, Denial::AfterUpdate);
+            let _ = entry.close.send(reason);
+            closed += 1;
+        }
+        closed
+    }
+}
+
+/// Re-checks live connections after every state update, until drain.
+pub async fn watch_policies(state: StateStore, registry: Arc<ConnectionRegistry>, drain: DrainWatcher) {
+    let mut updates = state.subscribe();
+    loop {
+        tokio::select! {
+            _ = drain.signaled() => return,
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // Several quick updates coalesce into one re-check against the newest state.
+                let snapshot = state.snapshot();
+                let closed = registry.recheck(&snapshot);
+                tracing::debug!(target: "rbac", closed, "re-checked live connections after a state update");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::rbac::{PolicyAction, PolicyScope, RbacMatch, StringMatch};
+    use crate::state::workload::Workload;
+
+    fn workload() -> Workload {
+        Workload::new("cluster1//v1/Pod/default/httpbin", "default", "httpbin", vec!["10.0.0.2".parse().unwrap()])
+    }
+
+    fn state(policies: Vec<Authorization>) -> ProxyState {
+        let mut st = ProxyState::new();
+        st.insert_workload(workload()).unwrap();
+        for p in policies {
+            st.insert_policy(p).unwrap();
+        }
+        st
+    }
+
+    fn deny_ns(ns: &str) -> Authorization {
+        Authorization {
+            name: "httpbin".into(),
+            namespace: "default".into(),
+            scope: PolicyScope::Namespace,
+            action: PolicyAction::Deny,
+            rules: vec![vec![vec![RbacMatch {
+                namespaces: vec![StringMatch::Exact(ns.into())],
+                ..Default::default()
+            }]]],
+            dry_run: false,
+        }
+    }
+
+    fn conn(st: &ProxyState, ns: &str) -> Arc<InboundConn> {
+        let w = st.workload_by_uid("cluster1//v1/Pod/default/httpbin").unwrap();
+        Arc::new(InboundConn::new(
+            "10.0.0.1:40000".parse().unwrap(),
+            Some(Identity::new("cluster.local", ns, "sleep")),
+            "10.0.0.2:80".parse().unwrap(),
+            w,
+        ))
+    }
+
+    #[tokio::test]
+    async fn recheck_closes_only_connections_no_longer_allowed() {
+        let st = state(vec![]);
+        let reg = ConnectionRegistry::default();
+        let mut foo = reg.register(conn(&st, "foo"));
+        let mut bar = reg.register(conn(&st, "bar"));
+        assert_eq!(reg.len(), 2);
+        assert_eq!(reg.recheck(&st), 0);
+
+        let st2 = state(vec![deny_ns("foo")]);
+        assert_eq!(reg.recheck(&st2), 1);
+        let reason = foo.revoked().await;
+        assert_eq!(reason.policy.as_deref(), Some("default/httpbin"));
+        // Signalled once: a second pass finds nothing more to close.
+        assert_eq!(reg.recheck(&st2), 0);
+        let pending = tokio::time::timeout(std::time::Duration::from_millis(20), bar.revoked()).await;
+        assert!(pending.is_err(), "allowed connection must stay open");
+        drop(foo);
+        drop(bar);
+        assert!(reg.is_empty());
+    }
+
+    #[tokio::test]
+    async fn recheck_closes_connections_to_a_removed_workload() {
+        let st = state(vec![]);
+        let reg = ConnectionRegistry::default();
+        let mut r = reg.register(conn(&st, "foo"));
+        assert_eq!(reg.recheck(&ProxyState::new()), 1);
+        assert!(r.revoked().await.message.contains("no longer exists"));
+    }
+}
