@@ -153,6 +153,21 @@ fn deny_by_source_namespace() {
         acc["error"],
         "connection closed due to policy rejection: explicitly denied by: default/httpbin"
     );
+
+    // And counted: B reports one failed connection with response_flags DENY from foo/sleep.
+    use ztunnel::testbed::http::{parse_metrics, request, sum};
+    let failed = "istio_tcp_connections_failed_total";
+    let want = [("reporter", "destination"), ("response_flags", "DENY"), ("source_workload_namespace", "foo")];
+    let deadline = Instant::now() + WAIT;
+    let count = loop {
+        let (_, body) = request(b.addrs.metrics, "GET", "/metrics").unwrap();
+        let n = sum(&parse_metrics(&body).unwrap(), failed, &want);
+        if n >= 1.0 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(count, 1.0, "DENY must be counted once in {failed}");
 }
 
 #[test]
