@@ -6,6 +6,7 @@
 
 pub mod local;
 mod locate;
+pub mod proto;
 pub mod watch;
 
 pub use local::{InvalidConfig, LocalConfig, LocalConfigError, LocalWorkload, load_file, load_str};
