@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod demo;
+pub mod istiod;
 pub mod node;
 pub mod socks;
 

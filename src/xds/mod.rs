@@ -5,6 +5,9 @@
 //! installs it through [`crate::state::StateStore`].
 
 pub mod local;
+pub mod cache;
+pub mod client;
+pub mod convert;
 mod locate;
 pub mod proto;
 pub mod watch;
