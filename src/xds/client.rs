@@ -188,6 +188,8 @@ pub struct XdsClient {
     ready: Option<ReadyTask>,
     /// Types that have delivered their first response (for readiness).
     synced: Vec<&'static str>,
+    /// Flips to true once every type has delivered its first response.
+    synced_tx: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,7 +211,13 @@ impl XdsClient {
             stats: Arc::default(),
             ready: Some(ready),
             synced: Vec::new(),
+            synced_tx: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Becomes true after the first full sync (every subscribed type answered once).
+    pub fn synced(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.synced_tx.subscribe()
     }
 
     pub fn stats(&self) -> Arc<XdsStats> {
@@ -339,6 +347,7 @@ impl XdsClient {
             if let Some(r) = self.ready.take() {
                 tracing::info!("initial xDS sync complete");
                 r.done();
+                self.synced_tx.send_replace(true);
             }
         } else if self.ready.is_some() {
             tracing::info!(?pending, "waiting for the first xDS response of each type");
