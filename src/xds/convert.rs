@@ -128,7 +128,9 @@ pub fn workload(
     };
     let mut memberships = BTreeMap::new();
     let mut services = Vec::with_capacity(w.services.len());
-    for (key, list) in w.services {
+    // Sorted so the resulting state does not depend on the proto map's hash order.
+    let sorted: BTreeMap<String, pw::PortList> = w.services.into_iter().collect();
+    for (key, list) in sorted {
         let field = format!("workload.services[{key:?}]");
         let (ns, host) = split_pair(&key, &field)?;
         services.push(NamespacedHostname { namespace: ns.to_string(), hostname: host.to_string() });
