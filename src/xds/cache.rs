@@ -125,7 +125,7 @@ impl XdsCache {
                     AddressResource::Workload(w, memberships) => {
                         // A name can switch kind only via removal; drop any stale service.
                         self.services.remove(&r.name);
-                        self.workloads.insert(r.name, WorkloadEntry { workload: w, memberships });
+                        self.workloads.insert(r.name, WorkloadEntry { workload: *w, memberships });
                     }
                     AddressResource::Service(s) => {
                         self.workloads.remove(&r.name);

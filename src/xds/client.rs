@@ -337,10 +337,10 @@ impl XdsClient {
     }
 
     fn mark_synced(&mut self, type_url: &str) {
-        if let Some(t) = SUBSCRIBED_TYPES.iter().find(|t| **t == type_url) {
-            if !self.synced.contains(t) {
-                self.synced.push(t);
-            }
+        if let Some(t) = SUBSCRIBED_TYPES.iter().find(|t| **t == type_url)
+            && !self.synced.contains(t)
+        {
+            self.synced.push(t);
         }
         let pending: Vec<&&str> = SUBSCRIBED_TYPES.iter().filter(|t| !self.synced.contains(t)).collect();
         if pending.is_empty() {

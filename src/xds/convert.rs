@@ -38,12 +38,17 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConvertError 
     ConvertError::Invalid { field: field.into(), reason: reason.into() }
 }
 
+/// Service memberships of a workload: `ns/hostname` → service port → target port (empty when
+/// the workload gives no per-port override).
+pub type Memberships = BTreeMap<String, BTreeMap<u16, u16>>;
+
 /// A decoded Address resource.
+// Short-lived (moved straight into the cache), so the variant size gap costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AddressResource {
-    /// A workload plus the services it is an endpoint of (`ns/hostname` → service port →
-    /// target port; empty when the workload gives no per-port override).
-    Workload(Workload, BTreeMap<String, BTreeMap<u16, u16>>),
+    /// A workload plus the services it is an endpoint of.
+    Workload(Box<Workload>, Memberships),
     Service(Service),
 }
 
@@ -52,7 +57,7 @@ pub fn address(a: pw::Address) -> Result<AddressResource, ConvertError> {
     match a.r#type {
         Some(pw::address::Type::Workload(w)) => {
             let (w, eps) = workload(w)?;
-            Ok(AddressResource::Workload(w, eps))
+            Ok(AddressResource::Workload(Box::new(w), eps))
         }
         Some(pw::address::Type::Service(s)) => Ok(AddressResource::Service(service(s)?)),
         None => Err(ConvertError::EmptyAddress),
@@ -107,9 +112,7 @@ fn workload_type(t: pw::WorkloadType) -> &'static str {
 }
 
 /// Converts a workload; also returns its service memberships with per-port targets.
-pub fn workload(
-    w: pw::Workload,
-) -> Result<(Workload, BTreeMap<String, BTreeMap<u16, u16>>), ConvertError> {
+pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError> {
     if w.uid.is_empty() {
         return Err(invalid("workload.uid", "must not be empty"));
     }

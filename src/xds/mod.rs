@@ -1,7 +1,8 @@
 //! Where the proxy's state comes from.
 //!
-//! Today that is the local config file ([`local`], with hot reload in [`watch`]); a real xDS
-//! client will live here too. Every source produces a whole [`crate::state::ProxyState`] and
+//! Either the local config file ([`local`], with hot reload in [`watch`]) or istiod over
+//! delta ADS ([`client`], with its pure core in [`cache`] and proto conversion in
+//! [`convert`]). Every source produces a whole [`crate::state::ProxyState`] and
 //! installs it through [`crate::state::StateStore`].
 
 pub mod local;
