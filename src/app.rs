@@ -15,6 +15,7 @@ use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
 use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
 use crate::identity::dev_ca::DevCa;
+use crate::identity::ca_client::{CaClient, CaClientConfig};
 use crate::identity::dev_ca_files::DevCaFiles;
 use crate::identity::manager::{CertificateSource, SecretManager};
 use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
@@ -24,6 +25,7 @@ use crate::readiness::{self, Ready};
 use crate::redirect::{self, SocketOptions};
 use crate::state::StateStore;
 use crate::config::LocalXdsSource;
+use crate::xds::client::{NodeInfo, XdsClient, XdsClientConfig, node};
 use crate::xds::{LocalFileWatcher, load_str};
 
 /// How often the local config file is checked for changes.
@@ -58,25 +60,36 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let (trigger, watcher) = drain::new();
     let mut tasks = tokio::task::JoinSet::new();
 
-    // State: the local config file (xDS comes later).
+    // Readiness first, so it can report what start-up is waiting for (e.g. the first xDS sync).
+    let readiness_listener = redirect::bind(cfg.readiness_addr, false)
+        .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
+    let readiness_addr = readiness_listener.local_addr()?;
+    tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
+
+    // State: the local config file, or xDS.
     let state_task = ready.register("state manager");
     let store = StateStore::default();
     match &cfg.local_xds {
         Some(LocalXdsSource::File(path)) => {
+            state_task.done();
             let watcher_task = LocalFileWatcher::start(path.clone(), store.clone(), LOCAL_CONFIG_POLL)
                 .await
                 .context("loading LOCAL_XDS_PATH")?;
             tasks.spawn(watcher_task.run(watcher.clone()));
         }
         Some(LocalXdsSource::Inline(yaml)) => {
+            state_task.done();
             store.replace(load_str(yaml, "LOCAL_XDS").context("parsing LOCAL_XDS")?);
         }
         None if cfg.xds_address.is_some() => {
-            bail!("the xDS client is not implemented yet: set LOCAL_XDS_PATH (or LOCAL_XDS) and XDS_ADDRESS=\"\"");
+            let client = xds_client(&cfg, store.clone(), state_task);
+            let mut synced = client.synced();
+            tasks.spawn(client.run(watcher.clone()));
+            tracing::info!(address = ?cfg.xds_address, "waiting for the first xDS sync");
+            synced.wait_for(|s| *s).await.context("xDS client stopped before the first sync")?;
         }
-        None => bail!("no configuration source: set LOCAL_XDS_PATH or LOCAL_XDS"),
+        None => bail!("no configuration source: set XDS_ADDRESS, LOCAL_XDS_PATH or LOCAL_XDS"),
     }
-    state_task.done();
     let snapshot = store.snapshot();
     let local_workload = snapshot
         .workload_by_name(&workload_info.namespace, &workload_info.name)
@@ -99,24 +112,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         );
     }
 
-    // Certificates: the built-in dev CA (the CA client comes later).
-    if !cfg.fake_ca {
-        bail!("the CA client is not implemented yet: set FAKE_CA=true to use the built-in CA");
-    }
-    let source: Arc<dyn CertificateSource> = match &cfg.fake_ca_root {
-        // Not there yet (a secret mounted late): start anyway and stay not-ready until it is.
-        Some(root) if !root.cert.exists() || !root.key.exists() => {
-            tracing::warn!(cert = %root.cert.display(), key = %root.key.display(), "built-in CA root files do not exist yet; waiting for them");
-            Arc::new(DevCaFiles::new(root.cert.clone(), root.key.clone(), cfg.secret_ttl))
-        }
-        Some(root) => Arc::new(
-            DevCa::load(&root.cert, &root.key)
-                .context("loading FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY")?
-                .with_ttl(cfg.secret_ttl),
-        ),
-        None => Arc::new(DevCa::generate(&cfg.trust_domain).context("generating the built-in CA root")?.with_ttl(cfg.secret_ttl)),
-    };
-    let certs = SecretManager::new(source);
+    // Certificates: istiod's CA, or the built-in dev CA with FAKE_CA=true.
+    let certs = SecretManager::new(certificate_source(&cfg)?);
     let cert_task = ready.register("workload certificate");
     {
         let certs = certs.clone();
@@ -148,10 +145,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     tasks.spawn(proxy.run(watcher.clone()));
     proxy_task.done();
 
-    let readiness_listener = redirect::bind(cfg.readiness_addr, false)
-        .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
-    let readiness_addr = readiness_listener.local_addr()?;
-    tasks.spawn(readiness::serve(readiness_listener, ready, watcher.clone()));
 
     let metrics_listener = redirect::bind(cfg.stats_addr, false)
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
@@ -192,6 +185,66 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks,
         signals,
     })
+}
+
+/// The xDS client for `XDS_ADDRESS`, installing into `store` and completing `ready` on the
+/// first full sync.
+fn xds_client(cfg: &Config, store: StateStore, ready: crate::readiness::ReadyTask) -> XdsClient {
+    let cp = &cfg.control_plane;
+    let node = node(&NodeInfo {
+        instance_ip: cfg.local_ip.map(|ip| ip.to_string()),
+        pod_name: cfg.pod_name.clone().unwrap_or_default(),
+        pod_namespace: cfg.pod_namespace.clone().unwrap_or_default(),
+        node_name: cfg.local_node.clone(),
+        metadata: cfg.proxy_metadata.clone(),
+        metadata_json: cp.metadata_json.clone(),
+    });
+    XdsClient::new(
+        XdsClientConfig {
+            address: cfg.xds_address.clone().expect("checked by caller"),
+            roots: cp.xds_root_cert.clone(),
+            alt_hostname: cp.alt_xds_hostname.clone(),
+            auth: cp.auth_token.clone(),
+            cluster_id: cfg.cluster_id.clone(),
+            headers: cp.xds_headers.clone(),
+            node,
+        },
+        store,
+        ready,
+    )
+}
+
+/// Where workload certificates come from: the built-in CA (FAKE_CA) or istiod (CA_ADDRESS).
+fn certificate_source(cfg: &Config) -> anyhow::Result<Arc<dyn CertificateSource>> {
+    if cfg.fake_ca {
+        return Ok(match &cfg.fake_ca_root {
+            // Not there yet (a secret mounted late): start anyway and stay not-ready until it is.
+            Some(root) if !root.cert.exists() || !root.key.exists() => {
+                tracing::warn!(cert = %root.cert.display(), key = %root.key.display(), "built-in CA root files do not exist yet; waiting for them");
+                Arc::new(DevCaFiles::new(root.cert.clone(), root.key.clone(), cfg.secret_ttl))
+            }
+            Some(root) => Arc::new(
+                DevCa::load(&root.cert, &root.key)
+                    .context("loading FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY")?
+                    .with_ttl(cfg.secret_ttl),
+            ),
+            None => Arc::new(DevCa::generate(&cfg.trust_domain).context("generating the built-in CA root")?.with_ttl(cfg.secret_ttl)),
+        });
+    }
+    let address = cfg
+        .ca_address
+        .clone()
+        .context("CA_ADDRESS is empty and FAKE_CA is false: no way to obtain certificates")?;
+    let cp = &cfg.control_plane;
+    Ok(Arc::new(CaClient::new(CaClientConfig {
+        address,
+        roots: cp.ca_root_cert.clone(),
+        alt_hostname: cp.alt_ca_hostname.clone(),
+        auth: cp.auth_token.clone(),
+        cluster_id: cfg.cluster_id.clone(),
+        headers: cp.ca_headers.clone(),
+        secret_ttl: cfg.secret_ttl,
+    })))
 }
 
 fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig {

@@ -8,7 +8,8 @@
 //!   place that knows which crypto backend is compiled in.
 //! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): client, server, stream, pool.
 //! - [`state`]: workloads, services and policies the proxy knows; lookups only, no I/O.
-//! - [`xds`]: where state comes from (the local config file today).
+//! - [`xds`]: where state comes from: the local config file, or istiod over delta ADS
+//!   ([`xds::client`]); generated protos live in [`xds::proto`].
 //! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
 //! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options).

@@ -4,6 +4,7 @@
 //! upstream istio/ztunnel so this binary is a drop-in replacement; our own additions are marked
 //! "(ours)" on the field. Parsing is pure: the only environment access is [`ProcessEnv`].
 
+mod control;
 mod env;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use control::{AuthToken, ControlPlaneConfig, DEFAULT_ROOT_CERT_PATH, DEFAULT_TOKEN_PATH, RootCert};
 pub use env::{EnvSource, ProcessEnv, parse_duration};
 use env::{
     bool_or, duration_or, invalid, non_empty, opt_bool, opt_duration, opt_u32, positive_u32_or,
@@ -94,6 +96,8 @@ pub struct Config {
     /// (ours) FAKE_CA_ROOT_CERT + FAKE_CA_ROOT_KEY: use this root for the built-in CA instead of
     /// a freshly generated one, so separate processes share a trust anchor.
     pub fake_ca_root: Option<FakeCaRoot>,
+    /// TLS roots, token and headers for the xDS and CA clients.
+    pub control_plane: ControlPlaneConfig,
     /// XDS_ADDRESS; `None` when set to the empty string (no xDS).
     pub xds_address: Option<String>,
     /// CA_ADDRESS; `None` when FAKE_CA is on or the variable is set to the empty string.
@@ -311,6 +315,7 @@ impl Config {
         Ok(Config {
             fake_ca,
             fake_ca_root,
+            control_plane: ControlPlaneConfig::from_source(src, &|p| p.is_file())?,
             xds_address,
             ca_address,
             local_xds,

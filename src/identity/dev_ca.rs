@@ -132,6 +132,21 @@ impl DevCa {
         ))
     }
 
+    /// Issues a TLS server certificate (PEM cert, PEM PKCS#8 key) for `hosts` (DNS names or
+    /// IPs), for control-plane servers such as the fake istiod.
+    pub fn issue_server_pem(&self, hosts: &[String], ttl: Duration) -> Result<(String, String), Error> {
+        let now = SystemTime::now();
+        let leaf = provider::issue_server_leaf(
+            &self.ca,
+            hosts,
+            Validity { not_before: now - CLOCK_SKEW, not_after: now + ttl },
+        )?;
+        Ok((
+            to_pem(&leaf.cert),
+            crate::tls::certificate::pem_encode("PRIVATE KEY", leaf.key.secret_pkcs8_der()),
+        ))
+    }
+
     /// Signs a PEM CSR (as the fake istiod does) and returns the PEM chain `[leaf, root]`.
     /// The CSR's signature is checked; only its key and URI SANs are honoured.
     pub fn sign_csr(&self, csr_pem: &str, ttl: Duration) -> Result<Vec<String>, Error> {

@@ -3,6 +3,8 @@
 //! Owns parsing, formatting and comparison of identities. It never performs I/O; certificates
 //! for an identity are issued by [`crate::identity`]'s CA sources and held by the secret manager.
 
+pub mod auth;
+pub mod ca_client;
 pub mod dev_ca;
 pub mod dev_ca_files;
 pub mod manager;

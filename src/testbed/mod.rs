@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod demo;
 pub mod http;
+pub mod istiod;
 pub mod node;
 pub mod socks;
 

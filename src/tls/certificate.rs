@@ -90,7 +90,7 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     out
 }
 
-fn parse_certs(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn parse_certs(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Pem {

@@ -8,6 +8,7 @@
 //! crypto backend is chosen in [`provider`].
 
 pub mod certificate;
+pub mod control;
 pub mod provider;
 pub mod verifier;
 

@@ -1,11 +1,16 @@
 //! Where the proxy's state comes from.
 //!
-//! Today that is the local config file ([`local`], with hot reload in [`watch`]); a real xDS
-//! client will live here too. Every source produces a whole [`crate::state::ProxyState`] and
+//! Either the local config file ([`local`], with hot reload in [`watch`]) or istiod over
+//! delta ADS ([`client`], with its pure core in [`cache`] and proto conversion in
+//! [`convert`]). Every source produces a whole [`crate::state::ProxyState`] and
 //! installs it through [`crate::state::StateStore`].
 
 pub mod local;
+pub mod cache;
+pub mod client;
+pub mod convert;
 mod locate;
+pub mod proto;
 pub mod watch;
 
 pub use local::{InvalidConfig, LocalConfig, LocalConfigError, LocalWorkload, load_file, load_str};

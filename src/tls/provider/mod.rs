@@ -32,7 +32,7 @@ cfg_if::cfg_if! {
     }
 }
 
-pub use backend::{NAME, generate_ca, generate_csr, issue_leaf, sign_csr};
+pub use backend::{NAME, generate_ca, generate_csr, issue_leaf, issue_server_leaf, sign_csr};
 
 /// Only TLS 1.3: HBONE never negotiates anything older.
 pub static PROTOCOL_VERSIONS: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];

@@ -149,6 +149,30 @@ pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result
 
 /// Signs a PKCS#10 request (DER) with `ca`. The request's signature is verified; only its key
 /// and URI SANs are used, everything else (usages, validity, subject) is our policy.
+/// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
+/// DNS SAN). Used for control-plane servers (the fake istiod), never for workloads.
+pub fn issue_server_leaf(
+    ca: &KeyedCert,
+    hosts: &[String],
+    validity: Validity,
+) -> Result<KeyedCert, Error> {
+    let issuer = issuer(ca)?;
+    let key = new_key()?;
+    let sans = hosts
+        .iter()
+        .map(|h| match h.parse::<std::net::IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => h
+                .clone()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|e| Error::Generate(format!("DNS SAN {h:?}: {e}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cert = leaf_params(sans, validity)?.signed_by(&key, &issuer).map_err(gen_err)?;
+    Ok(KeyedCert { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
+}
+
 pub fn sign_csr(
     ca: &KeyedCert,
     csr_der: &[u8],

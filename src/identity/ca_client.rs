@@ -1,0 +1,89 @@
+//! The CA client: obtains workload certificates from istiod's `IstioCertificateService`.
+//!
+//! Owns one `CreateCertificate` exchange per fetch: a fresh ECDSA P-256 key and CSR from the
+//! crypto provider, the request (validity from SECRET_TTL), credentials (bearer token re-read
+//! on every request, `clusterid`, CA_HEADER_*), and validation of the answer (the leaf must
+//! carry the requested identity; the last chain element may hold several roots, all trusted).
+//! Retry, caching and rotation belong to [`super::manager::SecretManager`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::manager::CertificateSource;
+use super::{Error, Identity};
+use crate::config::{AuthToken, RootCert};
+use crate::tls::WorkloadCertificate;
+use crate::tls::certificate::pem_encode;
+use crate::tls::{control, provider};
+use crate::xds::proto::citadel::IstioCertificateRequest;
+use crate::xds::proto::citadel::istio_certificate_service_client::IstioCertificateServiceClient;
+
+/// How to reach the CA.
+#[derive(Debug, Clone)]
+pub struct CaClientConfig {
+    pub address: String,
+    pub roots: RootCert,
+    pub alt_hostname: Option<String>,
+    pub auth: Option<AuthToken>,
+    pub cluster_id: String,
+    pub headers: Vec<(String, String)>,
+    pub secret_ttl: Duration,
+}
+
+/// A [`CertificateSource`] backed by istiod's CA. A channel is opened per fetch: fetches are
+/// rare (once per identity per half-life), and a fresh connection re-reads the root file.
+pub struct CaClient {
+    cfg: CaClientConfig,
+}
+
+impl CaClient {
+    pub fn new(cfg: CaClientConfig) -> CaClient {
+        CaClient { cfg }
+    }
+
+    async fn fetch_inner(&self, id: &Identity) -> Result<WorkloadCertificate, Error> {
+        let unavailable = |what: &str, e: String| Error::CaUnavailable(format!("{}: {what}: {e}", self.cfg.address));
+        let (csr, key) = provider::generate_csr(id)?;
+        let channel = control::connect(&self.cfg.address, &self.cfg.roots, self.cfg.alt_hostname.as_deref())
+            .await
+            .map_err(|e| Error::CaUnavailable(e.to_string()))?;
+        let mut request = tonic::Request::new(IstioCertificateRequest {
+            csr,
+            validity_duration: self.cfg.secret_ttl.as_secs() as i64,
+            // ImpersonatedIdentity is only for shared mode, which this proxy does not run yet.
+            metadata: None,
+        });
+        request.set_timeout(Duration::from_secs(10));
+        super::auth::apply(request.metadata_mut(), self.cfg.auth.as_ref(), &self.cfg.cluster_id, &self.cfg.headers)
+            .await
+            .map_err(|e| unavailable("credentials", e.to_string()))?;
+        let resp = IstioCertificateServiceClient::new(channel)
+            .create_certificate(request)
+            .await
+            .map_err(|s| unavailable("CreateCertificate", format!("{}: {}", s.code(), s.message())))?
+            .into_inner();
+        let chain = resp.cert_chain;
+        if chain.len() < 2 {
+            return Err(unavailable(
+                "CreateCertificate",
+                format!("response has {} certificate(s); expected leaf, optional intermediates and root(s)", chain.len()),
+            ));
+        }
+        let (roots, leaf_and_intermediates) = chain.split_last().expect("len >= 2");
+        let key_pem = pem_encode("PRIVATE KEY", key.secret_pkcs8_der());
+        let cert = WorkloadCertificate::from_pem(&leaf_and_intermediates.concat(), &key_pem, roots)?;
+        if cert.identity() != id {
+            return Err(Error::WrongIdentity { requested: id.to_string(), got: cert.identity().to_string() });
+        }
+        tracing::info!(identity = %id, serial = cert.serial(), expires = ?cert.not_after(), "certificate issued by CA");
+        Ok(cert)
+    }
+}
+
+impl CertificateSource for CaClient {
+    fn fetch(&self, id: &Identity) -> Pin<Box<dyn Future<Output = Result<WorkloadCertificate, Error>> + Send + '_>> {
+        let id = id.clone();
+        Box::pin(async move { self.fetch_inner(&id).await })
+    }
+}

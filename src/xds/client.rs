@@ -1,0 +1,360 @@
+//! The delta ADS client: subscribes to Address and Authorization from istiod, keeps
+//! [`XdsCache`] and the [`StateStore`] in sync, and reconnects forever.
+//!
+//! Protocol (as upstream): one `DeltaAggregatedResources` stream; an initial wildcard request
+//! per type carrying the node and, after a reconnect, `initial_resource_versions`; every
+//! response is answered with an ACK (its nonce) or, if any resource failed, a NACK (nonce +
+//! `error_detail`) — the valid resources of a NACKed response are still applied. While
+//! disconnected the last installed state stays in force. Reconnects back off from 10 ms,
+//! doubling to 15 s, and the backoff resets once a stream delivers a response.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prost_types::{Struct, Value, value::Kind};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::cache::{Rejected, XdsCache};
+use super::proto::discovery::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, Node, Status,
+    aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
+};
+use super::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
+use crate::config::{AuthToken, RootCert};
+use crate::drain::DrainWatcher;
+use crate::readiness::ReadyTask;
+use crate::state::StateStore;
+use crate::tls::control;
+
+const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+/// gRPC status code INVALID_ARGUMENT, used in NACK error details.
+const INVALID_ARGUMENT: i32 = 3;
+
+/// The types ztunnel subscribes to, in request order.
+pub const SUBSCRIBED_TYPES: [&str; 2] = [ADDRESS_TYPE, AUTHORIZATION_TYPE];
+
+/// Counters for the xDS client (the metrics module exports them).
+#[derive(Debug, Default)]
+pub struct XdsStats {
+    pub connections: AtomicU64,
+    pub connection_failures: AtomicU64,
+    pub responses: AtomicU64,
+    pub acks: AtomicU64,
+    pub nacks: AtomicU64,
+    pub rejected_resources: AtomicU64,
+}
+
+/// How to reach istiod and who we are.
+#[derive(Debug, Clone)]
+pub struct XdsClientConfig {
+    pub address: String,
+    pub roots: RootCert,
+    pub alt_hostname: Option<String>,
+    pub auth: Option<AuthToken>,
+    pub cluster_id: String,
+    pub headers: Vec<(String, String)>,
+    pub node: Node,
+}
+
+/// Node identity fields (upstream `node()`).
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    pub instance_ip: Option<String>,
+    pub pod_name: String,
+    pub pod_namespace: String,
+    pub node_name: Option<String>,
+    /// ISTIO_META_* with the prefix stripped.
+    pub metadata: BTreeMap<String, String>,
+    /// ISTIO_METAJSON_*.
+    pub metadata_json: BTreeMap<String, serde_json::Value>,
+}
+
+fn json_to_value(v: &serde_json::Value) -> Value {
+    let kind = match v {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(a) => {
+            Kind::ListValue(prost_types::ListValue { values: a.iter().map(json_to_value).collect() })
+        }
+        serde_json::Value::Object(o) => Kind::StructValue(Struct {
+            fields: o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
+        }),
+    };
+    Value { kind: Some(kind) }
+}
+
+fn string_value(s: &str) -> Value {
+    Value { kind: Some(Kind::StringValue(s.to_string())) }
+}
+
+/// Builds the xDS node as upstream does:
+/// id `ztunnel~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`, metadata NAME, NAMESPACE,
+/// INSTANCE_IPS, NODE_NAME plus ISTIO_META_* and ISTIO_METAJSON_*.
+pub fn node(info: &NodeInfo) -> Node {
+    let ip = info.instance_ip.clone().unwrap_or_else(|| "1.1.1.1".to_string());
+    let id = format!(
+        "ztunnel~{ip}~{}.{}~{}.svc.cluster.local",
+        info.pod_name, info.pod_namespace, info.pod_namespace
+    );
+    let mut fields = BTreeMap::new();
+    for (k, v) in &info.metadata {
+        fields.insert(k.clone(), string_value(v));
+    }
+    for (k, v) in &info.metadata_json {
+        fields.insert(k.clone(), json_to_value(v));
+    }
+    fields.insert("NAME".into(), string_value(&info.pod_name));
+    fields.insert("NAMESPACE".into(), string_value(&info.pod_namespace));
+    fields.insert("INSTANCE_IPS".into(), string_value(&ip));
+    if let Some(n) = &info.node_name {
+        fields.insert("NODE_NAME".into(), string_value(n));
+    }
+    Node {
+        id,
+        cluster: String::new(),
+        metadata: Some(Struct { fields }),
+        build_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Backoff between reconnects: 10 ms doubling to 15 s.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { next: INITIAL_BACKOFF }
+    }
+}
+
+impl Backoff {
+    /// The delay to wait now; the following one doubles (capped).
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        d
+    }
+
+    pub fn reset(&mut self) {
+        self.next = INITIAL_BACKOFF;
+    }
+}
+
+/// Builds the ACK or NACK for a response. Pure, so the bookkeeping is unit-testable.
+pub fn reply(type_url: &str, nonce: &str, rejected: &[Rejected]) -> DeltaDiscoveryRequest {
+    let error_detail = (!rejected.is_empty()).then(|| Status {
+        code: INVALID_ARGUMENT,
+        message: rejected
+            .iter()
+            .map(|r| format!("{}: {}", r.name, r.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+        details: vec![],
+    });
+    DeltaDiscoveryRequest {
+        type_url: type_url.to_string(),
+        response_nonce: nonce.to_string(),
+        error_detail,
+        ..Default::default()
+    }
+}
+
+/// The first request of a stream for one type: wildcard subscription, node, known versions.
+pub fn initial_request(type_url: &str, node: &Node, cache: &XdsCache) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        node: Some(node.clone()),
+        type_url: type_url.to_string(),
+        // Empty on the first request = wildcard (every resource of the type), as upstream sends.
+        resource_names_subscribe: vec![],
+        initial_resource_versions: cache.versions(type_url),
+        ..Default::default()
+    }
+}
+
+/// Runs the client until drain.
+pub struct XdsClient {
+    cfg: XdsClientConfig,
+    store: StateStore,
+    cache: XdsCache,
+    stats: Arc<XdsStats>,
+    ready: Option<ReadyTask>,
+    /// Types that have delivered their first response (for readiness).
+    synced: Vec<&'static str>,
+    /// Flips to true once every type has delivered its first response.
+    synced_tx: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error(transparent)]
+    Connect(#[from] control::ControlPlaneError),
+    #[error("credentials: {0}")]
+    Auth(#[from] crate::identity::auth::AuthError),
+    #[error("stream: {0}")]
+    Grpc(String),
+}
+
+impl XdsClient {
+    pub fn new(cfg: XdsClientConfig, store: StateStore, ready: ReadyTask) -> XdsClient {
+        XdsClient {
+            cfg,
+            store,
+            cache: XdsCache::new(),
+            stats: Arc::default(),
+            ready: Some(ready),
+            synced: Vec::new(),
+            synced_tx: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Becomes true after the first full sync (every subscribed type answered once).
+    pub fn synced(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.synced_tx.subscribe()
+    }
+
+    pub fn stats(&self) -> Arc<XdsStats> {
+        self.stats.clone()
+    }
+
+    pub async fn run(mut self, drain: DrainWatcher) {
+        let mut backoff = Backoff::default();
+        loop {
+            let result = tokio::select! {
+                _ = drain.signaled() => return,
+                r = self.run_stream(&mut backoff) => r,
+            };
+            self.stats.connection_failures.fetch_add(1, Ordering::Relaxed);
+            let delay = backoff.next_delay();
+            match result {
+                Ok(()) => tracing::warn!(address = %self.cfg.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)"),
+                Err(e) => tracing::warn!(address = %self.cfg.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)"),
+            }
+            tokio::select! {
+                _ = drain.signaled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn run_stream(&mut self, backoff: &mut Backoff) -> Result<(), StreamError> {
+        let channel =
+            control::connect(&self.cfg.address, &self.cfg.roots, self.cfg.alt_hostname.as_deref()).await?;
+        let (tx, rx) = mpsc::channel::<DeltaDiscoveryRequest>(16);
+        for t in SUBSCRIBED_TYPES {
+            tx.send(initial_request(t, &self.cfg.node, &self.cache)).await.expect("receiver alive");
+        }
+        let mut request = tonic::Request::new(ReceiverStream::new(rx));
+        crate::identity::auth::apply(
+            request.metadata_mut(),
+            self.cfg.auth.as_ref(),
+            &self.cfg.cluster_id,
+            &self.cfg.headers,
+        )
+        .await?;
+        let mut client = AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(usize::MAX);
+        let mut responses = client
+            .delta_aggregated_resources(request)
+            .await
+            .map_err(|s| StreamError::Grpc(s.to_string()))?
+            .into_inner();
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(address = %self.cfg.address, "xDS stream established");
+        loop {
+            let resp = match responses.message().await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(()),
+                Err(s) => return Err(StreamError::Grpc(s.to_string())),
+            };
+            backoff.reset();
+            let reply = self.handle(resp);
+            if tx.send(reply).await.is_err() {
+                return Err(StreamError::Grpc("request stream closed".into()));
+            }
+        }
+    }
+
+    /// Applies one response and returns the ACK/NACK to send.
+    fn handle(&mut self, resp: DeltaDiscoveryResponse) -> DeltaDiscoveryRequest {
+        self.stats.responses.fetch_add(1, Ordering::Relaxed);
+        let type_url = resp.type_url.clone();
+        if !SUBSCRIBED_TYPES.contains(&type_url.as_str()) {
+            let rejected = vec![Rejected { name: "*".into(), reason: format!("unsubscribed type {type_url}") }];
+            self.stats.nacks.fetch_add(1, Ordering::Relaxed);
+            return reply(&type_url, &resp.nonce, &rejected);
+        }
+        let names: Vec<String> = resp.resources.iter().map(|r| r.name.clone()).collect();
+        let mut outcome = self.cache.apply(&type_url, resp.resources, &resp.removed_resources);
+        let (state, conflicts) = self.cache.build();
+        let mut state = Some(state);
+        let mut stale = Vec::new();
+        for c in conflicts {
+            if names.contains(&c.name) {
+                stale.push(c);
+            } else {
+                tracing::warn!(resource = %c.name, "resource left out of state: {}", c.reason);
+            }
+        }
+        if !stale.is_empty() {
+            // Conflicting resources from this response are dropped so what we report as
+            // accepted is exactly what is in force.
+            for c in &stale {
+                self.cache.forget(&type_url, &c.name);
+            }
+            state = Some(self.cache.build().0);
+            outcome.rejected.extend(stale);
+        }
+        let state = state.expect("built");
+        tracing::info!(
+            type_url = %type_url,
+            applied = outcome.applied,
+            removed = outcome.removed,
+            rejected = outcome.rejected.len(),
+            workloads = state.workload_count(),
+            services = state.service_count(),
+            policies = state.policy_count(),
+            "xDS update applied"
+        );
+        self.store.replace(state);
+        for r in &outcome.rejected {
+            tracing::error!(type_url = %type_url, resource = %r.name, "rejected xDS resource: {}", r.reason);
+        }
+        self.stats.rejected_resources.fetch_add(outcome.rejected.len() as u64, Ordering::Relaxed);
+        if outcome.rejected.is_empty() {
+            self.stats.acks.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.nacks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.mark_synced(&type_url);
+        reply(&type_url, &resp.nonce, &outcome.rejected)
+    }
+
+    fn mark_synced(&mut self, type_url: &str) {
+        if let Some(t) = SUBSCRIBED_TYPES.iter().find(|t| **t == type_url)
+            && !self.synced.contains(t)
+        {
+            self.synced.push(t);
+        }
+        let pending: Vec<&&str> = SUBSCRIBED_TYPES.iter().filter(|t| !self.synced.contains(t)).collect();
+        if pending.is_empty() {
+            if let Some(r) = self.ready.take() {
+                tracing::info!("initial xDS sync complete");
+                r.done();
+                self.synced_tx.send_replace(true);
+            }
+        } else if self.ready.is_some() {
+            tracing::info!(?pending, "waiting for the first xDS response of each type");
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;
