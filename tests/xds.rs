@@ -238,3 +238,94 @@ async fn ca_outage_past_half_life_keeps_serving_then_rotation_resumes() {
     eventually("rotation to resume", || istiod.observed().certificates_signed >= signed + 2).await;
     transfer(socks_addr, env.mesh.service_host.clone(), 80, 10_000, 12).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_change_moves_new_connections() {
+    let env = start(64, "24h").await;
+    let socks = env.a.addrs.socks5.unwrap();
+    transfer(socks, env.mesh.service_host.clone(), 80, 10_000, 7).await.unwrap();
+    let first = env._echo.accepted();
+    assert_eq!(first, 1);
+
+    // A second backend workload (plain TCP, no node of its own) becomes the service's only
+    // endpoint; the first one leaves the service.
+    let echo2 = Echo::start("127.64.0.4:0".parse().unwrap()).unwrap();
+    let old = std::fs::read_to_string(&env.config).unwrap();
+    let endpoint = format!("    default/{}:\n      80: {}\n", env.mesh.service_host, env.mesh.backend_port);
+    assert!(old.contains(&endpoint));
+    let moved = old.replacen(&format!("  services:\n{endpoint}"), "", 1).replacen(
+        "\nservices:\n",
+        &format!(
+            "\n- uid: cluster1//v1/Pod/default/server2\n  name: server2\n  namespace: default\n  serviceAccount: server\n  trustDomain: cluster.local\n  workloadIps: [\"127.64.0.4\"]\n  protocol: TCP\n  services:\n    default/{}:\n      80: {}\nservices:\n",
+            env.mesh.service_host,
+            echo2.addr.port()
+        ),
+        1,
+    );
+    std::fs::write(&env.config, moved).unwrap();
+    let echo2_ref = &echo2;
+    let mut moved_ok = false;
+    for seed in 0..100 {
+        transfer(socks, env.mesh.service_host.clone(), 80, 1000, 100 + seed).await.unwrap();
+        if echo2_ref.accepted() > 0 {
+            moved_ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(moved_ok, "new connections never reached the new endpoint");
+    // From now on every new connection lands on the new endpoint only.
+    let before = (env._echo.accepted(), echo2.accepted());
+    for seed in 0..5 {
+        transfer(socks, env.mesh.service_host.clone(), 80, 1000, 300 + seed).await.unwrap();
+    }
+    assert_eq!(env._echo.accepted(), before.0, "old endpoint must not get new connections");
+    assert_eq!(echo2.accepted(), before.1 + 5);
+}
+
+fn free_port(ip: &str) -> SocketAddr {
+    std::net::TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_the_first_xds_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = Echo::start("127.65.0.2:0".parse().unwrap()).unwrap();
+    let mesh = Mesh::on_loopback(65, echo.addr.port());
+    let (_, ca) = write_ca(dir.path());
+    let root = dir.path().join("root-cert.pem");
+    let token = dir.path().join("istio-token");
+    std::fs::write(&token, "test-token\n").unwrap();
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, mesh.config_yaml()).unwrap();
+    // istiod is not up yet: the node must report not-ready, naming what it waits for.
+    let istiod_addr = free_port("127.0.0.1");
+    let readiness = free_port("127.65.0.2");
+    let node_spec = spec("node-b", "default/server/server", mesh.server_ip, (&config, &root, istiod_addr, &token), "24h")
+        .set("ZTUNNEL_READINESS_ADDR", readiness.to_string());
+    let node = std::thread::spawn(move || node_spec.spawn(bin()));
+    let url_check = move || ztunnel::testbed::http::request(readiness, "GET", "/healthz/ready");
+    let mut pending = None;
+    for _ in 0..100 {
+        if let Ok((code, body)) = url_check() {
+            pending = Some((code, body));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, body) = pending.expect("readiness endpoint answers before the first sync");
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("not ready, pending:") && body.contains("state manager"), "{body}");
+    let istiod = start_istiod(&ca, &config, istiod_addr).await;
+    let node = tokio::task::spawn_blocking(move || node.join().unwrap()).await.unwrap().expect("node starts once istiod is up");
+    let mut ready = false;
+    for _ in 0..100 {
+        if matches!(url_check(), Ok((200, _))) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "ready after the first sync");
+    drop((node, istiod, echo));
+}
