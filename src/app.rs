@@ -21,6 +21,7 @@ use crate::identity::manager::{CertificateSource, SecretManager};
 use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
 use crate::admin::Admin;
 use crate::metrics::{MetricsBuilder, TrafficMetrics};
+use crate::xds::metrics::XdsMetrics;
 use crate::readiness::{self, Ready};
 use crate::redirect::{self, SocketOptions};
 use crate::state::StateStore;
@@ -66,6 +67,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
 
+    // Metrics families are registered by each component as it is built; served once bound.
+    let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
+    let xds_metrics = XdsMetrics::register(metrics.registry());
+
     // State: the local config file, or xDS.
     let state_task = ready.register("state manager");
     let store = StateStore::default();
@@ -82,7 +87,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             store.replace(load_str(yaml, "LOCAL_XDS").context("parsing LOCAL_XDS")?);
         }
         None if cfg.xds_address.is_some() => {
-            let client = xds_client(&cfg, store.clone(), state_task);
+            let client = xds_client(&cfg, store.clone(), state_task).with_metrics(xds_metrics);
             let mut synced = client.synced();
             tasks.spawn(client.run(watcher.clone()));
             tracing::info!(address = ?cfg.xds_address, "waiting for the first xDS sync");
@@ -136,9 +141,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 
     // Listeners.
     let proxy_task = ready.register("proxy");
-    let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
     let traffic = TrafficMetrics::register(metrics.registry());
-    // (xDS metrics register here once the xDS client exists.)
     let registry = metrics.finish();
     let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
     let addrs = proxy.addresses();

@@ -127,6 +127,13 @@ async fn workloads_arrive_over_xds_and_traffic_flows() {
     assert!(obs.authorization.iter().all(|a| a == "Bearer test-token"), "{obs:?}");
     assert!(obs.node_ids.iter().any(|id| id == "ztunnel~1.1.1.1~ztunnel-node-a.istio-system~istio-system.svc.cluster.local"), "{obs:?}");
     let _ = (&env.ca, &env.root, &env.token, &env.config);
+
+    // xDS traffic is visible in Prometheus under upstream's metric names.
+    use ztunnel::testbed::http::{parse_metrics, request, sum};
+    let (_, body) = request(env.a.addrs.metrics, "GET", "/metrics").unwrap();
+    let samples = parse_metrics(&body).unwrap();
+    assert!(sum(&samples, "istio_xds_message_total", &[("url", ADDRESS_TYPE)]) >= 1.0, "{body}");
+    assert!(sum(&samples, "istio_xds_message_bytes_total", &[("url", ADDRESS_TYPE)]) > 0.0, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

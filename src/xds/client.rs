@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::cache::{Rejected, XdsCache};
+use super::metrics::{Termination, XdsMetrics};
 use super::proto::discovery::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Node, Status,
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
@@ -185,6 +186,7 @@ pub struct XdsClient {
     store: StateStore,
     cache: XdsCache,
     stats: Arc<XdsStats>,
+    metrics: Arc<XdsMetrics>,
     ready: Option<ReadyTask>,
     /// Types that have delivered their first response (for readiness).
     synced: Vec<&'static str>,
@@ -209,10 +211,17 @@ impl XdsClient {
             store,
             cache: XdsCache::new(),
             stats: Arc::default(),
+            metrics: Arc::default(),
             ready: Some(ready),
             synced: Vec::new(),
             synced_tx: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Reports into registered Prometheus counters instead of private ones.
+    pub fn with_metrics(mut self, metrics: Arc<XdsMetrics>) -> XdsClient {
+        self.metrics = metrics;
+        self
     }
 
     /// Becomes true after the first full sync (every subscribed type answered once).
@@ -228,10 +237,18 @@ impl XdsClient {
         let mut backoff = Backoff::default();
         loop {
             let result = tokio::select! {
-                _ = drain.signaled() => return,
+                _ = drain.signaled() => {
+                    self.metrics.terminated(Termination::Complete);
+                    return;
+                }
                 r = self.run_stream(&mut backoff) => r,
             };
             self.stats.connection_failures.fetch_add(1, Ordering::Relaxed);
+            self.metrics.terminated(match &result {
+                Ok(()) => Termination::Reconnect,
+                Err(StreamError::Grpc(_)) => Termination::Error,
+                Err(_) => Termination::ConnectionError,
+            });
             let delay = backoff.next_delay();
             match result {
                 Ok(()) => tracing::warn!(address = %self.cfg.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)"),
@@ -284,6 +301,7 @@ impl XdsClient {
     /// Applies one response and returns the ACK/NACK to send.
     fn handle(&mut self, resp: DeltaDiscoveryResponse) -> DeltaDiscoveryRequest {
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
+        self.metrics.message(&resp.type_url, prost::Message::encoded_len(&resp));
         let type_url = resp.type_url.clone();
         if !SUBSCRIBED_TYPES.contains(&type_url.as_str()) {
             let rejected = vec![Rejected { name: "*".into(), reason: format!("unsubscribed type {type_url}") }];

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod client;
 pub mod convert;
 mod locate;
+pub mod metrics;
 pub mod proto;
 pub mod watch;
 
