@@ -155,10 +155,10 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
                 return Err(Error::Connect { dst: target, source });
             }
         };
-        let mut stream = req
+        let stream = req
             .accept(HeaderMap::new())
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-        Ok(copy::bidirectional(&mut stream, &mut upstream).await?)
+        Ok(copy::hbone_to_tcp(stream, &mut upstream).await?)
     }
     .await;
     log.finish(result);

@@ -57,5 +57,5 @@ async fn proxy(
     let mut upstream = redirect::connect(dst, &opts, inputs.cfg.connect_timeout)
         .await
         .map_err(|source| Error::Connect { dst, source })?;
-    Ok(copy::bidirectional(&mut client, &mut upstream).await?)
+    Ok(copy::tcp(&mut client, &mut upstream).await?)
 }
