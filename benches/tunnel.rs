@@ -82,8 +82,29 @@ fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
     s
 }
 
-/// Gbit/s of one stream writing for `secs` into the sink.
-fn throughput(path: Path_, sink: SocketAddr, secs: f64) -> f64 {
+/// CPU time (user + system, all threads) a process has used so far, in seconds. Unlike
+/// wall-clock rates this barely moves when other work shares the cores, so it is the steadier
+/// figure for before/after comparisons on a busy machine.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after "(comm)": state is index 0, utime 11, stime 12 (proc(5)).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// CPU seconds used so far by both nodes together.
+fn nodes_cpu(pids: (u32, u32)) -> f64 {
+    cpu_secs(pids.0) + cpu_secs(pids.1)
+}
+
+/// Gbit/s of one stream writing for `secs` into the sink, and the bytes moved.
+fn throughput(path: Path_, sink: SocketAddr, secs: f64) -> (f64, f64) {
     let mut s = dial(path, sink);
     let buf = vec![0x5au8; 256 * 1024];
     let start = Instant::now();
@@ -95,11 +116,11 @@ fn throughput(path: Path_, sink: SocketAddr, secs: f64) -> f64 {
     let mut count = [0u8; 8];
     s.read_exact(&mut count).unwrap();
     let bytes = u64::from_be_bytes(count) as f64;
-    bytes * 8.0 / start.elapsed().as_secs_f64() / 1e9
+    (bytes * 8.0 / start.elapsed().as_secs_f64() / 1e9, bytes)
 }
 
-/// Connections per second: connect, 1-byte echo, close, sequentially.
-fn conn_rate(path: Path_, echo: SocketAddr, secs: f64) -> f64 {
+/// Connections per second (connect, 1-byte echo, close, sequentially) and how many were made.
+fn conn_rate(path: Path_, echo: SocketAddr, secs: f64) -> (f64, f64) {
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
     let mut n = 0u64;
@@ -111,15 +132,18 @@ fn conn_rate(path: Path_, echo: SocketAddr, secs: f64) -> f64 {
         drop(s);
         n += 1;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    (n as f64 / start.elapsed().as_secs_f64(), n as f64)
 }
+
+const LATENCY_WARMUP: usize = 200;
+const LATENCY_ITERATIONS: usize = 5000;
 
 /// (p50, p99) in microseconds of 64-byte request/response on one connection.
 fn latency(path: Path_, echo: SocketAddr, iterations: usize) -> (f64, f64) {
     let mut s = dial(path, echo);
     let msg = [7u8; 64];
     let mut back = [0u8; 64];
-    for _ in 0..200 {
+    for _ in 0..LATENCY_WARMUP {
         s.write_all(&msg).unwrap();
         s.read_exact(&mut back).unwrap();
     }
@@ -155,6 +179,12 @@ struct Run {
     rss_busy_a: f64,
     rss_busy_b: f64,
     scrapes: f64,
+    /// Both nodes' CPU seconds per GB through the tunnel.
+    cpu_per_gb: f64,
+    /// Both nodes' CPU microseconds per tunnelled connection.
+    cpu_per_conn_us: f64,
+    /// Both nodes' CPU microseconds per tunnelled 64-byte round trip.
+    cpu_per_rtt_us: f64,
 }
 
 fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(String, String)], scrape: bool) -> Run {
@@ -198,18 +228,29 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
             n
         })
     });
+    let pids = (a.pid(), b.pid());
     let want = |m: &str| only.is_none_or(|o| o == m);
     if want("throughput") {
-        r.direct_gbps = throughput(Path_::Direct, sink.addr, secs);
-        r.tunnel_gbps = throughput(tunnel, sink.addr, secs);
+        r.direct_gbps = throughput(Path_::Direct, sink.addr, secs).0;
+        let cpu = nodes_cpu(pids);
+        let bytes;
+        (r.tunnel_gbps, bytes) = throughput(tunnel, sink.addr, secs);
+        r.cpu_per_gb = (nodes_cpu(pids) - cpu) / (bytes / 1e9);
     }
     if want("connections") {
-        r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs);
-        r.tunnel_cps = conn_rate(tunnel, echo_dst, secs);
+        r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs).0;
+        let cpu = nodes_cpu(pids);
+        let n;
+        (r.tunnel_cps, n) = conn_rate(tunnel, echo_dst, secs);
+        // Teardown of the last connections finishes just after the client's loop.
+        std::thread::sleep(Duration::from_millis(100));
+        r.cpu_per_conn_us = (nodes_cpu(pids) - cpu) * 1e6 / n;
     }
     if want("latency") {
-        (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, 5000);
-        (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, 5000);
+        (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, LATENCY_ITERATIONS);
+        let cpu = nodes_cpu(pids);
+        (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, LATENCY_ITERATIONS);
+        r.cpu_per_rtt_us = (nodes_cpu(pids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
     }
     r.rss_busy_a = kib(&a);
     r.rss_busy_b = kib(&b);
@@ -222,7 +263,11 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
 
 fn main() {
     let args = args();
-    let bin = Path::new(env!("CARGO_BIN_EXE_ztunnel"));
+    // ZTUNNEL_BENCH_BIN runs another build (e.g. a saved copy of the previous one) for A/B
+    // comparisons in the same session.
+    let bin_var = std::env::var_os("ZTUNNEL_BENCH_BIN");
+    let bin = bin_var.as_deref().map(Path::new).unwrap_or(Path::new(env!("CARGO_BIN_EXE_ztunnel")));
+    println!("binary: {}", bin.display());
     println!(
         "ztunnel tunnel benchmark: {} runs x {:.1}s per measurement (medians), {} worker thread(s) per node",
         args.runs, args.seconds, args.workers
@@ -231,8 +276,10 @@ fn main() {
         .map(|i| {
             let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env, args.scrape);
             eprintln!(
-                "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel)",
-                i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50
+                "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel); \
+                 tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",
+                i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50,
+                r.cpu_per_gb, r.cpu_per_conn_us, r.cpu_per_rtt_us
             );
             r
         })
@@ -251,6 +298,9 @@ fn main() {
     println!("{:<34} {:>12.0} {:>12.0} {:>9.2}x", "new connections per second", dc, tc, tc / dc);
     println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p50 (us)", d50, t50, t50 - d50);
     println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p99 (us)", d99, t99, t99 - d99);
+    println!("{:<34} {:>12} {:>12.2}", "CPU s per GB, both nodes", "-", m(|r| r.cpu_per_gb));
+    println!("{:<34} {:>12} {:>12.0}", "CPU us per connection, both nodes", "-", m(|r| r.cpu_per_conn_us));
+    println!("{:<34} {:>12} {:>12.1}", "CPU us per round trip, both nodes", "-", m(|r| r.cpu_per_rtt_us));
     println!("{:<34} {:>12.1} {:>12.1}", "RSS idle node A / B (MiB)", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
     println!("{:<34} {:>12.1} {:>12.1}", "RSS after load node A / B (MiB)", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
 }

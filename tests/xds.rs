@@ -248,7 +248,7 @@ async fn ca_outage_past_half_life_keeps_serving_then_rotation_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_change_moves_new_connections() {
-    let env = start(64, "24h").await;
+    let env = start(66, "24h").await;
     let socks = env.a.addrs.socks5.unwrap();
     transfer(socks, env.mesh.service_host.clone(), 80, 10_000, 7).await.unwrap();
     let first = env._echo.accepted();
@@ -256,14 +256,14 @@ async fn endpoint_change_moves_new_connections() {
 
     // A second backend workload (plain TCP, no node of its own) becomes the service's only
     // endpoint; the first one leaves the service.
-    let echo2 = Echo::start("127.64.0.4:0".parse().unwrap()).unwrap();
+    let echo2 = Echo::start("127.66.0.4:0".parse().unwrap()).unwrap();
     let old = std::fs::read_to_string(&env.config).unwrap();
     let endpoint = format!("    default/{}:\n      80: {}\n", env.mesh.service_host, env.mesh.backend_port);
     assert!(old.contains(&endpoint));
     let moved = old.replacen(&format!("  services:\n{endpoint}"), "", 1).replacen(
         "\nservices:\n",
         &format!(
-            "\n- uid: cluster1//v1/Pod/default/server2\n  name: server2\n  namespace: default\n  serviceAccount: server\n  trustDomain: cluster.local\n  workloadIps: [\"127.64.0.4\"]\n  protocol: TCP\n  services:\n    default/{}:\n      80: {}\nservices:\n",
+            "\n- uid: cluster1//v1/Pod/default/server2\n  name: server2\n  namespace: default\n  serviceAccount: server\n  trustDomain: cluster.local\n  workloadIps: [\"127.66.0.4\"]\n  protocol: TCP\n  services:\n    default/{}:\n      80: {}\nservices:\n",
             env.mesh.service_host,
             echo2.addr.port()
         ),

@@ -22,6 +22,22 @@ pub use pool::{Connector, Pool, PoolKey};
 pub use server::{ConnectRequest, serve};
 pub use stream::{H2Stream, H2StreamReader, H2StreamWriter};
 
+/// Read buffer under the TLS layer of an HBONE connection.
+const TRANSPORT_READ_BUF: usize = 64 * 1024;
+
+/// The socket under an HBONE connection's TLS, with a read buffer. rustls pulls ciphertext
+/// 4 KiB at a time, so without it a 16 KiB record costs four or five `recv` calls; with it,
+/// one `recv` fetches many records and rustls's reads are served from memory. Writes pass
+/// straight through.
+pub fn transport(tcp: tokio::net::TcpStream) -> tokio::io::BufReader<tokio::net::TcpStream> {
+    tokio::io::BufReader::with_capacity(TRANSPORT_READ_BUF, tcp)
+}
+
+/// How much plaintext/ciphertext rustls may hold for sending on an HBONE connection (its
+/// default is 64 KiB). Large DATA frames then become one batch of TLS records and one
+/// `writev`, instead of several rounds of encrypt + write per frame.
+pub const TLS_BUFFER_LIMIT: usize = 256 * 1024;
+
 /// HTTP/2 tuning shared by client, server and pool. Defaults match upstream ztunnel.
 #[derive(Clone, Debug)]
 pub struct H2Settings {

@@ -88,6 +88,103 @@ impl H2StreamWriter {
     pub fn abort(&mut self) {
         self.send.send_reset(h2::Reason::CANCEL);
     }
+
+    /// Sends `data` without copying it: as much as the flow-control windows and h2's send
+    /// buffer allow per DATA chunk, splitting it as needed. Ready once all of it is queued
+    /// (then `data` is empty); on `Pending` the part already queued has been removed from
+    /// `data`. This is the zero-copy alternative to `poll_write` for callers that own their
+    /// buffers (the proxy's pump).
+    pub fn poll_send_bytes(&mut self, cx: &mut Context<'_>, data: &mut Bytes) -> Poll<io::Result<()>> {
+        if self.shut_down {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown of hbone stream",
+            )));
+        }
+        while !data.is_empty() {
+            let n = ready!(self.poll_send_capacity(cx, data.len()))?;
+            let chunk = data.split_to(n);
+            self.send.send_data(chunk, false).map_err(h2_to_io)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Half-closes the sending side (empty DATA with END_STREAM); the other direction keeps
+    /// flowing. Idempotent.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if !self.shut_down {
+            self.shut_down = true;
+            self.send.send_data(Bytes::new(), true).map_err(h2_to_io)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until h2 grants send capacity for up to `want` bytes and returns how much (> 0).
+    fn poll_send_capacity(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
+        // Ask for room for the whole buffer; h2 grants what the windows and send buffer allow
+        // and the caller sends exactly that much in one DATA chunk.
+        self.send.reserve_capacity(want);
+        loop {
+            let cap = self.send.capacity();
+            if cap > 0 {
+                return Poll::Ready(Ok(cap.min(want)));
+            }
+            match self.send.poll_capacity(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(h2_to_io(e))),
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "hbone stream closed for sending",
+                    )));
+                }
+                Poll::Pending => {
+                    // No capacity may also mean the peer reset us; notice that instead of
+                    // waiting forever for a window that will never open.
+                    if let Poll::Ready(r) = self.send.poll_reset(cx) {
+                        let msg = match r {
+                            Ok(reason) => format!("hbone stream reset by peer: {reason}"),
+                            Err(e) => return Poll::Ready(Err(h2_to_io(e))),
+                        };
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, msg)));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl H2StreamReader {
+    /// The next chunk of received data without copying it (`None` at end of stream). The
+    /// caller owns the chunk and must hand back flow-control credit with
+    /// [`H2StreamReader::release`] as it delivers the bytes, so a slow consumer still
+    /// throttles the sender.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        if !self.pending.is_empty() {
+            return Poll::Ready(Ok(Some(std::mem::take(&mut self.pending))));
+        }
+        loop {
+            if self.eof {
+                return Poll::Ready(Ok(None));
+            }
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) if data.is_empty() => continue,
+                Some(Ok(data)) => return Poll::Ready(Ok(Some(data))),
+                // A peer that has said all it wants may end with RST_STREAM(NO_ERROR); that is
+                // a clean end of the read side, not a failure.
+                Some(Err(e)) if e.reason() == Some(h2::Reason::NO_ERROR) => self.eof = true,
+                Some(Err(e)) => return Poll::Ready(Err(h2_to_io(e))),
+                None => self.eof = true,
+            }
+        }
+    }
+
+    /// Returns flow-control credit for `n` bytes taken through [`H2StreamReader::poll_chunk`].
+    pub fn release(&mut self, n: usize) {
+        // Errors mean the stream is already gone; the next poll says so.
+        let _ = self.recv.flow_control().release_capacity(n);
+    }
 }
 
 /// Maps an h2 error to the closest `io::ErrorKind` so copy loops can tell reset from failure.
@@ -158,44 +255,11 @@ impl AsyncWrite for H2StreamWriter {
                 "write after shutdown of hbone stream",
             )));
         }
-        // Ask for room for the whole buffer; h2 grants what the windows and send buffer allow
-        // and we send exactly that much in one DATA chunk.
-        this.send.reserve_capacity(buf.len());
-        loop {
-            let cap = this.send.capacity();
-            if cap > 0 {
-                let n = cap.min(buf.len());
-                this.send
-                    .send_data(Bytes::copy_from_slice(&buf[..n]), false)
-                    .map_err(h2_to_io)?;
-                return Poll::Ready(Ok(n));
-            }
-            match this.send.poll_capacity(cx) {
-                Poll::Ready(Some(Ok(_))) => continue,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(h2_to_io(e))),
-                Poll::Ready(None) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        "hbone stream closed for sending",
-                    )));
-                }
-                Poll::Pending => {
-                    // No capacity may also mean the peer reset us; notice that instead of
-                    // waiting forever for a window that will never open.
-                    if let Poll::Ready(r) = this.send.poll_reset(cx) {
-                        let msg = match r {
-                            Ok(reason) => format!("hbone stream reset by peer: {reason}"),
-                            Err(e) => return Poll::Ready(Err(h2_to_io(e))),
-                        };
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::ConnectionReset,
-                            msg,
-                        )));
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
+        let n = ready!(this.poll_send_capacity(cx, buf.len()))?;
+        this.send
+            .send_data(Bytes::copy_from_slice(&buf[..n]), false)
+            .map_err(h2_to_io)?;
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -204,13 +268,7 @@ impl AsyncWrite for H2StreamWriter {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if !this.shut_down {
-            this.shut_down = true;
-            // Empty DATA with END_STREAM: a half-close; the other direction keeps flowing.
-            this.send.send_data(Bytes::new(), true).map_err(h2_to_io)?;
-        }
-        Poll::Ready(Ok(()))
+        Poll::Ready(self.get_mut().finish())
     }
 }
 

@@ -77,10 +77,11 @@ async fn handle_connection(
     let config = configs
         .get(cert)
         .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
-    let tls = tokio::time::timeout(inputs.cfg.connect_timeout, TlsAcceptor::from(config).accept(stream))
+    let mut tls = tokio::time::timeout(inputs.cfg.connect_timeout, TlsAcceptor::from(config).accept(crate::hbone::transport(stream)))
         .await
         .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
         .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
+    tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
     let info = tls::connection_info(tls.get_ref().1);
     let peer_identity = tls::peer_identity(tls.get_ref().1);
     tracing::info!(
@@ -175,11 +176,11 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
                 return Err(Error::Connect { dst: target, source });
             }
         };
-        let mut stream = req
+        let stream = req
             .accept(HeaderMap::new())
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         tokio::select! {
-            copied = copy::bidirectional(&mut stream, &mut upstream) => Ok(copied?),
+            copied = copy::hbone_to_tcp(stream, &mut upstream) => Ok(copied?),
             reason = registration.revoked() => {
                 log.response_flags = Some("DENY");
                 Err(Error::AuthorizationPolicyRevoked(reason))

@@ -73,7 +73,7 @@ async fn proxy(
         .await
         .map_err(|source| Error::Connect { dst, source })?;
     tokio::select! {
-        copied = copy::bidirectional(&mut client, &mut upstream) => Ok(copied?),
+        copied = copy::tcp(&mut client, &mut upstream) => Ok(copied?),
         reason = registration.revoked() => {
             log.response_flags = Some("DENY");
             Err(Error::AuthorizationPolicyRevoked(reason))

@@ -57,8 +57,8 @@ async fn proxy(
 /// Copies between the client and an established upstream.
 pub async fn pump(client: &mut TcpStream, upstream: UpstreamConn) -> Result<copy::Transferred, Error> {
     Ok(match upstream {
-        UpstreamConn::Hbone(mut s) => copy::bidirectional(client, &mut s).await?,
-        UpstreamConn::Tcp(mut s) => copy::bidirectional(client, &mut s).await?,
+        UpstreamConn::Hbone(s) => copy::tcp_to_hbone(client, s).await?,
+        UpstreamConn::Tcp(mut s) => copy::tcp(client, &mut s).await?,
     })
 }
 
