@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def tree(features):
-    cmd = ["cargo", "tree", "--locked", "--offline", "-e", "normal", "--target", "all",
+    cmd = ["cargo", "tree", "--locked", "-e", "normal", "--target", "all",
            "--prefix", "none", "--format", "{p}", "--no-default-features", "--features", ",".join(features)]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     crates = set()
