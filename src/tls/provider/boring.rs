@@ -13,8 +13,12 @@
 mod aead;
 mod x509;
 
-use rustls::SupportedCipherSuite;
-use rustls::crypto::CryptoProvider;
+use std::sync::Arc;
+
+use rustls::crypto::{CryptoProvider, KeyProvider};
+use rustls::sign::{Signer, SigningKey};
+use rustls::{SignatureAlgorithm, SignatureScheme, SupportedCipherSuite};
+use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
 
 pub use self::x509::{generate_ca, generate_csr, issue_leaf, sign_csr};
 
@@ -48,7 +52,54 @@ pub(super) fn provider() -> CryptoProvider {
             SupportedCipherSuite::Tls13(&suites[1]),
         ],
         kx_groups,
+        key_provider: &KeysWithSpki,
         ..base
+    }
+}
+
+/// boring-rustls-provider's key loader, plus the key's public half. rustls compares that with
+/// the certificate's to catch a key that does not belong to its certificate
+/// (`CertifiedKey::from_der`); without it the check is silently skipped.
+#[derive(Debug)]
+struct KeysWithSpki;
+
+impl KeyProvider for KeysWithSpki {
+    fn load_private_key(
+        &self,
+        der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+        let spki = ::boring::pkey::PKey::private_key_from_der(der.secret_der())
+            .or_else(|_| ::boring::pkey::PKey::private_key_from_pkcs8(der.secret_der()))
+            .and_then(|k| k.public_key_to_der())
+            .map_err(|e| rustls::Error::General(format!("unusable private key: {e}")))?;
+        let inner = boring_rustls_provider::provider()
+            .key_provider
+            .load_private_key(der)?;
+        Ok(Arc::new(WithSpki { inner, spki }))
+    }
+
+    fn fips(&self) -> bool {
+        fips_mode()
+    }
+}
+
+#[derive(Debug)]
+struct WithSpki {
+    inner: Arc<dyn SigningKey>,
+    spki: Vec<u8>,
+}
+
+impl SigningKey for WithSpki {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        self.inner.choose_scheme(offered)
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+
+    fn public_key(&self) -> Option<SubjectPublicKeyInfoDer<'_>> {
+        Some(SubjectPublicKeyInfoDer::from(self.spki.as_slice()))
     }
 }
 

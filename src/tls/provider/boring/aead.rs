@@ -16,6 +16,7 @@
 use std::sync::OnceLock;
 
 use ::boring::aead::{AeadCtx, Algorithm};
+use rustls::crypto::CipherSuiteCommon;
 use rustls::crypto::cipher::{
     AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, MessageDecrypter, MessageEncrypter,
     Nonce, OutboundOpaqueMessage, OutboundPlainMessage, PrefixedPayload, Tls13AeadAlgorithm,
@@ -189,6 +190,14 @@ impl MessageDecrypter for Broken {
     }
 }
 
+fn common_of(base: &Tls13CipherSuite) -> CipherSuiteCommon {
+    CipherSuiteCommon {
+        suite: base.common.suite,
+        hash_provider: base.common.hash_provider,
+        confidentiality_limit: base.common.confidentiality_limit,
+    }
+}
+
 /// The two suites we offer: `boring-rustls-provider`'s definitions (hash, HKDF, limits) with
 /// the record AEAD swapped for ours. No QUIC: ztunnel never speaks it.
 pub(crate) fn suites() -> &'static [Tls13CipherSuite; 2] {
@@ -198,13 +207,13 @@ pub(crate) fn suites() -> &'static [Tls13CipherSuite; 2] {
         let base128 = &boring_rustls_provider::tls13::AES_128_GCM_SHA256;
         [
             Tls13CipherSuite {
-                common: base256.common,
+                common: common_of(base256),
                 hkdf_provider: base256.hkdf_provider,
                 aead_alg: &AesGcmTls13::Aes256,
                 quic: None,
             },
             Tls13CipherSuite {
-                common: base128.common,
+                common: common_of(base128),
                 hkdf_provider: base128.hkdf_provider,
                 aead_alg: &AesGcmTls13::Aes128,
                 quic: None,

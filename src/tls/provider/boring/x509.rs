@@ -23,6 +23,7 @@ use ::boring::x509::extension::{
 use ::boring::x509::{X509, X509Builder, X509Name, X509NameRef, X509Ref, X509Req};
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
 
 use super::super::{KeyedCert, Validity};
 use crate::identity::Identity;
@@ -61,7 +62,7 @@ fn load_ca(ca: &KeyedCert) -> Result<(X509, PKey<Private>), Error> {
         .map_err(|e| Error::Generate(format!("CA certificate does not parse: {e}")))?;
     let key = PKey::private_key_from_pkcs8(ca.key.secret_pkcs8_der())
         .ok()
-        .filter(is_p256)
+        .filter(|k| is_p256(k))
         .ok_or_else(|| Error::Generate("CA key is not a usable ECDSA P-256 key".into()))?;
     Ok((cert, key))
 }
@@ -88,10 +89,9 @@ fn base_builder(validity: Validity) -> Result<X509Builder, Error> {
         .and_then(|n| n.to_asn1_integer())
         .map_err(gen_err("serial"))?;
     b.set_serial_number(&serial).map_err(gen_err("serial"))?;
-    b.set_not_before(&asn1_time(validity.not_before)?)
-        .map_err(gen_err("notBefore"))?;
-    b.set_not_after(&asn1_time(validity.not_after)?)
-        .map_err(gen_err("notAfter"))?;
+    let (not_before, not_after) = (asn1_time(validity.not_before)?, asn1_time(validity.not_after)?);
+    b.set_not_before(&not_before).map_err(gen_err("notBefore"))?;
+    b.set_not_after(&not_after).map_err(gen_err("notAfter"))?;
     Ok(b)
 }
 
@@ -107,12 +107,10 @@ fn sign_leaf(
     uris: &[String],
     validity: Validity,
 ) -> Result<CertificateDer<'static>, Error> {
-    if uris.is_empty() {
-        return Err(Error::Generate("a workload certificate needs a URI SAN".into()));
-    }
     let issuer: &X509NameRef = ca_cert.subject_name();
     let mut b = base_builder(validity)?;
-    b.set_subject_name(&empty_name()?).map_err(gen_err("subject"))?;
+    let subject = empty_name()?;
+    b.set_subject_name(&subject).map_err(gen_err("subject"))?;
     b.set_issuer_name(issuer).map_err(gen_err("issuer"))?;
     b.set_pubkey(subject_key).map_err(gen_err("public key"))?;
     let ext = [
@@ -125,26 +123,34 @@ fn sign_leaf(
         ExtendedKeyUsage::new().server_auth().client_auth().build(),
     ];
     for e in ext {
-        b.append_extension(&e.map_err(gen_err("extension"))?)
-            .map_err(gen_err("extension"))?;
+        let e = e.map_err(gen_err("extension"))?;
+        b.append_extension(&e).map_err(gen_err("extension"))?;
     }
-    let mut san = SubjectAlternativeName::new();
-    // An empty subject makes the SAN the only name: RFC 5280 §4.2.1.6 requires it critical.
-    san.critical();
-    for uri in uris {
-        san.uri(uri);
-    }
-    let aki = {
+    let (san, aki) = {
         let ctx = b.x509v3_context(Some(ca_cert), None);
-        let san = san.build(&ctx).map_err(|e| Error::Generate(format!("URI SAN {uris:?}: {e}")))?;
+        // No URIs only happens in tests of certificate validation; issue it without a SAN.
+        let san = if uris.is_empty() {
+            None
+        } else {
+            let mut san = SubjectAlternativeName::new();
+            // An empty subject makes the SAN the only name: RFC 5280 §4.2.1.6 requires it
+            // critical.
+            san.critical();
+            for uri in uris {
+                san.uri(uri);
+            }
+            Some(san.build(&ctx).map_err(|e| Error::Generate(format!("URI SAN {uris:?}: {e}")))?)
+        };
         let aki = AuthorityKeyIdentifier::new()
             .keyid(true)
             .build(&ctx)
             .map_err(gen_err("authority key identifier"))?;
         (san, aki)
     };
-    b.append_extension(&aki.0).map_err(gen_err("SAN"))?;
-    b.append_extension(&aki.1).map_err(gen_err("AKI"))?;
+    if let Some(san) = san {
+        b.append_extension(&san).map_err(gen_err("SAN"))?;
+    }
+    b.append_extension(&aki).map_err(gen_err("AKI"))?;
     b.sign(ca_key, MessageDigest::sha256()).map_err(gen_err("signing certificate"))?;
     der(b.build())
 }
@@ -180,8 +186,8 @@ pub fn generate_ca(organization: &str, validity: Validity) -> Result<KeyedCert, 
             .build(),
     ];
     for e in ext {
-        b.append_extension(&e.map_err(gen_err("extension"))?)
-            .map_err(gen_err("extension"))?;
+        let e = e.map_err(gen_err("extension"))?;
+        b.append_extension(&e).map_err(gen_err("extension"))?;
     }
     let ski = SubjectKeyIdentifier::new()
         .build(&b.x509v3_context(None, None))
@@ -203,7 +209,8 @@ fn public_of(key: &PKeyRef<Private>) -> Result<PKey<Public>, Error> {
 pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result<KeyedCert, Error> {
     let (ca_cert, ca_key) = load_ca(ca)?;
     let key = new_key()?;
-    let cert = sign_leaf(&ca_cert, &ca_key, &public_of(&key)?, uris, validity)?;
+    let public = public_of(&key)?;
+    let cert = sign_leaf(&ca_cert, &ca_key, &public, uris, validity)?;
     Ok(KeyedCert {
         cert,
         key: pkcs8(&key)?,
@@ -257,7 +264,8 @@ pub fn generate_csr(id: &Identity) -> Result<(String, PrivatePkcs8KeyDer<'static
     let key = new_key()?;
     let mut b = X509Req::builder().map_err(gen_err("CSR builder"))?;
     b.set_version(0).map_err(gen_err("CSR version"))?;
-    b.set_subject_name(&empty_name()?).map_err(gen_err("CSR subject"))?;
+    let subject = empty_name()?;
+    b.set_subject_name(&subject).map_err(gen_err("CSR subject"))?;
     b.set_pubkey(&key).map_err(gen_err("CSR key"))?;
     let mut exts = Stack::new().map_err(gen_err("CSR extensions"))?;
     let san = SubjectAlternativeName::new()
