@@ -23,11 +23,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or("proxy");
     // Every command uses the crypto provider; a FIPS build without FIPS mode stops here.
-    if !matches!(cmd, "help" | "-h" | "--help") {
-        if let Err(e) = ztunnel::tls::provider::startup_check() {
-            eprintln!("ztunnel: error: {e}");
-            return ExitCode::FAILURE;
-        }
+    if !matches!(cmd, "help" | "-h" | "--help")
+        && let Err(e) = ztunnel::tls::provider::startup_check()
+    {
+        eprintln!("ztunnel: error: {e}");
+        return ExitCode::FAILURE;
     }
     let result = match cmd {
         "proxy" => run_proxy(),

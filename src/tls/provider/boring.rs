@@ -125,10 +125,12 @@ fn check_fips_mode(enabled: bool) -> Result<(), String> {
     if enabled {
         Ok(())
     } else {
-        Err("this is a FIPS build (tls-boring) but BoringSSL reports FIPS_mode() == 0: the \
+        Err(
+            "this is a FIPS build (tls-boring) but BoringSSL reports FIPS_mode() == 0: the \
              linked library is not a FIPS-mode BoringSSL (check BORING_BSSL_FIPS_PATH and \
              vendor/boringssl-fips); refusing to run"
-            .into())
+                .into(),
+        )
     }
 }
 
@@ -141,7 +143,10 @@ mod tests {
         assert!(fips_mode());
         assert!(startup_check().is_ok());
         let err = check_fips_mode(false).unwrap_err();
-        assert!(err.contains("FIPS_mode() == 0") && err.contains("refusing"), "{err}");
+        assert!(
+            err.contains("FIPS_mode() == 0") && err.contains("refusing"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -183,7 +188,10 @@ mod tests {
         assert_eq!(parsed.raw_serial().len(), 16);
         assert!(root.is_ca());
         // ECDSA with SHA-256 (1.2.840.10045.4.3.2).
-        assert_eq!(parsed.signature_algorithm.algorithm.to_id_string(), "1.2.840.10045.4.3.2");
+        assert_eq!(
+            parsed.signature_algorithm.algorithm.to_id_string(),
+            "1.2.840.10045.4.3.2"
+        );
         assert!(!leaf.key.secret_pkcs8_der().is_empty());
     }
 }

@@ -269,7 +269,10 @@ mod tests {
 
     #[test]
     fn every_seal_is_an_approved_fips_service() {
-        assert!(::boring::fips::enabled(), "FIPS build must run in FIPS mode");
+        assert!(
+            ::boring::fips::enabled(),
+            "FIPS build must run in FIPS mode"
+        );
         for alg in ALGS {
             let mut enc = alg.sealer(&key(alg), iv());
             for seq in 0..6u64 {
@@ -309,18 +312,22 @@ mod tests {
                 assert_eq!(wire.len(), 5 + 4 + 1 + TAG_LEN, "header+data+type+tag");
                 let mut bad = wire.clone();
                 let wire_copy = wire.clone();
-                let opened = dec
-                    .decrypt(opaque(&mut wire[5..]), seq)
-                    .expect("open");
+                let opened = dec.decrypt(opaque(&mut wire[5..]), seq).expect("open");
                 assert_eq!(opened.typ, ContentType::ApplicationData);
-                assert_eq!(&*opened.payload, b"ping");
+                assert_eq!(&opened.payload[..], b"ping");
 
                 bad[6] ^= 1;
                 let mut fresh = alg.opener(&key(alg), iv());
-                assert!(fresh.decrypt(opaque(&mut bad[5..]), seq).is_err(), "tampered record opened");
+                assert!(
+                    fresh.decrypt(opaque(&mut bad[5..]), seq).is_err(),
+                    "tampered record opened"
+                );
                 let mut good = wire_copy.clone();
                 let mut wrong_seq = alg.opener(&key(alg), iv());
-                assert!(wrong_seq.decrypt(opaque(&mut good[5..]), seq + 1).is_err(), "wrong nonce opened");
+                assert!(
+                    wrong_seq.decrypt(opaque(&mut good[5..]), seq + 1).is_err(),
+                    "wrong nonce opened"
+                );
             }
         }
     }
@@ -330,7 +337,12 @@ mod tests {
         let mut enc = AesGcmTls13::Aes256.sealer(&[1u8; 5], iv());
         assert!(enc.encrypt(record(b"x"), 0).is_err());
         let mut buf = [0u8; 32];
-        assert!(AesGcmTls13::Aes256.opener(&[1u8; 5], iv()).decrypt(opaque(&mut buf), 0).is_err());
+        assert!(
+            AesGcmTls13::Aes256
+                .opener(&[1u8; 5], iv())
+                .decrypt(opaque(&mut buf), 0)
+                .is_err()
+        );
     }
 
     fn opaque(body: &mut [u8]) -> InboundOpaqueMessage<'_> {

@@ -89,8 +89,12 @@ fn base_builder(validity: Validity) -> Result<X509Builder, Error> {
         .and_then(|n| n.to_asn1_integer())
         .map_err(gen_err("serial"))?;
     b.set_serial_number(&serial).map_err(gen_err("serial"))?;
-    let (not_before, not_after) = (asn1_time(validity.not_before)?, asn1_time(validity.not_after)?);
-    b.set_not_before(&not_before).map_err(gen_err("notBefore"))?;
+    let (not_before, not_after) = (
+        asn1_time(validity.not_before)?,
+        asn1_time(validity.not_after)?,
+    );
+    b.set_not_before(&not_before)
+        .map_err(gen_err("notBefore"))?;
     b.set_not_after(&not_after).map_err(gen_err("notAfter"))?;
     Ok(b)
 }
@@ -139,7 +143,10 @@ fn sign_leaf(
             for uri in uris {
                 san.uri(uri);
             }
-            Some(san.build(&ctx).map_err(|e| Error::Generate(format!("URI SAN {uris:?}: {e}")))?)
+            Some(
+                san.build(&ctx)
+                    .map_err(|e| Error::Generate(format!("URI SAN {uris:?}: {e}")))?,
+            )
         };
         let aki = AuthorityKeyIdentifier::new()
             .keyid(true)
@@ -151,7 +158,8 @@ fn sign_leaf(
         b.append_extension(&san).map_err(gen_err("SAN"))?;
     }
     b.append_extension(&aki).map_err(gen_err("AKI"))?;
-    b.sign(ca_key, MessageDigest::sha256()).map_err(gen_err("signing certificate"))?;
+    b.sign(ca_key, MessageDigest::sha256())
+        .map_err(gen_err("signing certificate"))?;
     der(b.build())
 }
 
@@ -193,7 +201,8 @@ pub fn generate_ca(organization: &str, validity: Validity) -> Result<KeyedCert, 
         .build(&b.x509v3_context(None, None))
         .map_err(gen_err("subject key identifier"))?;
     b.append_extension(&ski).map_err(gen_err("SKI"))?;
-    b.sign(&key, MessageDigest::sha256()).map_err(gen_err("self-signing CA"))?;
+    b.sign(&key, MessageDigest::sha256())
+        .map_err(gen_err("self-signing CA"))?;
     Ok(KeyedCert {
         cert: der(b.build())?,
         key: pkcs8(&key)?,
@@ -265,7 +274,8 @@ pub fn generate_csr(id: &Identity) -> Result<(String, PrivatePkcs8KeyDer<'static
     let mut b = X509Req::builder().map_err(gen_err("CSR builder"))?;
     b.set_version(0).map_err(gen_err("CSR version"))?;
     let subject = empty_name()?;
-    b.set_subject_name(&subject).map_err(gen_err("CSR subject"))?;
+    b.set_subject_name(&subject)
+        .map_err(gen_err("CSR subject"))?;
     b.set_pubkey(&key).map_err(gen_err("CSR key"))?;
     let mut exts = Stack::new().map_err(gen_err("CSR extensions"))?;
     let san = SubjectAlternativeName::new()
@@ -275,11 +285,9 @@ pub fn generate_csr(id: &Identity) -> Result<(String, PrivatePkcs8KeyDer<'static
         .map_err(|e| Error::Generate(format!("URI SAN {id}: {e}")))?;
     exts.push(san).map_err(gen_err("CSR extensions"))?;
     b.add_extensions(&exts).map_err(gen_err("CSR extensions"))?;
-    b.sign(&key, MessageDigest::sha256()).map_err(gen_err("signing CSR"))?;
-    let pem = b
-        .build()
-        .to_pem()
-        .map_err(gen_err("encoding CSR"))?;
+    b.sign(&key, MessageDigest::sha256())
+        .map_err(gen_err("signing CSR"))?;
+    let pem = b.build().to_pem().map_err(gen_err("encoding CSR"))?;
     let pem = String::from_utf8(pem).map_err(|_| Error::Generate("CSR PEM is not UTF-8".into()))?;
     Ok((pem, pkcs8(&key)?))
 }
