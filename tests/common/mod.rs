@@ -41,11 +41,7 @@ pub fn start(n: u8, tweak: impl Fn(&str, NodeSpec) -> NodeSpec) -> Env {
 }
 
 /// Like [`start`], with a custom config body derived from the mesh.
-pub fn start_with(
-    n: u8,
-    yaml: impl Fn(&Mesh) -> String,
-    tweak: impl Fn(&str, NodeSpec) -> NodeSpec,
-) -> Env {
+pub fn start_with(n: u8, yaml: impl Fn(&Mesh) -> String, tweak: impl Fn(&str, NodeSpec) -> NodeSpec) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let probe = Mesh::on_loopback(n, 0);
     let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
@@ -53,40 +49,13 @@ pub fn start_with(
     let (ca, ca_files) = write_ca(dir.path());
     let config = dir.path().join("mesh.yaml");
     std::fs::write(&config, yaml(&mesh)).unwrap();
-    let a = tweak(
-        "a",
-        NodeSpec::new(
-            "node-a",
-            "default/client/client",
-            mesh.client_ip,
-            &config,
-            &ca_files,
-        ),
-    )
-    .spawn(bin())
-    .unwrap();
-    let b = tweak(
-        "b",
-        NodeSpec::new(
-            "node-b",
-            "default/server/server",
-            mesh.server_ip,
-            &config,
-            &ca_files,
-        ),
-    )
-    .spawn(bin())
-    .unwrap();
-    Env {
-        dir,
-        mesh,
-        echo,
-        ca,
-        ca_files,
-        config,
-        a,
-        b,
-    }
+    let a = tweak("a", NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files))
+        .spawn(bin())
+        .unwrap();
+    let b = tweak("b", NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files))
+        .spawn(bin())
+        .unwrap();
+    Env { dir, mesh, echo, ca, ca_files, config, a, b }
 }
 
 pub fn ip(s: &str) -> IpAddr {
