@@ -59,7 +59,7 @@ chmod 1777 "$OUT/rootfs/tmp"
 cp "$BIN" "$OUT/rootfs/usr/local/bin/ztunnel"
 # Exactly the shared objects the dynamic linker resolves (libstdc++/libgcc_s because
 # BoringSSL is C++, plus glibc), at the same paths.
-ldd "$BIN" | awk '/=> \//{print $3} /^\s*\/[^ ]+ \(/{print $1}' | while read -r lib; do
+ldd "$BIN" | awk '/=> \//{print $3} /^[ \t]*\/[^ ]+ \(/{print $1}' | while read -r lib; do
   mkdir -p "$OUT/rootfs$(dirname "$lib")"
   cp -L "$lib" "$OUT/rootfs$lib"
 done
