@@ -50,6 +50,7 @@ pub struct Running {
 
 /// Builds and starts everything; returns once listeners are bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    crate::tls::provider::startup_check()?;
     if cfg.proxy_mode != ProxyMode::Dedicated {
         bail!("PROXY_MODE=shared (in-pod mode) is not supported yet; set PROXY_MODE=dedicated and PROXY_WORKLOAD_INFO=<namespace>/<name>/<service-account>");
     }

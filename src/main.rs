@@ -22,6 +22,13 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or("proxy");
+    // Every command uses the crypto provider; a FIPS build without FIPS mode stops here.
+    if !matches!(cmd, "help" | "-h" | "--help")
+        && let Err(e) = ztunnel::tls::provider::startup_check()
+    {
+        eprintln!("ztunnel: error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cmd {
         "proxy" => run_proxy(),
         "version" => {
@@ -69,6 +76,7 @@ fn print_version() {
     println!("ztunnel {}", env!("CARGO_PKG_VERSION"));
     println!("crypto provider: {}", info.name);
     println!("FIPS mode: {}", info.fips_mode);
+    println!("crypto library: {}", info.library);
     println!("protocol versions: {}", info.protocol_versions.join(", "));
     println!("cipher suites: {}", info.cipher_suites.join(", "));
     println!("key exchange groups: {}", info.kx_groups.join(", "));

@@ -117,7 +117,16 @@ fn wrong_server_identity_is_refused() {
 fn readiness_endpoint() {
     let env = start(17, |_, s| s);
     let url = format!("http://{}/healthz/ready", env.b.addrs.readiness);
-    let (ok, out) = run("curl", &["-s", "-w", "\n%{http_code}", &url], b"");
+    // The workload certificate is issued after the listeners are bound; give it a moment.
+    let mut attempt = 0;
+    let (ok, out) = loop {
+        let (ok, out) = run("curl", &["-s", "-w", "\n%{http_code}", &url], b"");
+        attempt += 1;
+        if out.ends_with("200") || attempt == 50 {
+            break (ok, out);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(ok, "{out}");
     assert!(out.starts_with("ready") && out.ends_with("200"), "{out}");
     let (_, out) = run("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url], b"");

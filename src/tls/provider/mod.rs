@@ -21,14 +21,15 @@ compile_error!("features `tls-ring` and `tls-boring` are mutually exclusive: ena
 #[cfg(not(any(feature = "tls-ring", feature = "tls-boring")))]
 compile_error!("no crypto backend selected: enable `tls-ring` (default) or `tls-boring`");
 
-#[cfg(all(feature = "tls-boring", not(feature = "tls-ring")))]
-compile_error!("tls-boring backend not implemented yet");
-
 cfg_if::cfg_if! {
     if #[cfg(feature = "tls-ring")] {
         mod ring;
         // `self::` because a bare `ring` would be ambiguous with the `ring` crate.
         use self::ring as backend;
+    } else if #[cfg(feature = "tls-boring")] {
+        mod boring;
+        // `self::` because a bare `boring` would be ambiguous with the `boring` crate.
+        use self::boring as backend;
     }
 }
 
@@ -46,16 +47,30 @@ pub fn get() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// Whether the compiled-in backend runs a FIPS-validated module in FIPS mode.
+/// Whether the compiled-in backend runs its crypto module in FIPS mode.
 pub fn fips_mode() -> bool {
     backend::fips_mode()
 }
+
+/// Refuses to run a build whose crypto module is not in the state its build promises (the
+/// FIPS build with FIPS mode off). Called before anything builds a TLS config.
+pub fn startup_check() -> Result<(), StartupError> {
+    backend::startup_check().map_err(StartupError)
+}
+
+/// Why [`startup_check`] refused.
+#[derive(Debug, thiserror::Error)]
+#[error("crypto provider {NAME}: {0}")]
+pub struct StartupError(String);
 
 /// What the compiled-in provider negotiates, for the admin server and `--version`.
 #[derive(Serialize, Clone, Debug)]
 pub struct ProviderInfo {
     pub name: String,
     pub fips_mode: bool,
+    /// The crypto library and its version (for BoringSSL: source release, API and FIPS
+    /// versions).
+    pub library: String,
     pub protocol_versions: Vec<String>,
     pub cipher_suites: Vec<String>,
     pub kx_groups: Vec<String>,
@@ -68,6 +83,7 @@ pub fn info() -> ProviderInfo {
     ProviderInfo {
         name: NAME.to_string(),
         fips_mode: fips_mode(),
+        library: backend::library(),
         protocol_versions: PROTOCOL_VERSIONS
             .iter()
             .map(|v| format!("{:?}", v.version))
@@ -127,7 +143,9 @@ mod tests {
             info.cipher_suites,
             vec!["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"]
         );
-        assert_eq!(info.kx_groups, vec!["secp256r1", "secp384r1", "X25519"]);
+        let third = if cfg!(feature = "tls-boring") { "X25519MLKEM768" } else { "X25519" };
+        assert_eq!(info.kx_groups, vec!["secp256r1", "secp384r1", third]);
+        assert!(startup_check().is_ok());
         assert!(
             info.signature_schemes
                 .contains(&"ECDSA_NISTP256_SHA256".to_string())
@@ -141,5 +159,16 @@ mod tests {
         assert_eq!(NAME, "ring");
         assert!(!fips_mode());
         assert!(!info().fips_mode);
+    }
+
+    #[cfg(feature = "tls-boring")]
+    #[test]
+    fn boring_is_fips() {
+        assert_eq!(NAME, "boringssl-fips");
+        assert!(fips_mode());
+        let info = info();
+        assert!(info.fips_mode);
+        assert!(info.library.starts_with("BoringSSL"), "{}", info.library);
+        assert!(!info.signature_schemes.iter().any(|s| s == "ED25519"));
     }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, both crypto builds, plus the compliance checks. Run as root (the
+# capture / in-pod tests create network namespaces and iptables rules). `.ci/run` installs the
+# system packages this needs and then runs this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FIPS_TARGET=target/fips   # own target dir: different features, and each build's tests find the other's binary
+fips() { CARGO_TARGET_DIR=$FIPS_TARGET "$@" --no-default-features --features tls-boring; }
+
+# The FIPS binary first: the ring suite's interop test runs it as the peer.
+fips cargo build --locked --bin ztunnel
+
+# Ring build (default), then the FIPS build's suite.
+cargo test --locked
+fips cargo test --locked
+
+# Compliance: dependency trees of both builds, live TLS scans of both binaries, and the
+# Dockerfile.fips build stage (dev profile here, to reuse the artifacts built above).
+python3 compliance/check_deps.py
+python3 compliance/scan.py --build ring --bin target/debug/ztunnel --out target/compliance
+PROFILE=dev CARGO_TARGET_DIR=$FIPS_TARGET compliance/build-fips.sh target/compliance/fips-image
