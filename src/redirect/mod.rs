@@ -3,8 +3,13 @@
 //! keepalive, `SO_MARK` so our own traffic is not captured again, IP_TRANSPARENT for
 //! original-source binds).
 //!
-//! This is the only module with `unsafe` (two `getsockopt` calls the standard library and
-//! socket2 do not expose).
+//! This is the only module with `unsafe` besides src/inpod/protocol.rs (two `getsockopt`
+//! calls the standard library and socket2 do not expose; `setns` in [`netns`]).
+//!
+//! [`rules`]: the in-pod iptables rules (`ztunnel redirect install|remove`).
+
+pub mod netns;
+pub mod rules;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
