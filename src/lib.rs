@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod drain;
 pub mod http_util;
+pub mod inpod;
 pub mod metrics;
 pub mod identity;
 pub mod app;

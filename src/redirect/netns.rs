@@ -57,4 +57,18 @@ impl Netns {
             .join()
             .map_err(|_| io::Error::other("netns thread panicked"))?
     }
+
+    /// [`Netns::run`] without blocking the async caller (the thread reports back through a
+    /// oneshot). Used to create per-connection sockets inside a pod.
+    pub async fn run_async<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let fd = self.fd.clone();
+        std::thread::Builder::new().name("netns".into()).spawn(move || {
+            // SAFETY: as in `run`: a fresh thread that exits after `f`.
+            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+            let res = if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(f()) };
+            let _ = tx.send(res);
+        })?;
+        rx.await.map_err(|_| io::Error::other("netns thread panicked"))?
+    }
 }
