@@ -30,9 +30,28 @@ pub struct PodInfo {
     pub service_account: String,
 }
 
-/// Starts a pod's proxy inside its namespace; the returned trigger stops it.
+/// Starts a pod's proxy inside its namespace; the returned handle stops it.
 pub trait PodStarter: Send + Sync {
-    fn start(&self, pod: &PodInfo, netns: &Netns) -> Result<DrainTrigger, String>;
+    fn start(&self, pod: &PodInfo, netns: &Netns) -> Result<PodHandle, String>;
+}
+
+/// A running pod proxy.
+pub struct PodHandle {
+    pub trigger: DrainTrigger,
+    /// The proxy's serving task; aborting it closes connections still open at the deadline.
+    pub task: Option<tokio::task::AbortHandle>,
+}
+
+impl PodHandle {
+    /// Stops accepting at once; open connections get `deadline` to finish, then are closed.
+    pub async fn stop(self, deadline: Duration) {
+        if self.trigger.drain(deadline).await == drain::DrainOutcome::DeadlineExceeded {
+            tracing::info!(?deadline, "pod drain deadline passed: closing its remaining connections");
+        }
+        if let Some(t) = self.task {
+            t.abort();
+        }
+    }
 }
 
 struct Pod {
@@ -40,7 +59,7 @@ struct Pod {
     netns: Netns,
     inode: u64,
     /// `None` while a failed start waits for a retry.
-    running: Option<DrainTrigger>,
+    running: Option<PodHandle>,
     last_error: Option<String>,
 }
 
@@ -51,7 +70,7 @@ pub struct PodTable<S> {
     /// Pods announced (Add/Keep) since the current connection's hello.
     seen: HashSet<String>,
     /// Pod proxies being stopped, drained in the background by the caller.
-    stopping: Vec<DrainTrigger>,
+    stopping: Vec<PodHandle>,
 }
 
 /// Why a request was refused (sent back as the Ack's error text).
@@ -94,8 +113,8 @@ impl<S: PodStarter> PodTable<S> {
         self.pods.get(uid).is_some_and(|p| p.running.is_some())
     }
 
-    /// Triggers of proxies stopped since the last call (drain them).
-    pub fn take_stopping(&mut self) -> Vec<DrainTrigger> {
+    /// Proxies stopped since the last call (the caller drains them).
+    pub fn take_stopping(&mut self) -> Vec<PodHandle> {
         std::mem::take(&mut self.stopping)
     }
 
@@ -158,9 +177,9 @@ impl<S: PodStarter> PodTable<S> {
     fn try_start(&mut self, uid: &str) -> Result<(), RequestError> {
         let p = self.pods.get_mut(uid).expect("caller checked");
         match self.starter.start(&p.info, &p.netns) {
-            Ok(trigger) => {
+            Ok(handle) => {
                 tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod added: listeners bound in its network namespace");
-                p.running = Some(trigger);
+                p.running = Some(handle);
                 p.last_error = None;
                 Ok(())
             }
@@ -244,7 +263,7 @@ pub async fn run<S: PodStarter>(cfg: ManagerConfig, starter: S, ready: ReadyTask
 
 async fn drain_stopped<S: PodStarter>(table: &mut PodTable<S>, deadline: Duration) {
     let stopping = table.take_stopping();
-    let all = stopping.into_iter().map(|t| t.drain(deadline));
+    let all = stopping.into_iter().map(|h| h.stop(deadline));
     futures_util::future::join_all(all).await;
 }
 
@@ -298,7 +317,7 @@ async fn serve_connection<S: PodStarter>(
             let deadline = cfg.drain_deadline;
             let hold = drain.clone();
             tokio::spawn(async move {
-                t.drain(deadline).await;
+                t.stop(deadline).await;
                 drop(hold);
             });
         }

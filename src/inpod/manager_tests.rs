@@ -11,14 +11,14 @@ struct Recorder {
 }
 
 impl PodStarter for Recorder {
-    fn start(&self, pod: &PodInfo, _: &Netns) -> Result<DrainTrigger, String> {
+    fn start(&self, pod: &PodInfo, _: &Netns) -> Result<PodHandle, String> {
         if pod.name == "broken" && !*self.fixed.lock().unwrap() {
             return Err("address in use".into());
         }
         self.started.lock().unwrap().push(pod.uid.clone());
         let (t, w) = pod_drain();
         self.watchers.lock().unwrap().push((pod.uid.clone(), w));
-        Ok(t)
+        Ok(PodHandle { trigger: t, task: None })
     }
 }
 
@@ -88,7 +88,7 @@ fn del_stops_and_is_idempotent() {
     t.apply(del("u1"), None).unwrap();
     let stopping = t.take_stopping();
     assert_eq!(stopping.len(), 1);
-    stopping[0].signal();
+    stopping[0].trigger.signal();
     assert!(r.is_stopped("u1"));
     assert_eq!(t.apply(del("u1"), None), Ok(Applied::Ok));
     assert!(t.uids().is_empty());

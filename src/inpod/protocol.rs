@@ -108,7 +108,7 @@ impl SeqPacket {
     }
 
     /// Receives one message and the fd attached to it, if any.
-    pub async fn recv(&self) -> Result<(Vec<u8>, Option<OwnedFd>), ProtocolError> {
+    pub async fn recv(&self) -> Result<Received, ProtocolError> {
         loop {
             let mut guard = self.fd.ready(Interest::READABLE).await?;
             match guard.try_io(|s| recvmsg(s.get_ref().as_raw_fd())) {
@@ -163,7 +163,11 @@ fn sendmsg(fd: RawFd, msg: &[u8], pass: Option<RawFd>) -> io::Result<()> {
     Ok(())
 }
 
-fn recvmsg(fd: RawFd) -> io::Result<Result<(Vec<u8>, Option<OwnedFd>), ProtocolError>> {
+/// One received message and its fd.
+type Received = (Vec<u8>, Option<OwnedFd>);
+
+/// Outer error: the socket (WouldBlock drives readiness); inner: what the peer sent.
+fn recvmsg(fd: RawFd) -> io::Result<Result<Received, ProtocolError>> {
     let mut buf = vec![0u8; MAX_MESSAGE];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     let mut cbuf = [0u64; CMSG_BUF / 8];

@@ -6,14 +6,13 @@
 use std::sync::Arc;
 
 use crate::config::ProxyWorkloadInfo;
-use crate::drain::DrainTrigger;
 use crate::identity::manager::SecretManager;
 use crate::metrics::TrafficMetrics;
 use crate::proxy::{Proxy, ProxyConfig};
 use crate::redirect::netns::Netns;
 use crate::state::StateStore;
 
-use super::manager::{PodInfo, PodStarter, pod_drain};
+use super::manager::{PodHandle, PodInfo, PodStarter, pod_drain};
 
 /// Everything a pod proxy shares with the node.
 pub struct ProxyStarter {
@@ -25,7 +24,7 @@ pub struct ProxyStarter {
 }
 
 impl PodStarter for ProxyStarter {
-    fn start(&self, pod: &PodInfo, netns: &Netns) -> Result<DrainTrigger, String> {
+    fn start(&self, pod: &PodInfo, netns: &Netns) -> Result<PodHandle, String> {
         let mut cfg = self.base.clone();
         cfg.local_workload = ProxyWorkloadInfo {
             namespace: pod.namespace.clone(),
@@ -55,7 +54,7 @@ impl PodStarter for ProxyStarter {
             inbound_plaintext = %proxy.addresses().inbound_plaintext,
             "pod proxy listening"
         );
-        tokio::spawn(proxy.run(watcher));
-        Ok(trigger)
+        let task = tokio::spawn(proxy.run(watcher)).abort_handle();
+        Ok(PodHandle { trigger, task: Some(task) })
     }
 }
