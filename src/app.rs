@@ -13,7 +13,9 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
 use crate::drain::{self, DrainOutcome, DrainTrigger};
-use crate::inpod::{self, manager::ManagerConfig, starter::ProxyStarter};
+use crate::dns::metrics::DnsMetrics;
+use crate::dns::server::parse_resolv_conf;
+use crate::inpod::{self, manager::ManagerConfig, starter::{DnsSettings, ProxyStarter}};
 use crate::hbone::H2Settings;
 use crate::identity::dev_ca::DevCa;
 use crate::identity::ca_client::{CaClient, CaClientConfig};
@@ -148,6 +150,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let proxy_task = ready.register("proxy");
     let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
     let traffic = TrafficMetrics::register(metrics.registry());
+    let dns_metrics = DnsMetrics::register(metrics.registry());
     // (xDS metrics register here once the xDS client exists.)
     let registry = metrics.finish();
     let addrs = match workload_info {
@@ -159,7 +162,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
         None => {
             let placeholder = ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
-            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder), state: store.clone(), certs: certs.clone(), metrics: traffic };
+            let dns = cfg.dns_proxy.then(|| DnsSettings {
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
+                domain: cfg.cluster_domain.clone(),
+                upstreams: std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default(),
+                metrics: dns_metrics.clone(),
+            });
+            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder), state: store.clone(), certs: certs.clone(), metrics: traffic, dns };
             let manager = ManagerConfig {
                 uds: cfg.inpod_uds.clone(),
                 drain_deadline: cfg.self_termination_deadline,

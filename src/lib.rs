@@ -22,6 +22,7 @@
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
 
 pub mod admin;
+pub mod dns;
 pub mod drain;
 pub mod http_util;
 pub mod inpod;

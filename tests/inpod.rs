@@ -82,6 +82,10 @@ fn setup(n: u8) -> Setup {
 
 impl Setup {
     fn ztunnel(&self) -> Node {
+        self.ztunnel_with(&[])
+    }
+
+    fn ztunnel_with(&self, extra: &[(&str, &str)]) -> Node {
         let mut spec = NodeSpec::new("node", "-", IpAddr::from([127, 0, 0, 1]), &self.config, &self.ca)
             .unset("PROXY_WORKLOAD_INFO")
             .unset("UNSTABLE_ENABLE_SOCKS5")
@@ -93,6 +97,9 @@ impl Setup {
             .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
             .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
         spec.env.remove("PACKET_MARK"); // shared mode's default (1337) is what the rules expect
+        for (k, v) in extra {
+            spec = spec.set(k, *v);
+        }
         spec.spawn(bin()).unwrap()
     }
 
@@ -119,6 +126,48 @@ fn listening(ns: &str, port: u16) -> bool {
     in_netns(ns, move || TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok())
 }
 
+/// A plain DNS client in `ns`: an A query for `name` to `server:53` (UDP or TCP); the pod's
+/// rules send it to ztunnel's DNS proxy. Returns the A records.
+fn dns_a(ns: &str, server: IpAddr, name: &str, tcp: bool) -> Result<Vec<IpAddr>, String> {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut q = Message::query();
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    let bytes = q.to_vec().unwrap();
+    let reply = in_netns(ns, move || -> std::io::Result<Vec<u8>> {
+        let dst = SocketAddr::new(server, 53);
+        if tcp {
+            let mut c = TcpStream::connect_timeout(&dst, Duration::from_secs(5))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(&(bytes.len() as u16).to_be_bytes())?;
+            c.write_all(&bytes)?;
+            let mut len = [0u8; 2];
+            c.read_exact(&mut len)?;
+            let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+            c.read_exact(&mut buf)?;
+            Ok(buf)
+        } else {
+            let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.send_to(&bytes, dst)?;
+            let mut buf = vec![0u8; 4096];
+            let n = s.recv(&mut buf)?;
+            buf.truncate(n);
+            Ok(buf)
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let m = Message::from_vec(&reply).map_err(|e| e.to_string())?;
+    Ok(m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        })
+        .collect())
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + WAIT;
     while !f() {
@@ -137,6 +186,14 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     wait_until("readiness", || http::request(node.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false));
 
     s.client_round_trip(s.vip(), 1).unwrap();
+
+    // By hostname: the pod's DNS (UDP and TCP, any resolver address) is answered by the DNS
+    // proxy inside pod A, then the client dials what it got.
+    for tcp in [false, true] {
+        let ips = dns_a(&s.pair.a, s.mesh.server_ip, "echo.default.svc.cluster.local.", tcp).unwrap();
+        assert_eq!(ips, vec![s.mesh.service_vip], "tcp={tcp}");
+    }
+    s.client_round_trip(SocketAddr::new(s.mesh.service_vip, 80), 11).unwrap();
 
     // It crossed as HBONE, with each pod's own identity on each side.
     let acc = node.wait_for(WAIT, |e| message(e) == "HBONE connection accepted").unwrap();
@@ -158,6 +215,8 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     let samples = http::parse_metrics(&text).unwrap();
     let opened = |reporter: &str| http::sum(&samples, "istio_tcp_connections_opened_total", &[("reporter", reporter)]);
     assert!(opened("source") >= 1.0 && opened("destination") >= 1.0, "{text}");
+    let dns = http::sum(&samples, "istio_dns_requests_total", &[]);
+    assert!(dns >= 2.0, "DNS requests counted: {dns}");
     drop(s.dir);
 }
 
@@ -235,4 +294,14 @@ fn restarts_reconcile_from_the_snapshot() {
         Some(c.read(&mut buf).unwrap_or(0))
     });
     assert!(matches!(refused, None | Some(0)), "pod B is no longer served: {refused:?}");
+}
+
+#[test]
+fn dns_capture_false_disables_the_dns_proxy() {
+    let s = setup(74);
+    let mut spec_node = s.ztunnel_with(&[("ISTIO_META_DNS_CAPTURE", "false")]);
+    s.cni.wait_snapshots(1, WAIT).unwrap();
+    assert!(listening(&s.pair.a, 15001), "pod proxy is up");
+    assert!(!listening(&s.pair.a, 15053), "no DNS proxy with ISTIO_META_DNS_CAPTURE=false");
+    spec_node.terminate(WAIT).unwrap();
 }

@@ -3,7 +3,11 @@
 //! the proxy dials is created in that namespace too (so it leaves through the pod's
 //! interface, carrying PACKET_MARK so the pod's rules let it pass).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+
+use crate::dns::metrics::DnsMetrics;
+use crate::dns::server::{self as dns, DnsConfig, DnsServer};
 
 use crate::config::ProxyWorkloadInfo;
 use crate::identity::manager::SecretManager;
@@ -14,8 +18,18 @@ use crate::state::StateStore;
 
 use super::manager::{PodHandle, PodInfo, PodStarter, pod_drain};
 
+/// The per-pod DNS proxy's shared settings (`None` when ISTIO_META_DNS_CAPTURE=false).
+pub struct DnsSettings {
+    /// Inside the pod; the rules REDIRECT locally generated DNS to loopback:15053.
+    pub addr: SocketAddr,
+    pub domain: String,
+    pub upstreams: Vec<SocketAddr>,
+    pub metrics: Arc<DnsMetrics>,
+}
+
 /// Everything a pod proxy shares with the node.
 pub struct ProxyStarter {
+    pub dns: Option<DnsSettings>,
     /// Listener addresses and data-path settings; `local_workload` is replaced per pod.
     pub base: ProxyConfig,
     pub state: StateStore,
@@ -37,15 +51,43 @@ impl PodStarter for ProxyStarter {
         let (trigger, watcher) = pod_drain();
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         let (state, certs, metrics, w) = (self.state.clone(), self.certs.clone(), self.metrics.clone(), watcher.clone());
-        let proxy = netns
-            .run(move || {
+        let dns_addr = self.dns.as_ref().map(|d| d.addr);
+        let socket = cfg.socket.clone();
+        let (proxy, dns_sockets) = netns
+            .run(move || -> Result<_, String> {
                 // Listeners register with the reactor from this thread; the sockets keep the
                 // namespace they were created in.
                 let _rt = handle.enter();
-                Proxy::bind(cfg, state, certs, metrics, w)
+                let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
+                let dns = match dns_addr {
+                    Some(addr) => {
+                        let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
+                        let udp = std::net::UdpSocket::bind(addr).map_err(what)?;
+                        udp.set_nonblocking(true).map_err(what)?;
+                        let udp = tokio::net::UdpSocket::from_std(udp).map_err(what)?;
+                        let tcp = crate::redirect::bind(addr, false).map_err(what)?;
+                        Some((udp, tcp))
+                    }
+                    None => None,
+                };
+                Ok((proxy, dns))
             })
-            .map_err(|e| format!("entering the pod's network namespace: {e}"))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("entering the pod's network namespace: {e}"))??;
+        if let (Some(settings), Some((udp, tcp))) = (&self.dns, dns_sockets) {
+            let server = DnsServer::new(
+                DnsConfig {
+                    namespace: pod.namespace.clone(),
+                    workload: pod.name.clone(),
+                    domain: settings.domain.clone(),
+                    upstreams: settings.upstreams.clone(),
+                    socket,
+                },
+                self.state.clone(),
+                settings.metrics.clone(),
+            );
+            tokio::spawn(dns::serve_udp(udp, server.clone(), watcher.clone()));
+            tokio::spawn(dns::serve_tcp(tcp, server, watcher.clone()));
+        }
         tracing::info!(
             uid = %pod.uid,
             pod = %format!("{}/{}", pod.namespace, pod.name),
