@@ -28,7 +28,7 @@ pub struct DnsMetrics {
 }
 
 fn buckets() -> Histogram {
-    Histogram::new([0.001, 0.005, 0.01, 0.1, 1.0, 5.0].into_iter())
+    Histogram::new([0.001, 0.005, 0.01, 0.1, 1.0, 5.0])
 }
 
 impl DnsMetrics {
