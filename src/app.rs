@@ -164,6 +164,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             let placeholder = ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
             let dns = cfg.dns_proxy.then(|| DnsSettings {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
+                addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
                 domain: cfg.cluster_domain.clone(),
                 upstreams: std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default(),
                 metrics: dns_metrics.clone(),

@@ -148,7 +148,7 @@ fn dns_a(ns: &str, server: IpAddr, name: &str, tcp: bool) -> Result<Vec<IpAddr>,
             c.read_exact(&mut buf)?;
             Ok(buf)
         } else {
-            let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+            let s = std::net::UdpSocket::bind(if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })?;
             s.set_read_timeout(Some(Duration::from_secs(5)))?;
             s.send_to(&bytes, dst)?;
             let mut buf = vec![0u8; 4096];
@@ -193,6 +193,9 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
         let ips = dns_a(&s.pair.a, s.mesh.server_ip, "echo.default.svc.cluster.local.", tcp).unwrap();
         assert_eq!(ips, vec![s.mesh.service_vip], "tcp={tcp}");
     }
+    // Over IPv6 too (the ip6tables rules redirect to [::1]:15053).
+    let v6_resolver: IpAddr = format!("2001:db8:{}::2", 71).parse().unwrap();
+    assert_eq!(dns_a(&s.pair.a, v6_resolver, "echo.default.svc.cluster.local.", false).unwrap(), vec![s.mesh.service_vip]);
     s.client_round_trip(SocketAddr::new(s.mesh.service_vip, 80), 11).unwrap();
 
     // It crossed as HBONE, with each pod's own identity on each side.

@@ -22,6 +22,9 @@ use super::manager::{PodHandle, PodInfo, PodStarter, pod_drain};
 pub struct DnsSettings {
     /// Inside the pod; the rules REDIRECT locally generated DNS to loopback:15053.
     pub addr: SocketAddr,
+    /// Also [::1]:15053 for the IPv6 rules (IPV6_ENABLED); best effort, as a pod may have no
+    /// IPv6 loopback.
+    pub addr_v6: Option<SocketAddr>,
     pub domain: String,
     pub upstreams: Vec<SocketAddr>,
     pub metrics: Arc<DnsMetrics>,
@@ -51,7 +54,7 @@ impl PodStarter for ProxyStarter {
         let (trigger, watcher) = pod_drain();
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
         let (state, certs, metrics, w) = (self.state.clone(), self.certs.clone(), self.metrics.clone(), watcher.clone());
-        let dns_addr = self.dns.as_ref().map(|d| d.addr);
+        let dns_addr = self.dns.as_ref().map(|d| (d.addr, d.addr_v6));
         let socket = cfg.socket.clone();
         let (proxy, dns_sockets) = netns
             .run(move || -> Result<_, String> {
@@ -59,21 +62,28 @@ impl PodStarter for ProxyStarter {
                 // namespace they were created in.
                 let _rt = handle.enter();
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
-                let dns = match dns_addr {
-                    Some(addr) => {
-                        let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
-                        let udp = std::net::UdpSocket::bind(addr).map_err(what)?;
-                        udp.set_nonblocking(true).map_err(what)?;
-                        let udp = tokio::net::UdpSocket::from_std(udp).map_err(what)?;
-                        let tcp = crate::redirect::bind(addr, false).map_err(what)?;
-                        Some((udp, tcp))
-                    }
-                    None => None,
+                let bind_dns = |addr: SocketAddr| -> Result<_, String> {
+                    let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
+                    let udp = std::net::UdpSocket::bind(addr).map_err(what)?;
+                    udp.set_nonblocking(true).map_err(what)?;
+                    let udp = tokio::net::UdpSocket::from_std(udp).map_err(what)?;
+                    let tcp = crate::redirect::bind(addr, false).map_err(what)?;
+                    Ok((udp, tcp))
                 };
+                let mut dns = Vec::new();
+                if let Some((v4, v6)) = dns_addr {
+                    dns.push(bind_dns(v4)?);
+                    if let Some(v6) = v6 {
+                        match bind_dns(v6) {
+                            Ok(s) => dns.push(s),
+                            Err(e) => tracing::debug!("no IPv6 DNS listener in this pod: {e}"),
+                        }
+                    }
+                }
                 Ok((proxy, dns))
             })
             .map_err(|e| format!("entering the pod's network namespace: {e}"))??;
-        if let (Some(settings), Some((udp, tcp))) = (&self.dns, dns_sockets) {
+        if let Some(settings) = &self.dns {
             let server = DnsServer::new(
                 DnsConfig {
                     namespace: pod.namespace.clone(),
@@ -85,8 +95,10 @@ impl PodStarter for ProxyStarter {
                 self.state.clone(),
                 settings.metrics.clone(),
             );
-            tokio::spawn(dns::serve_udp(udp, server.clone(), watcher.clone()));
-            tokio::spawn(dns::serve_tcp(tcp, server, watcher.clone()));
+            for (udp, tcp) in dns_sockets {
+                tokio::spawn(dns::serve_udp(udp, server.clone(), watcher.clone()));
+                tokio::spawn(dns::serve_tcp(tcp, server.clone(), watcher.clone()));
+            }
         }
         tracing::info!(
             uid = %pod.uid,

@@ -9,17 +9,23 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// An open network namespace (a `/proc/<pid>/ns/net` or `/var/run/netns/<name>` fd).
 #[derive(Debug, Clone)]
 pub struct Netns {
     fd: Arc<OwnedFd>,
+    /// A long-lived thread inside the namespace for [`Netns::run_async`] (per-connection
+    /// socket creation), started on first use; it exits when the last handle is dropped.
+    worker: Arc<OnceLock<Mutex<mpsc::Sender<Job>>>>,
 }
 
 impl Netns {
     pub fn from_fd(fd: OwnedFd) -> Netns {
-        Netns { fd: Arc::new(fd) }
+        Netns { fd: Arc::new(fd), worker: Arc::default() }
     }
 
     /// Opens a namespace by path, or by name under /var/run/netns (as `ip netns` names them).
@@ -58,17 +64,65 @@ impl Netns {
             .map_err(|_| io::Error::other("netns thread panicked"))?
     }
 
-    /// [`Netns::run`] without blocking the async caller (the thread reports back through a
-    /// oneshot). Used to create per-connection sockets inside a pod.
+    /// Runs `f` inside the namespace without blocking the async caller, on the namespace's
+    /// worker thread (no thread spawn per call). Used to create per-connection sockets.
     pub async fn run_async<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.worker()?
+            .lock()
+            .map_err(|_| io::Error::other("netns worker lock poisoned"))?
+            .send(job)
+            .map_err(|_| io::Error::other("netns worker thread exited"))?;
+        rx.await.map_err(|_| io::Error::other("netns worker dropped the job (panicked?)"))
+    }
+
+    fn worker(&self) -> io::Result<&Mutex<mpsc::Sender<Job>>> {
+        if let Some(w) = self.worker.get() {
+            return Ok(w);
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel();
         let fd = self.fd.clone();
-        std::thread::Builder::new().name("netns".into()).spawn(move || {
-            // SAFETY: as in `run`: a fresh thread that exits after `f`.
+        std::thread::Builder::new().name("netns-worker".into()).spawn(move || {
+            // SAFETY: setns with a valid namespace fd, on this dedicated thread only.
             let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-            let res = if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(f()) };
-            let _ = tx.send(res);
+            drop(fd);
+            let _ = ready_tx.send(if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) });
+            if rc != 0 {
+                return;
+            }
+            // Ends when every sender (every Netns clone) is gone.
+            while let Ok(job) = rx.recv() {
+                job();
+            }
         })?;
-        rx.await.map_err(|_| io::Error::other("netns thread panicked"))?
+        ready_rx.recv().map_err(|_| io::Error::other("netns worker failed to start"))??;
+        // A concurrent first use may have won the race; its worker serves, ours exits.
+        Ok(self.worker.get_or_init(|| Mutex::new(tx)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn run_async_runs_in_the_namespace_and_reuses_one_thread() {
+        let ns = Netns::open("/proc/self/ns/net").unwrap();
+        let ino = ns.inode().unwrap();
+        let id1 = ns.run_async(|| std::thread::current().id()).await.unwrap();
+        let id2 = ns.run_async(|| std::thread::current().id()).await.unwrap();
+        assert_eq!(id1, id2, "one worker thread per namespace");
+        let seen = ns
+            .run_async(|| {
+                use std::os::unix::fs::MetadataExt;
+                std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ino);
     }
 }
