@@ -308,3 +308,23 @@ fn dns_capture_false_disables_the_dns_proxy() {
     assert!(!listening(&s.pair.a, 15053), "no DNS proxy with ISTIO_META_DNS_CAPTURE=false");
     spec_node.terminate(WAIT).unwrap();
 }
+
+#[test]
+fn failed_add_is_nacked_then_retried() {
+    let s = setup(75);
+    // Something in pod B already holds 15006: ztunnel cannot bind there.
+    let blocker = in_netns(&s.pair.b, || TcpListener::bind(("0.0.0.0", 15006)).unwrap());
+    let node = s.ztunnel();
+    s.cni.wait_snapshots(1, WAIT).unwrap();
+    let acks = s.cni.acks();
+    let (_, err) = acks.iter().find(|(what, _)| what == "add uid-server").expect("add acked");
+    assert!(err.contains("inbound plaintext (15006)") && err.contains("in use"), "{err}");
+    assert!(acks.iter().any(|(what, err)| what == "add uid-client" && err.is_empty()), "{acks:?}");
+    assert!(!listening(&s.pair.b, 15008), "nothing half-started");
+
+    // Once the port is free, the background retry starts pod B without a new Add.
+    drop(blocker);
+    wait_until("pod B to start on retry", || listening(&s.pair.b, 15008));
+    s.client_round_trip(s.vip(), 6).unwrap();
+    node.wait_for(WAIT, |e| message(e) == "pod added: listeners bound in its network namespace" && e["uid"] == "uid-server").unwrap();
+}
