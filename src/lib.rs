@@ -12,7 +12,10 @@
 //!   ([`xds::client`]); generated protos live in [`xds::proto`].
 //! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
-//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options).
+//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options), network
+//!   namespaces ([`redirect::netns`]) and the in-pod iptables rules ([`redirect::rules`]).
+//! - [`inpod`]: shared (in-pod) mode: the ZDS client and per-pod proxies.
+//! - [`dns`]: the DNS proxy (15053).
 //! - [`readiness`]: the 15021 readiness endpoint.
 //! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
 //! - [`metrics`]: Prometheus metrics and the 15020 scrape endpoint.

@@ -108,6 +108,15 @@ impl PodStarter for ProxyStarter {
             inbound_plaintext = %proxy.addresses().inbound_plaintext,
             "pod proxy listening"
         );
+        // Warm the pod's certificate so its first connection does not wait for the CA.
+        if let Some(w) = self.state.snapshot().workload_by_name(&pod.namespace, &pod.name) {
+            let (certs, id) = (self.certs.clone(), w.identity());
+            tokio::spawn(async move {
+                if let Err(e) = certs.fetch_certificate(&id).await {
+                    tracing::warn!(identity = %id, "prefetching the pod's certificate failed (retried on first use): {e}");
+                }
+            });
+        }
         let task = tokio::spawn(proxy.run(watcher)).abort_handle();
         Ok(PodHandle { trigger, task: Some(task) })
     }
