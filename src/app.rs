@@ -13,6 +13,9 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
 use crate::drain::{self, DrainOutcome, DrainTrigger};
+use crate::dns::metrics::DnsMetrics;
+use crate::dns::server::parse_resolv_conf;
+use crate::inpod::{self, manager::ManagerConfig, starter::{DnsSettings, ProxyStarter}};
 use crate::hbone::H2Settings;
 use crate::identity::dev_ca::DevCa;
 use crate::identity::ca_client::{CaClient, CaClientConfig};
@@ -51,13 +54,16 @@ pub struct Running {
 /// Builds and starts everything; returns once listeners are bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     crate::tls::provider::startup_check()?;
-    if cfg.proxy_mode != ProxyMode::Dedicated {
-        bail!("PROXY_MODE=shared (in-pod mode) is not supported yet; set PROXY_MODE=dedicated and PROXY_WORKLOAD_INFO=<namespace>/<name>/<service-account>");
-    }
-    let workload_info = cfg
-        .proxy_workload_info
-        .clone()
-        .context("PROXY_MODE=dedicated requires PROXY_WORKLOAD_INFO=<namespace>/<name>/<service-account>")?;
+    // Dedicated: one workload, named by PROXY_WORKLOAD_INFO. Shared (in-pod): pods arrive
+    // over ZDS and get their own listeners (crate::inpod).
+    let workload_info = match cfg.proxy_mode {
+        ProxyMode::Dedicated => Some(
+            cfg.proxy_workload_info
+                .clone()
+                .context("PROXY_MODE=dedicated requires PROXY_WORKLOAD_INFO=<namespace>/<name>/<service-account>")?,
+        ),
+        ProxyMode::Shared => None,
+    };
     let ready = Ready::new();
     let (trigger, watcher) = drain::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -96,32 +102,38 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
         None => bail!("no configuration source: set XDS_ADDRESS, LOCAL_XDS_PATH or LOCAL_XDS"),
     }
-    let snapshot = store.snapshot();
-    let local_workload = snapshot
-        .workload_by_name(&workload_info.namespace, &workload_info.name)
-        .with_context(|| {
-            let known: Vec<String> = snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
-            format!(
-                "PROXY_WORKLOAD_INFO names workload {}/{}, which is not in the configuration (known: {})",
+    let local_workload = if let Some(workload_info) = &workload_info {
+        let snapshot = store.snapshot();
+        let local_workload = snapshot
+            .workload_by_name(&workload_info.namespace, &workload_info.name)
+            .with_context(|| {
+                let known: Vec<String> = snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
+                format!(
+                    "PROXY_WORKLOAD_INFO names workload {}/{}, which is not in the configuration (known: {})",
+                    workload_info.namespace,
+                    workload_info.name,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                )
+            })?;
+        if local_workload.service_account != workload_info.service_account {
+            bail!(
+                "PROXY_WORKLOAD_INFO says service account {:?} but workload {}/{} runs as {:?}",
+                workload_info.service_account,
                 workload_info.namespace,
                 workload_info.name,
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
-            )
-        })?;
-    if local_workload.service_account != workload_info.service_account {
-        bail!(
-            "PROXY_WORKLOAD_INFO says service account {:?} but workload {}/{} runs as {:?}",
-            workload_info.service_account,
-            workload_info.namespace,
-            workload_info.name,
-            local_workload.service_account
-        );
-    }
+                local_workload.service_account
+            );
+        }
+        Some(local_workload)
+    } else {
+        None
+    };
 
     // Certificates: istiod's CA, or the built-in dev CA with FAKE_CA=true.
     let certs = SecretManager::new(certificate_source(&cfg)?);
-    let cert_task = ready.register("workload certificate");
-    {
+    // (In shared mode each pod's certificate is fetched on its first connection.)
+    if let Some(local_workload) = local_workload {
+        let cert_task = ready.register("workload certificate");
         let certs = certs.clone();
         let id = local_workload.identity();
         tasks.spawn(async move {
@@ -143,10 +155,41 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // Listeners.
     let proxy_task = ready.register("proxy");
     let traffic = TrafficMetrics::register(metrics.registry());
+    let dns_metrics = DnsMetrics::register(metrics.registry());
     let registry = metrics.finish();
-    let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
-    let addrs = proxy.addresses();
-    tasks.spawn(proxy.run(watcher.clone()));
+    let addrs = match workload_info {
+        Some(workload_info) => {
+            let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
+            let addrs = proxy.addresses();
+            tasks.spawn(proxy.run(watcher.clone()));
+            addrs
+        }
+        None => {
+            let placeholder = ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
+            let dns = cfg.dns_proxy.then(|| DnsSettings {
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
+                addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
+                domain: cfg.cluster_domain.clone(),
+                upstreams: std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default(),
+                metrics: dns_metrics.clone(),
+            });
+            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder), state: store.clone(), certs: certs.clone(), metrics: traffic, dns };
+            let manager = ManagerConfig {
+                uds: cfg.inpod_uds.clone(),
+                drain_deadline: cfg.self_termination_deadline,
+                retry_interval: Duration::from_secs(1),
+            };
+            tracing::info!(uds = %cfg.inpod_uds.display(), "in-pod mode: listeners are bound per pod, inside each pod's network namespace");
+            tasks.spawn(inpod::manager::run(manager, starter, ready.register("workload proxy manager"), watcher.clone()));
+            // Configured (per-pod) addresses: nothing is bound in the node's own namespace.
+            BoundAddrs {
+                outbound: cfg.outbound_addr,
+                inbound: cfg.inbound_addr,
+                inbound_plaintext: cfg.inbound_plaintext_addr,
+                socks5: None,
+            }
+        }
+    };
     proxy_task.done();
 
 
@@ -259,7 +302,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         socks5_addr: cfg.enable_socks5.then_some(cfg.socks5_addr),
         hbone_port: cfg.hbone_port,
         local_workload,
-        socket: SocketOptions { mark: cfg.packet_mark, transparent_source: None },
+        socket: SocketOptions { mark: cfg.packet_mark, ..SocketOptions::default() },
         orig_src: cfg.enable_original_source.unwrap_or(false),
         connect_timeout: Duration::from_secs(10),
         authz_info_logging: cfg.authz_policy_info_logging,

@@ -12,7 +12,10 @@
 //!   ([`xds::client`]); generated protos live in [`xds::proto`].
 //! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
-//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options).
+//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options), network
+//!   namespaces ([`redirect::netns`]) and the in-pod iptables rules ([`redirect::rules`]).
+//! - [`inpod`]: shared (in-pod) mode: the ZDS client and per-pod proxies.
+//! - [`dns`]: the DNS proxy (15053).
 //! - [`readiness`]: the 15021 readiness endpoint.
 //! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
 //! - [`metrics`]: Prometheus metrics and the 15020 scrape endpoint.
@@ -22,8 +25,10 @@
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
 
 pub mod admin;
+pub mod dns;
 pub mod drain;
 pub mod http_util;
+pub mod inpod;
 pub mod metrics;
 pub mod identity;
 pub mod app;

@@ -17,6 +17,8 @@ commands:
   demo      start two ztunnel nodes on loopback and send traffic through an HBONE tunnel
   dev-ca    write a root certificate + key for the built-in CA:
               ztunnel dev-ca --cert root-cert.pem --key root-key.pem [--trust-domain cluster.local]
+  redirect  install or remove the in-pod redirection rules in a network namespace:
+              ztunnel redirect install|remove --netns <name-or-path> [--backend auto|nft|legacy] [--ipv4-only]
   help      show this message";
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         }
         "demo" => ztunnel::testbed::demo::run(&args[1..]),
         "dev-ca" => dev_ca(&args[1..]),
+        "redirect" => redirect(&args[1..]),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
@@ -102,6 +105,48 @@ fn dev_ca(args: &[String]) -> anyhow::Result<()> {
     ca.write(&cert, &key)?;
     println!("wrote CA root {} and key {}", cert.display(), key.display());
     println!("use it with FAKE_CA=true FAKE_CA_ROOT_CERT={} FAKE_CA_ROOT_KEY={}", cert.display(), key.display());
+    Ok(())
+}
+
+fn redirect(args: &[String]) -> anyhow::Result<()> {
+    use ztunnel::redirect::netns::Netns;
+    use ztunnel::redirect::rules::{self, Backend, Family, Ports};
+    let action = args.first().map(String::as_str).context("redirect needs `install` or `remove`")?;
+    let mut netns = None;
+    let mut backend = None;
+    let mut families = vec![Family::V4, Family::V6];
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--netns" => netns = Some(val()?),
+            "--backend" => {
+                backend = match val()?.as_str() {
+                    "auto" => None,
+                    "nft" => Some(Backend::Nft),
+                    "legacy" => Some(Backend::Legacy),
+                    other => anyhow::bail!("--backend must be auto, nft or legacy, not {other:?}"),
+                }
+            }
+            "--ipv4-only" => families = vec![Family::V4],
+            other => anyhow::bail!("unknown redirect option {other:?}\n\n{USAGE}"),
+        }
+    }
+    let steps = match action {
+        "install" => rules::plan_install(&families, Ports::default()),
+        "remove" => rules::plan_remove(&families),
+        other => anyhow::bail!("redirect action must be install or remove, not {other:?}"),
+    };
+    let ns = Netns::open(&netns.context("--netns is required")?)?;
+    let used = ns.run(move || -> anyhow::Result<Backend> {
+        let backend = match backend {
+            Some(b) => b,
+            None => rules::detect_backend()?,
+        };
+        rules::execute(&steps, backend)?;
+        Ok(backend)
+    })??;
+    println!("redirect {action}: done (iptables backend: {used})");
     Ok(())
 }
 

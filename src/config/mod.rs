@@ -163,6 +163,8 @@ pub struct Config {
     pub ipv6_enabled: bool,
     /// PACKET_MARK: SO_MARK for outbound sockets; defaults to 1337 in shared mode only.
     pub packet_mark: Option<u32>,
+    /// INPOD_UDS: the CNI's ZDS socket (shared mode).
+    pub inpod_uds: PathBuf,
     /// (ours) ZTUNNEL_OUTBOUND_ADDR, default wildcard:15001.
     pub outbound_addr: SocketAddr,
     /// (ours) ZTUNNEL_INBOUND_PLAINTEXT_ADDR, default wildcard:15006.
@@ -364,6 +366,7 @@ impl Config {
             proxy_metadata,
             ipv6_enabled,
             packet_mark,
+            inpod_uds: src.get("INPOD_UDS").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/run/ztunnel/ztunnel.sock")),
             outbound_addr: addr_or(src, "ZTUNNEL_OUTBOUND_ADDR", SocketAddr::new(wildcard, 15001))?,
             inbound_plaintext_addr: addr_or(
                 src,

@@ -266,6 +266,10 @@ pub struct BindError {
 }
 
 /// Accept loop shared by all listeners: stops on drain, survives accept errors (EMFILE…).
+///
+/// Connection tasks belong to the loop (a `JoinSet`): after the drain signal it waits for
+/// them to finish on their own, and dropping the loop (aborting [`Proxy::run`], e.g. when an
+/// in-pod proxy's drain deadline passes) closes whatever is still open.
 pub(crate) async fn accept_loop<F, Fut>(
     listener: TcpListener,
     name: &'static str,
@@ -275,16 +279,19 @@ pub(crate) async fn accept_loop<F, Fut>(
     F: Fn(tokio::net::TcpStream, SocketAddr, DrainWatcher) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             _ = drain.signaled() => {
                 tracing::info!(listener = name, "draining: stopped accepting");
-                return;
+                break;
             }
+            // Reap finished connections so the set only holds live ones.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     redirect::tune(&stream);
-                    tokio::spawn(handle(stream, redirect::canonical(peer), drain.clone()));
+                    conns.spawn(handle(stream, redirect::canonical(peer), drain.clone()));
                 }
                 Err(e) => {
                     // Transient (fd exhaustion, aborted handshakes): back off briefly, keep serving.
@@ -294,4 +301,7 @@ pub(crate) async fn accept_loop<F, Fut>(
             }
         }
     }
+    drop(listener);
+    drop(drain);
+    while conns.join_next().await.is_some() {}
 }

@@ -3,8 +3,13 @@
 //! keepalive, `SO_MARK` so our own traffic is not captured again, IP_TRANSPARENT for
 //! original-source binds).
 //!
-//! This is the only module with `unsafe` (two `getsockopt` calls the standard library and
-//! socket2 do not expose).
+//! This is the only module with `unsafe` besides src/inpod/protocol.rs (two `getsockopt`
+//! calls the standard library and socket2 do not expose; `setns` in [`netns`]).
+//!
+//! [`rules`]: the in-pod iptables rules (`ztunnel redirect install|remove`).
+
+pub mod netns;
+pub mod rules;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -91,6 +96,8 @@ pub struct SocketOptions {
     pub mark: Option<u32>,
     /// Bind to this source IP with IP_TRANSPARENT (original-source preservation).
     pub transparent_source: Option<IpAddr>,
+    /// Create the socket inside this network namespace (in-pod mode: the pod's).
+    pub netns: Option<netns::Netns>,
 }
 
 /// Keepalive upstream uses on proxied sockets: 180 s idle, 180 s interval, 9 probes.
@@ -113,10 +120,11 @@ pub async fn connect(
     opts: &SocketOptions,
     timeout: Duration,
 ) -> io::Result<TcpStream> {
-    let socket = if dst.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
+    let v4 = dst.is_ipv4();
+    let new = move || if v4 { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+    let socket = match &opts.netns {
+        Some(ns) => ns.run_async(new).await??,
+        None => new()?,
     };
     {
         let sock = SockRef::from(&socket);

@@ -6,6 +6,7 @@
 //! it is driven from `#[test]` functions and the CLI without a runtime.
 
 pub mod backend;
+pub mod cni;
 pub mod demo;
 pub mod http;
 pub mod istiod;

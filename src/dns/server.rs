@@ -1,0 +1,297 @@
+//! The DNS proxy on 15053 (UDP and TCP), bound inside each pod in in-pod mode.
+//!
+//! Messages are parsed and built with hickory-proto. Names of mesh services (see
+//! [`super::lookup`]) are answered from the state (TTL 30 s, A or AAAA by family); anything
+//! else is forwarded unchanged to the upstream resolvers (ztunnel's `/etc/resolv.conf`), from
+//! the pod's namespace with PACKET_MARK so the pod's rules do not capture it again. Answers
+//! too large for the client's UDP limit (512 bytes, or its EDNS payload size) are truncated
+//! (TC bit) so it retries over TCP.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+use super::lookup;
+use super::metrics::{DnsLabels, DnsMetrics};
+use crate::drain::DrainWatcher;
+use crate::redirect::{self, SocketOptions};
+use crate::state::StateStore;
+
+/// Upstream's TTL for answers from the mesh state.
+pub const TTL: u32 = 30;
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+const UDP_DEFAULT_MAX: usize = 512;
+
+/// One pod's DNS proxy.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// The pod's namespace (for search-domain short names) and workload name (metrics labels).
+    pub namespace: String,
+    pub workload: String,
+    /// CLUSTER_DOMAIN.
+    pub domain: String,
+    /// Where unknown names go.
+    pub upstreams: Vec<SocketAddr>,
+    /// How forwarding sockets are made (pod namespace, mark).
+    pub socket: SocketOptions,
+}
+
+/// Reads `nameserver` lines from a resolv.conf body (port 53).
+pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+        })
+        // Zone ids (`fe80::1%eth0`) are not supported by IpAddr; skip such entries.
+        .filter_map(|ip| ip.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+pub struct DnsServer {
+    cfg: DnsConfig,
+    state: StateStore,
+    metrics: Arc<DnsMetrics>,
+}
+
+impl DnsServer {
+    pub fn new(cfg: DnsConfig, state: StateStore, metrics: Arc<DnsMetrics>) -> Arc<DnsServer> {
+        Arc::new(DnsServer { cfg, state, metrics })
+    }
+
+    fn labels(&self, qtype: RecordType, proto: Transport) -> DnsLabels {
+        let wl = self.state.snapshot().workload_by_name(&self.cfg.namespace, &self.cfg.workload);
+        let (svc, rev) = match wl {
+            Some(w) => (w.canonical_name.clone(), w.canonical_revision.clone()),
+            None => (String::new(), String::new()),
+        };
+        let or_unknown = |s: String| if s.is_empty() { "unknown".to_string() } else { s };
+        DnsLabels {
+            request_query_type: qtype.to_string(),
+            request_protocol: proto.as_str().to_string(),
+            source_canonical_service: or_unknown(svc),
+            source_canonical_revision: or_unknown(rev),
+        }
+    }
+
+    /// Answers one query (wire bytes in, wire bytes out). `None`: unparseable garbage too
+    /// short to even carry an id, dropped.
+    pub async fn handle(&self, query: &[u8], proto: Transport) -> Option<Vec<u8>> {
+        let req = match Message::from_vec(query) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("malformed DNS query: {e}");
+                let id = u16::from_be_bytes([*query.first()?, *query.get(1)?]);
+                return Message::error_msg(id, OpCode::Query, ResponseCode::FormErr).to_vec().ok();
+            }
+        };
+        let id = req.metadata.id;
+        if req.metadata.message_type != MessageType::Query || req.metadata.op_code != OpCode::Query || req.queries.len() != 1 {
+            return Message::error_msg(id, req.metadata.op_code, ResponseCode::NotImp).to_vec().ok();
+        }
+        let q = req.queries[0].clone();
+        let labels = self.labels(q.query_type(), proto);
+        self.metrics.requests.get_or_create(&labels).inc();
+        let max_udp = req.edns.as_ref().map(|e| e.max_payload() as usize).unwrap_or(UDP_DEFAULT_MAX).max(UDP_DEFAULT_MAX);
+
+        let qname = q.name().to_ascii();
+        let state = self.state.snapshot();
+        let bytes = match lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain) {
+            Some(found) => {
+                let mut resp = Message::response(id, OpCode::Query);
+                resp.metadata.authoritative = true;
+                resp.metadata.recursion_desired = req.metadata.recursion_desired;
+                resp.metadata.recursion_available = true;
+                resp.add_query(q.clone());
+                let mut answer_name = q.name().clone();
+                if found.alias {
+                    let target = Name::from_ascii(format!("{}.", found.hostname)).ok()?;
+                    resp.add_answer(Record::from_rdata(answer_name.clone(), TTL, RData::CNAME(CNAME(target.clone()))));
+                    answer_name = target;
+                }
+                for ip in &found.ips {
+                    let rdata = match (ip, q.query_type()) {
+                        (IpAddr::V4(v4), RecordType::A) => RData::A(A(*v4)),
+                        (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(*v6)),
+                        // Other families/types: the name exists, no data of that type.
+                        _ => continue,
+                    };
+                    resp.add_answer(Record::from_rdata(answer_name.clone(), TTL, rdata));
+                }
+                resp.to_vec().ok()?
+            }
+            None => match self.forward(query, proto, &labels).await {
+                Ok(reply) => reply,
+                Err(e) => {
+                    tracing::warn!(name = %qname, "DNS forwarding failed: {e}");
+                    self.metrics.upstream_failures.get_or_create(&labels).inc();
+                    Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok()?
+                }
+            },
+        };
+        if proto == Transport::Udp && bytes.len() > max_udp {
+            // Too big for this client over UDP: header + question with TC set; it retries on TCP.
+            let full = Message::from_vec(&bytes).ok()?;
+            return full.truncate().to_vec().ok();
+        }
+        Some(bytes)
+    }
+
+    /// Sends the query unchanged to each upstream in turn; the first answer wins.
+    async fn forward(&self, query: &[u8], proto: Transport, labels: &DnsLabels) -> io::Result<Vec<u8>> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no upstream resolvers configured");
+        for &upstream in &self.cfg.upstreams {
+            self.metrics.upstream_requests.get_or_create(labels).inc();
+            let started = Instant::now();
+            let res = tokio::time::timeout(UPSTREAM_TIMEOUT, async {
+                match proto {
+                    Transport::Udp => self.forward_udp(query, upstream).await,
+                    Transport::Tcp => self.forward_tcp(query, upstream).await,
+                }
+            })
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, format!("{upstream} did not answer in {UPSTREAM_TIMEOUT:?}"))));
+            self.metrics.upstream_duration.get_or_create(labels).observe(started.elapsed().as_secs_f64());
+            match res {
+                Ok(r) => return Ok(r),
+                Err(e) => last = io::Error::new(e.kind(), format!("{upstream}: {e}")),
+            }
+        }
+        Err(last)
+    }
+
+    async fn forward_udp(&self, query: &[u8], upstream: SocketAddr) -> io::Result<Vec<u8>> {
+        let bind: SocketAddr = if upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+        let opts = self.cfg.socket.clone();
+        let make = move || -> io::Result<std::net::UdpSocket> {
+            let s = std::net::UdpSocket::bind(bind)?;
+            if let Some(mark) = opts.mark {
+                socket2::SockRef::from(&s).set_mark(mark)?;
+            }
+            s.set_nonblocking(true)?;
+            Ok(s)
+        };
+        let std_sock = match &self.cfg.socket.netns {
+            Some(ns) => ns.run_async(make).await??,
+            None => make()?,
+        };
+        let sock = UdpSocket::from_std(std_sock)?;
+        sock.connect(upstream).await?;
+        sock.send(query).await?;
+        let mut buf = vec![0u8; 65535];
+        loop {
+            let n = sock.recv(&mut buf).await?;
+            // Ignore stray datagrams that are not the answer to this query.
+            if n >= 2 && buf[..2] == query[..2] {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+        }
+    }
+
+    async fn forward_tcp(&self, query: &[u8], upstream: SocketAddr) -> io::Result<Vec<u8>> {
+        let mut s = redirect::connect(upstream, &self.cfg.socket, UPSTREAM_TIMEOUT).await?;
+        write_framed(&mut s, query).await?;
+        read_framed(&mut s).await?.ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed without answering"))
+    }
+}
+
+async fn write_framed(s: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(msg.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "DNS message over 64 KiB"))?;
+    let mut out = Vec::with_capacity(msg.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(msg);
+    s.write_all(&out).await
+}
+
+/// One length-prefixed message; `None` on a clean EOF between messages.
+async fn read_framed(s: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 2];
+    match s.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await?;
+    Ok(Some(buf))
+}
+
+/// Serves UDP queries until drain; each query is answered by its own task.
+pub async fn serve_udp(sock: UdpSocket, server: Arc<DnsServer>, drain: DrainWatcher) {
+    let sock = Arc::new(sock);
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, from) = tokio::select! {
+            _ = drain.signaled() => return,
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("DNS UDP receive failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let query = buf[..n].to_vec();
+        let (sock, server) = (sock.clone(), server.clone());
+        tokio::spawn(async move {
+            if let Some(reply) = server.handle(&query, Transport::Udp).await {
+                let _ = sock.send_to(&reply, from).await;
+            }
+        });
+    }
+}
+
+/// Serves TCP (length-prefixed, several queries per connection) until drain.
+pub async fn serve_tcp(listener: TcpListener, server: Arc<DnsServer>, drain: DrainWatcher) {
+    loop {
+        let (mut s, _) = tokio::select! {
+            _ = drain.signaled() => return,
+            r = listener.accept() => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("DNS TCP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(q)) = tokio::time::timeout(Duration::from_secs(30), read_framed(&mut s)).await.unwrap_or(Ok(None)) {
+                let Some(reply) = server.handle(&q, Transport::Tcp).await else { return };
+                if write_framed(&mut s, &reply).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

@@ -1,0 +1,154 @@
+use std::net::Ipv4Addr;
+
+use hickory_proto::op::{Edns, Query};
+
+use super::*;
+use crate::state::ProxyState;
+
+fn state(extra_vips: usize) -> StateStore {
+    let mut yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
+    // A service with many VIPs, for truncation.
+    let vips: Vec<String> = (0..extra_vips).map(|i| format!("\"/10.9.{}.{}\"", i / 200, i % 200 + 1)).collect();
+    yaml.push_str(&format!("- name: big\n  namespace: default\n  hostname: big.default.svc.cluster.local\n  vips: [{}]\n  ports:\n    80: 8080\n", vips.join(", ")));
+    let s: ProxyState = crate::xds::load_str(&yaml, "test").unwrap();
+    StateStore::new(s)
+}
+
+fn server(upstreams: Vec<SocketAddr>, extra_vips: usize) -> (Arc<DnsServer>, Arc<DnsMetrics>) {
+    let metrics = DnsMetrics::unregistered();
+    let cfg = DnsConfig {
+        namespace: "default".into(),
+        workload: "client".into(),
+        domain: "cluster.local".into(),
+        upstreams,
+        socket: SocketOptions::default(),
+    };
+    (DnsServer::new(cfg, state(extra_vips), metrics.clone()), metrics)
+}
+
+fn query(name: &str, t: RecordType) -> Vec<u8> {
+    let mut m = Message::query();
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
+    m.to_vec().unwrap()
+}
+
+fn answers(bytes: &[u8]) -> (Message, Vec<String>) {
+    let m = Message::from_vec(bytes).unwrap();
+    let a = m.answers.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
+    (m, a)
+}
+
+#[tokio::test]
+async fn answers_service_names_from_state() {
+    let (s, metrics) = server(vec![], 0);
+    let (m, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.9.10.1"]);
+    // Search domain appended to a full name: CNAME to the service, then its address.
+    let (_, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.default.svc.cluster.local.", RecordType::A), Transport::Tcp).await.unwrap());
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(a[0].ends_with("echo.default.svc.cluster.local."), "{a:?}");
+    // AAAA for an IPv4-only service: no data, no error, not forwarded.
+    let (m, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::AAAA), Transport::Udp).await.unwrap());
+    assert_eq!((m.metadata.response_code, a.len()), (ResponseCode::NoError, 0));
+    let total: u64 = ["A", "AAAA"]
+        .iter()
+        .flat_map(|t| ["udp", "tcp"].map(|p| (t.to_string(), p.to_string())))
+        .map(|(t, p)| {
+            metrics
+                .requests
+                .get_or_create(&DnsLabels {
+                    request_query_type: t,
+                    request_protocol: p,
+                    source_canonical_service: "unknown".into(),
+                    source_canonical_revision: "unknown".into(),
+                })
+                .get()
+        })
+        .sum();
+    assert_eq!(total, 3);
+}
+
+/// A real upstream resolver on loopback answering every A query with 192.0.2.7.
+async fn fake_upstream() -> SocketAddr {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let q = Message::from_vec(&buf[..n]).unwrap();
+            let mut r = Message::response(q.metadata.id, OpCode::Query);
+            r.add_query(q.queries[0].clone());
+            r.add_answer(Record::from_rdata(q.queries[0].name().clone(), 60, RData::A(A(Ipv4Addr::new(192, 0, 2, 7)))));
+            sock.send_to(&r.to_vec().unwrap(), from).await.unwrap();
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn unknown_names_are_forwarded_and_failures_counted() {
+    let up = fake_upstream().await;
+    // A dead resolver first: the next one answers.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let (s, metrics) = server(vec![dead_addr, up], 0);
+    let (m, a) = answers(&s.handle(&query("example.org.", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a, vec!["example.org. 192.0.2.7"]);
+    let sum = |f: &Family<DnsLabels, Counter>| -> u64 {
+        f.get_or_create(&DnsLabels {
+            request_query_type: "A".into(),
+            request_protocol: "udp".into(),
+            source_canonical_service: "unknown".into(),
+            source_canonical_revision: "unknown".into(),
+        })
+        .get()
+    };
+    assert_eq!(sum(&metrics.upstream_requests), 2);
+    assert_eq!(sum(&metrics.upstream_failures), 0);
+
+    // No resolver answers: SERVFAIL, counted.
+    let (s, metrics) = server(vec![dead_addr], 0);
+    let (m, _) = answers(&s.handle(&query("example.org.", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(sum(&metrics.upstream_failures), 1);
+}
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+#[tokio::test]
+async fn large_answers_are_truncated_over_udp_only() {
+    let (s, _) = server(vec![], 60);
+    let q = query("big.default.svc.cluster.local.", RecordType::A);
+    let udp = s.handle(&q, Transport::Udp).await.unwrap();
+    let (m, a) = answers(&udp);
+    assert!(m.metadata.truncation && a.is_empty() && udp.len() <= 512, "{} bytes", udp.len());
+    let (m, a) = answers(&s.handle(&q, Transport::Tcp).await.unwrap());
+    assert!(!m.metadata.truncation);
+    assert_eq!(a.len(), 60);
+    // A client advertising a larger EDNS payload gets it all over UDP.
+    let mut big = Message::from_vec(&q).unwrap();
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    big.edns = Some(edns);
+    let (m, a) = answers(&s.handle(&big.to_vec().unwrap(), Transport::Udp).await.unwrap());
+    assert!(!m.metadata.truncation && a.len() == 60);
+}
+
+#[tokio::test]
+async fn garbage_gets_formerr_or_is_dropped() {
+    let (s, _) = server(vec![], 0);
+    assert!(s.handle(&[1], Transport::Udp).await.is_none());
+    let (m, _) = answers(&s.handle(&[0xab, 0xcd, 0xff, 0xff, 0xff], Transport::Udp).await.unwrap());
+    assert_eq!((m.metadata.id, m.metadata.response_code), (0xabcd, ResponseCode::FormErr));
+}
+
+#[test]
+fn resolv_conf_parsing() {
+    let ups = parse_resolv_conf("# c\nsearch a b\nnameserver 10.0.0.10\nnameserver fd00::53\nnameserver fe80::1%eth0\noptions ndots:5\n");
+    assert_eq!(ups, vec!["10.0.0.10:53".parse().unwrap(), "[fd00::53]:53".parse().unwrap()]);
+}
