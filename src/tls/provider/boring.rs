@@ -20,7 +20,7 @@ use rustls::sign::{Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme, SupportedCipherSuite};
 use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
 
-pub use self::x509::{generate_ca, generate_csr, issue_leaf, sign_csr};
+pub use self::x509::{generate_ca, generate_csr, issue_leaf, issue_server_leaf, sign_csr};
 
 pub const NAME: &str = "boringssl-fips";
 

@@ -155,8 +155,6 @@ pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result
     })
 }
 
-/// Signs a PKCS#10 request (DER) with `ca`. The request's signature is verified; only its key
-/// and URI SANs are used, everything else (usages, validity, subject) is our policy.
 /// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
 /// DNS SAN). Used for control-plane servers (the fake istiod), never for workloads.
 pub fn issue_server_leaf(
@@ -181,6 +179,8 @@ pub fn issue_server_leaf(
     Ok(KeyedCert { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
 }
 
+/// Signs a PKCS#10 request (DER) with `ca`. The request's signature is verified; only its key
+/// and URI SANs are used, everything else (usages, validity, subject) is our policy.
 pub fn sign_csr(
     ca: &KeyedCert,
     csr_der: &[u8],

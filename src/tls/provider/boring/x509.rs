@@ -104,11 +104,20 @@ fn empty_name() -> Result<X509Name, Error> {
 }
 
 /// Signs a workload leaf for `key` with the given URI SANs.
+/// The names a leaf certificate carries.
+#[derive(Clone, Copy)]
+enum LeafNames<'a> {
+    /// Workload certificates: SPIFFE URI SANs.
+    Uris(&'a [String]),
+    /// Control-plane server certificates: IP SANs for addresses, DNS SANs otherwise.
+    Hosts(&'a [String]),
+}
+
 fn sign_leaf(
     ca_cert: &X509Ref,
     ca_key: &PKeyRef<Private>,
     subject_key: &PKeyRef<Public>,
-    uris: &[String],
+    names: LeafNames<'_>,
     validity: Validity,
 ) -> Result<CertificateDer<'static>, Error> {
     let issuer: &X509NameRef = ca_cert.subject_name();
@@ -132,20 +141,27 @@ fn sign_leaf(
     }
     let (san, aki) = {
         let ctx = b.x509v3_context(Some(ca_cert), None);
-        // No URIs only happens in tests of certificate validation; issue it without a SAN.
-        let san = if uris.is_empty() {
+        let list = match names {
+            LeafNames::Uris(l) | LeafNames::Hosts(l) => l,
+        };
+        // No names only happens in tests of certificate validation; issue it without a SAN.
+        let san = if list.is_empty() {
             None
         } else {
             let mut san = SubjectAlternativeName::new();
             // An empty subject makes the SAN the only name: RFC 5280 §4.2.1.6 requires it
             // critical.
             san.critical();
-            for uri in uris {
-                san.uri(uri);
+            for name in list {
+                match names {
+                    LeafNames::Uris(_) => san.uri(name),
+                    LeafNames::Hosts(_) if name.parse::<std::net::IpAddr>().is_ok() => san.ip(name),
+                    LeafNames::Hosts(_) => san.dns(name),
+                };
             }
             Some(
                 san.build(&ctx)
-                    .map_err(|e| Error::Generate(format!("URI SAN {uris:?}: {e}")))?,
+                    .map_err(|e| Error::Generate(format!("SAN {list:?}: {e}")))?,
             )
         };
         let aki = AuthorityKeyIdentifier::new()
@@ -219,7 +235,20 @@ pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result
     let (ca_cert, ca_key) = load_ca(ca)?;
     let key = new_key()?;
     let public = public_of(&key)?;
-    let cert = sign_leaf(&ca_cert, &ca_key, &public, uris, validity)?;
+    let cert = sign_leaf(&ca_cert, &ca_key, &public, LeafNames::Uris(uris), validity)?;
+    Ok(KeyedCert {
+        cert,
+        key: pkcs8(&key)?,
+    })
+}
+
+/// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
+/// DNS SAN). Used for control-plane servers (the fake istiod), never for workloads.
+pub fn issue_server_leaf(ca: &KeyedCert, hosts: &[String], validity: Validity) -> Result<KeyedCert, Error> {
+    let (ca_cert, ca_key) = load_ca(ca)?;
+    let key = new_key()?;
+    let public = public_of(&key)?;
+    let cert = sign_leaf(&ca_cert, &ca_key, &public, LeafNames::Hosts(hosts), validity)?;
     Ok(KeyedCert {
         cert,
         key: pkcs8(&key)?,
@@ -248,7 +277,7 @@ pub fn sign_csr(
         return Err(Error::Csr("request has no URI SAN".into()));
     }
     let (ca_cert, ca_key) = load_ca(ca)?;
-    sign_leaf(&ca_cert, &ca_key, &key, &uris, validity)
+    sign_leaf(&ca_cert, &ca_key, &key, LeafNames::Uris(&uris), validity)
 }
 
 fn csr_uri_sans(csr_der: &[u8]) -> Result<Vec<String>, Error> {
