@@ -90,7 +90,7 @@ fn local_config_reloads_and_survives_bad_edits() {
 
     // A bad edit: logged with file, line and field; the old state keeps routing.
     let good = env.mesh.config_yaml();
-    std::fs::write(&env.config, good.replacen("protocol: HBONE", "protocol: HBONEX", 1)).unwrap();
+    write_atomic(&env.config, good.replacen("protocol: HBONE", "protocol: HBONEX", 1));
     let err = env.a.wait_for(WAIT, |e| message(e).starts_with("invalid local config")).unwrap();
     let text = message(&err);
     assert!(text.contains("mesh.yaml") && text.contains("line 8") && text.contains("workloads[0].protocol"), "{text}");
@@ -111,7 +111,7 @@ fn local_config_reloads_and_survives_bad_edits() {
         ),
         1,
     );
-    std::fs::write(&env.config, extended).unwrap();
+    write_atomic(&env.config, extended);
     env.a.wait_for(WAIT, |e| message(e).starts_with("reloaded local config")).unwrap();
     check(Dest::Addr(vip2), 3);
     check(Dest::Host("echo2.default.svc.cluster.local", 81), 4);

@@ -265,7 +265,7 @@ fn logging_filter_changes_at_runtime() {
     let touch = || {
         let body = std::fs::read(&env.config).unwrap();
         std::thread::sleep(Duration::from_millis(1100)); // distinct mtime
-        std::fs::write(&env.config, body).unwrap();
+        write_atomic(&env.config, body);
         std::thread::sleep(Duration::from_millis(2500)); // the watcher polls every second
     };
     touch();

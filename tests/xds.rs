@@ -145,10 +145,10 @@ async fn malformed_resource_is_nacked_and_the_rest_applies() {
         + "- name: echo2\n  namespace: default\n  hostname: echo2.default.svc.cluster.local\n  vips: [/127.62.10.2]\n  ports:\n    80: "
         + &env.mesh.backend_port.to_string()
         + "\n";
-    std::fs::write(&env.config, yaml.replace(
+    write_atomic(&env.config, yaml.replace(
         "    default/echo.default.svc.cluster.local:\n",
         "    default/echo2.default.svc.cluster.local:\n      80: 0\n    default/echo.default.svc.cluster.local:\n",
-    )).unwrap();
+    ));
     let istiod = &env.istiod;
     eventually("a NACK naming the broken resource", || istiod.observed().nacks.iter().any(|m| m.contains("default/broken.example"))).await;
     let socks = env.a.addrs.socks5.unwrap();
@@ -269,7 +269,7 @@ async fn endpoint_change_moves_new_connections() {
         ),
         1,
     );
-    std::fs::write(&env.config, moved).unwrap();
+    write_atomic(&env.config, moved);
     let echo2_ref = &echo2;
     let mut moved_ok = false;
     for seed in 0..100 {

@@ -176,9 +176,14 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// Replaces the file atomically (write + rename), as config management does; an
+    /// in-place rewrite would let the 10 ms poller see a truncated file and count extra errors.
     fn write(path: &std::path::Path, body: &str) {
-        let mut f = std::fs::File::create(path).unwrap();
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).unwrap();
         f.write_all(body.as_bytes()).unwrap();
+        drop(f);
+        std::fs::rename(&tmp, path).unwrap();
     }
 
     const GOOD: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n";
@@ -187,7 +192,7 @@ mod tests {
     const GOOD2: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- name: b\n  namespace: ns\n  workloadIps: [10.0.0.2]\n";
 
     async fn wait_for(mut cond: impl FnMut() -> bool) {
-        for _ in 0..200 {
+        for _ in 0..1000 {
             if cond() {
                 return;
             }

@@ -104,3 +104,11 @@ pub fn run(cmd: &str, args: &[&str], stdin: &[u8]) -> (bool, String) {
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// Replaces a watched config file atomically (write + rename), as config management does, so
+/// a poller never reads a half-written file.
+pub fn write_atomic(path: &Path, body: impl AsRef<[u8]>) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
