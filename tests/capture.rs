@@ -13,24 +13,13 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::*;
-use common::netns::{Pair, in_netns};
+use common::netns::{mesh, Pair, in_netns};
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn mesh(n: u8) -> Mesh {
-    Mesh {
-        client_ip: IpAddr::from([198, 18, n, 1]),
-        server_ip: IpAddr::from([198, 18, n, 2]),
-        service_vip: IpAddr::from([198, 19, n, 10]),
-        service_host: "echo.default.svc.cluster.local".into(),
-        service_port: 80,
-        backend_port: 8080,
-        trust_domain: "cluster.local".into(),
-    }
-}
 
 struct Setup {
     pair: Pair,

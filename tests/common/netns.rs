@@ -97,3 +97,17 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     .unwrap()
 }
 
+
+/// The two-pod mesh used inside a [`Pair`]: client 198.18.<n>.1, server 198.18.<n>.2 (echo on
+/// 8080), service VIP 198.19.<n>.10 (exists only in the config).
+pub fn mesh(n: u8) -> ztunnel::testbed::Mesh {
+    ztunnel::testbed::Mesh {
+        client_ip: std::net::IpAddr::from([198, 18, n, 1]),
+        server_ip: std::net::IpAddr::from([198, 18, n, 2]),
+        service_vip: std::net::IpAddr::from([198, 19, n, 10]),
+        service_host: "echo.default.svc.cluster.local".into(),
+        service_port: 80,
+        backend_port: 8080,
+        trust_domain: "cluster.local".into(),
+    }
+}
