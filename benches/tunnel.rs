@@ -70,16 +70,47 @@ fn args() -> Args {
 #[derive(Clone, Copy)]
 enum Path_ {
     Direct,
+    /// Two chained plain TCP relays (the floor, see [`relay`]): connect to the first one.
+    Relays(SocketAddr),
     Tunnel(SocketAddr),
 }
 
 fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
     let s = match path {
         Path_::Direct => TcpStream::connect(dst).unwrap(),
+        Path_::Relays(first) => TcpStream::connect(first).unwrap(),
         Path_::Tunnel(socks5) => socks::connect(socks5, Dest::Addr(dst)).unwrap(),
     };
     s.set_nodelay(true).unwrap();
     s
+}
+
+/// A plain TCP relay to a fixed target on its own thread and single-threaded tokio runtime
+/// (like a ztunnel with one worker): accept, connect, copy both ways with 64 KiB buffers.
+/// No TLS, no HTTP/2, no SOCKS5, no policy. Two of them chained are the floor for any
+/// two-proxy path on this machine: the extra socket hops, wake-ups and copies that the tunnel
+/// also pays, without the tunnel's own work. Measuring it in the same run shows how much of
+/// the gap to direct TCP is the tunnel's and how much is the topology's.
+fn relay(listen: std::net::IpAddr, target: SocketAddr) -> SocketAddr {
+    let l = std::net::TcpListener::bind((listen, 0)).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            loop {
+                let (mut down, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut up = tokio::net::TcpStream::connect(target).await.unwrap();
+                    down.set_nodelay(true).unwrap();
+                    up.set_nodelay(true).unwrap();
+                    let _ = tokio::io::copy_bidirectional_with_sizes(&mut down, &mut up, 64 << 10, 64 << 10).await;
+                });
+            }
+        })
+    });
+    addr
 }
 
 /// CPU time (user + system, all threads) a process has used so far, in seconds. Unlike
@@ -167,11 +198,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[derive(Default)]
 struct Run {
     direct_gbps: f64,
+    relays_gbps: f64,
     tunnel_gbps: f64,
     direct_cps: f64,
+    relays_cps: f64,
     tunnel_cps: f64,
     direct_p50: f64,
     direct_p99: f64,
+    relays_p50: f64,
+    relays_p99: f64,
     tunnel_p50: f64,
     tunnel_p99: f64,
     rss_idle_a: f64,
@@ -211,6 +246,9 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     let mut r = Run { rss_idle_a: kib(&a), rss_idle_b: kib(&b), ..Run::default() };
     let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
+    let lo = std::net::IpAddr::from([127, 0, 0, 1]);
+    let relays_to = |target| Path_::Relays(relay(lo, relay(lo, target)));
+    let (sink_relays, echo_relays) = (relays_to(sink.addr), relays_to(echo.addr));
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = scrape.then(|| {
@@ -232,6 +270,7 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     let want = |m: &str| only.is_none_or(|o| o == m);
     if want("throughput") {
         r.direct_gbps = throughput(Path_::Direct, sink.addr, secs).0;
+        r.relays_gbps = throughput(sink_relays, sink.addr, secs).0;
         let cpu = nodes_cpu(pids);
         let bytes;
         (r.tunnel_gbps, bytes) = throughput(tunnel, sink.addr, secs);
@@ -239,6 +278,7 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     }
     if want("connections") {
         r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs).0;
+        r.relays_cps = conn_rate(echo_relays, echo_dst, secs).0;
         let cpu = nodes_cpu(pids);
         let n;
         (r.tunnel_cps, n) = conn_rate(tunnel, echo_dst, secs);
@@ -248,6 +288,7 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     }
     if want("latency") {
         (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, LATENCY_ITERATIONS);
+        (r.relays_p50, r.relays_p99) = latency(echo_relays, echo_dst, LATENCY_ITERATIONS);
         let cpu = nodes_cpu(pids);
         (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, LATENCY_ITERATIONS);
         r.cpu_per_rtt_us = (nodes_cpu(pids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
@@ -276,31 +317,33 @@ fn main() {
         .map(|i| {
             let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env, args.scrape);
             eprintln!(
-                "run {}: {:.2}/{:.2} Gbit/s, {:.0}/{:.0} conn/s, p50 {:.1}/{:.1} us (direct/tunnel); \
-                 tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",
-                i + 1, r.direct_gbps, r.tunnel_gbps, r.direct_cps, r.tunnel_cps, r.direct_p50, r.tunnel_p50,
+                "run {}: {:.2}/{:.2}/{:.2} Gbit/s, {:.0}/{:.0}/{:.0} conn/s, p50 {:.1}/{:.1}/{:.1} us \
+                 (direct/relays/tunnel); tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",
+                i + 1, r.direct_gbps, r.relays_gbps, r.tunnel_gbps, r.direct_cps, r.relays_cps, r.tunnel_cps,
+                r.direct_p50, r.relays_p50, r.tunnel_p50,
                 r.cpu_per_gb, r.cpu_per_conn_us, r.cpu_per_rtt_us
             );
             r
         })
         .collect();
     let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    let (dg, tg) = (m(|r| r.direct_gbps), m(|r| r.tunnel_gbps));
-    let (dc, tc) = (m(|r| r.direct_cps), m(|r| r.tunnel_cps));
-    let (d50, t50) = (m(|r| r.direct_p50), m(|r| r.tunnel_p50));
-    let (d99, t99) = (m(|r| r.direct_p99), m(|r| r.tunnel_p99));
+    let (dg, rg, tg) = (m(|r| r.direct_gbps), m(|r| r.relays_gbps), m(|r| r.tunnel_gbps));
+    let (dc, rc, tc) = (m(|r| r.direct_cps), m(|r| r.relays_cps), m(|r| r.tunnel_cps));
+    let (d50, r50, t50) = (m(|r| r.direct_p50), m(|r| r.relays_p50), m(|r| r.tunnel_p50));
+    let (d99, r99, t99) = (m(|r| r.direct_p99), m(|r| r.relays_p99), m(|r| r.tunnel_p99));
     if args.scrape {
         println!("scraping /metrics on both nodes every second ({:.0} scrapes per run, median)", m(|r| r.scrapes));
     }
     println!();
-    println!("{:<34} {:>12} {:>12} {:>10}", "metric", "direct", "tunnel", "ratio");
-    println!("{:<34} {:>12.2} {:>12.2} {:>9.2}x", "single-stream throughput (Gbit/s)", dg, tg, tg / dg);
-    println!("{:<34} {:>12.0} {:>12.0} {:>9.2}x", "new connections per second", dc, tc, tc / dc);
-    println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p50 (us)", d50, t50, t50 - d50);
-    println!("{:<34} {:>12.1} {:>12.1} {:>+9.1}us", "64-byte round trip p99 (us)", d99, t99, t99 - d99);
-    println!("{:<34} {:>12} {:>12.2}", "CPU s per GB, both nodes", "-", m(|r| r.cpu_per_gb));
-    println!("{:<34} {:>12} {:>12.0}", "CPU us per connection, both nodes", "-", m(|r| r.cpu_per_conn_us));
-    println!("{:<34} {:>12} {:>12.1}", "CPU us per round trip, both nodes", "-", m(|r| r.cpu_per_rtt_us));
-    println!("{:<34} {:>12.1} {:>12.1}", "RSS idle node A / B (MiB)", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
-    println!("{:<34} {:>12.1} {:>12.1}", "RSS after load node A / B (MiB)", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
+    println!("relays = two chained plain TCP relays (no TLS/HTTP/2/SOCKS5): the floor of any two-proxy path");
+    println!("{:<34} {:>9} {:>9} {:>9} {:>11} {:>11}", "metric", "direct", "relays", "tunnel", "relays/dir", "tunnel/dir");
+    println!("{:<34} {:>9.2} {:>9.2} {:>9.2} {:>10.2}x {:>10.2}x", "single-stream throughput (Gbit/s)", dg, rg, tg, rg / dg, tg / dg);
+    println!("{:<34} {:>9.0} {:>9.0} {:>9.0} {:>10.2}x {:>10.2}x", "new connections per second", dc, rc, tc, rc / dc, tc / dc);
+    println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p50 (us)", d50, r50, t50, r50 - d50, t50 - d50);
+    println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p99 (us)", d99, r99, t99, r99 - d99, t99 - d99);
+    println!("{:<34} {:>9} {:>9} {:>9.2}", "CPU s per GB, both nodes", "-", "-", m(|r| r.cpu_per_gb));
+    println!("{:<34} {:>9} {:>9} {:>9.0}", "CPU us per connection, both nodes", "-", "-", m(|r| r.cpu_per_conn_us));
+    println!("{:<34} {:>9} {:>9} {:>9.1}", "CPU us per round trip, both nodes", "-", "-", m(|r| r.cpu_per_rtt_us));
+    println!("RSS idle node A / B (MiB)          {:.1} / {:.1}", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
+    println!("RSS after load node A / B (MiB)    {:.1} / {:.1}", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
 }

@@ -89,6 +89,26 @@ impl H2StreamWriter {
         self.send.send_reset(h2::Reason::CANCEL);
     }
 
+    /// Sends `data` without copying it: as much as the flow-control windows and h2's send
+    /// buffer allow per DATA chunk, splitting it as needed. Ready once all of it is queued
+    /// (then `data` is empty); on `Pending` the part already queued has been removed from
+    /// `data`. This is the zero-copy alternative to `poll_write` for callers that own their
+    /// buffers (the proxy's pump).
+    pub fn poll_send_bytes(&mut self, cx: &mut Context<'_>, data: &mut Bytes) -> Poll<io::Result<()>> {
+        if self.shut_down {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown of hbone stream",
+            )));
+        }
+        while !data.is_empty() {
+            let n = ready!(self.poll_send_capacity(cx, data.len()))?;
+            let chunk = data.split_to(n);
+            self.send.send_data(chunk, false).map_err(h2_to_io)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Half-closes the sending side (empty DATA with END_STREAM); the other direction keeps
     /// flowing. Idempotent.
     pub fn finish(&mut self) -> io::Result<()> {
@@ -132,6 +152,38 @@ impl H2StreamWriter {
                 }
             }
         }
+    }
+}
+
+impl H2StreamReader {
+    /// The next chunk of received data without copying it (`None` at end of stream). The
+    /// caller owns the chunk and must hand back flow-control credit with
+    /// [`H2StreamReader::release`] as it delivers the bytes, so a slow consumer still
+    /// throttles the sender.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        if !self.pending.is_empty() {
+            return Poll::Ready(Ok(Some(std::mem::take(&mut self.pending))));
+        }
+        loop {
+            if self.eof {
+                return Poll::Ready(Ok(None));
+            }
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) if data.is_empty() => continue,
+                Some(Ok(data)) => return Poll::Ready(Ok(Some(data))),
+                // A peer that has said all it wants may end with RST_STREAM(NO_ERROR); that is
+                // a clean end of the read side, not a failure.
+                Some(Err(e)) if e.reason() == Some(h2::Reason::NO_ERROR) => self.eof = true,
+                Some(Err(e)) => return Poll::Ready(Err(h2_to_io(e))),
+                None => self.eof = true,
+            }
+        }
+    }
+
+    /// Returns flow-control credit for `n` bytes taken through [`H2StreamReader::poll_chunk`].
+    pub fn release(&mut self, n: usize) {
+        // Errors mean the stream is already gone; the next poll says so.
+        let _ = self.recv.flow_control().release_capacity(n);
     }
 }
 
