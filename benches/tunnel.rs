@@ -91,11 +91,15 @@ fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
 /// two-proxy path on this machine: the extra socket hops, wake-ups and copies that the tunnel
 /// also pays, without the tunnel's own work. Measuring it in the same run shows how much of
 /// the gap to direct TCP is the tunnel's and how much is the topology's.
-fn relay(listen: std::net::IpAddr, target: SocketAddr) -> SocketAddr {
+/// Returns its address and the thread id (for its CPU time).
+fn relay(listen: std::net::IpAddr, target: SocketAddr) -> (SocketAddr, u32) {
     let l = std::net::TcpListener::bind((listen, 0)).unwrap();
     l.set_nonblocking(true).unwrap();
     let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tx.send(unsafe { libc::gettid() } as u32).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
@@ -110,14 +114,32 @@ fn relay(listen: std::net::IpAddr, target: SocketAddr) -> SocketAddr {
             }
         })
     });
-    addr
+    (addr, rx.recv().unwrap())
+}
+
+/// Two chained relays in front of `target`: the path to dial, and the relays' thread ids.
+fn relays_to(target: SocketAddr) -> (Path_, [u32; 2]) {
+    let lo = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (second, t2) = relay(lo, target);
+    let (first, t1) = relay(lo, second);
+    (Path_::Relays(first), [t1, t2])
+}
+
+/// CPU seconds used so far by this process's threads `tids`.
+fn threads_cpu(tids: [u32; 2]) -> f64 {
+    tids.iter().map(|t| cpu_secs_in(&format!("/proc/self/task/{t}/stat"))).sum()
 }
 
 /// CPU time (user + system, all threads) a process has used so far, in seconds. Unlike
 /// wall-clock rates this barely moves when other work shares the cores, so it is the steadier
 /// figure for before/after comparisons on a busy machine.
 fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    cpu_secs_in(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds from a `stat` file of proc(5) (a process's or a thread's).
+fn cpu_secs_in(stat_file: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_file) else {
         return 0.0;
     };
     // Fields after "(comm)": state is index 0, utime 11, stime 12 (proc(5)).
@@ -214,6 +236,10 @@ struct Run {
     rss_busy_a: f64,
     rss_busy_b: f64,
     scrapes: f64,
+    /// The same three CPU figures for the two relays.
+    relays_cpu_per_gb: f64,
+    relays_cpu_per_conn_us: f64,
+    relays_cpu_per_rtt_us: f64,
     /// Both nodes' CPU seconds per GB through the tunnel.
     cpu_per_gb: f64,
     /// Both nodes' CPU microseconds per tunnelled connection.
@@ -246,9 +272,7 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     let mut r = Run { rss_idle_a: kib(&a), rss_idle_b: kib(&b), ..Run::default() };
     let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
-    let lo = std::net::IpAddr::from([127, 0, 0, 1]);
-    let relays_to = |target| Path_::Relays(relay(lo, relay(lo, target)));
-    let (sink_relays, echo_relays) = (relays_to(sink.addr), relays_to(echo.addr));
+    let ((sink_relays, sink_tids), (echo_relays, echo_tids)) = (relays_to(sink.addr), relays_to(echo.addr));
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = scrape.then(|| {
@@ -270,7 +294,10 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     let want = |m: &str| only.is_none_or(|o| o == m);
     if want("throughput") {
         r.direct_gbps = throughput(Path_::Direct, sink.addr, secs).0;
-        r.relays_gbps = throughput(sink_relays, sink.addr, secs).0;
+        let cpu = threads_cpu(sink_tids);
+        let bytes;
+        (r.relays_gbps, bytes) = throughput(sink_relays, sink.addr, secs);
+        r.relays_cpu_per_gb = (threads_cpu(sink_tids) - cpu) / (bytes / 1e9);
         let cpu = nodes_cpu(pids);
         let bytes;
         (r.tunnel_gbps, bytes) = throughput(tunnel, sink.addr, secs);
@@ -278,7 +305,11 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     }
     if want("connections") {
         r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs).0;
-        r.relays_cps = conn_rate(echo_relays, echo_dst, secs).0;
+        let cpu = threads_cpu(echo_tids);
+        let n;
+        (r.relays_cps, n) = conn_rate(echo_relays, echo_dst, secs);
+        std::thread::sleep(Duration::from_millis(100));
+        r.relays_cpu_per_conn_us = (threads_cpu(echo_tids) - cpu) * 1e6 / n;
         let cpu = nodes_cpu(pids);
         let n;
         (r.tunnel_cps, n) = conn_rate(tunnel, echo_dst, secs);
@@ -288,7 +319,9 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
     }
     if want("latency") {
         (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, LATENCY_ITERATIONS);
+        let cpu = threads_cpu(echo_tids);
         (r.relays_p50, r.relays_p99) = latency(echo_relays, echo_dst, LATENCY_ITERATIONS);
+        r.relays_cpu_per_rtt_us = (threads_cpu(echo_tids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
         let cpu = nodes_cpu(pids);
         (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, LATENCY_ITERATIONS);
         r.cpu_per_rtt_us = (nodes_cpu(pids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
@@ -341,9 +374,13 @@ fn main() {
     println!("{:<34} {:>9.0} {:>9.0} {:>9.0} {:>10.2}x {:>10.2}x", "new connections per second", dc, rc, tc, rc / dc, tc / dc);
     println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p50 (us)", d50, r50, t50, r50 - d50, t50 - d50);
     println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p99 (us)", d99, r99, t99, r99 - d99, t99 - d99);
-    println!("{:<34} {:>9} {:>9} {:>9.2}", "CPU s per GB, both nodes", "-", "-", m(|r| r.cpu_per_gb));
-    println!("{:<34} {:>9} {:>9} {:>9.0}", "CPU us per connection, both nodes", "-", "-", m(|r| r.cpu_per_conn_us));
-    println!("{:<34} {:>9} {:>9} {:>9.1}", "CPU us per round trip, both nodes", "-", "-", m(|r| r.cpu_per_rtt_us));
+    let (rcg, tcg) = (m(|r| r.relays_cpu_per_gb), m(|r| r.cpu_per_gb));
+    let (rcc, tcc) = (m(|r| r.relays_cpu_per_conn_us), m(|r| r.cpu_per_conn_us));
+    let (rcr, tcr) = (m(|r| r.relays_cpu_per_rtt_us), m(|r| r.cpu_per_rtt_us));
+    println!("{:<34} {:>9} {:>9} {:>9} {:>11}", "CPU of both proxies", "", "relays", "tunnel", "tunnel/rel");
+    println!("{:<34} {:>9} {:>9.2} {:>9.2} {:>10.2}x", "  s per GB", "-", rcg, tcg, tcg / rcg);
+    println!("{:<34} {:>9} {:>9.0} {:>9.0} {:>10.2}x", "  us per connection", "-", rcc, tcc, tcc / rcc);
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per 64-byte round trip", "-", rcr, tcr, tcr / rcr);
     println!("RSS idle node A / B (MiB)          {:.1} / {:.1}", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
     println!("RSS after load node A / B (MiB)    {:.1} / {:.1}", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
 }

@@ -290,7 +290,7 @@ pub(crate) async fn accept_loop<F, Fut>(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
-                    redirect::tune(&stream);
+                    // TCP_NODELAY and keepalive come with the socket (set on the listener).
                     conns.spawn(handle(stream, redirect::canonical(peer), drain.clone()));
                 }
                 Err(e) => {

@@ -108,7 +108,8 @@ fn keepalive() -> TcpKeepalive {
         .with_retries(9)
 }
 
-/// Applies the per-connection options every accepted or dialled socket gets.
+/// Applies the per-connection options every dialled socket gets (accepted sockets inherit
+/// them from the listener, see [`bind`]).
 pub fn tune(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     let _ = SockRef::from(stream).set_tcp_keepalive(&keepalive());
@@ -170,6 +171,9 @@ fn set_ipv6_transparent(socket: &TcpSocket) -> io::Result<()> {
 
 /// Binds a listener. Wildcard IPv6 binds are dual-stack; `transparent` sets IP_TRANSPARENT
 /// (needed to accept connections for addresses that are not ours, best effort).
+///
+/// The per-connection options (TCP_NODELAY, keepalive) are set on the listener: Linux copies
+/// them into every accepted socket, which saves five `setsockopt` calls per connection.
 pub fn bind(addr: SocketAddr, transparent: bool) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -177,8 +181,10 @@ pub fn bind(addr: SocketAddr, transparent: bool) -> io::Result<TcpListener> {
         TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
     {
         let sock = SockRef::from(&socket);
+        sock.set_tcp_keepalive(&keepalive())?;
         if addr.is_ipv6() {
             sock.set_only_v6(false)?;
         }
@@ -207,6 +213,20 @@ mod tests {
         assert_eq!(canonical(mapped), "10.1.2.3:80".parse().unwrap());
         let v6: SocketAddr = "[fd00::1]:80".parse().unwrap();
         assert_eq!(canonical(v6), v6);
+    }
+
+    /// `bind` relies on the kernel copying the listener's options into accepted sockets.
+    #[tokio::test]
+    async fn accepted_sockets_inherit_nodelay_and_keepalive() {
+        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let _c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        let sock = SockRef::from(&s);
+        assert!(s.nodelay().unwrap());
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(180));
+        assert_eq!(sock.tcp_keepalive_interval().unwrap(), Duration::from_secs(180));
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 9);
     }
 
     #[tokio::test]

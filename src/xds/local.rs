@@ -106,12 +106,10 @@ fn default_capacity() -> u32 {
 pub enum LocalConfigError {
     #[error("{0}")]
     Invalid(Box<InvalidConfig>),
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message and deliberately not a `source`: error chains
+    // (`{:#}`) would print it twice.
+    #[error("{}: cannot read: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
 }
 
 /// A parse or validation failure with its position.
@@ -152,7 +150,7 @@ impl LocalConfigError {
 /// Reads and loads a config file. The file path is used as the source name in errors.
 pub fn load_file(path: &Path) -> Result<ProxyState, LocalConfigError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|source| LocalConfigError::Read { path: path.to_path_buf(), source })?;
+        .map_err(|error| LocalConfigError::Read { path: path.to_path_buf(), error })?;
     load_str(&text, &path.display().to_string())
 }
 

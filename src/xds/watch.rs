@@ -164,7 +164,7 @@ pub async fn watch(
 }
 
 async fn read(path: &std::path::Path) -> Result<(String, std::fs::Metadata), LocalConfigError> {
-    let err = |source| LocalConfigError::Read { path: path.to_path_buf(), source };
+    let err = |error| LocalConfigError::Read { path: path.to_path_buf(), error };
     // Metadata of the path follows symlinks, so a swapped target is seen as a new file.
     let meta = tokio::fs::metadata(path).await.map_err(err)?;
     let text = tokio::fs::read_to_string(path).await.map_err(err)?;
