@@ -110,6 +110,10 @@ where
         settings.keepalive_timeout,
     );
     tokio::pin!(ka);
+    // Created once: this loop wakes for every frame, and a fresh drain future per wake-up
+    // would re-register with the drain signal each time.
+    let drained = drain.signaled();
+    tokio::pin!(drained);
     let mut draining = false;
     loop {
         tokio::select! {
@@ -118,7 +122,7 @@ where
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok((req, respond))) => dispatch(req, respond, &handler),
             },
-            _ = drain.signaled(), if !draining => {
+            _ = &mut drained, if !draining => {
                 draining = true;
                 debug!("hbone server draining: GOAWAY sent");
                 conn.graceful_shutdown();
