@@ -1,20 +1,22 @@
-//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape]`
+//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns]`
 //!
 //! `--scrape` polls both nodes' `/metrics` once a second during the run (as Prometheus
 //! would), to show that metrics recording and scraping do not slow the data path.
 //!
 //! Direct TCP vs the same traffic through two real ztunnel processes (client → node A's
-//! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), all on loopback, in one run:
-//! single-stream throughput, new connections per second, 64-byte round-trip p50/p99, and the
-//! RSS of each ztunnel. Prints the median of N runs (the machine is noisy).
+//! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), in one run: single-stream throughput,
+//! new connections per second, 64-byte round-trip p50/p99, CPU per unit of work, and the RSS
+//! of each ztunnel. Prints the median of N runs (the machine is noisy). All on loopback by
+//! default; `--netns` (root) puts node A and the client in one network namespace and node B
+//! and the backends in another, joined by a veth pair, as two nodes would be.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ztunnel::identity::dev_ca::DevCa;
-use ztunnel::testbed::Mesh;
+use ztunnel::testbed::{Mesh, netns};
 use ztunnel::testbed::backend::{Echo, Sink};
 use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};
@@ -29,10 +31,12 @@ struct Args {
     env: Vec<(String, String)>,
     /// Scrape both nodes' /metrics every second while measuring.
     scrape: bool,
+    /// Two network namespaces joined by a veth pair instead of loopback (needs root).
+    netns: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false };
+    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false, netns: false };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -59,6 +63,7 @@ fn args() -> Args {
                 i += 1;
             }
             "--scrape" => a.scrape = true,
+            "--netns" => a.netns = true,
             _ => {} // cargo passes --bench
         }
         i += 1;
@@ -91,15 +96,19 @@ fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
 /// two-proxy path on this machine: the extra socket hops, wake-ups and copies that the tunnel
 /// also pays, without the tunnel's own work. Measuring it in the same run shows how much of
 /// the gap to direct TCP is the tunnel's and how much is the topology's.
-/// Returns its address and the thread id (for its CPU time).
-fn relay(listen: std::net::IpAddr, target: SocketAddr) -> (SocketAddr, u32) {
-    let l = std::net::TcpListener::bind((listen, 0)).unwrap();
-    l.set_nonblocking(true).unwrap();
-    let addr = l.local_addr().unwrap();
+/// Runs in network namespace `ns` when given (else in the caller's). Returns its address
+/// and its thread id (for its CPU time).
+fn relay(ns: Option<&str>, listen: IpAddr, target: SocketAddr) -> (SocketAddr, u32) {
+    let ns = ns.map(str::to_string);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        if let Some(ns) = ns {
+            netns::enter(&ns).unwrap();
+        }
+        let l = std::net::TcpListener::bind((listen, 0)).unwrap();
+        l.set_nonblocking(true).unwrap();
         // SAFETY: gettid has no preconditions.
-        tx.send(unsafe { libc::gettid() } as u32).unwrap();
+        tx.send((l.local_addr().unwrap(), unsafe { libc::gettid() } as u32)).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
@@ -114,15 +123,60 @@ fn relay(listen: std::net::IpAddr, target: SocketAddr) -> (SocketAddr, u32) {
             }
         })
     });
-    (addr, rx.recv().unwrap())
+    rx.recv().unwrap()
 }
 
-/// Two chained relays in front of `target`: the path to dial, and the relays' thread ids.
-fn relays_to(target: SocketAddr) -> (Path_, [u32; 2]) {
-    let lo = std::net::IpAddr::from([127, 0, 0, 1]);
-    let (second, t2) = relay(lo, target);
-    let (first, t1) = relay(lo, second);
+/// Two chained relays in front of `target`, placed like the two nodes: the path to dial, and
+/// the relays' thread ids.
+fn relays_to(net: &Net, target: SocketAddr) -> (Path_, [u32; 2]) {
+    let (second, t2) = relay(net.ns_b(), net.mesh.server_ip, target);
+    let (first, t1) = relay(None, net.mesh.client_ip, second);
     (Path_::Relays(first), [t1, t2])
+}
+
+/// Where a run happens: loopback addresses, or two namespaces joined by a veth pair (node A,
+/// the client and the first relay in one; node B, the backends and the second relay in the
+/// other), as pods on two nodes. In namespace mode the measuring thread has entered A.
+struct Net {
+    mesh: Mesh,
+    pair: Option<netns::Pair>,
+}
+
+/// Second octet of the loopback addresses / third octet of 198.18.N.0/24 in namespace mode.
+const NET: u8 = 200;
+
+impl Net {
+    fn new(use_netns: bool) -> Net {
+        if !use_netns {
+            return Net { mesh: Mesh::on_loopback(NET, 0), pair: None };
+        }
+        let pair = netns::Pair::new(NET);
+        let mesh = Mesh {
+            client_ip: IpAddr::from([198, 18, NET, 1]),
+            server_ip: IpAddr::from([198, 18, NET, 2]),
+            service_vip: IpAddr::from([198, 19, NET, 10]),
+            ..Mesh::on_loopback(NET, 0)
+        };
+        netns::enter(&pair.a).expect("entering the client namespace");
+        Net { mesh, pair: Some(pair) }
+    }
+
+    fn ns_a(&self) -> Option<&str> {
+        self.pair.as_ref().map(|p| p.a.as_str())
+    }
+
+    fn ns_b(&self) -> Option<&str> {
+        self.pair.as_ref().map(|p| p.b.as_str())
+    }
+
+    /// A listener on node B's side (port 0).
+    fn listen_b(&self) -> std::net::TcpListener {
+        let addr = SocketAddr::new(self.mesh.server_ip, 0);
+        match self.ns_b() {
+            Some(ns) => netns::in_netns(ns, move || std::net::TcpListener::bind(addr)).unwrap(),
+            None => std::net::TcpListener::bind(addr).unwrap(),
+        }
+    }
 }
 
 /// CPU seconds used so far by this process's threads `tids`.
@@ -248,12 +302,14 @@ struct Run {
     cpu_per_rtt_us: f64,
 }
 
-fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(String, String)], scrape: bool) -> Run {
+fn one_run(bin: &Path, a: &Args) -> Run {
+    let (secs, workers, only, extra, scrape) = (a.seconds, a.workers.as_str(), a.only.as_deref(), &a.env, a.scrape);
     let dir = tempfile::tempdir().unwrap();
-    let probe = Mesh::on_loopback(200, 0);
-    let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
-    let sink = Sink::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
-    let mesh = Mesh::on_loopback(200, echo.addr.port());
+    let mut net = Net::new(a.netns);
+    let echo = Echo::serve(net.listen_b()).unwrap();
+    let sink = Sink::serve(net.listen_b()).unwrap();
+    net.mesh.backend_port = echo.addr.port();
+    let mesh = net.mesh.clone();
     let ca = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
     DevCa::generate("cluster.local").unwrap().write(&ca.0, &ca.1).unwrap();
     let cfg = dir.path().join("mesh.yaml");
@@ -265,14 +321,20 @@ fn one_run(bin: &Path, secs: f64, workers: &str, only: Option<&str>, extra: &[(S
         }
         s
     };
-    let a = quiet(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca)).spawn(bin).unwrap();
-    let b = quiet(NodeSpec::new("b", "default/server/server", mesh.server_ip, &cfg, &ca)).spawn(bin).unwrap();
+    let in_ns = |mut s: NodeSpec, ns: Option<&str>| {
+        s.netns = ns.map(str::to_string);
+        s
+    };
+    let a = quiet(in_ns(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca), net.ns_a()));
+    let a = a.spawn(bin).unwrap();
+    let b = quiet(in_ns(NodeSpec::new("b", "default/server/server", mesh.server_ip, &cfg, &ca), net.ns_b()));
+    let b = b.spawn(bin).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let kib = |n: &ztunnel::testbed::node::Node| n.rss_kib().unwrap_or(0) as f64 / 1024.0;
     let mut r = Run { rss_idle_a: kib(&a), rss_idle_b: kib(&b), ..Run::default() };
     let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
-    let ((sink_relays, sink_tids), (echo_relays, echo_tids)) = (relays_to(sink.addr), relays_to(echo.addr));
+    let ((sink_relays, sink_tids), (echo_relays, echo_tids)) = (relays_to(&net, sink.addr), relays_to(&net, echo.addr));
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = scrape.then(|| {
@@ -348,7 +410,8 @@ fn main() {
     );
     let runs: Vec<Run> = (0..args.runs)
         .map(|i| {
-            let r = one_run(bin, args.seconds, &args.workers, args.only.as_deref(), &args.env, args.scrape);
+            // Each run on a fresh thread: in namespace mode the measuring thread enters one.
+            let r = std::thread::scope(|s| s.spawn(|| one_run(bin, &args)).join().expect("run panicked"));
             eprintln!(
                 "run {}: {:.2}/{:.2}/{:.2} Gbit/s, {:.0}/{:.0}/{:.0} conn/s, p50 {:.1}/{:.1}/{:.1} us \
                  (direct/relays/tunnel); tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",

@@ -274,19 +274,26 @@ def main():
 
         def client_probe(kind, name, args, allowed, kt="ec-p256"):
             crt, key = certs[("server", kt)]
-            srv = subprocess.Popen(["openssl", "s_server", "-accept", f"{srv_ip}:15008", "-cert", str(crt),
-                                    "-key", str(key), "-CAfile", str(ca_cert), "-Verify", "1", "-alpn", "h2",
-                                    "-naccept", "1", *args],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   encoding="utf-8", errors="replace")
-            lines = []
-            threading.Thread(target=lambda: lines.extend(srv.stdout), daemon=True).start()
-            try:
+            # The previous probe's s_server has just released the port; a bind can still lose
+            # that race now and then ("Address already in use"), so retry the start a few times.
+            for attempt in range(10):
+                srv = subprocess.Popen(["openssl", "s_server", "-accept", f"{srv_ip}:15008", "-cert", str(crt),
+                                        "-key", str(key), "-CAfile", str(ca_cert), "-Verify", "1", "-alpn", "h2",
+                                        "-naccept", "1", *args],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       encoding="utf-8", errors="replace")
+                lines = []
+                threading.Thread(target=lambda l=lines, p=srv: l.extend(p.stdout), daemon=True).start()
                 # s_server prints ACCEPT once it listens (a test connection would use up -naccept).
                 for _ in range(100):
                     if any("ACCEPT" in l for l in lines) or srv.poll() is not None:
                         break
                     time.sleep(0.05)
+                if srv.poll() is None or not any("in use" in l for l in lines):
+                    break
+                srv.wait()
+                time.sleep(0.3)
+            try:
                 before = zt.count(established)
                 try:
                     socks_connect(socks, (srv_ip, 80)).close()

@@ -97,7 +97,11 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(addr: SocketAddr) -> io::Result<Sink> {
-        let listener = TcpListener::bind(addr)?;
+        Sink::serve(TcpListener::bind(addr)?)
+    }
+
+    /// Serves an already bound listener (e.g. one created inside a network namespace).
+    pub fn serve(listener: TcpListener) -> io::Result<Sink> {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
