@@ -18,7 +18,9 @@ use crate::dns::server::parse_resolv_conf;
 use crate::inpod::{self, manager::ManagerConfig, starter::{DnsSettings, ProxyStarter}};
 use crate::hbone::H2Settings;
 use crate::identity::dev_ca::DevCa;
+use crate::identity::auth::Credentials;
 use crate::identity::ca_client::{CaClient, CaClientConfig};
+use crate::tls::control::ControlPlaneEndpoint;
 use crate::identity::dev_ca_files::DevCaFiles;
 use crate::identity::manager::{CertificateSource, SecretManager};
 use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
@@ -248,12 +250,12 @@ fn xds_client(cfg: &Config, store: StateStore, ready: crate::readiness::ReadyTas
     });
     XdsClient::new(
         XdsClientConfig {
-            address: cfg.xds_address.clone().expect("checked by caller"),
-            roots: cp.xds_root_cert.clone(),
-            alt_hostname: cp.alt_xds_hostname.clone(),
-            auth: cp.auth_token.clone(),
-            cluster_id: cfg.cluster_id.clone(),
-            headers: cp.xds_headers.clone(),
+            endpoint: ControlPlaneEndpoint {
+                address: cfg.xds_address.clone().expect("checked by caller"),
+                roots: cp.xds_root_cert.clone(),
+                alt_hostname: cp.alt_xds_hostname.clone(),
+            },
+            credentials: credentials(cfg, &cp.xds_headers),
             node,
         },
         store,
@@ -284,14 +286,19 @@ fn certificate_source(cfg: &Config) -> anyhow::Result<Arc<dyn CertificateSource>
         .context("CA_ADDRESS is empty and FAKE_CA is false: no way to obtain certificates")?;
     let cp = &cfg.control_plane;
     Ok(Arc::new(CaClient::new(CaClientConfig {
-        address,
-        roots: cp.ca_root_cert.clone(),
-        alt_hostname: cp.alt_ca_hostname.clone(),
-        auth: cp.auth_token.clone(),
-        cluster_id: cfg.cluster_id.clone(),
-        headers: cp.ca_headers.clone(),
+        endpoint: ControlPlaneEndpoint { address, roots: cp.ca_root_cert.clone(), alt_hostname: cp.alt_ca_hostname.clone() },
+        credentials: credentials(cfg, &cp.ca_headers),
         secret_ttl: cfg.secret_ttl,
     })))
+}
+
+/// The same token and cluster id go to xDS and the CA; the extra headers differ.
+fn credentials(cfg: &Config, headers: &[(String, String)]) -> Credentials {
+    Credentials {
+        token: cfg.control_plane.auth_token.clone(),
+        cluster_id: cfg.cluster_id.clone(),
+        headers: headers.to_vec(),
+    }
 }
 
 fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig {

@@ -13,7 +13,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::*;
-use common::netns::{mesh, Pair, in_netns};
+use common::netns::mesh;
+use ztunnel::testbed::netns::{Pair, in_netns};
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
 use ztunnel::testbed::node::{Node, NodeSpec, message};

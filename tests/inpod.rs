@@ -14,7 +14,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::netns::{mesh, Pair, in_netns};
+use common::netns::mesh;
+use ztunnel::testbed::netns::{Pair, in_netns};
 use common::*;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};

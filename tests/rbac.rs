@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::netns::{Pair, in_netns, sh};
+use ztunnel::testbed::netns::{Pair, in_netns, sh};
 use common::*;
 use serde_json::Value;
 use ztunnel::testbed::Mesh;

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::netns::{require_privileges, sh};
+use ztunnel::testbed::netns::{require_privileges, sh};
 
 fn ztunnel(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_ztunnel")).args(args).output().unwrap();

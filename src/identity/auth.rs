@@ -35,8 +35,25 @@ pub async fn token(source: &AuthToken) -> Result<String, AuthError> {
     }
 }
 
-/// Fills `md` with the bearer token (if any), `clusterid`, and the extra headers.
-pub async fn apply(
+/// What ztunnel sends with every request to a control-plane service.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Bearer token source (`authorization` header), if any.
+    pub token: Option<AuthToken>,
+    /// `clusterid` header.
+    pub cluster_id: String,
+    /// Operator-supplied extra headers (`XDS_HEADER_*` / `CA_HEADER_*`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Credentials {
+    /// Fills `md` with the bearer token (read now), `clusterid`, and the extra headers.
+    pub async fn apply(&self, md: &mut MetadataMap) -> Result<(), AuthError> {
+        apply(md, self.token.as_ref(), &self.cluster_id, &self.headers).await
+    }
+}
+
+async fn apply(
     md: &mut MetadataMap,
     auth: Option<&AuthToken>,
     cluster_id: &str,

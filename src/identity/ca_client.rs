@@ -12,22 +12,19 @@ use std::time::Duration;
 
 use super::manager::CertificateSource;
 use super::{Error, Identity};
-use crate::config::{AuthToken, RootCert};
+use super::auth::Credentials;
 use crate::tls::WorkloadCertificate;
 use crate::tls::certificate::pem_encode;
-use crate::tls::{control, provider};
+use crate::tls::control::ControlPlaneEndpoint;
+use crate::tls::provider;
 use crate::xds::proto::citadel::IstioCertificateRequest;
 use crate::xds::proto::citadel::istio_certificate_service_client::IstioCertificateServiceClient;
 
 /// How to reach the CA.
 #[derive(Debug, Clone)]
 pub struct CaClientConfig {
-    pub address: String,
-    pub roots: RootCert,
-    pub alt_hostname: Option<String>,
-    pub auth: Option<AuthToken>,
-    pub cluster_id: String,
-    pub headers: Vec<(String, String)>,
+    pub endpoint: ControlPlaneEndpoint,
+    pub credentials: Credentials,
     pub secret_ttl: Duration,
 }
 
@@ -43,9 +40,12 @@ impl CaClient {
     }
 
     async fn fetch_inner(&self, id: &Identity) -> Result<WorkloadCertificate, Error> {
-        let unavailable = |what: &str, e: String| Error::CaUnavailable(format!("{}: {what}: {e}", self.cfg.address));
+        let unavailable = |what: &str, e: String| Error::CaUnavailable(format!("{}: {what}: {e}", self.cfg.endpoint.address));
         let (csr, key) = provider::generate_csr(id)?;
-        let channel = control::connect(&self.cfg.address, &self.cfg.roots, self.cfg.alt_hostname.as_deref())
+        let channel = self
+            .cfg
+            .endpoint
+            .connect()
             .await
             .map_err(|e| Error::CaUnavailable(e.to_string()))?;
         let mut request = tonic::Request::new(IstioCertificateRequest {
@@ -55,7 +55,9 @@ impl CaClient {
             metadata: None,
         });
         request.set_timeout(Duration::from_secs(10));
-        super::auth::apply(request.metadata_mut(), self.cfg.auth.as_ref(), &self.cfg.cluster_id, &self.cfg.headers)
+        self.cfg
+            .credentials
+            .apply(request.metadata_mut())
             .await
             .map_err(|e| unavailable("credentials", e.to_string()))?;
         let resp = IstioCertificateServiceClient::new(channel)

@@ -91,13 +91,28 @@ pub fn client_config(roots: RootCertStore) -> Result<ClientConfig, ControlPlaneE
     Ok(cfg)
 }
 
+/// One control-plane service to dial (istiod's xDS or CA port).
+#[derive(Debug, Clone)]
+pub struct ControlPlaneEndpoint {
+    /// `https://host:port`.
+    pub address: String,
+    /// Roots that verify the server.
+    pub roots: RootCert,
+    /// Name to verify the server as instead of the address host (`ALT_*_HOSTNAME`).
+    pub alt_hostname: Option<String>,
+}
+
+impl ControlPlaneEndpoint {
+    /// Connects a gRPC channel, re-reading the roots (a rotated root file takes effect on the
+    /// next connection).
+    pub async fn connect(&self) -> Result<Channel, ControlPlaneError> {
+        connect(&self.address, &self.roots, self.alt_hostname.as_deref()).await
+    }
+}
+
 /// Connects a gRPC channel to `address` (`https://host:port`), verifying the server as
 /// `alt_hostname` if given, else as the address host.
-pub async fn connect(
-    address: &str,
-    roots: &RootCert,
-    alt_hostname: Option<&str>,
-) -> Result<Channel, ControlPlaneError> {
+async fn connect(address: &str, roots: &RootCert, alt_hostname: Option<&str>) -> Result<Channel, ControlPlaneError> {
     let bad = |reason: &str| ControlPlaneError::Address { address: address.into(), reason: reason.into() };
     let uri: Uri = address.parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
     if uri.scheme_str() != Some("https") {

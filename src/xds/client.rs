@@ -24,11 +24,11 @@ use super::proto::discovery::{
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
 use super::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
-use crate::config::{AuthToken, RootCert};
+use crate::identity::auth::Credentials;
 use crate::drain::DrainWatcher;
 use crate::readiness::ReadyTask;
 use crate::state::StateStore;
-use crate::tls::control;
+use crate::tls::control::{self, ControlPlaneEndpoint};
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -52,12 +52,8 @@ pub struct XdsStats {
 /// How to reach istiod and who we are.
 #[derive(Debug, Clone)]
 pub struct XdsClientConfig {
-    pub address: String,
-    pub roots: RootCert,
-    pub alt_hostname: Option<String>,
-    pub auth: Option<AuthToken>,
-    pub cluster_id: String,
-    pub headers: Vec<(String, String)>,
+    pub endpoint: ControlPlaneEndpoint,
+    pub credentials: Credentials,
     pub node: Node,
 }
 
@@ -251,8 +247,8 @@ impl XdsClient {
             });
             let delay = backoff.next_delay();
             match result {
-                Ok(()) => tracing::warn!(address = %self.cfg.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)"),
-                Err(e) => tracing::warn!(address = %self.cfg.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)"),
+                Ok(()) => tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)"),
+                Err(e) => tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)"),
             }
             tokio::select! {
                 _ = drain.signaled() => return,
@@ -262,20 +258,13 @@ impl XdsClient {
     }
 
     async fn run_stream(&mut self, backoff: &mut Backoff) -> Result<(), StreamError> {
-        let channel =
-            control::connect(&self.cfg.address, &self.cfg.roots, self.cfg.alt_hostname.as_deref()).await?;
+        let channel = self.cfg.endpoint.connect().await?;
         let (tx, rx) = mpsc::channel::<DeltaDiscoveryRequest>(16);
         for t in SUBSCRIBED_TYPES {
             tx.send(initial_request(t, &self.cfg.node, &self.cache)).await.expect("receiver alive");
         }
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
-        crate::identity::auth::apply(
-            request.metadata_mut(),
-            self.cfg.auth.as_ref(),
-            &self.cfg.cluster_id,
-            &self.cfg.headers,
-        )
-        .await?;
+        self.cfg.credentials.apply(request.metadata_mut()).await?;
         let mut client = AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         let mut responses = client
             .delta_aggregated_resources(request)
@@ -283,7 +272,7 @@ impl XdsClient {
             .map_err(|s| StreamError::Grpc(s.to_string()))?
             .into_inner();
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(address = %self.cfg.address, "xDS stream established");
+        tracing::info!(address = %self.cfg.endpoint.address, "xDS stream established");
         loop {
             let resp = match responses.message().await {
                 Ok(Some(r)) => r,

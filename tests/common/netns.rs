@@ -1,9 +1,7 @@
-//! Network namespaces for the capture, in-pod and RBAC tests: the namespace helpers live in
-//! [`ztunnel::testbed::netns`] (shared with the benchmark); this adds the test mesh.
+//! The test mesh inside a [`ztunnel::testbed::netns::Pair`] (the namespace helpers themselves
+//! live in the testbed, shared with the benchmark).
 
-pub use ztunnel::testbed::netns::{Pair, in_netns, require_privileges, sh};
-
-/// The two-pod mesh used inside a [`Pair`]: client 198.18.<n>.1, server 198.18.<n>.2 (echo on
+/// The two-pod mesh used inside a `Pair`: client 198.18.<n>.1, server 198.18.<n>.2 (echo on
 /// 8080), service VIP 198.19.<n>.10 (exists only in the config).
 pub fn mesh(n: u8) -> ztunnel::testbed::Mesh {
     ztunnel::testbed::Mesh {
