@@ -1,4 +1,4 @@
-//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns]`
+//! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns --capture]`
 //!
 //! `--scrape` polls both nodes' `/metrics` once a second during the run (as Prometheus
 //! would), to show that metrics recording and scraping do not slow the data path.
@@ -8,7 +8,9 @@
 //! new connections per second, 64-byte round-trip p50/p99, CPU per unit of work, and the RSS
 //! of each ztunnel. Prints the median of N runs (the machine is noisy). All on loopback by
 //! default; `--netns` (root) puts node A and the client in one network namespace and node B
-//! and the backends in another, joined by a veth pair, as two nodes would be.
+//! and the backends in another, joined by a veth pair, as two nodes would be. `--capture`
+//! (root, iptables; implies `--netns`) enters node A through an iptables REDIRECT to 15001, as
+//! captured pod traffic does, instead of SOCKS5.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
@@ -33,10 +35,12 @@ struct Args {
     scrape: bool,
     /// Two network namespaces joined by a veth pair instead of loopback (needs root).
     netns: bool,
+    /// Enter node A through iptables capture (15001) instead of SOCKS5; implies `netns`.
+    capture: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false, netns: false };
+    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false, netns: false, capture: false };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -64,6 +68,11 @@ fn args() -> Args {
             }
             "--scrape" => a.scrape = true,
             "--netns" => a.netns = true,
+            // Needs iptables in the namespaces.
+            "--capture" => {
+                a.capture = true;
+                a.netns = true;
+            }
             _ => {} // cargo passes --bench
         }
         i += 1;
@@ -77,14 +86,28 @@ enum Path_ {
     Direct,
     /// Two chained plain TCP relays (the floor, see [`relay`]): connect to the first one.
     Relays(SocketAddr),
+    /// Through node A's SOCKS5 listener.
     Tunnel(SocketAddr),
+    /// Straight to the destination; an iptables rule in the client's namespace redirects
+    /// connections carrying [`CAPTURE_MARK`] to node A's 15001, as pod traffic is captured.
+    Captured,
 }
+
+/// The mark the capture rule matches, so that only the tunnel path's sockets are captured
+/// (direct and relay sockets in the same namespace are not).
+const CAPTURE_MARK: u32 = 0x77;
 
 fn dial(path: Path_, dst: SocketAddr) -> TcpStream {
     let s = match path {
         Path_::Direct => TcpStream::connect(dst).unwrap(),
         Path_::Relays(first) => TcpStream::connect(first).unwrap(),
         Path_::Tunnel(socks5) => socks::connect(socks5, Dest::Addr(dst)).unwrap(),
+        Path_::Captured => {
+            let sock = socket2::Socket::new(socket2::Domain::for_address(dst), socket2::Type::STREAM, None).unwrap();
+            sock.set_mark(CAPTURE_MARK).unwrap();
+            sock.connect(&dst.into()).unwrap();
+            sock.into()
+        }
     };
     s.set_nodelay(true).unwrap();
     s
@@ -304,9 +327,16 @@ struct Run {
 
 fn one_run(bin: &Path, a: &Args) -> Run {
     let (secs, workers, only, extra, scrape) = (a.seconds, a.workers.as_str(), a.only.as_deref(), &a.env, a.scrape);
+    let capture = a.capture;
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::new(a.netns);
+    // One echo server per path: each path's connections then use their own port space, so
+    // thousands of TIME_WAIT sockets left by one path never slow the next path's connect()
+    // (the kernel's ephemeral port search gets slow when most ports to one destination are
+    // in TIME_WAIT; it showed up as a 5 ms connect() in the tunnel phase).
     let echo = Echo::serve(net.listen_b()).unwrap();
+    let echo_direct = Echo::serve(net.listen_b()).unwrap();
+    let echo_relays_dst = Echo::serve(net.listen_b()).unwrap();
     let sink = Sink::serve(net.listen_b()).unwrap();
     net.mesh.backend_port = echo.addr.port();
     let mesh = net.mesh.clone();
@@ -325,16 +355,29 @@ fn one_run(bin: &Path, a: &Args) -> Run {
         s.netns = ns.map(str::to_string);
         s
     };
-    let a = quiet(in_ns(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca), net.ns_a()));
+    let mut a = quiet(in_ns(NodeSpec::new("a", "default/client/client", mesh.client_ip, &cfg, &ca), net.ns_a()));
+    if capture {
+        // REDIRECT in OUTPUT delivers to the loopback address, so listen on the wildcard; mark
+        // our own upstream sockets as upstream's capture setup does.
+        a = a.set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001").set("PACKET_MARK", "1337");
+    }
     let a = a.spawn(bin).unwrap();
     let b = quiet(in_ns(NodeSpec::new("b", "default/server/server", mesh.server_ip, &cfg, &ca), net.ns_b()));
     let b = b.spawn(bin).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let kib = |n: &ztunnel::testbed::node::Node| n.rss_kib().unwrap_or(0) as f64 / 1024.0;
     let mut r = Run { rss_idle_a: kib(&a), rss_idle_b: kib(&b), ..Run::default() };
-    let tunnel = Path_::Tunnel(a.addrs.socks5.unwrap());
+    let tunnel = match (&net.pair, capture) {
+        (Some(pair), true) => {
+            let rule = format!("-t nat -A OUTPUT -p tcp -m mark --mark {CAPTURE_MARK} -j REDIRECT --to-ports 15001");
+            pair.ipt(&pair.a, &rule);
+            Path_::Captured
+        }
+        _ => Path_::Tunnel(a.addrs.socks5.unwrap()),
+    };
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
-    let ((sink_relays, sink_tids), (echo_relays, echo_tids)) = (relays_to(&net, sink.addr), relays_to(&net, echo.addr));
+    let ((sink_relays, sink_tids), (echo_relays, echo_tids)) =
+        (relays_to(&net, sink.addr), relays_to(&net, echo_relays_dst.addr));
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = scrape.then(|| {
@@ -366,10 +409,10 @@ fn one_run(bin: &Path, a: &Args) -> Run {
         r.cpu_per_gb = (nodes_cpu(pids) - cpu) / (bytes / 1e9);
     }
     if want("connections") {
-        r.direct_cps = conn_rate(Path_::Direct, echo_dst, secs).0;
+        r.direct_cps = conn_rate(Path_::Direct, echo_direct.addr, secs).0;
         let cpu = threads_cpu(echo_tids);
         let n;
-        (r.relays_cps, n) = conn_rate(echo_relays, echo_dst, secs);
+        (r.relays_cps, n) = conn_rate(echo_relays, echo_relays_dst.addr, secs);
         std::thread::sleep(Duration::from_millis(100));
         r.relays_cpu_per_conn_us = (threads_cpu(echo_tids) - cpu) * 1e6 / n;
         let cpu = nodes_cpu(pids);
@@ -380,9 +423,9 @@ fn one_run(bin: &Path, a: &Args) -> Run {
         r.cpu_per_conn_us = (nodes_cpu(pids) - cpu) * 1e6 / n;
     }
     if want("latency") {
-        (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_dst, LATENCY_ITERATIONS);
+        (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_direct.addr, LATENCY_ITERATIONS);
         let cpu = threads_cpu(echo_tids);
-        (r.relays_p50, r.relays_p99) = latency(echo_relays, echo_dst, LATENCY_ITERATIONS);
+        (r.relays_p50, r.relays_p99) = latency(echo_relays, echo_relays_dst.addr, LATENCY_ITERATIONS);
         r.relays_cpu_per_rtt_us = (threads_cpu(echo_tids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
         let cpu = nodes_cpu(pids);
         (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, LATENCY_ITERATIONS);
@@ -432,6 +475,9 @@ fn main() {
     }
     println!();
     println!("relays = two chained plain TCP relays (no TLS/HTTP/2/SOCKS5): the floor of any two-proxy path");
+    let topology = if args.netns { "two network namespaces joined by veth" } else { "loopback" };
+    let entry = if args.capture { "iptables capture to 15001" } else { "SOCKS5" };
+    println!("topology: {topology}; client enters node A by {entry}");
     println!("{:<34} {:>9} {:>9} {:>9} {:>11} {:>11}", "metric", "direct", "relays", "tunnel", "relays/dir", "tunnel/dir");
     println!("{:<34} {:>9.2} {:>9.2} {:>9.2} {:>10.2}x {:>10.2}x", "single-stream throughput (Gbit/s)", dg, rg, tg, rg / dg, tg / dg);
     println!("{:<34} {:>9.0} {:>9.0} {:>9.0} {:>10.2}x {:>10.2}x", "new connections per second", dc, rc, tc, rc / dc, tc / dc);
