@@ -159,6 +159,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let traffic = TrafficMetrics::register(metrics.registry());
     let dns_metrics = DnsMetrics::register(metrics.registry());
     let registry = metrics.finish();
+    // Shared mode: the pods' proxy states, for the admin dump.
+    let mut pod_states = None;
     let addrs = match workload_info {
         Some(workload_info) => {
             let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
@@ -182,7 +184,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 retry_interval: Duration::from_secs(1),
             };
             tracing::info!(uds = %cfg.inpod_uds.display(), "in-pod mode: listeners are bound per pod, inside each pod's network namespace");
-            tasks.spawn(inpod::manager::run(manager, starter, ready.register("workload proxy manager"), watcher.clone()));
+            let states = inpod::states::PodStates::default();
+            pod_states = Some(states.clone());
+            let manager_ready = ready.register("workload proxy manager");
+            tasks.spawn(inpod::manager::run(manager, starter, states, manager_ready, watcher.clone()));
             // Configured (per-pod) addresses: nothing is bound in the node's own namespace.
             BoundAddrs {
                 outbound: cfg.outbound_addr,
@@ -205,7 +210,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let admin_addr = admin_listener.local_addr()?;
     let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
     let deadline = cfg.self_termination_deadline;
-    let admin = Arc::new(Admin { config: Arc::new(cfg), state: store, certs, quit: quit_tx });
+    let admin = Arc::new(Admin { config: Arc::new(cfg), state: store, certs, quit: quit_tx, pods: pod_states });
     tasks.spawn(crate::admin::serve(admin_listener, admin, watcher.clone()));
 
     // Installed before announcing the listeners, so a SIGTERM sent right after start-up

@@ -210,7 +210,20 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     assert!(opened("source") >= 1.0 && opened("destination") >= 1.0, "{text}");
     let dns = http::sum(&samples, "istio_dns_requests_total", &[]);
     assert!(dns >= 2.0, "DNS requests counted: {dns}");
+
+    // The admin dump shows each pod's proxy (upstream's `workloadState`).
+    let pods = workload_state(&node);
+    assert_eq!(pods["uid-server"]["state"], "Up", "{pods}");
+    assert_eq!(pods["uid-client"]["info"]["serviceAccount"], "client", "{pods}");
     drop(s.dir);
+}
+
+/// `workloadState` from the node's `/config_dump`.
+fn workload_state(node: &Node) -> serde_json::Value {
+    let (status, body) = http::request(node.addrs.admin, "GET", "/config_dump").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let dump: serde_json::Value = serde_json::from_str(&body).unwrap();
+    dump["workloadState"].clone()
 }
 
 #[test]
@@ -311,10 +324,14 @@ fn failed_add_is_nacked_then_retried() {
     assert!(err.contains("inbound plaintext (15006)") && err.contains("in use"), "{err}");
     assert!(acks.iter().any(|(what, err)| what == "add uid-client" && err.is_empty()), "{acks:?}");
     assert!(!listening(&s.pair.b, 15008), "nothing half-started");
+    let pods = workload_state(&node);
+    assert_eq!(pods["uid-server"]["state"], "Pending", "{pods}");
+    assert!(pods["uid-server"]["lastError"].as_str().unwrap_or("").contains("in use"), "{pods}");
 
     // Once the port is free, the background retry starts pod B without a new Add.
     drop(blocker);
     wait_until("pod B to start on retry", || listening(&s.pair.b, 15008));
     s.client_round_trip(s.vip(), 6).unwrap();
     node.wait_for(WAIT, |e| message(e) == "pod added: listeners bound in its network namespace" && e["uid"] == "uid-server").unwrap();
+    assert_eq!(workload_state(&node)["uid-server"]["state"], "Up");
 }

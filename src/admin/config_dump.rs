@@ -6,8 +6,9 @@
 //! `version`, `config`, `certificates` (public certificate metadata only; keys never leave the
 //! secret manager). Kept from the older dump shape: `localNode`, `proxyMode`,
 //! `policiesByNamespace`, `vips` (`vip:port` → endpoint `[ip, port]` pairs) and
-//! `workloadToVip` (workload IP → `[vip:port, target port]`). Ours: `crypto` (provider, FIPS
-//! mode, suites, groups).
+//! `workloadToVip` (workload IP → `[vip:port, target port]`). In shared (in-pod) mode,
+//! `workloadState` (pod uid → proxy state, see [`crate::inpod::states`]). Ours: `crypto`
+//! (provider, FIPS mode, suites, groups).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::{Config, LocalXdsSource, ProxyMode};
 use crate::identity::manager::CertificateDump;
+use crate::inpod::states::PodState;
 use crate::rbac::PolicyScope;
 use crate::state::ProxyState;
 use crate::tls::provider::ProviderInfo;
@@ -56,10 +58,17 @@ pub struct ConfigDump<'a> {
     pub proxy_mode: ProxyMode,
     pub certificates: Vec<CertificateDump>,
     pub crypto: ProviderInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_state: Option<BTreeMap<String, PodState>>,
 }
 
 /// Assembles the dump.
-pub fn build<'a>(cfg: &'a Config, state: &'a ProxyState, certificates: Vec<CertificateDump>) -> ConfigDump<'a> {
+pub fn build<'a>(
+    cfg: &'a Config,
+    state: &'a ProxyState,
+    certificates: Vec<CertificateDump>,
+    workload_state: Option<BTreeMap<String, PodState>>,
+) -> ConfigDump<'a> {
     let (vips, workload_to_vip) = vip_maps(state);
     ConfigDump {
         state,
@@ -73,6 +82,7 @@ pub fn build<'a>(cfg: &'a Config, state: &'a ProxyState, certificates: Vec<Certi
         proxy_mode: cfg.proxy_mode,
         certificates,
         crypto: crate::tls::provider::info(),
+        workload_state,
     }
 }
 
@@ -166,7 +176,7 @@ services:
         let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let mut cfg = Config::from_source(&env).unwrap();
         cfg.local_xds = Some(LocalXdsSource::Inline(yaml.into()));
-        let dump = serde_json::to_value(build(&cfg, &state, Vec::new())).unwrap();
+        let dump = serde_json::to_value(build(&cfg, &state, Vec::new(), None)).unwrap();
         for key in [
             "workloads", "services", "policies", "policiesByNamespace", "vips", "workloadToVip",
             "staticConfig", "version", "config", "localNode", "proxyMode", "certificates", "crypto",

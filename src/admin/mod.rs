@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::drain::DrainWatcher;
 use crate::http_util::{self, Body};
 use crate::identity::manager::SecretManager;
+use crate::inpod::states::PodStates;
 use crate::state::StateStore;
 
 const INDEX: &str = "\
@@ -38,6 +39,8 @@ pub struct Admin {
     pub certs: SecretManager,
     /// Sending asks the process to drain and exit (see `app::Running::wait_for_signal`).
     pub quit: mpsc::Sender<()>,
+    /// Shared (in-pod) mode: the pods' proxy states, dumped as `workloadState`.
+    pub pods: Option<PodStates>,
 }
 
 impl Admin {
@@ -64,7 +67,8 @@ impl Admin {
 
     fn config_dump(&self) -> Response<Body> {
         let state = self.state.snapshot();
-        let dump = config_dump::build(&self.config, &state, self.certs.dump());
+        let pods = self.pods.as_ref().map(PodStates::snapshot);
+        let dump = config_dump::build(&self.config, &state, self.certs.dump(), pods);
         match serde_json::to_vec_pretty(&dump) {
             Ok(body) => http_util::response(StatusCode::OK, "application/json", body),
             Err(e) => http_util::text(StatusCode::INTERNAL_SERVER_ERROR, format!("config dump failed: {e}\n")),
@@ -168,6 +172,7 @@ mod tests {
             state: StateStore::default(),
             certs: SecretManager::new(Arc::new(ca)),
             quit,
+            pods: None,
         };
         let call = |m: Method, p: &str| admin.handle(&Request::builder().method(m).uri(p).body(()).unwrap());
         assert_eq!(call(Method::GET, "/").status(), StatusCode::OK);

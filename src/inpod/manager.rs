@@ -20,6 +20,7 @@ use crate::redirect::netns::Netns;
 use crate::xds::proto::zds::{self, workload_request::Payload};
 
 use super::protocol::{ProtocolError, SeqPacket};
+use super::states::{Phase, PodStates};
 
 /// What the CNI tells us about a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +61,6 @@ struct Pod {
     inode: u64,
     /// `None` while a failed start waits for a retry.
     running: Option<PodHandle>,
-    last_error: Option<String>,
 }
 
 /// The pods this ztunnel serves and the reconciliation state of the current connection.
@@ -71,6 +71,8 @@ pub struct PodTable<S> {
     seen: HashSet<String>,
     /// Pod proxies being stopped, drained in the background by the caller.
     stopping: Vec<PodHandle>,
+    /// What the admin server shows; kept in step with `pods`.
+    states: PodStates,
 }
 
 /// Why a request was refused (sent back as the Ack's error text).
@@ -96,8 +98,8 @@ pub enum Applied {
 }
 
 impl<S: PodStarter> PodTable<S> {
-    pub fn new(starter: S) -> Self {
-        PodTable { starter, pods: BTreeMap::new(), seen: HashSet::new(), stopping: Vec::new() }
+    pub fn new(starter: S, states: PodStates) -> Self {
+        PodTable { starter, pods: BTreeMap::new(), seen: HashSet::new(), stopping: Vec::new(), states }
     }
 
     /// A new connection: announcements start over.
@@ -120,6 +122,7 @@ impl<S: PodStarter> PodTable<S> {
 
     fn stop(&mut self, uid: &str) {
         if let Some(p) = self.pods.remove(uid) {
+            self.states.remove(uid);
             tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod removed: closing its listeners");
             self.stopping.extend(p.running);
         }
@@ -148,7 +151,7 @@ impl<S: PodStarter> PodTable<S> {
                 }
                 // New pod, or the same uid with a new namespace (sandbox restarted): replace.
                 self.stop(&uid);
-                self.pods.insert(uid.clone(), Pod { info, netns, inode, running: None, last_error: None });
+                self.pods.insert(uid.clone(), Pod { info, netns, inode, running: None });
                 self.try_start(&uid).map(|()| Applied::Ok)
             }
             Payload::Keep(keep) => {
@@ -180,12 +183,12 @@ impl<S: PodStarter> PodTable<S> {
             Ok(handle) => {
                 tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod added: listeners bound in its network namespace");
                 p.running = Some(handle);
-                p.last_error = None;
+                self.states.set(&p.info, Phase::Up, None);
                 Ok(())
             }
             Err(reason) => {
                 tracing::warn!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "starting pod proxy failed (will retry): {reason}");
-                p.last_error = Some(reason.clone());
+                self.states.set(&p.info, Phase::Pending, Some(reason.clone()));
                 Err(RequestError::Start { uid: uid.to_string(), namespace: p.info.namespace.clone(), name: p.info.name.clone(), reason })
             }
         }
@@ -225,8 +228,14 @@ fn ack(error: Option<String>) -> zds::WorkloadResponse {
 
 /// Serves ZDS until `drain`: connects, reconnects with backoff, keeps pods running across
 /// reconnects (reconciled at the next snapshot), and stops every pod on shutdown.
-pub async fn run<S: PodStarter>(cfg: ManagerConfig, starter: S, ready: ReadyTask, drain: DrainWatcher) {
-    let mut table = PodTable::new(starter);
+pub async fn run<S: PodStarter>(
+    cfg: ManagerConfig,
+    starter: S,
+    states: PodStates,
+    ready: ReadyTask,
+    drain: DrainWatcher,
+) {
+    let mut table = PodTable::new(starter, states);
     let mut ready = Some(ready);
     let mut backoff = BACKOFF_MIN;
     loop {

@@ -53,7 +53,7 @@ fn snap() -> zds::WorkloadRequest {
 #[test]
 fn add_is_idempotent() {
     let r = Recorder::default();
-    let mut t = PodTable::new(r.clone());
+    let mut t = PodTable::new(r.clone(), PodStates::default());
     t.connected();
     assert_eq!(t.apply(add("u1", "a"), Some(ns())), Ok(Applied::Ok));
     assert_eq!(t.apply(add("u1", "a"), Some(ns())), Ok(Applied::Ok));
@@ -63,7 +63,7 @@ fn add_is_idempotent() {
 #[test]
 fn snapshot_after_reconnect_removes_unannounced_pods() {
     let r = Recorder::default();
-    let mut t = PodTable::new(r.clone());
+    let mut t = PodTable::new(r.clone(), PodStates::default());
     t.connected();
     for (u, n) in [("u1", "a"), ("u2", "b"), ("u3", "c")] {
         t.apply(add(u, n), Some(ns())).unwrap();
@@ -83,7 +83,7 @@ fn snapshot_after_reconnect_removes_unannounced_pods() {
 #[test]
 fn del_stops_and_is_idempotent() {
     let r = Recorder::default();
-    let mut t = PodTable::new(r.clone());
+    let mut t = PodTable::new(r.clone(), PodStates::default());
     t.apply(add("u1", "a"), Some(ns())).unwrap();
     t.apply(del("u1"), None).unwrap();
     let stopping = t.take_stopping();
@@ -96,7 +96,7 @@ fn del_stops_and_is_idempotent() {
 
 #[test]
 fn bad_requests_are_refused_with_reasons() {
-    let mut t = PodTable::new(Recorder::default());
+    let mut t = PodTable::new(Recorder::default(), PodStates::default());
     assert_eq!(t.apply(add("u1", "a"), None), Err(RequestError::MissingNetns("u1".into())));
     assert_eq!(t.apply(keep("nope"), None), Err(RequestError::UnknownKeep("nope".into())));
     assert_eq!(t.apply(zds::WorkloadRequest { payload: None }, None), Err(RequestError::Empty));
@@ -107,7 +107,7 @@ fn bad_requests_are_refused_with_reasons() {
 #[test]
 fn failed_add_is_reported_then_retried() {
     let r = Recorder::default();
-    let mut t = PodTable::new(r.clone());
+    let mut t = PodTable::new(r.clone(), PodStates::default());
     let err = t.apply(add("u1", "broken"), Some(ns())).unwrap_err();
     assert!(err.to_string().contains("address in use"), "{err}");
     assert!(!t.is_running("u1"));
@@ -117,4 +117,24 @@ fn failed_add_is_reported_then_retried() {
     assert!(t.is_running("u1"));
     // A pending pod still counts as announced for reconciliation.
     assert_eq!(t.apply(snap(), None), Ok(Applied::SnapshotDone { removed: vec![] }));
+}
+
+#[test]
+fn states_follow_the_pods_for_the_admin_dump() {
+    let states = PodStates::default();
+    let mut t = PodTable::new(Recorder::default(), states.clone());
+    t.connected();
+    t.apply(add("u1", "a"), Some(ns())).unwrap();
+    assert!(t.apply(add("u2", "broken"), Some(ns())).is_err());
+    let now = states.snapshot();
+    assert_eq!(now["u1"].state, Phase::Up);
+    assert_eq!(now["u1"].last_error, None);
+    assert_eq!((now["u1"].info.name.as_str(), now["u1"].info.service_account.as_str()), ("a", "sa"));
+    assert_eq!(now["u2"].state, Phase::Pending);
+    assert_eq!(now["u2"].last_error.as_deref(), Some("address in use"));
+    let json = serde_json::to_value(&now).unwrap();
+    assert_eq!(json["u1"], serde_json::json!({"state": "Up", "info": {"name": "a", "namespace": "default", "serviceAccount": "sa"}}));
+
+    t.apply(del("u1"), None).unwrap();
+    assert!(!states.snapshot().contains_key("u1"), "a deleted pod leaves the dump");
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`protocol`]: SOCK_SEQPACKET framing and fd passing (SCM_RIGHTS);
 //! - [`manager`]: the ZDS client loop and pod lifecycle (add / keep / del / snapshot);
-//! - [`starter`]: binds one [`crate::proxy::Proxy`] per pod inside its namespace.
+//! - [`starter`]: binds one [`crate::proxy::Proxy`] per pod inside its namespace;
+//! - [`states`]: the per-pod view `/config_dump` shows as `workloadState`.
 
 pub mod manager;
 pub mod protocol;
 pub mod starter;
+pub mod states;
