@@ -196,28 +196,9 @@ fn bursty_transfer_to_tcp_destination_is_byte_exact() {
 /// Bursts separated by idle gaps exercise buffer resizing and flow-control credit return in
 /// the pumps (a continuous transfer does not).
 fn bursty(env: Env) {
-    use std::io::{Read, Write};
     let data = payload(2 << 20, 21);
-    let mut conn = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap();
-    let mut reader = conn.try_clone().unwrap();
-    reader.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let want = data.len();
-    let rd = std::thread::spawn(move || {
-        let mut back = Vec::with_capacity(want);
-        let mut buf = [0u8; 16384];
-        while back.len() < want {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => back.extend_from_slice(&buf[..n]),
-            }
-        }
-        back
-    });
-    for c in data.chunks(data.len() / 40) {
-        conn.write_all(c).unwrap();
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    let back = rd.join().unwrap();
+    let socks5 = env.a.addrs.socks5.unwrap();
+    let back = paced_echo(socks5, &env.mesh.service_host, &data, 40, Duration::from_millis(30), Duration::from_secs(20));
     assert_eq!(back.len(), data.len(), "bytes lost or stalled");
     assert_eq!(sha256(&back), sha256(&data));
 }

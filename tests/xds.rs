@@ -187,28 +187,9 @@ async fn istiod_restart_keeps_last_state_then_resyncs() {
 /// Streams `len` bytes in small chunks over `duration` through one connection, reading the
 /// echo concurrently; returns true if every byte came back intact.
 fn slow_transfer(socks_addr: SocketAddr, host: &str, len: usize, duration: Duration) -> bool {
-    use std::io::{Read, Write};
     let data = payload(len, 9);
-    let mut conn = socks::connect(socks_addr, Dest::Host(host, 80)).unwrap();
-    let mut reader = conn.try_clone().unwrap();
-    let want = len;
-    let rd = std::thread::spawn(move || {
-        let mut back = Vec::with_capacity(want);
-        let mut buf = [0u8; 16384];
-        while back.len() < want {
-            match reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => back.extend_from_slice(&buf[..n]),
-            }
-        }
-        back
-    });
     let chunks = 100;
-    for c in data.chunks(len / chunks) {
-        conn.write_all(c).unwrap();
-        std::thread::sleep(duration / chunks as u32);
-    }
-    let back = rd.join().unwrap();
+    let back = paced_echo(socks_addr, host, &data, chunks, duration / chunks as u32, Duration::from_secs(30));
     sha256(&back) == sha256(&data)
 }
 

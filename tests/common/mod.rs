@@ -112,3 +112,31 @@ pub fn write_atomic(path: &Path, body: impl AsRef<[u8]>) {
     std::fs::write(&tmp, body).unwrap();
     std::fs::rename(&tmp, path).unwrap();
 }
+
+/// Sends `data` through node A's SOCKS5 to `host:80` (an echo service) in `chunks` pieces with
+/// `gap` between them, while another thread reads the echo; returns what came back (short if
+/// the stream stalled for `read_timeout` or ended early).
+pub fn paced_echo(socks5: SocketAddr, host: &str, data: &[u8], chunks: usize, gap: std::time::Duration, read_timeout: std::time::Duration) -> Vec<u8> {
+    use std::io::{Read, Write};
+    use ztunnel::testbed::socks::{self, Dest};
+    let mut conn = socks::connect(socks5, Dest::Host(host, 80)).unwrap();
+    let mut reader = conn.try_clone().unwrap();
+    reader.set_read_timeout(Some(read_timeout)).unwrap();
+    let want = data.len();
+    let rd = std::thread::spawn(move || {
+        let mut back = Vec::with_capacity(want);
+        let mut buf = [0u8; 16384];
+        while back.len() < want {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => back.extend_from_slice(&buf[..n]),
+            }
+        }
+        back
+    });
+    for c in data.chunks(data.len().div_ceil(chunks)) {
+        conn.write_all(c).unwrap();
+        std::thread::sleep(gap);
+    }
+    rd.join().unwrap()
+}
