@@ -1,5 +1,6 @@
-//! Backends for the testbed: an echo server (every byte comes back, half-close respected),
-//! thread per connection. Simple and fast enough for tests, the demo and the benchmark.
+//! Backends for the testbed: an echo server (every byte comes back, half-close respected) and
+//! a sink (counts what it reads), thread per connection. Simple and fast enough for tests, the
+//! demo and the benchmark.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -7,21 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
-/// An echo server that runs until dropped.
-pub struct Echo {
-    pub addr: SocketAddr,
+/// A thread-per-connection server running `handle` on every accepted connection until it is
+/// dropped; the echo server and the sink differ only in the handler.
+struct Server {
+    addr: SocketAddr,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
 }
 
-impl Echo {
-    /// Listens on `addr` (port 0 allowed).
-    pub fn start(addr: SocketAddr) -> io::Result<Echo> {
-        Echo::serve(TcpListener::bind(addr)?)
-    }
-
-    /// Serves an already bound listener (e.g. one created inside a network namespace).
-    pub fn serve(listener: TcpListener) -> io::Result<Echo> {
+impl Server {
+    fn spawn(listener: TcpListener, handle: fn(TcpStream)) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicU64::new(0));
@@ -33,15 +29,42 @@ impl Echo {
                 }
                 let Ok(conn) = conn else { continue };
                 accepted2.fetch_add(1, Ordering::Relaxed);
-                thread::spawn(move || echo(conn));
+                thread::spawn(move || handle(conn));
             }
         });
-        Ok(Echo { addr, stop, accepted })
+        Ok(Server { addr, stop, accepted })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// An echo server that runs until dropped.
+pub struct Echo {
+    pub addr: SocketAddr,
+    server: Server,
+}
+
+impl Echo {
+    /// Listens on `addr` (port 0 allowed).
+    pub fn start(addr: SocketAddr) -> io::Result<Echo> {
+        Echo::serve(TcpListener::bind(addr)?)
+    }
+
+    /// Serves an already bound listener (e.g. one created inside a network namespace).
+    pub fn serve(listener: TcpListener) -> io::Result<Echo> {
+        let server = Server::spawn(listener, echo)?;
+        Ok(Echo { addr: server.addr, server })
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
+        self.server.accepted.load(Ordering::Relaxed)
     }
 }
 
@@ -61,14 +84,6 @@ fn echo(mut conn: TcpStream) {
     }
     // Peer finished sending: finish ours, so the client sees EOF after the last echoed byte.
     let _ = conn.shutdown(Shutdown::Write);
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-    }
 }
 
 /// Sends `data` on `conn` while reading the echo back concurrently; returns what came back.
@@ -92,7 +107,7 @@ pub fn round_trip(conn: TcpStream, data: &[u8]) -> io::Result<Vec<u8>> {
 /// Used to measure one-way throughput without the echo doubling the load.
 pub struct Sink {
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    _server: Server,
 }
 
 impl Sink {
@@ -102,36 +117,20 @@ impl Sink {
 
     /// Serves an already bound listener (e.g. one created inside a network namespace).
     pub fn serve(listener: TcpListener) -> io::Result<Sink> {
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Ok(mut conn) = conn else { continue };
-                thread::spawn(move || {
-                    let mut buf = vec![0u8; 256 * 1024];
-                    let mut total = 0u64;
-                    loop {
-                        match conn.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => total += n as u64,
-                            Err(_) => return,
-                        }
-                    }
-                    let _ = conn.write_all(&total.to_be_bytes());
-                });
-            }
-        });
-        Ok(Sink { addr, stop })
+        let server = Server::spawn(listener, sink)?;
+        Ok(Sink { addr: server.addr, _server: server })
     }
 }
 
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(self.addr);
+fn sink(mut conn: TcpStream) {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(_) => return,
+        }
     }
+    let _ = conn.write_all(&total.to_be_bytes());
 }
