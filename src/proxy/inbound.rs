@@ -154,11 +154,9 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         };
         log.dst_addr = Some(target);
         log.mtls = true;
-        if let Ok(local) = inputs.local_workload() {
-            let state = inputs.state.snapshot();
-            let id = conn.peer_identity.as_ref();
-            crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer, id, &local, target);
-        }
+        let id = conn.peer_identity.as_ref();
+        let state = inputs.state.snapshot();
+        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer, id, &workload, target);
         log.opened();
         let facts = Arc::new(InboundConn::new(conn.peer, conn.peer_identity.clone(), target, workload));
         // Registered before deciding, so a policy change that lands while we decide is
