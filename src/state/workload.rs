@@ -203,6 +203,14 @@ pub struct Workload {
     pub capacity: u32,
 }
 
+/// Service account when a source gives none (upstream's rule, for xDS and local config alike).
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
+/// `sa`, or [`DEFAULT_SERVICE_ACCOUNT`] when it is empty.
+pub fn service_account_or_default(sa: String) -> String {
+    if sa.is_empty() { DEFAULT_SERVICE_ACCOUNT.to_string() } else { sa }
+}
+
 impl Workload {
     /// The SPIFFE identity certificates for this workload carry.
     pub fn identity(&self) -> Identity {
@@ -222,7 +230,7 @@ impl Workload {
             name: name.into(),
             namespace: namespace.into(),
             trust_domain: String::new(),
-            service_account: "default".to_string(),
+            service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             workload_ips,
             protocol: TunnelProtocol::Tcp,
             network_mode: NetworkMode::Standard,

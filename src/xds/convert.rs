@@ -169,11 +169,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         name: w.name,
         namespace: w.namespace,
         trust_domain: w.trust_domain,
-        service_account: if w.service_account.is_empty() {
-            "default".to_string()
-        } else {
-            w.service_account
-        },
+        service_account: crate::state::workload::service_account_or_default(w.service_account),
         workload_ips,
         protocol,
         network_mode: match enum_value(w.network_mode, "workload.networkMode")? {

@@ -375,11 +375,7 @@ fn into_workload(lw: LocalWorkload, uid: String, services: Vec<NamespacedHostnam
         name: lw.name,
         namespace: lw.namespace,
         trust_domain: lw.trust_domain,
-        service_account: if lw.service_account.is_empty() {
-            "default".to_string()
-        } else {
-            lw.service_account
-        },
+        service_account: crate::state::workload::service_account_or_default(lw.service_account),
         workload_ips: lw.workload_ips,
         protocol: lw.protocol,
         network_mode: lw.network_mode,
