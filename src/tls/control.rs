@@ -103,51 +103,47 @@ pub struct ControlPlaneEndpoint {
 }
 
 impl ControlPlaneEndpoint {
-    /// Connects a gRPC channel, re-reading the roots (a rotated root file takes effect on the
-    /// next connection).
+    /// Connects a gRPC channel to the address (`https://host:port`), verifying the server as
+    /// the ALT hostname if given, else as the address host. The roots are re-read on every
+    /// call, so a rotated root file takes effect on the next connection.
     pub async fn connect(&self) -> Result<Channel, ControlPlaneError> {
-        connect(&self.address, &self.roots, self.alt_hostname.as_deref()).await
-    }
-}
-
-/// Connects a gRPC channel to `address` (`https://host:port`), verifying the server as
-/// `alt_hostname` if given, else as the address host.
-async fn connect(address: &str, roots: &RootCert, alt_hostname: Option<&str>) -> Result<Channel, ControlPlaneError> {
-    let bad = |reason: &str| ControlPlaneError::Address { address: address.into(), reason: reason.into() };
-    let uri: Uri = address.parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-    if uri.scheme_str() != Some("https") {
-        // Tokens and certificates must never cross the network in plaintext.
-        return Err(bad("only https:// is supported"));
-    }
-    let host = uri.host().ok_or_else(|| bad("missing host"))?.trim_matches(['[', ']']).to_string();
-    let port = uri.port_u16().unwrap_or(443);
-    let verify_name = alt_hostname.unwrap_or(&host).to_string();
-    let server_name = ServerName::try_from(verify_name.clone()).map_err(|_| bad("host is not a valid DNS name or IP"))?;
-    let tls = TlsConnector::from(Arc::new(client_config(load_roots(roots).await?)?));
-
-    let endpoint = Endpoint::from_shared(address.to_string())
-        .map_err(|e| bad(&e.to_string()))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .http2_keep_alive_interval(H2_KEEPALIVE_INTERVAL)
-        .keep_alive_timeout(H2_KEEPALIVE_TIMEOUT)
-        .keep_alive_while_idle(true);
-    let connector = tower::service_fn(move |_: Uri| {
-        let tls = tls.clone();
-        let server_name = server_name.clone();
-        let host = host.clone();
-        async move {
-            let tcp = TcpStream::connect((host.as_str(), port)).await?;
-            let _ = tcp.set_nodelay(true);
-            let sock = socket2::SockRef::from(&tcp);
-            let _ = sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE));
-            let stream = tls.connect(server_name, tcp).await?;
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
+        let (address, roots, alt_hostname) = (self.address.as_str(), &self.roots, self.alt_hostname.as_deref());
+        let bad = |reason: &str| ControlPlaneError::Address { address: address.into(), reason: reason.into() };
+        let uri: Uri = address.parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        if uri.scheme_str() != Some("https") {
+            // Tokens and certificates must never cross the network in plaintext.
+            return Err(bad("only https:// is supported"));
         }
-    });
-    endpoint
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| ControlPlaneError::Connect { address: address.into(), reason: error_chain(&e) })
+        let host = uri.host().ok_or_else(|| bad("missing host"))?.trim_matches(['[', ']']).to_string();
+        let port = uri.port_u16().unwrap_or(443);
+        let verify_name = alt_hostname.unwrap_or(&host).to_string();
+        let server_name = ServerName::try_from(verify_name.clone()).map_err(|_| bad("host is not a valid DNS name or IP"))?;
+        let tls = TlsConnector::from(Arc::new(client_config(load_roots(roots).await?)?));
+
+        let endpoint = Endpoint::from_shared(address.to_string())
+            .map_err(|e| bad(&e.to_string()))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(H2_KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(H2_KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
+        let connector = tower::service_fn(move |_: Uri| {
+            let tls = tls.clone();
+            let server_name = server_name.clone();
+            let host = host.clone();
+            async move {
+                let tcp = TcpStream::connect((host.as_str(), port)).await?;
+                let _ = tcp.set_nodelay(true);
+                let sock = socket2::SockRef::from(&tcp);
+                let _ = sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE));
+                let stream = tls.connect(server_name, tcp).await?;
+                Ok::<_, std::io::Error>(TokioIo::new(stream))
+            }
+        });
+        endpoint
+            .connect_with_connector(connector)
+            .await
+            .map_err(|e| ControlPlaneError::Connect { address: address.into(), reason: error_chain(&e) })
+    }
 }
 
 /// Renders an error with its sources (tonic's top-level message alone says "transport error").
