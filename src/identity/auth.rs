@@ -49,28 +49,19 @@ pub struct Credentials {
 impl Credentials {
     /// Fills `md` with the bearer token (read now), `clusterid`, and the extra headers.
     pub async fn apply(&self, md: &mut MetadataMap) -> Result<(), AuthError> {
-        apply(md, self.token.as_ref(), &self.cluster_id, &self.headers).await
-    }
-}
-
-async fn apply(
-    md: &mut MetadataMap,
-    auth: Option<&AuthToken>,
-    cluster_id: &str,
-    extra: &[(String, String)],
-) -> Result<(), AuthError> {
-    let mut put = |name: &str, value: &str| -> Result<(), AuthError> {
-        let key = MetadataKey::from_bytes(name.as_bytes()).map_err(|_| AuthError::BadHeader { name: name.into() })?;
-        let val = MetadataValue::try_from(value).map_err(|_| AuthError::BadHeader { name: name.into() })?;
-        md.insert(key, val);
+        let mut put = |name: &str, value: &str| -> Result<(), AuthError> {
+            let key = MetadataKey::from_bytes(name.as_bytes()).map_err(|_| AuthError::BadHeader { name: name.into() })?;
+            let val = MetadataValue::try_from(value).map_err(|_| AuthError::BadHeader { name: name.into() })?;
+            md.insert(key, val);
+            Ok(())
+        };
+        if let Some(a) = &self.token {
+            put("authorization", &format!("Bearer {}", token(a).await?))?;
+        }
+        put("clusterid", &self.cluster_id)?;
+        for (k, v) in &self.headers {
+            put(k, v)?;
+        }
         Ok(())
-    };
-    if let Some(a) = auth {
-        put("authorization", &format!("Bearer {}", token(a).await?))?;
     }
-    put("clusterid", cluster_id)?;
-    for (k, v) in extra {
-        put(k, v)?;
-    }
-    Ok(())
 }
