@@ -1,13 +1,12 @@
 //! The byte pump between a client and an upstream: both directions concurrently, each
 //! direction half-closed independently when its reader hits EOF, byte counts returned.
 //!
-//! Three shapes, all with the same semantics:
+//! Two shapes, with the same semantics:
 //! - [`tcp_to_hbone`] / [`hbone_to_tcp`]: a TCP socket and an HBONE stream. Bytes read from
 //!   the socket go to h2 as the very buffer they were read into (no copy), and DATA frames
 //!   from h2 are written to the socket straight from h2's buffer (no copy); flow-control
 //!   credit goes back as bytes reach the socket, so a slow reader still throttles the sender.
 //! - [`tcp`]: two TCP sockets.
-//! - [`bidirectional`]: anything else (`AsyncRead + AsyncWrite`).
 //!
 //! Read buffers start small and grow only while reads keep filling them (1 KiB → 16 KiB →
 //! 256 KiB), and shrink again when traffic gets sparse: a request/response connection stays
@@ -29,20 +28,6 @@ pub struct Transferred {
     pub sent: u64,
     /// upstream → client
     pub received: u64,
-}
-
-/// Buffer per direction for the generic path.
-const BUF: usize = 64 * 1024;
-
-/// Copies until both directions are closed (or one fails).
-pub async fn bidirectional<A, B>(client: &mut A, upstream: &mut B) -> io::Result<Transferred>
-where
-    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
-{
-    let (sent, received) =
-        tokio::io::copy_bidirectional_with_sizes(client, upstream, BUF, BUF).await?;
-    Ok(Transferred { sent, received })
 }
 
 /// A TCP client tunnelled to an HBONE upstream (outbound, SOCKS5).
