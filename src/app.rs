@@ -29,7 +29,7 @@ use crate::metrics::{MetricsBuilder, TrafficMetrics};
 use crate::xds::metrics::XdsMetrics;
 use crate::readiness::{self, Ready};
 use crate::redirect::{self, SocketOptions};
-use crate::state::StateStore;
+use crate::state::{LocalWorkloadKey, StateStore};
 use crate::config::LocalXdsSource;
 use crate::xds::client::{NodeInfo, XdsClient, XdsClientConfig, node};
 use crate::xds::{LocalFileWatcher, load_str};
@@ -106,26 +106,34 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     }
     let local_workload = if let Some(workload_info) = &workload_info {
         let snapshot = store.snapshot();
-        let local_workload = snapshot
-            .workload_by_name(&workload_info.namespace, &workload_info.name)
-            .with_context(|| {
-                let known: Vec<String> = snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
-                format!(
-                    "PROXY_WORKLOAD_INFO names workload {}/{}, which is not in the configuration (known: {})",
+        let key = LocalWorkloadKey {
+            uid: None,
+            namespace: &workload_info.namespace,
+            name: &workload_info.name,
+            service_account: &workload_info.service_account,
+            node: None,
+        };
+        let local_workload = match snapshot.find_local_workload(&key) {
+            Some(w) => w,
+            None => match snapshot.workload_by_name(&workload_info.namespace, &workload_info.name) {
+                Some(other) => bail!(
+                    "PROXY_WORKLOAD_INFO says service account {:?} but workload {}/{} runs as {:?}",
+                    workload_info.service_account,
                     workload_info.namespace,
                     workload_info.name,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                )
-            })?;
-        if local_workload.service_account != workload_info.service_account {
-            bail!(
-                "PROXY_WORKLOAD_INFO says service account {:?} but workload {}/{} runs as {:?}",
-                workload_info.service_account,
-                workload_info.namespace,
-                workload_info.name,
-                local_workload.service_account
-            );
-        }
+                    other.service_account
+                ),
+                None => {
+                    let known: Vec<String> = snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
+                    bail!(
+                        "PROXY_WORKLOAD_INFO names workload {}/{}, which is not in the configuration (known: {})",
+                        workload_info.namespace,
+                        workload_info.name,
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    )
+                }
+            },
+        };
         Some(local_workload)
     } else {
         None
@@ -294,6 +302,7 @@ fn certificate_source(cfg: &Config) -> anyhow::Result<Arc<dyn CertificateSource>
         endpoint: ControlPlaneEndpoint { address, roots: cp.ca_root_cert.clone(), alt_hostname: cp.alt_ca_hostname.clone() },
         credentials: credentials(cfg, &cp.ca_headers),
         secret_ttl: cfg.secret_ttl,
+        impersonate: cfg.proxy_mode == ProxyMode::Shared,
     })))
 }
 
@@ -314,6 +323,11 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         socks5_addr: cfg.enable_socks5.then_some(cfg.socks5_addr),
         hbone_port: cfg.hbone_port,
         local_workload,
+        local_workload_uid: None,
+        local_node: match cfg.proxy_mode {
+            ProxyMode::Shared => cfg.local_node.clone(),
+            ProxyMode::Dedicated => None,
+        },
         socket: SocketOptions { mark: cfg.packet_mark, ..SocketOptions::default() },
         orig_src: cfg.enable_original_source.unwrap_or(false),
         connect_timeout: Duration::from_secs(10),

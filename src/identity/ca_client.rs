@@ -26,6 +26,10 @@ pub struct CaClientConfig {
     pub endpoint: ControlPlaneEndpoint,
     pub credentials: Credentials,
     pub secret_ttl: Duration,
+    /// Shared mode: one ztunnel asks for the certificates of every pod on its node, so each
+    /// request names the pod identity in `ImpersonatedIdentity` and istiod checks that our
+    /// (node) credentials may act for it. Without it istiod signs ztunnel's own identity.
+    pub impersonate: bool,
 }
 
 /// A [`CertificateSource`] backed by istiod's CA. A channel is opened per fetch: fetches are
@@ -51,8 +55,7 @@ impl CaClient {
         let mut request = tonic::Request::new(IstioCertificateRequest {
             csr,
             validity_duration: self.cfg.secret_ttl.as_secs() as i64,
-            // ImpersonatedIdentity is only for shared mode, which this proxy does not run yet.
-            metadata: None,
+            metadata: self.cfg.impersonate.then(|| impersonation(id)),
         });
         request.set_timeout(Duration::from_secs(10));
         self.cfg
@@ -81,6 +84,12 @@ impl CaClient {
         tracing::info!(identity = %id, serial = cert.serial(), expires = ?cert.not_after(), "certificate issued by CA");
         Ok(cert)
     }
+}
+
+/// The request metadata istiod reads in shared mode: `{"ImpersonatedIdentity": "<spiffe id>"}`.
+fn impersonation(id: &Identity) -> prost_types::Struct {
+    let value = prost_types::Value { kind: Some(prost_types::value::Kind::StringValue(id.to_string())) };
+    prost_types::Struct { fields: [("ImpersonatedIdentity".to_string(), value)].into() }
 }
 
 impl CertificateSource for CaClient {

@@ -12,7 +12,7 @@ use crate::dns::server::{self as dns, DnsConfig, DnsServer};
 use crate::config::ProxyWorkloadInfo;
 use crate::identity::manager::SecretManager;
 use crate::metrics::TrafficMetrics;
-use crate::proxy::{Proxy, ProxyConfig};
+use crate::proxy::{LOCAL_WORKLOAD_WAIT, Proxy, ProxyConfig};
 use crate::redirect::netns::Netns;
 use crate::state::StateStore;
 
@@ -48,6 +48,7 @@ impl PodStarter for ProxyStarter {
             name: pod.name.clone(),
             service_account: pod.service_account.clone(),
         };
+        cfg.local_workload_uid = Some(pod.uid.clone());
         // The SOCKS5 listener is a node-level debugging aid, not bound in pods.
         cfg.socks5_addr = None;
         cfg.socket.netns = Some(netns.clone());
@@ -56,6 +57,7 @@ impl PodStarter for ProxyStarter {
         let (state, certs, metrics, w) = (self.state.clone(), self.certs.clone(), self.metrics.clone(), watcher.clone());
         let dns_addr = self.dns.as_ref().map(|d| (d.addr, d.addr_v6));
         let socket = cfg.socket.clone();
+        let prefetch_cfg = cfg.clone();
         let (proxy, dns_sockets) = netns
             .run(move || -> Result<_, String> {
                 // Listeners register with the reactor from this thread; the sockets keep the
@@ -109,14 +111,18 @@ impl PodStarter for ProxyStarter {
             "pod proxy listening"
         );
         // Warm the pod's certificate so its first connection does not wait for the CA.
-        if let Some(w) = self.state.snapshot().workload_by_name(&pod.namespace, &pod.name) {
-            let (certs, id) = (self.certs.clone(), w.identity());
-            tokio::spawn(async move {
-                if let Err(e) = certs.fetch_certificate(&id).await {
-                    tracing::warn!(identity = %id, "prefetching the pod's certificate failed (retried on first use): {e}");
-                }
-            });
-        }
+        let (state, certs, info) = (self.state.clone(), self.certs.clone(), prefetch_cfg);
+        tokio::spawn(async move {
+            let key = info.local_workload_key();
+            let Some(w) = state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await else {
+                tracing::warn!(pod = %format!("{}/{}", key.namespace, key.name), "pod is not (yet) known to the control plane; its certificate is fetched on first use");
+                return;
+            };
+            let id = w.identity();
+            if let Err(e) = certs.fetch_certificate(&id).await {
+                tracing::warn!(identity = %id, "prefetching the pod's certificate failed (retried on first use): {e}");
+            }
+        });
         let task = tokio::spawn(proxy.run(watcher)).abort_handle();
         Ok(PodHandle { trigger, task: Some(task) })
     }

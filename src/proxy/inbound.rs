@@ -67,7 +67,7 @@ async fn handle_connection(
     drain: DrainWatcher,
 ) -> Result<(), Error> {
     let local = redirect::canonical(stream.local_addr()?);
-    let workload = inputs.local_workload()?;
+    let workload = inputs.local_workload().await?;
     let identity = workload.identity();
     let cert = inputs
         .certs
@@ -144,7 +144,7 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
     log.src_identity = conn.peer_identity.as_ref().map(|i| i.to_string());
     let result = async {
         let req_authority = req.authority().to_string();
-        let target = validate(inputs, conn, &req_authority, &mut log);
+        let target = validate(inputs, conn, &req_authority, &mut log).await;
         let (target, workload) = match target {
             Ok(t) => t,
             Err(refusal) => {
@@ -190,7 +190,7 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
 }
 
 /// Checks the CONNECT authority and names the local workload it targets.
-fn validate(
+async fn validate(
     inputs: &ProxyInputs,
     conn: &ConnInfo,
     authority: &str,
@@ -209,7 +209,7 @@ fn validate(
     if inputs.is_self_call(target) {
         return Err(Refusal::SelfCall(target));
     }
-    let workload = inputs.local_workload().map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+    let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
     if !workload.workload_ips.contains(&target.ip()) {
         return Err(Refusal::NoWorkload(format!(
             "{} is not an address of local workload {}/{}",

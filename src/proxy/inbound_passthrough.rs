@@ -41,7 +41,7 @@ async fn proxy(
     if inputs.is_self_call(dst) {
         return Err(Error::SelfCall(dst));
     }
-    let workload = inputs.local_workload()?;
+    let workload = inputs.local_workload().await?;
     if !workload.workload_ips.contains(&dst.ip()) {
         return Err(Error::Refused(format!(
             "{} is not an address of local workload {}/{}",

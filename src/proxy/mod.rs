@@ -40,7 +40,7 @@ use crate::identity::manager::SecretManager;
 use crate::identity::Identity;
 use crate::metrics::TrafficMetrics;
 use crate::redirect::{self, SocketOptions};
-use crate::state::StateStore;
+use crate::state::{LocalWorkloadKey, StateStore};
 use crate::state::workload::Workload;
 
 /// What the data path needs to know, and nothing more (components get this, not `Config`).
@@ -53,8 +53,12 @@ pub struct ProxyConfig {
     pub socks5_addr: Option<SocketAddr>,
     /// Port dialled on the destination node for HBONE (15008).
     pub hbone_port: u16,
-    /// The workload this (dedicated-mode) proxy serves.
+    /// The workload this proxy serves (PROXY_WORKLOAD_INFO, or the pod the CNI announced).
     pub local_workload: ProxyWorkloadInfo,
+    /// The pod's uid, when the CNI gave it (shared mode).
+    pub local_workload_uid: Option<String>,
+    /// This ztunnel's node in shared mode (NODE_NAME): only workloads on it can be ours.
+    pub local_node: Option<String>,
     /// Options for sockets we dial (SO_MARK).
     pub socket: SocketOptions,
     /// Preserve the client's source IP when dialling local workloads (ENABLE_ORIG_SRC).
@@ -66,6 +70,17 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    /// How the state finds the workload this proxy serves.
+    pub fn local_workload_key(&self) -> LocalWorkloadKey<'_> {
+        LocalWorkloadKey {
+            uid: self.local_workload_uid.as_deref(),
+            namespace: &self.local_workload.namespace,
+            name: &self.local_workload.name,
+            service_account: &self.local_workload.service_account,
+            node: self.local_node.as_deref(),
+        }
+    }
+
     /// Ports a workload must never reach through us: they would loop back into ztunnel.
     fn own_ports(&self, bound: &BoundAddrs) -> HashSet<u16> {
         let mut ports: HashSet<u16> = [
@@ -126,6 +141,9 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+/// How long a connection waits for the local workload to appear in the state (upstream: 5 s).
+pub const LOCAL_WORKLOAD_WAIT: Duration = Duration::from_secs(5);
+
 /// Shared, read-only context for every connection handler.
 pub struct ProxyInputs {
     pub cfg: ProxyConfig,
@@ -141,13 +159,19 @@ pub struct ProxyInputs {
 }
 
 impl ProxyInputs {
-    /// The workload this proxy serves, from the current state.
-    pub fn local_workload(&self) -> Result<Arc<Workload>, Error> {
+    /// The workload this proxy serves, from the current state. A pod can start (and the CNI
+    /// announce it) before istiod's push about it arrives, so a missing workload is waited for
+    /// up to [`LOCAL_WORKLOAD_WAIT`], as upstream does, rather than failing the pod's first
+    /// connections.
+    pub async fn local_workload(&self) -> Result<Arc<Workload>, Error> {
         let info = &self.cfg.local_workload;
-        self.state
-            .snapshot()
-            .workload_by_name(&info.namespace, &info.name)
-            .ok_or_else(|| Error::UnknownLocalWorkload(format!("{}/{}", info.namespace, info.name)))
+        let key = self.cfg.local_workload_key();
+        self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
+            Error::UnknownLocalWorkload(format!(
+                "{}/{} (service account {:?}) after waiting {LOCAL_WORKLOAD_WAIT:?}",
+                info.namespace, info.name, info.service_account
+            ))
+        })
     }
 
     /// True when `dst` points back at one of our own listeners.

@@ -72,7 +72,7 @@ pub async fn establish(
     if inputs.is_self_call(dst) {
         return Err(Error::SelfCall(dst));
     }
-    let source = inputs.local_workload()?;
+    let source = inputs.local_workload().await?;
     let src_identity = source.identity();
     log.src_workload = Some(source.name.clone());
     log.src_namespace = Some(source.namespace.clone());

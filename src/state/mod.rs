@@ -11,21 +11,22 @@ pub mod workload;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::rbac::{Authorization, PolicyScope};
 pub use service::{Endpoint, Service};
-pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, TunnelProtocol, Workload};
+pub use workload::{
+    HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload,
+};
 
 /// Why a workload, service or policy cannot be added to a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("duplicate workload uid {0:?}")]
     DuplicateWorkloadUid(String),
-    #[error("workload IP {ip} is already used by workload {existing:?}")]
-    DuplicateWorkloadIp { ip: IpAddr, existing: String },
     #[error("duplicate service {0:?} (namespace/hostname)")]
     DuplicateService(String),
     #[error("VIP {vip} is already used by service {existing:?}")]
@@ -34,15 +35,30 @@ pub enum StateError {
     DuplicatePolicy(String),
 }
 
+/// How a proxy names the workload it serves: the pod the CNI announced over ZDS (with its
+/// uid), or PROXY_WORKLOAD_INFO in dedicated mode (no uid).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalWorkloadKey<'a> {
+    pub uid: Option<&'a str>,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub service_account: &'a str,
+    /// This ztunnel's node (NODE_NAME), when known: only workloads on it can be ours.
+    pub node: Option<&'a str>,
+}
+
 /// An indexed snapshot of everything the proxy knows.
 ///
-/// IP indexes ignore the network for now (single-network deployments); two objects claiming
-/// the same IP are rejected rather than silently shadowing each other.
+/// IP indexes ignore the network for now (single-network deployments). Several workloads may
+/// claim one IP (a restarted pod's address is briefly held by two pods, a VM and a pod overlap);
+/// all are kept and lookups pick one by upstream's preference. Host-network workloads are not
+/// indexed by IP at all: their IPs are the node's, shared by every such pod on the node.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyState {
     workloads: BTreeMap<String, Arc<Workload>>,
-    workloads_by_ip: HashMap<IpAddr, Arc<Workload>>,
-    workloads_by_name: HashMap<(String, String), Arc<Workload>>,
+    workloads_by_ip: HashMap<IpAddr, Vec<Arc<Workload>>>,
+    /// Several uids can share a name (clusters, a pod recreated under the same name).
+    workloads_by_name: HashMap<(String, String), Vec<Arc<Workload>>>,
     services: BTreeMap<String, Arc<Service>>,
     services_by_vip: HashMap<IpAddr, Arc<Service>>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
@@ -59,27 +75,21 @@ impl ProxyState {
         ProxyState::default()
     }
 
-    /// Adds a workload; its uid and IPs must be new. On error the state is unchanged.
+    /// Adds a workload; its uid must be new. On error the state is unchanged.
     pub fn insert_workload(&mut self, w: Workload) -> Result<Arc<Workload>, StateError> {
         if self.workloads.contains_key(&w.uid) {
             return Err(StateError::DuplicateWorkloadUid(w.uid));
         }
-        for ip in &w.workload_ips {
-            if let Some(existing) = self.workloads_by_ip.get(ip) {
-                return Err(StateError::DuplicateWorkloadIp {
-                    ip: *ip,
-                    existing: existing.uid.clone(),
-                });
+        let w = Arc::new(w);
+        if w.network_mode != NetworkMode::HostNetwork {
+            for ip in &w.workload_ips {
+                self.workloads_by_ip.entry(*ip).or_default().push(w.clone());
             }
         }
-        let w = Arc::new(w);
-        for ip in &w.workload_ips {
-            self.workloads_by_ip.insert(*ip, w.clone());
-        }
-        // Name lookups are a convenience; if two uids share a name, the first one wins.
         self.workloads_by_name
             .entry((w.namespace.clone(), w.name.clone()))
-            .or_insert_with(|| w.clone());
+            .or_default()
+            .push(w.clone());
         self.workloads.insert(w.uid.clone(), w.clone());
         Ok(w)
     }
@@ -177,12 +187,63 @@ impl ProxyState {
         self.workloads.get(uid).cloned()
     }
 
+    /// The workload at `ip`. When several claim it, upstream's preference decides: a pod over
+    /// anything else (pods' IPs are assigned by the cluster, a WorkloadEntry's are written by
+    /// hand), then one that speaks HBONE (it carries more of the mesh's context), then the most
+    /// recently added.
     pub fn workload_by_ip(&self, ip: IpAddr) -> Option<Arc<Workload>> {
-        self.workloads_by_ip.get(&canonical_ip(ip)).cloned()
+        let all = self.workloads_by_ip.get(&canonical_ip(ip))?;
+        let rank = |w: &Workload| (w.uid.contains("//Pod/"), w.protocol == TunnelProtocol::Hbone);
+        // `max_by_key` keeps the last of equal maxima: the most recent insert.
+        all.iter().max_by_key(|w| rank(w)).cloned()
     }
 
+    /// Every workload claiming `ip`, in insertion order.
+    pub fn workloads_by_ip(&self, ip: IpAddr) -> &[Arc<Workload>] {
+        self.workloads_by_ip.get(&canonical_ip(ip)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The first (by insertion) workload with this namespace and name. A proxy looking for the
+    /// workload it serves uses [`ProxyState::find_local_workload`], which is stricter.
     pub fn workload_by_name(&self, namespace: &str, name: &str) -> Option<Arc<Workload>> {
-        self.workloads_by_name.get(&(namespace.to_string(), name.to_string())).cloned()
+        self.named(namespace, name).first().cloned()
+    }
+
+    fn named(&self, namespace: &str, name: &str) -> &[Arc<Workload>] {
+        self.workloads_by_name
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The workload a proxy serves. The uid, when given and known, decides. Otherwise the
+    /// candidates are the workloads with that namespace and name whose service account
+    /// matches (the identity the pod runs as is what the CNI reported, never a guess) and,
+    /// when our node is known, that run on it (a name can repeat across clusters); one that
+    /// names our node is preferred over one that names no node.
+    pub fn find_local_workload(&self, key: &LocalWorkloadKey<'_>) -> Option<Arc<Workload>> {
+        if let Some(w) = key.uid.and_then(|uid| self.workloads.get(uid)) {
+            if w.namespace == key.namespace && w.name == key.name {
+                return Some(w.clone());
+            }
+        }
+        let sa_matches = |w: &Workload| key.service_account.is_empty() || w.service_account == key.service_account;
+        let node_rank = |w: &Workload| match key.node {
+            None => Some(0),
+            Some(_) if w.node.is_empty() => Some(0),
+            Some(node) if w.node == node => Some(1),
+            Some(_) => None,
+        };
+        self.named(key.namespace, key.name)
+            .iter()
+            .filter(|w| sa_matches(w))
+            .filter_map(|w| node_rank(w).map(|r| (r, w)))
+            // Highest rank; among equals the first inserted (stable across pushes).
+            .fold(None::<(u8, &Arc<Workload>)>, |best, (r, w)| match best {
+                Some((b, _)) if b >= r => best,
+                _ => Some((r, w)),
+            })
+            .map(|(_, w)| w.clone())
     }
 
     pub fn service_by_vip(&self, ip: IpAddr) -> Option<Arc<Service>> {
@@ -299,6 +360,21 @@ impl StateStore {
         self.version.send_modify(|v| *v += 1);
     }
 
+    /// The workload `key` names, waiting up to `wait` for a snapshot that has it (a pod can
+    /// be announced by the CNI before istiod's push about it arrives). `None` after `wait`.
+    pub async fn wait_for_local_workload(&self, key: &LocalWorkloadKey<'_>, wait: Duration) -> Option<Arc<Workload>> {
+        // Subscribed before the first look, so a push landing in between is not missed.
+        let mut updates = self.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(w) = self.snapshot().find_local_workload(key) {
+                return Some(w);
+            }
+            // Timed out, or the sender is gone (the store is being dropped).
+            tokio::time::timeout_at(deadline, updates.changed()).await.ok()?.ok()?;
+        }
+    }
+
     /// The number of replacements so far.
     pub fn version(&self) -> u64 {
         *self.version.borrow()
@@ -371,14 +447,103 @@ mod tests {
             st.insert_workload(Workload::new("u1", "ns", "x", vec![])),
             Err(StateError::DuplicateWorkloadUid("u1".into()))
         );
-        assert_eq!(
-            st.insert_workload(Workload::new("u3", "ns", "x", vec![ip("10.0.0.2")])),
-            Err(StateError::DuplicateWorkloadIp { ip: ip("10.0.0.2"), existing: "u2".into() })
-        );
-        assert!(st.workload_by_uid("u3").is_none(), "failed insert leaves no trace");
+        assert!(st.workload_by_uid("u1").unwrap().name == "a", "failed insert leaves no trace");
         let mut s = Service::new("x", "y", "z");
         s.vips.push("net/10.96.0.1".parse().unwrap());
         assert!(matches!(st.insert_service(s), Err(StateError::DuplicateVip { .. })));
+    }
+
+    #[test]
+    fn several_workloads_share_an_ip() {
+        let mut st = sample();
+        // A restarted pod's IP briefly held by the old and the new pod: the newer wins among
+        // equals, both stay known.
+        st.insert_workload(Workload::new("Kubernetes//Pod/ns/b2", "ns", "b2", vec![ip("10.0.0.2")]))
+            .unwrap();
+        assert_eq!(st.workloads_by_ip(ip("10.0.0.2")).len(), 2);
+        assert_eq!(st.workload_by_ip(ip("10.0.0.2")).unwrap().uid, "Kubernetes//Pod/ns/b2");
+        // A pod is preferred over a WorkloadEntry, and HBONE over plain TCP, whatever the order.
+        let mut we = Workload::new("Kubernetes/networking.istio.io/WorkloadEntry/ns/vm", "ns", "vm", vec![ip("10.0.0.9")]);
+        we.protocol = TunnelProtocol::Hbone;
+        let mut pod = Workload::new("Kubernetes//Pod/ns/p", "ns", "p", vec![ip("10.0.0.9")]);
+        pod.protocol = TunnelProtocol::Tcp;
+        let mut mesh_pod = Workload::new("Kubernetes//Pod/ns/q", "ns", "q", vec![ip("10.0.0.9")]);
+        mesh_pod.protocol = TunnelProtocol::Hbone;
+        st.insert_workload(mesh_pod).unwrap();
+        st.insert_workload(pod).unwrap();
+        st.insert_workload(we).unwrap();
+        assert_eq!(st.workload_by_ip(ip("10.0.0.9")).unwrap().name, "q");
+    }
+
+    #[test]
+    fn host_network_workloads_are_not_indexed_by_ip() {
+        let mut st = ProxyState::new();
+        for name in ["h1", "h2"] {
+            let mut w = Workload::new(name, "kube-system", name, vec![ip("10.1.0.1")]);
+            w.network_mode = NetworkMode::HostNetwork;
+            st.insert_workload(w).unwrap();
+        }
+        assert_eq!(st.workload_count(), 2);
+        assert!(st.workload_by_ip(ip("10.1.0.1")).is_none(), "the node IP is nobody's in particular");
+        assert_eq!(st.workload_by_name("kube-system", "h2").unwrap().uid, "h2");
+    }
+
+    #[test]
+    fn local_workload_is_matched_by_uid_then_identity_and_node() {
+        let mut st = ProxyState::new();
+        let mut other_cluster = Workload::new("remote//Pod/ns/web-0", "ns", "web-0", vec![ip("10.9.0.1")]);
+        other_cluster.node = "node-x".into();
+        other_cluster.service_account = "web".into();
+        st.insert_workload(other_cluster).unwrap();
+        let mut wrong_sa = Workload::new("Kubernetes//Pod/ns/web-0-old", "ns", "web-0", vec![]);
+        wrong_sa.node = "node-a".into();
+        wrong_sa.service_account = "legacy".into();
+        st.insert_workload(wrong_sa).unwrap();
+        let mut ours = Workload::new("Kubernetes//Pod/ns/web-0", "ns", "web-0", vec![ip("10.0.0.5")]);
+        ours.node = "node-a".into();
+        ours.service_account = "web".into();
+        st.insert_workload(ours).unwrap();
+
+        let key = |uid, node| LocalWorkloadKey {
+            uid,
+            namespace: "ns",
+            name: "web-0",
+            service_account: "web",
+            node,
+        };
+        let uid_of = |k| st.find_local_workload(&k).map(|w| w.uid.clone());
+        // The first uid by name is another cluster's; name alone would pick it.
+        assert_eq!(st.workload_by_name("ns", "web-0").unwrap().uid, "remote//Pod/ns/web-0");
+        assert_eq!(uid_of(key(None, Some("node-a"))).as_deref(), Some("Kubernetes//Pod/ns/web-0"));
+        assert_eq!(uid_of(key(Some("remote//Pod/ns/web-0"), Some("node-a"))).as_deref(), Some("remote//Pod/ns/web-0"));
+        assert_eq!(uid_of(key(Some("unknown"), Some("node-a"))).as_deref(), Some("Kubernetes//Pod/ns/web-0"));
+        assert_eq!(uid_of(key(None, Some("node-b"))), None, "nothing of that identity on our node");
+        // No node known (dedicated mode): identity decides, the first one wins.
+        assert_eq!(uid_of(key(None, None)).as_deref(), Some("remote//Pod/ns/web-0"));
+        let wrong = LocalWorkloadKey { service_account: "other", ..key(None, None) };
+        assert!(st.find_local_workload(&wrong).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_for_a_local_workload_pushed_later() {
+        let store = StateStore::default();
+        let key = LocalWorkloadKey { uid: None, namespace: "ns", name: "b", service_account: "", node: None };
+        let late = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                store.replace(sample());
+            })
+        };
+        let started = tokio::time::Instant::now();
+        let w = store.wait_for_local_workload(&key, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(w.uid, "u2");
+        assert_eq!(started.elapsed(), Duration::from_secs(2), "answered as soon as the push landed");
+        late.await.unwrap();
+        let missing = LocalWorkloadKey { name: "nobody", ..key };
+        let started = tokio::time::Instant::now();
+        assert!(store.wait_for_local_workload(&missing, Duration::from_secs(5)).await.is_none());
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 
     #[tokio::test]

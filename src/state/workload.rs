@@ -158,8 +158,7 @@ pub struct Workload {
     pub uid: String,
     pub name: String,
     pub namespace: String,
-    /// Empty when the config gave none (upstream's local-config behaviour); the identity is then
-    /// `spiffe:///ns/...`.
+    /// [`DEFAULT_TRUST_DOMAIN`] when the source gave none.
     pub trust_domain: String,
     pub service_account: String,
     pub workload_ips: Vec<IpAddr>,
@@ -206,9 +205,30 @@ pub struct Workload {
 /// Service account when a source gives none (upstream's rule, for xDS and local config alike).
 pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 
+/// Trust domain when a source gives none. istiod leaves `Workload.trust_domain` empty when it
+/// is the default `cluster.local`, so an empty value must mean this, never `spiffe:///...`.
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+
+/// Cluster id when a source gives none (upstream's default, also the first part of derived uids).
+pub const DEFAULT_CLUSTER_ID: &str = "Kubernetes";
+
 /// `sa`, or [`DEFAULT_SERVICE_ACCOUNT`] when it is empty.
 pub fn service_account_or_default(sa: String) -> String {
-    if sa.is_empty() { DEFAULT_SERVICE_ACCOUNT.to_string() } else { sa }
+    or_default(sa, DEFAULT_SERVICE_ACCOUNT)
+}
+
+/// `td`, or [`DEFAULT_TRUST_DOMAIN`] when it is empty.
+pub fn trust_domain_or_default(td: String) -> String {
+    or_default(td, DEFAULT_TRUST_DOMAIN)
+}
+
+/// `id`, or [`DEFAULT_CLUSTER_ID`] when it is empty.
+pub fn cluster_id_or_default(id: String) -> String {
+    or_default(id, DEFAULT_CLUSTER_ID)
+}
+
+fn or_default(value: String, default: &str) -> String {
+    if value.is_empty() { default.to_string() } else { value }
 }
 
 impl Workload {
@@ -229,7 +249,7 @@ impl Workload {
             uid: uid.into(),
             name: name.into(),
             namespace: namespace.into(),
-            trust_domain: String::new(),
+            trust_domain: DEFAULT_TRUST_DOMAIN.to_string(),
             service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
             workload_ips,
             protocol: TunnelProtocol::Tcp,
@@ -241,7 +261,7 @@ impl Workload {
             canonical_revision: String::new(),
             workload_name: String::new(),
             workload_type: String::new(),
-            cluster_id: String::new(),
+            cluster_id: DEFAULT_CLUSTER_ID.to_string(),
             status: HealthStatus::Healthy,
             authorization_policies: Vec::new(),
             locality: Locality::default(),
@@ -286,7 +306,7 @@ mod tests {
     #[test]
     fn identity_uses_trust_domain_namespace_and_sa() {
         let mut w = Workload::new("u", "ns", "n", vec![]);
-        assert_eq!(w.identity().to_string(), "spiffe:///ns/ns/sa/default");
+        assert_eq!(w.identity().to_string(), "spiffe://cluster.local/ns/ns/sa/default");
         w.trust_domain = "td".into();
         w.service_account = "sa".into();
         assert_eq!(w.identity().to_string(), "spiffe://td/ns/ns/sa/sa");

@@ -18,8 +18,8 @@ use crate::state::service::{
     Visibility, WeightedWaypoint,
 };
 use crate::state::workload::{
-    AppTunnelProtocol, ApplicationTunnel, GatewayAddress, GatewayDestination, Locality,
-    NamespacedHostname, NetworkMode,
+    self as workload_defaults, AppTunnelProtocol, ApplicationTunnel, GatewayAddress,
+    GatewayDestination, Locality, NamespacedHostname, NetworkMode,
 };
 use crate::state::{HealthStatus, NetworkAddress, Service, TunnelProtocol, Workload};
 
@@ -168,8 +168,8 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         uid: w.uid,
         name: w.name,
         namespace: w.namespace,
-        trust_domain: w.trust_domain,
-        service_account: crate::state::workload::service_account_or_default(w.service_account),
+        trust_domain: workload_defaults::trust_domain_or_default(w.trust_domain),
+        service_account: workload_defaults::service_account_or_default(w.service_account),
         workload_ips,
         protocol,
         network_mode: match enum_value(w.network_mode, "workload.networkMode")? {
@@ -184,7 +184,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         workload_name: w.workload_name,
         workload_type: workload_type(enum_value(w.workload_type, "workload.workloadType")?)
             .to_string(),
-        cluster_id: w.cluster_id,
+        cluster_id: workload_defaults::cluster_id_or_default(w.cluster_id),
         status: match enum_value(w.status, "workload.status")? {
             pw::WorkloadStatus::Healthy => HealthStatus::Healthy,
             pw::WorkloadStatus::Unhealthy => HealthStatus::Unhealthy,

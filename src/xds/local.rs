@@ -15,13 +15,10 @@ use serde::Deserialize;
 use super::locate::{self, Seg, idx, key};
 use crate::rbac::Authorization;
 use crate::state::workload::{
-    ApplicationTunnel, GatewayAddress, HealthStatus, Locality, NamespacedHostname, NetworkMode,
-    TunnelProtocol,
+    self as workload_defaults, ApplicationTunnel, GatewayAddress, HealthStatus, Locality,
+    NamespacedHostname, NetworkMode, TunnelProtocol,
 };
 use crate::state::{Endpoint, ProxyState, Service, StateError, Workload};
-
-/// Cluster id used in derived uids when a workload names none (upstream's default cluster id).
-const DEFAULT_CLUSTER_ID: &str = "Kubernetes";
 
 /// The whole file. Every section is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,7 +44,7 @@ pub struct LocalWorkload {
     #[serde(default)]
     pub name: String,
     pub namespace: String,
-    /// Left empty when absent, as upstream does for local config (identity `spiffe:///ns/..`).
+    /// `cluster.local` when absent (as istiod's empty value means).
     #[serde(default)]
     pub trust_domain: String,
     /// `default` when absent.
@@ -274,10 +271,8 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
         let uid_given = !w.uid.is_empty();
         state.insert_workload(w).map_err(|e| {
             let mut path = path;
-            match &e {
-                StateError::DuplicateWorkloadUid(_) if uid_given => path.push(key("uid")),
-                StateError::DuplicateWorkloadIp { .. } => path.push(key("workloadIps")),
-                _ => {}
+            if matches!(e, StateError::DuplicateWorkloadUid(_)) && uid_given {
+                path.push(key("uid"));
             }
             (path, e.to_string())
         })?;
@@ -359,7 +354,7 @@ fn split_pair(s: &str) -> Option<(&str, &str)> {
 }
 
 fn derived_uid(lw: &LocalWorkload) -> String {
-    let cluster = if lw.cluster_id.is_empty() { DEFAULT_CLUSTER_ID } else { &lw.cluster_id };
+    let cluster = if lw.cluster_id.is_empty() { workload_defaults::DEFAULT_CLUSTER_ID } else { &lw.cluster_id };
     // Without a name, the first IP keeps the uid unique and stable across reloads.
     let name = if lw.name.is_empty() {
         lw.workload_ips.first().map(ToString::to_string).unwrap_or_else(|| lw.hostname.clone())
@@ -374,8 +369,8 @@ fn into_workload(lw: LocalWorkload, uid: String, services: Vec<NamespacedHostnam
         uid,
         name: lw.name,
         namespace: lw.namespace,
-        trust_domain: lw.trust_domain,
-        service_account: crate::state::workload::service_account_or_default(lw.service_account),
+        trust_domain: workload_defaults::trust_domain_or_default(lw.trust_domain),
+        service_account: workload_defaults::service_account_or_default(lw.service_account),
         workload_ips: lw.workload_ips,
         protocol: lw.protocol,
         network_mode: lw.network_mode,
@@ -386,7 +381,7 @@ fn into_workload(lw: LocalWorkload, uid: String, services: Vec<NamespacedHostnam
         canonical_revision: lw.canonical_revision,
         workload_name: lw.workload_name,
         workload_type: lw.workload_type,
-        cluster_id: lw.cluster_id,
+        cluster_id: workload_defaults::cluster_id_or_default(lw.cluster_id),
         status: lw.status,
         authorization_policies: lw.authorization_policies,
         locality: lw.locality,

@@ -24,8 +24,8 @@ fn example_file_loads() {
     let local = st.workload_by_ip(ip("127.0.0.1")).unwrap();
     assert_eq!(local.uid, "cluster1//v1/Pod/default/local");
     assert_eq!(local.protocol, TunnelProtocol::Hbone);
-    // No trustDomain in the file: empty, as upstream does.
-    assert_eq!(local.identity().to_string(), "spiffe:///ns/default/sa/default");
+    // No trustDomain in the file: the default trust domain, as for istiod's empty value.
+    assert_eq!(local.identity().to_string(), "spiffe://cluster.local/ns/default/sa/default");
     let tcp = st.workload_by_name("default", "local-tcp").unwrap();
     assert_eq!(tcp.protocol, TunnelProtocol::Tcp);
 
@@ -52,7 +52,9 @@ fn defaults_and_derived_uid() {
     let a = st.workload_by_ip(ip("10.0.0.1")).unwrap();
     assert_eq!(a.uid, "Kubernetes//v1/Pod/ns/a");
     assert_eq!(a.service_account, "default");
-    assert_eq!(a.trust_domain, "");
+    assert_eq!(a.trust_domain, "cluster.local");
+    assert_eq!(a.identity().to_string(), "spiffe://cluster.local/ns/ns/sa/default");
+    assert_eq!(a.cluster_id, "Kubernetes");
     assert_eq!(a.protocol, TunnelProtocol::Tcp);
     assert_eq!(a.status, HealthStatus::Healthy);
     assert_eq!(a.capacity, 1);
@@ -146,18 +148,27 @@ fn parse_errors_name_file_line_and_path() {
 }
 
 #[test]
+fn workloads_may_share_an_ip() {
+    // Two host-network pods on one node (both hold the node IP) and a pod whose IP a new pod
+    // already took: all load, none is dropped.
+    let st = load_str(
+        "workloads:\n- name: h1\n  namespace: kube-system\n  networkMode: HostNetwork\n  workloadIps: [10.0.0.10]\n\
+         - name: h2\n  namespace: kube-system\n  networkMode: HostNetwork\n  workloadIps: [10.0.0.10]\n\
+         - name: old\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- name: new\n  namespace: ns\n  workloadIps: [10.0.0.1]\n",
+        "x",
+    )
+    .unwrap();
+    assert_eq!(st.workload_count(), 4);
+    assert!(st.workload_by_ip(ip("10.0.0.10")).is_none());
+    assert_eq!(st.workload_by_ip(ip("10.0.0.1")).unwrap().name, "new");
+}
+
+#[test]
 fn semantic_errors_are_located() {
     let e = err(
         "workloads:\n- uid: same\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- uid: same\n  namespace: ns\n  workloadIps: [10.0.0.2]\n",
     );
     assert_eq!(e, "test.yaml: line 5 column 3: workloads[1].uid: duplicate workload uid \"same\"");
-    let e = err(
-        "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- name: b\n  namespace: ns\n  workloadIps:\n  - 10.0.0.1\n",
-    );
-    assert_eq!(
-        e,
-        "test.yaml: line 7 column 3: workloads[1].workloadIps: workload IP 10.0.0.1 is already used by workload \"Kubernetes//v1/Pod/ns/a\""
-    );
     let e = err(
         "workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    example.com:\n      80: 8080\n",
     );
