@@ -290,7 +290,14 @@ fn certificate_source(cfg: &Config) -> anyhow::Result<Arc<dyn CertificateSource>
                     .context("loading FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY")?
                     .with_ttl(cfg.secret_ttl),
             ),
-            None => Arc::new(DevCa::generate(&cfg.trust_domain).context("generating the built-in CA root")?.with_ttl(cfg.secret_ttl)),
+            None => {
+                tracing::warn!(
+                    "FAKE_CA=true without FAKE_CA_ROOT_CERT/FAKE_CA_ROOT_KEY: using the built-in development root, \
+                     whose private key ships with every ztunnel binary. Any process can mint identities it trusts: \
+                     development and tests only, never production"
+                );
+                Arc::new(DevCa::built_in().context("loading the built-in development CA root")?.with_ttl(cfg.secret_ttl))
+            }
         });
     }
     let address = cfg

@@ -106,6 +106,28 @@ async fn mutual_tls_between_workloads_of_one_ca() {
     assert_eq!(kind, Some(HandshakeKind::Full));
 }
 
+/// istiod's default root and upstream's FAKE_CA root are RSA; plugged-in roots may be P-384.
+#[tokio::test]
+async fn mutual_tls_under_rsa_and_p384_roots() {
+    let fixture = |name: &str| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/identity/testdata");
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    };
+    let cas = [
+        DevCa::built_in().unwrap(),
+        DevCa::from_pem(&fixture("rsa4096-cert.pem"), &fixture("rsa4096-key.pem")).unwrap(),
+        DevCa::from_pem(&fixture("p384-cert.pem"), &fixture("p384-key.pem")).unwrap(),
+    ];
+    for ca in &cas {
+        let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
+        let client = client_config(&cert(ca, &a), std::slice::from_ref(&b)).unwrap();
+        let server = server_config(&cert(ca, &b)).unwrap();
+        let out = handshake(client, server).await;
+        assert_eq!(out.client.unwrap().0.peer_identity, Some(b.to_string()));
+        assert_eq!(out.server.unwrap().peer_identity, Some(a.to_string()));
+    }
+}
+
 #[tokio::test]
 async fn mutual_tls_over_loopback_tcp_without_resumption() {
     let ca = DevCa::generate("cluster.local").unwrap();

@@ -5,7 +5,8 @@
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType, SerialNumber,
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, PublicKeyData, SanType,
+    SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::crypto::CryptoProvider;
@@ -59,9 +60,17 @@ fn new_key() -> Result<KeyPair, Error> {
     KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(gen_err)
 }
 
+/// A CA key: ECDSA P-256 or P-384 (signing with SHA-256 / SHA-384) or RSA (PKCS#1 v1.5 with
+/// SHA-256, as istiod's own RSA roots sign). The key size policy is the dev CA's.
 fn load_key(key: &PrivatePkcs8KeyDer<'_>) -> Result<KeyPair, Error> {
-    KeyPair::from_pkcs8_der_and_sign_algo(key, &PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| Error::Generate(format!("CA key is not a usable ECDSA P-256 key: {e}")))
+    let pair = KeyPair::try_from(key)
+        .map_err(|e| Error::Generate(format!("CA key is not a usable RSA or ECDSA key: {e}")))?;
+    let alg = pair.algorithm();
+    if alg == &PKCS_ECDSA_P256_SHA256 || alg == &PKCS_ECDSA_P384_SHA384 || alg == &PKCS_RSA_SHA256 {
+        Ok(pair)
+    } else {
+        Err(Error::Generate(format!("CA key algorithm {alg:?} is not supported (RSA, ECDSA P-256 or P-384)")))
+    }
 }
 
 /// 16 random bytes: unpredictable serials keep issued certificates distinct even when two

@@ -57,14 +57,31 @@ where
             .is_some_and(|n| n == Nid::X9_62_PRIME256V1)
 }
 
-fn load_ca(ca: &KeyedCert) -> Result<(X509, PKey<Private>), Error> {
+/// A loaded CA: certificate, key, and the digest its signatures use (SHA-384 for a P-384 key,
+/// SHA-256 for P-256 and RSA, PKCS#1 v1.5 as istiod's own RSA roots sign).
+struct Ca {
+    cert: X509,
+    key: PKey<Private>,
+    digest: MessageDigest,
+}
+
+fn load_ca(ca: &KeyedCert) -> Result<Ca, Error> {
     let cert = X509::from_der(&ca.cert)
         .map_err(|e| Error::Generate(format!("CA certificate does not parse: {e}")))?;
     let key = PKey::private_key_from_pkcs8(ca.key.secret_pkcs8_der())
-        .ok()
-        .filter(|k| is_p256(k))
-        .ok_or_else(|| Error::Generate("CA key is not a usable ECDSA P-256 key".into()))?;
-    Ok((cert, key))
+        .map_err(|e| Error::Generate(format!("CA key is not a usable RSA or ECDSA key: {e}")))?;
+    let curve = || key.ec_key().ok().and_then(|k| k.group().curve_name());
+    let digest = match key.id() {
+        Id::RSA => MessageDigest::sha256(),
+        Id::EC if curve() == Some(Nid::X9_62_PRIME256V1) => MessageDigest::sha256(),
+        Id::EC if curve() == Some(Nid::SECP384R1) => MessageDigest::sha384(),
+        _ => {
+            return Err(Error::Generate(
+                "CA key algorithm is not supported (RSA, ECDSA P-256 or P-384)".into(),
+            ));
+        }
+    };
+    Ok(Ca { cert, key, digest })
 }
 
 fn asn1_time(t: SystemTime) -> Result<Asn1Time, Error> {
@@ -114,12 +131,12 @@ enum LeafNames<'a> {
 }
 
 fn sign_leaf(
-    ca_cert: &X509Ref,
-    ca_key: &PKeyRef<Private>,
+    ca: &Ca,
     subject_key: &PKeyRef<Public>,
     names: LeafNames<'_>,
     validity: Validity,
 ) -> Result<CertificateDer<'static>, Error> {
+    let ca_cert: &X509Ref = &ca.cert;
     let issuer: &X509NameRef = ca_cert.subject_name();
     let mut b = base_builder(validity)?;
     let subject = empty_name()?;
@@ -174,8 +191,7 @@ fn sign_leaf(
         b.append_extension(&san).map_err(gen_err("SAN"))?;
     }
     b.append_extension(&aki).map_err(gen_err("AKI"))?;
-    b.sign(ca_key, MessageDigest::sha256())
-        .map_err(gen_err("signing certificate"))?;
+    b.sign(&ca.key, ca.digest).map_err(gen_err("signing certificate"))?;
     der(b.build())
 }
 
@@ -232,10 +248,10 @@ fn public_of(key: &PKeyRef<Private>) -> Result<PKey<Public>, Error> {
 
 /// Generates a fresh P-256 key and a leaf for `uris` signed by `ca`.
 pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result<KeyedCert, Error> {
-    let (ca_cert, ca_key) = load_ca(ca)?;
+    let ca = load_ca(ca)?;
     let key = new_key()?;
     let public = public_of(&key)?;
-    let cert = sign_leaf(&ca_cert, &ca_key, &public, LeafNames::Uris(uris), validity)?;
+    let cert = sign_leaf(&ca, &public, LeafNames::Uris(uris), validity)?;
     Ok(KeyedCert {
         cert,
         key: pkcs8(&key)?,
@@ -245,10 +261,10 @@ pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result
 /// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
 /// DNS SAN). Used for control-plane servers (the fake istiod), never for workloads.
 pub fn issue_server_leaf(ca: &KeyedCert, hosts: &[String], validity: Validity) -> Result<KeyedCert, Error> {
-    let (ca_cert, ca_key) = load_ca(ca)?;
+    let ca = load_ca(ca)?;
     let key = new_key()?;
     let public = public_of(&key)?;
-    let cert = sign_leaf(&ca_cert, &ca_key, &public, LeafNames::Hosts(hosts), validity)?;
+    let cert = sign_leaf(&ca, &public, LeafNames::Hosts(hosts), validity)?;
     Ok(KeyedCert {
         cert,
         key: pkcs8(&key)?,
@@ -276,8 +292,8 @@ pub fn sign_csr(
     if uris.is_empty() {
         return Err(Error::Csr("request has no URI SAN".into()));
     }
-    let (ca_cert, ca_key) = load_ca(ca)?;
-    sign_leaf(&ca_cert, &ca_key, &key, LeafNames::Uris(&uris), validity)
+    let ca = load_ca(ca)?;
+    sign_leaf(&ca, &key, LeafNames::Uris(&uris), validity)
 }
 
 fn csr_uri_sans(csr_der: &[u8]) -> Result<Vec<String>, Error> {
