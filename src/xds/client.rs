@@ -295,6 +295,8 @@ impl XdsClient {
         if !SUBSCRIBED_TYPES.contains(&type_url.as_str()) {
             let rejected = vec![Rejected { name: "*".into(), reason: format!("unsubscribed type {type_url}") }];
             self.stats.nacks.fetch_add(1, Ordering::Relaxed);
+            // Not the peer's type URL as a label: that would let it mint series.
+            self.metrics.nacked("unsubscribed");
             return reply(&type_url, &resp.nonce, &rejected);
         }
         let names: Vec<String> = resp.resources.iter().map(|r| r.name.clone()).collect();
@@ -338,6 +340,7 @@ impl XdsClient {
             self.stats.acks.fetch_add(1, Ordering::Relaxed);
         } else {
             self.stats.nacks.fetch_add(1, Ordering::Relaxed);
+            self.metrics.nacked(&type_url);
         }
         self.mark_synced(&type_url);
         reply(&type_url, &resp.nonce, &outcome.rejected)

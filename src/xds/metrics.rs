@@ -1,6 +1,7 @@
 //! xDS client metrics under upstream's names, so existing dashboards keep working:
 //! `istio_xds_connection_terminations_total{reason}`, `istio_xds_message_total{url}` and
-//! `istio_xds_message_bytes_total{url}`. Label values are bounded (four reasons, two type URLs).
+//! `istio_xds_message_bytes_total{url}`, plus ours, `istio_xds_nack_total{url}`. Label values are
+//! bounded (four reasons; the two subscribed type URLs, or `unsubscribed`).
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub struct XdsMetrics {
     terminations: Family<ReasonLabel, Counter>,
     messages: Family<UrlLabel, Counter>,
     message_bytes: Family<UrlLabel, Counter>,
+    nacks: Family<UrlLabel, Counter>,
 }
 
 impl XdsMetrics {
@@ -66,6 +68,9 @@ impl XdsMetrics {
             "Bytes of xDS responses received, by type URL",
             m.message_bytes.clone(),
         );
+        // Ours: upstream only logs a NACK. A control plane we disagree with should show on a
+        // dashboard, not only in logs.
+        registry.register("xds_nack", "xDS responses rejected (NACKed), by type URL", m.nacks.clone());
         Arc::new(m)
     }
 
@@ -80,6 +85,12 @@ impl XdsMetrics {
     }
 }
 
+impl XdsMetrics {
+    pub fn nacked(&self, type_url: &str) {
+        self.nacks.get_or_create(&UrlLabel { url: type_url.to_string() }).inc();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,10 +101,12 @@ mod tests {
         let m = XdsMetrics::register(&mut registry);
         m.terminated(Termination::Reconnect);
         m.message("type.googleapis.com/istio.workload.Address", 120);
+        m.nacked("type.googleapis.com/istio.security.Authorization");
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         assert!(out.contains("istio_xds_connection_terminations_total{reason=\"Reconnect\"} 1"), "{out}");
         assert!(out.contains("istio_xds_message_total{url=\"type.googleapis.com/istio.workload.Address\"} 1"), "{out}");
         assert!(out.contains("istio_xds_message_bytes_total{url=\"type.googleapis.com/istio.workload.Address\"} 120"), "{out}");
+        assert!(out.contains("istio_xds_nack_total{url=\"type.googleapis.com/istio.security.Authorization\"} 1"), "{out}");
     }
 }

@@ -1,6 +1,7 @@
 //! Shared set-up for the integration tests: a loopback mesh with two real ztunnel processes.
 #![allow(dead_code)]
 
+pub mod istio;
 pub mod netns;
 
 use std::net::{IpAddr, SocketAddr};

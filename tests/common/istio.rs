@@ -1,0 +1,213 @@
+//! Istio's own control plane in the test loop: `interop/istio` (a Go module built from Istio's
+//! packages: istiod's discovery server with ambient enabled, istiod's CA with an RSA root and
+//! its node authorizer, istioctl's ztunnel config-dump reader), built with `go build` on first
+//! use and started as a child process per test.
+//!
+//! Kubernetes objects are written as YAML here and applied through the control endpoint, so a
+//! test can add, change and delete pods, services and policies while traffic runs.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+use ztunnel::testbed::http;
+
+/// The `istio-cp` binary: `ISTIO_CP_BIN`, or built from `interop/istio` (once per test process;
+/// `go build` is incremental, so this is cheap after the first build on a machine).
+pub fn istio_cp_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("ISTIO_CP_BIN") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = root.join("target/interop/istio-cp");
+        let go = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&out)
+            .arg("./cmd/istio-cp")
+            .current_dir(root.join("interop/istio"))
+            .output()
+            .unwrap_or_else(|e| panic!("these tests run Istio's control plane, built with Go: `go` could not be started ({e}); install Go (.ci/run does)"));
+        assert!(go.status.success(), "go build of interop/istio failed:\n{}", String::from_utf8_lossy(&go.stderr));
+        out
+    })
+}
+
+/// A running `istio-cp serve`. Killed on drop.
+pub struct IstioCp {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub xds: SocketAddr,
+    pub ca: SocketAddr,
+    pub control: SocketAddr,
+    /// istiod's (RSA) root, the trust anchor for its serving certificate and issued certificates.
+    pub root_cert: PathBuf,
+}
+
+impl IstioCp {
+    /// Starts the control plane with `objects` (multi-document Kubernetes YAML).
+    pub fn start(objects: &str) -> IstioCp {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("objects.yaml");
+        std::fs::write(&file, objects).unwrap();
+        let mut child = Command::new(istio_cp_bin())
+            .args(["serve", "--objects"])
+            .arg(&file)
+            .arg("--state-dir")
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TESTBED_ECHO_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .expect("starting istio-cp");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("istio-cp did not start ({e}): {line:?}"));
+        let addr = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("no {k} in {line}")).parse().unwrap();
+        IstioCp {
+            xds: addr("xds"),
+            ca: addr("ca"),
+            control: addr("control"),
+            root_cert: PathBuf::from(v["root_cert"].as_str().unwrap()),
+            child,
+            dir,
+        }
+    }
+
+    /// Replaces the whole object set; returns once istiod has processed it.
+    pub fn apply(&self, objects: &str) {
+        let (status, body) =
+            http::request_with_body(self.control, "PUT", "/objects", objects, Duration::from_secs(30)).unwrap();
+        assert_eq!(status, 200, "applying objects: {body}");
+    }
+
+    /// The root certificate PEM.
+    pub fn root_pem(&self) -> String {
+        std::fs::read_to_string(&self.root_cert).unwrap()
+    }
+
+    /// Environment for a ztunnel using this control plane for xDS and certificates, with
+    /// `token` as its bearer token (`<namespace>/<service account>/<pod>`).
+    pub fn ztunnel_env(&self, token: &str) -> Vec<(String, String)> {
+        let token_file = self.dir.path().join(format!("token-{}", token.replace('/', "_")));
+        std::fs::write(&token_file, token).unwrap();
+        [
+            ("XDS_ADDRESS", format!("https://{}", self.xds)),
+            ("CA_ADDRESS", format!("https://{}", self.ca)),
+            ("XDS_ROOT_CA", self.root_cert.display().to_string()),
+            ("CA_ROOT_CA", self.root_cert.display().to_string()),
+            ("ALT_XDS_HOSTNAME", "istiod.istio-system.svc".into()),
+            ("ALT_CA_HOSTNAME", "istiod.istio-system.svc".into()),
+            ("AUTH_TOKEN", token_file.display().to_string()),
+            ("FAKE_CA", "false".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// istioctl's `ztunnel-config <what>` tables for a ztunnel `/config_dump` document.
+    pub fn ztunnel_config(&self, dump: &str, what: &str) -> String {
+        let file = self.dir.path().join("dump.json");
+        std::fs::write(&file, dump).unwrap();
+        let out = Command::new(istio_cp_bin()).args(["ztunnel-config", "--file"]).arg(&file).arg(what).output().unwrap();
+        assert!(out.status.success(), "istioctl's reader refused our config dump: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for IstioCp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kubernetes objects, written as istiod reads them.
+pub mod k8s {
+    use super::*;
+
+    pub fn namespace(name: &str, ambient: bool) -> String {
+        let labels = if ambient { "\n  labels:\n    istio.io/dataplane-mode: ambient" } else { "" };
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}{labels}\n")
+    }
+
+    /// A running, ready pod. `ambient`: the CNI has enrolled it (redirection annotation), so
+    /// istiod announces it as reachable over HBONE.
+    pub struct Pod<'a> {
+        pub namespace: &'a str,
+        pub name: &'a str,
+        pub uid: &'a str,
+        pub service_account: &'a str,
+        pub node: &'a str,
+        pub ip: IpAddr,
+        pub app: &'a str,
+        pub host_network: bool,
+        pub ambient: bool,
+    }
+
+    impl Pod<'_> {
+        pub fn yaml(&self) -> String {
+            let Pod { namespace, name, uid, service_account, node, ip, app, host_network, ambient } = self;
+            let annotations = if *ambient { "\n  annotations:\n    ambient.istio.io/redirection: enabled" } else { "" };
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\n  uid: {uid}\n  labels:\n    app: {app}{annotations}\n\
+                 spec:\n  nodeName: {node}\n  serviceAccountName: {service_account}\n  hostNetwork: {host_network}\n  containers:\n  - name: app\n    image: app\n\
+                 status:\n  phase: Running\n  hostIP: {ip}\n  podIP: {ip}\n  podIPs:\n  - ip: {ip}\n  conditions:\n  - type: Ready\n    status: \"True\"\n"
+            )
+        }
+    }
+
+    /// The ztunnel DaemonSet pod of `node` (what the CA's node authorizer looks up).
+    pub fn ztunnel_pod(node: &str, ip: IpAddr) -> String {
+        Pod {
+            namespace: "istio-system",
+            name: &format!("ztunnel-{node}"),
+            uid: &format!("uid-ztunnel-{node}"),
+            service_account: "ztunnel",
+            node,
+            ip,
+            app: "ztunnel",
+            host_network: false,
+            ambient: false,
+        }
+        .yaml()
+    }
+
+    /// The bearer token of `node`'s ztunnel.
+    pub fn ztunnel_token(node: &str) -> String {
+        format!("istio-system/ztunnel/ztunnel-{node}")
+    }
+
+    /// A ClusterIP service selecting `app`, `port` -> `target_port`.
+    pub fn service(namespace: &str, name: &str, vip: IpAddr, app: &str, port: u16, target_port: u16) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  clusterIP: {vip}\n  clusterIPs:\n  - {vip}\n  selector:\n    app: {app}\n  ports:\n  - name: tcp\n    port: {port}\n    targetPort: {target_port}\n    protocol: TCP\n"
+        )
+    }
+
+    /// An L4 AuthorizationPolicy on the workloads labelled `app`: `action` (ALLOW or DENY) for
+    /// requests from `principals` (trust-domain-qualified, e.g. `cluster.local/ns/default/sa/client`).
+    pub fn policy(namespace: &str, name: &str, app: &str, action: &str, principals: &[&str]) -> String {
+        let list: Vec<String> = principals.iter().map(|p| format!("\"{p}\"")).collect();
+        format!(
+            "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  selector:\n    matchLabels:\n      app: {app}\n  action: {action}\n  rules:\n  - from:\n    - source:\n        principals: [{}]\n",
+            list.join(", ")
+        )
+    }
+
+    /// Joins documents into one YAML stream.
+    pub fn docs(parts: &[String]) -> String {
+        parts.join("---\n")
+    }
+}
+
+/// The `istio_xds_nack_total` sum in a node's metrics text (0 when the family has no series).
+pub fn nacks(metrics: &str) -> f64 {
+    http::parse_metrics(metrics).unwrap().iter().filter(|s| s.name == "istio_xds_nack_total").map(|s| s.value).sum()
+}
