@@ -394,6 +394,7 @@ mod tests {
             (BUILT_IN_ROOT_CERT.to_string(), BUILT_IN_ROOT_KEY.to_string()),
             (fixture("rsa4096-cert.pem"), fixture("rsa4096-key.pem")),
             (fixture("p384-cert.pem"), fixture("p384-key.pem")),
+            (fixture("upstream-style-cert.pem"), fixture("upstream-style-key.pem")),
         ] {
             let ca = DevCa::from_pem(&cert, &key).unwrap();
             assert_eq!(ca.issue(&id("a"), Duration::from_secs(60)).unwrap().identity(), &id("a"));

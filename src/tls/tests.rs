@@ -117,6 +117,8 @@ async fn mutual_tls_under_rsa_and_p384_roots() {
         DevCa::built_in().unwrap(),
         DevCa::from_pem(&fixture("rsa4096-cert.pem"), &fixture("rsa4096-key.pem")).unwrap(),
         DevCa::from_pem(&fixture("p384-cert.pem"), &fixture("p384-key.pem")).unwrap(),
+        // Made as upstream ztunnel's FAKE_CA root is: RSA 2048, PKCS#8, no keyUsage.
+        DevCa::from_pem(&fixture("upstream-style-cert.pem"), &fixture("upstream-style-key.pem")).unwrap(),
     ];
     for ca in &cas {
         let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
