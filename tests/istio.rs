@@ -9,6 +9,9 @@
 //!   reuse while the mesh runs.
 //!
 //! Every test ends by checking that neither ztunnel NACKed anything istiod sent.
+//!
+//! `ZTUNNEL_UNDER_TEST=<path>` runs them against another build of ours (e.g. an older commit,
+//! to see which of these breaks it had).
 
 mod common;
 
@@ -27,6 +30,10 @@ use ztunnel::testbed::node::{Node, NodeSpec, message};
 use ztunnel::testbed::socks;
 
 const WAIT: Duration = Duration::from_secs(20);
+
+fn ztunnel() -> PathBuf {
+    std::env::var_os("ZTUNNEL_UNDER_TEST").map(PathBuf::from).unwrap_or_else(|| bin().to_path_buf())
+}
 
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -133,7 +140,7 @@ fn dedicated_mode_against_istiod() {
         for (k, v) in cp.ztunnel_env(token) {
             spec = spec.set(&k, v);
         }
-        spec.spawn(bin()).unwrap()
+        spec.spawn(&ztunnel()).unwrap()
     };
     // Dedicated mode: each ztunnel presents its pod's own token; no impersonation.
     let a = node("node-a", "default/client/client", client_ip, "default/client/client");
@@ -262,7 +269,7 @@ fn shared_mode_two_nodes_against_istiod() {
         for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(node)) {
             spec = spec.set(&k, v);
         }
-        spec.spawn(bin()).unwrap()
+        spec.spawn(&ztunnel()).unwrap()
     };
     let cni_a = Cni::start(&dir.path().join("zds-a.sock")).unwrap();
     let cni_b = Cni::start(&dir.path().join("zds-b.sock")).unwrap();
@@ -305,12 +312,18 @@ fn shared_mode_two_nodes_against_istiod() {
     wait_until("endpoint back", || round_trip_from(&pair.a, to_vip, 8).is_ok());
 
     // The server pod is deleted and a new pod (another name, another identity) gets its IP.
+    // The CNI announces it before istiod's push about it arrives: node B waits for the push
+    // (up to 5 s) instead of failing the pod.
     let mut reborn = pod("server-2", "server2", "node-b", server_ip, "echo");
     reborn.uid = "server-2";
     assert_eq!(cni_b.del("uid-server").unwrap(), Some(String::new()));
-    cp.apply(&objects(reborn, &[]));
     assert_eq!(cni_b.add(cni_pod(&pair.b, "uid-server-2", "server-2", "server2")).unwrap(), Some(String::new()));
+    b.wait_for(WAIT, |e| message(e) == "pod proxy listening" && e["uid"] == "uid-server-2").unwrap();
+    cp.apply(&objects(reborn, &[]));
     wait_until("traffic to the pod that reused the IP", || round_trip_from(&pair.a, to_vip, 9).is_ok());
+    b.wait_for(WAIT, |e| e.to_string().contains("spiffe://cluster.local/ns/default/sa/server2") && message(e) == "certificate issued by CA")
+        .expect("the late pod's certificate was prefetched once istiod announced it");
+    assert!(!b.raw_log().contains("not (yet) known"), "{}", b.raw_log());
     let (_, d) = dump(&a);
     let at_ip = dumped_workload(&d, server_ip).unwrap();
     assert_eq!(at_ip["name"], "server-2", "{at_ip}");
