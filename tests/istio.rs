@@ -210,6 +210,11 @@ fn round_trip_from(ns: &str, dst: SocketAddr, seed: u64) -> Result<(), String> {
     })
 }
 
+/// Whether anything listens on `port` inside `ns`.
+fn listening(ns: &str, port: u16) -> bool {
+    in_netns(ns, move || TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok())
+}
+
 /// Shared mode, as Istio's Helm chart runs ztunnel: one ztunnel per node, each pod's
 /// certificate requested by impersonation and authorised by istiod's node authorizer.
 #[test]
@@ -317,6 +322,8 @@ fn shared_mode_two_nodes_against_istiod() {
     let mut reborn = pod("server-2", "server2", "node-b", server_ip, "echo");
     reborn.uid = "server-2";
     assert_eq!(cni_b.del("uid-server").unwrap(), Some(String::new()));
+    // (A new pod has a new namespace; this one reuses the old pod's, so let its listeners go.)
+    wait_until("the old pod's listeners to close", || !listening(&pair.b, 15001) && !listening(&pair.b, 15008));
     assert_eq!(cni_b.add(cni_pod(&pair.b, "uid-server-2", "server-2", "server2")).unwrap(), Some(String::new()));
     b.wait_for(WAIT, |e| message(e) == "pod proxy listening" && e["uid"] == "uid-server-2").unwrap();
     cp.apply(&objects(reborn, &[]));
