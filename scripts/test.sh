@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 FIPS_TARGET=target/fips   # own target dir: different features, and each build's tests find the other's binary
 fips() { CARGO_TARGET_DIR=$FIPS_TARGET "$@" --no-default-features --features tls-boring; }
 
+# Istio's own control plane (interop/istio: istiod's discovery server and CA, istioctl's
+# config-dump reader, built from Istio's Go packages) for tests/istio.rs, and its Go tests.
+mkdir -p target/interop
+(cd interop/istio && go build -o ../../target/interop/istio-cp ./cmd/istio-cp && go test ./...)
+export ISTIO_CP_BIN="$PWD/target/interop/istio-cp"
+
 # The FIPS binary first: the ring suite's interop test runs it as the peer.
 fips cargo build --locked --bin ztunnel
 

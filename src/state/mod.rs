@@ -363,7 +363,11 @@ impl StateStore {
     /// The workload `key` names, waiting up to `wait` for a snapshot that has it (a pod can
     /// be announced by the CNI before istiod's push about it arrives). `None` after `wait`.
     pub async fn wait_for_local_workload(&self, key: &LocalWorkloadKey<'_>, wait: Duration) -> Option<Arc<Workload>> {
-        // Subscribed before the first look, so a push landing in between is not missed.
+        // The common case (already known) costs one lookup and no subscription.
+        if let Some(w) = self.snapshot().find_local_workload(key) {
+            return Some(w);
+        }
+        // Subscribed before looking again, so a push landing in between is not missed.
         let mut updates = self.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
