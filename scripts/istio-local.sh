@@ -33,7 +33,8 @@ pids+=("$!")
 
 node() { # name ip workload admin-port
   printf '%s' "$3" >"$state/token-$1"
-  env PROXY_MODE=dedicated PROXY_WORKLOAD_INFO="$3" NODE_NAME="$1" \
+  env PROXY_MODE=dedicated PROXY_WORKLOAD_INFO="$3" NODE_NAME="$1" INSTANCE_IP="$2" \
+    POD_NAMESPACE="${3%%/*}" POD_NAME="$(basename "$(dirname "$3")")" \
     XDS_ADDRESS="https://$XDS" CA_ADDRESS="https://$CA" XDS_ROOT_CA="$ROOT" CA_ROOT_CA="$ROOT" \
     ALT_XDS_HOSTNAME=istiod.istio-system.svc ALT_CA_HOSTNAME=istiod.istio-system.svc \
     AUTH_TOKEN="$state/token-$1" UNSTABLE_ENABLE_SOCKS5=true \
@@ -45,11 +46,14 @@ node() { # name ip workload admin-port
 # The bearer token names the pod (interop/istio/README.md): each ztunnel gets its pod's own.
 node node-a 127.0.0.11 default/client/client 15000
 node node-b 127.0.0.12 default/server/server 15010
-for ip in 127.0.0.11 127.0.0.12; do
-  for _ in $(seq 100); do curl -sf "http://$ip:15021/healthz/ready" >/dev/null && break; sleep 0.1; done
+for url in http://127.0.0.11:15021/healthz/ready http://127.0.0.12:15021/healthz/ready http://127.0.0.12:8080/; do
+  for _ in $(seq 100); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
 done
 echo "through the tunnel:"
-curl -sS --max-time 10 --socks5 127.0.0.11:15080 -o /dev/null -w '  GET http://127.10.0.10/ -> %{http_code}\n' http://127.10.0.10/
-grep -h '"HBONE connection established"' "$state/node-a.log" | head -1
+if ! curl -sS --max-time 10 --socks5 127.0.0.11:15080 -o /dev/null -w '  GET http://127.10.0.10/ -> %{http_code}\n' http://127.10.0.10/; then
+  tail -n 5 "$state"/node-a.log "$state"/node-b.log "$state"/istiod.log >&2
+  exit 1
+fi
+grep -h 'HBONE connection established' "$state/node-a.log" | head -1 | cut -c1-300 || true
 echo "running; logs in $state; Ctrl-C stops everything"
 wait

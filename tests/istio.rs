@@ -264,7 +264,10 @@ fn shared_mode_two_nodes_against_istiod() {
             .unset("FAKE_CA_ROOT_CERT")
             .unset("FAKE_CA_ROOT_KEY")
             .set("PROXY_MODE", "shared")
+            // What Istio's chart sets from the downward API.
             .set("NODE_NAME", node)
+            .set("POD_NAME", format!("ztunnel-{node}"))
+            .set("POD_NAMESPACE", "istio-system")
             .set("INPOD_UDS", cni.path.display().to_string())
             .set("CONNECTION_TERMINATION_DEADLINE", "1s")
             .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
