@@ -128,6 +128,12 @@ fn dedicated_mode_against_istiod() {
         host_a.yaml(),
         host_b.yaml(),
         k8s::service("default", "echo", vip, "echo", 80, 8080),
+        // ServiceEntries as istiod encodes them: static endpoints, DNS (hostname-only
+        // endpoints), and NONE (passthrough). Whatever we do not route yet must still be
+        // accepted, never NACKed.
+        k8s::service_entry("default", "static", "static.example.com", Some(IpAddr::from([127, n, 2, 10])), "STATIC", &[ip(50), ip(51)]),
+        k8s::service_entry("default", "dns", "api.example.com", Some(IpAddr::from([127, n, 2, 11])), "DNS", &[]),
+        k8s::service_entry("default", "passthrough", "*.example.org", None, "NONE", &[]),
     ]);
     let cp = IstioCp::start(&objects);
 
@@ -136,7 +142,9 @@ fn dedicated_mode_against_istiod() {
             .unset("LOCAL_XDS_PATH")
             .unset("FAKE_CA_ROOT_CERT")
             .unset("FAKE_CA_ROOT_KEY")
-            .set("NODE_NAME", name);
+            .set("NODE_NAME", name)
+            .set("POD_NAME", workload.split('/').nth(1).unwrap())
+            .set("POD_NAMESPACE", "default");
         for (k, v) in cp.ztunnel_env(token) {
             spec = spec.set(&k, v);
         }

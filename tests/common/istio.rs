@@ -62,12 +62,19 @@ impl IstioCp {
             .arg(dir.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TESTBED_ECHO_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var_os("TESTBED_ECHO_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::from(std::fs::File::create(dir.path().join("istio-cp.log")).unwrap())
+            })
             .spawn()
             .expect("starting istio-cp");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("istio-cp did not start ({e}): {line:?}"));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.path().join("istio-cp.log")).unwrap_or_default();
+            panic!("istio-cp did not start ({e}): {line:?}; its log ends:\n{}", tail(&log, 30))
+        });
         let addr = |k: &str| v[k].as_str().unwrap_or_else(|| panic!("no {k} in {line}")).parse().unwrap();
         IstioCp {
             xds: addr("xds"),
@@ -119,6 +126,11 @@ impl IstioCp {
         assert!(out.status.success(), "istioctl's reader refused our config dump: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 impl Drop for IstioCp {
@@ -198,6 +210,21 @@ pub mod k8s {
         format!(
             "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  selector:\n    matchLabels:\n      app: {app}\n  action: {action}\n  rules:\n  - from:\n    - source:\n        principals: [{}]\n",
             list.join(", ")
+        )
+    }
+
+    /// A ServiceEntry for `host` (port 443), with `resolution` STATIC, DNS or NONE and, for
+    /// STATIC, endpoint addresses; DNS ones name the host itself as their endpoint.
+    pub fn service_entry(namespace: &str, name: &str, host: &str, vip: Option<IpAddr>, resolution: &str, endpoints: &[IpAddr]) -> String {
+        let addresses = vip.map(|v| format!("  addresses:\n  - {v}\n")).unwrap_or_default();
+        let endpoints = if endpoints.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = endpoints.iter().map(|e| format!("  - address: {e}\n")).collect();
+            format!("  endpoints:\n{}", list.concat())
+        };
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  hosts:\n  - \"{host}\"\n{addresses}  ports:\n  - number: 443\n    name: tls\n    protocol: TLS\n  location: MESH_EXTERNAL\n  resolution: {resolution}\n{endpoints}"
         )
     }
 
