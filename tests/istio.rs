@@ -186,6 +186,8 @@ fn dedicated_mode_against_istiod() {
     assert!(services.contains("echo") && services.contains(&vip.to_string()), "{services}");
     let certs = cp.ztunnel_config(&body, "certificate");
     assert!(certs.contains("spiffe://cluster.local/ns/default/sa/client"), "{certs}");
+    // istioctl reads serial numbers as decimal; anything else shows as <nil>.
+    assert!(certs.contains("Leaf") && certs.contains("Root") && !certs.contains("<nil>"), "{certs}");
 
     assert_no_nacks(&[&a, &b]);
 }
@@ -318,6 +320,9 @@ fn shared_mode_two_nodes_against_istiod() {
     let allow_client = k8s::policy("default", "allow", "echo", "ALLOW", &["cluster.local/ns/default/sa/client"]);
     cp.apply(&objects(server(), std::slice::from_ref(&allow_client)));
     wait_until("ALLOW of the client", || round_trip_from(&pair.a, to_vip, 6).is_ok());
+    // istioctl's reader shows the policy istiod sent, from our dump.
+    let policies = cp.ztunnel_config(&dump(&b).0, "policy");
+    assert!(policies.contains("default") && policies.contains("allow") && policies.contains("Allow"), "{policies}");
 
     // The service loses its endpoint (the pod no longer matches the selector), then regains it.
     let mut unlabelled = server();

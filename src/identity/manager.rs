@@ -318,7 +318,7 @@ impl CertDump {
         // Certificates in the cache were parsed when loaded, so `details` only fails on a bug;
         // an empty field is better than dropping the certificate from the dump.
         let (serial_number, valid_from, expiration_time) = match details(der) {
-            Ok(d) => (d.serial, rfc3339(d.not_before), rfc3339(d.not_after)),
+            Ok(d) => (d.serial_decimal, rfc3339(d.not_before), rfc3339(d.not_after)),
             Err(_) => Default::default(),
         };
         CertDump {
@@ -522,7 +522,11 @@ mod tests {
         assert_eq!(dump.len(), 1);
         assert_eq!(dump[0].identity, id("a").to_string());
         assert_eq!(dump[0].state, "Available");
-        assert_eq!(dump[0].cert_chain[0].serial_number, cert.serial());
+        // Decimal, as upstream writes it and istioctl reads it (base 10); logs use hex.
+        let serial = &dump[0].cert_chain[0].serial_number;
+        assert!(serial.bytes().all(|b| b.is_ascii_digit()), "{serial}");
+        let from_hex = u128::from_str_radix(cert.serial(), 16).unwrap();
+        assert_eq!(serial, &from_hex.to_string());
         assert_eq!(dump[0].cert_chain[0].pem, cert.chain_pem()[0]);
         let json = serde_json::to_value(&dump).unwrap();
         let entry = &json[0];

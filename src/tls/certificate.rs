@@ -32,8 +32,11 @@ pub struct WorkloadCertificate {
 /// Facts about one certificate, for dumps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertDetails {
-    /// Lower-case hex of the serial number's bytes.
+    /// Lower-case hex of the serial number's bytes (logs).
     pub serial: String,
+    /// The serial number in decimal, as upstream's `/config_dump` writes it (istioctl parses it
+    /// as base 10).
+    pub serial_decimal: String,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
 }
@@ -45,6 +48,7 @@ pub fn details(der: &CertificateDer<'_>) -> Result<CertDetails, Error> {
     let validity = cert.validity();
     Ok(CertDetails {
         serial: hex(cert.raw_serial()),
+        serial_decimal: cert.serial.to_str_radix(10),
         not_before: unix_to_system(validity.not_before.timestamp()),
         not_after: unix_to_system(validity.not_after.timestamp()),
     })
