@@ -27,9 +27,9 @@ func NewProcessFailer(tempRoot string) *ProcessFailer {
 	return &ProcessFailer{tempRoot: tempRoot}
 }
 
-func (f *ProcessFailer) Fail()     { f.fatal("test.Failer.Fail called") }
-func (f *ProcessFailer) FailNow()  { f.fatal("test.Failer.FailNow called") }
-func (f *ProcessFailer) Helper()   {}
+func (f *ProcessFailer) Fail()    { f.fatal("test.Failer.Fail called") }
+func (f *ProcessFailer) FailNow() { f.fatal("test.Failer.FailNow called") }
+func (f *ProcessFailer) Helper()  {}
 func (f *ProcessFailer) Log(args ...any) {
 	log.Info(fmt.Sprint(args...))
 }

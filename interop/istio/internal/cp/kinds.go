@@ -31,6 +31,10 @@ type kindHandler struct {
 	update    func(c kube.Client, o runtime.Object) (runtime.Object, error)
 	delete    func(c kube.Client, name, ns string) error
 	newReader func(c kube.Client) func(name, ns string) (runtime.Object, bool)
+	// noReader: istiod's informer for this kind uses an ObjectTransform; a second, untransformed
+	// reader on the shared informer would conflict, so writes of this kind are only covered by
+	// the settle wait.
+	noReader bool
 }
 
 func handlerFor[T controllers.ComparableObject](group, version, kind string, namespaced bool, order int) kindHandler {
@@ -60,12 +64,17 @@ func handlerFor[T controllers.ComparableObject](group, version, kind string, nam
 	}
 }
 
+func withoutReader(h kindHandler) kindHandler {
+	h.noReader = true
+	return h
+}
+
 // supportedKinds are the kinds accepted in object files. Istio CRDs are stored at v1 (the
 // version istiod's informers watch); documents with another Istio API version are converted.
 var supportedKinds = func() map[schema.GroupKind]kindHandler {
 	hs := []kindHandler{
 		handlerFor[*corev1.Namespace]("", "v1", "Namespace", false, 0),
-		handlerFor[*corev1.Node]("", "v1", "Node", false, 1),
+		withoutReader(handlerFor[*corev1.Node]("", "v1", "Node", false, 1)),
 		handlerFor[*corev1.ServiceAccount]("", "v1", "ServiceAccount", true, 2),
 		handlerFor[*corev1.ConfigMap]("", "v1", "ConfigMap", true, 2),
 		handlerFor[*corev1.Secret]("", "v1", "Secret", true, 2),

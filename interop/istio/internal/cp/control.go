@@ -1,0 +1,74 @@
+package cp
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const maxBody = 64 << 20
+
+// controlHandler serves the plain-HTTP control endpoint:
+//
+//	PUT /objects   replace the whole object set (multi-document YAML body); 200 + JSON summary once
+//	               applied and committed by istiod, 400 text/plain on a bad document, 500 on failure
+//	GET /objects   the current object set as multi-document YAML
+//	GET /healthz   200 "ok"
+//	GET /stats     JSON counters (CA granted/refused, xDS NACKs, connected proxies)
+//	GET /metrics   istiod's Prometheus metrics
+//	/debug/...     istiod's debug endpoints (syncz, config_dump?proxyID=..., ...)
+func (s *Server) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/objects", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(s.objectsYAML())
+		case http.MethodPut, http.MethodPost:
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+			if err != nil {
+				httpError(w, http.StatusBadRequest, fmt.Errorf("reading body: %v", err))
+				return
+			}
+			res, err := s.ApplyYAML(r.Context(), body)
+			if err != nil {
+				code := http.StatusInternalServerError
+				if isBadRequest(err) {
+					code = http.StatusBadRequest
+				}
+				httpError(w, code, err)
+				return
+			}
+			writeJSON(w, res)
+		default:
+			w.Header().Set("Allow", "GET, PUT")
+			httpError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed", r.Method))
+		}
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.Stats())
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(metricsRegistry, promhttp.HandlerOpts{}))
+	mux.Handle("/debug/", s.Fake.DiscoveryDebug)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func httpError(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, trimErr(err)+"\n")
+}
