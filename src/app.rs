@@ -67,11 +67,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         ProxyMode::Shared => None,
     };
     let ready = Ready::new();
+    // Registered before the readiness listener exists, so it can never answer 200 while the
+    // configuration is still loading or before the data-path listeners are bound.
+    let state_task = ready.register("state manager");
+    let proxy_task = ready.register("proxy");
     let (trigger, watcher) = drain::new();
     let mut tasks = tokio::task::JoinSet::new();
 
     // Readiness first, so it can report what start-up is waiting for (e.g. the first xDS sync).
-    let readiness_listener = redirect::bind(cfg.readiness_addr, false)
+    let readiness_listener = redirect::bind(cfg.readiness_addr, false, false)
         .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
@@ -81,19 +85,18 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let xds_metrics = XdsMetrics::register(metrics.registry());
 
     // State: the local config file, or xDS.
-    let state_task = ready.register("state manager");
     let store = StateStore::default();
     match &cfg.local_xds {
         Some(LocalXdsSource::File(path)) => {
-            state_task.done();
             let watcher_task = LocalFileWatcher::start(path.clone(), store.clone(), LOCAL_CONFIG_POLL)
                 .await
                 .context("loading LOCAL_XDS_PATH")?;
+            state_task.done();
             tasks.spawn(watcher_task.run(watcher.clone()));
         }
         Some(LocalXdsSource::Inline(yaml)) => {
-            state_task.done();
             store.replace(load_str(yaml, "LOCAL_XDS").context("parsing LOCAL_XDS")?);
+            state_task.done();
         }
         None if cfg.xds_address.is_some() => {
             let client = xds_client(&cfg, store.clone(), state_task).with_metrics(xds_metrics);
@@ -163,7 +166,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     }
 
     // Listeners.
-    let proxy_task = ready.register("proxy");
     let traffic = TrafficMetrics::register(metrics.registry());
     let dns_metrics = DnsMetrics::register(metrics.registry());
     let registry = metrics.finish();
@@ -208,12 +210,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     proxy_task.done();
 
 
-    let metrics_listener = redirect::bind(cfg.stats_addr, false)
+    let metrics_listener = redirect::bind(cfg.stats_addr, false, false)
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
     let metrics_addr = metrics_listener.local_addr()?;
     tasks.spawn(crate::metrics::server::serve(metrics_listener, registry, watcher.clone()));
 
-    let admin_listener = redirect::bind(cfg.admin_addr, false)
+    let admin_listener = redirect::bind(cfg.admin_addr, false, false)
         .with_context(|| format!("failed to bind admin listener on {}", cfg.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
     let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
@@ -331,6 +333,9 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         hbone_port: cfg.hbone_port,
         local_workload,
         local_workload_uid: None,
+        // Only per-pod listeners: in dedicated mode two processes sharing ports would be a
+        // misconfiguration, not an upgrade.
+        reuse_port: cfg.proxy_mode == ProxyMode::Shared && cfg.inpod_port_reuse,
         local_node: match cfg.proxy_mode {
             ProxyMode::Shared => cfg.local_node.clone(),
             ProxyMode::Dedicated => None,

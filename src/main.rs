@@ -58,6 +58,11 @@ fn main() -> ExitCode {
 fn run_proxy() -> anyhow::Result<()> {
     let cfg = Config::from_source(&ProcessEnv).context("invalid configuration")?;
     ztunnel::telemetry::init(&cfg.log_filter, cfg.log_format == ztunnel::config::LogFormat::Json).map_err(anyhow::Error::msg)?;
+    match ztunnel::redirect::raise_open_files_limit() {
+        Ok((before, after)) if after > before => tracing::info!(before, after, "raised the open files limit"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not raise the open files limit: {e}"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.num_worker_threads)
         .thread_name("ztunnel-worker")

@@ -335,3 +335,69 @@ fn failed_add_is_nacked_then_retried() {
     node.wait_for(WAIT, |e| message(e) == "pod added: listeners bound in its network namespace" && e["uid"] == "uid-server").unwrap();
     assert_eq!(workload_state(&node)["uid-server"]["state"], "Up");
 }
+
+/// Istio's chart upgrades ztunnel with `maxSurge: 1, maxUnavailable: 0`: for a while a new and
+/// an old ztunnel serve the same pods. With SO_REUSEPORT (INPOD_PORT_REUSE, default) the new
+/// one binds every pod's ports while the old one still holds them; the old one then drains and
+/// exits. A client looping through the hand-over sees no failed connection.
+#[test]
+fn surge_upgrade_hands_pods_over_without_failed_connections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let s = setup(76);
+    let mut old = s.ztunnel();
+    s.cni.wait_snapshots(1, WAIT).unwrap();
+    wait_until("old ztunnel ready", || http::request(old.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false));
+    s.client_round_trip(s.vip(), 1).unwrap();
+
+    let (stop, ok, failed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = {
+        let (stop, ok, failed, errors) = (stop.clone(), ok.clone(), failed.clone(), errors.clone());
+        let (ns, vip) = (s.pair.a.clone(), s.vip());
+        std::thread::spawn(move || {
+            let mut seed = 100;
+            while !stop.load(Ordering::Relaxed) {
+                seed += 1;
+                let data = payload(4096, seed);
+                let expected = data.clone();
+                let r = in_netns(&ns, move || -> Result<(), String> {
+                    let c = TcpStream::connect_timeout(&vip, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+                    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let back = round_trip(c, &data).map_err(|e| e.to_string())?;
+                    if back == expected { Ok(()) } else { Err(format!("{} of {} bytes back", back.len(), expected.len())) }
+                });
+                match r {
+                    Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        errors.lock().unwrap().push(e);
+                        failed.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        })
+    };
+    let wait_for_more = |n: u64| {
+        let target = ok.load(Ordering::Relaxed) + n;
+        wait_until("the client loop to make progress", || ok.load(Ordering::Relaxed) >= target);
+    };
+    wait_for_more(20);
+
+    // The new ztunnel: istio-cni serves every ztunnel that connects, so it gets the same pods.
+    let cni2 = Cni::start(&s.dir.path().join("zds-new.sock")).unwrap();
+    assert_eq!(cni2.add(pod(&s.pair.a, "uid-client", "client")).unwrap(), None);
+    assert_eq!(cni2.add(pod(&s.pair.b, "uid-server", "server")).unwrap(), None);
+    let new = s.ztunnel_with(&[("INPOD_UDS", &cni2.path.display().to_string())]);
+    cni2.wait_snapshots(1, WAIT).unwrap();
+    assert!(cni2.acks().iter().all(|(_, err)| err.is_empty()), "the new ztunnel bound every pod: {:?}", cni2.acks());
+    wait_for_more(20);
+
+    // The old one goes away (SIGTERM: stop accepting, drain, exit).
+    old.terminate(WAIT).unwrap();
+    wait_for_more(40);
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "failed connections during the hand-over: {:?}", errors.lock().unwrap());
+    // The new ztunnel carried traffic by itself at the end.
+    new.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
+}

@@ -254,6 +254,53 @@ fn readiness_waits_for_the_certificate() {
     node.wait_for(WAIT, |e| message(e) == "workload certificate available").unwrap();
 }
 
+/// The kubelet trusts `/healthz/ready`: it must not answer 200 while a large config is still
+/// loading or before the data-path listeners are bound.
+#[test]
+fn readiness_is_never_200_before_the_listeners_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = ztunnel::testbed::Mesh::on_loopback(64, 9);
+    // Enough workloads that loading takes a visible while.
+    let mut extra = String::from("workloads:\n");
+    for i in 0..20_000u32 {
+        extra.push_str(&format!(
+            "- name: w{i}\n  namespace: bulk\n  workloadIps: [\"10.{}.{}.{}\"]\n",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        ));
+    }
+    let yaml = mesh.config_yaml().replacen("workloads:\n", &extra, 1);
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let (_, ca_files) = write_ca(dir.path());
+    let ready_addr = SocketAddr::new(mesh.server_ip, 15021);
+    let inbound = SocketAddr::new(mesh.server_ip, 15008);
+    let poller = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut not_ready = 0;
+        while Instant::now() < deadline {
+            match request(ready_addr, "GET", "/healthz/ready") {
+                Ok((200, _)) => {
+                    let serving = std::net::TcpStream::connect_timeout(&inbound, Duration::from_secs(1)).is_ok();
+                    return (serving, not_ready);
+                }
+                Ok(_) => not_ready += 1,
+                Err(_) => {} // not bound yet
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("never ready");
+    });
+    let _node = NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files)
+        .set("ZTUNNEL_READINESS_ADDR", ready_addr.to_string())
+        .spawn(bin())
+        .unwrap();
+    let (serving, not_ready) = poller.join().unwrap();
+    assert!(serving, "readiness answered 200 before 15008 accepted connections");
+    assert!(not_ready > 0, "the poll must have seen the loading phase as not ready");
+}
+
 #[test]
 fn logging_filter_changes_at_runtime() {
     let env = start(64, |_, s| s);

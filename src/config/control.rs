@@ -46,7 +46,7 @@ pub struct ControlPlaneConfig {
     pub alt_xds_hostname: Option<String>,
     pub alt_ca_hostname: Option<String>,
     pub auth_token: Option<AuthToken>,
-    /// XDS_HEADER_<K>=v → gRPC metadata `<k>: v` (lower-case, `_` → `-`).
+    /// XDS_HEADER_<K>=v → gRPC metadata `<k>: v` (lower-cased, `_` kept, as upstream).
     pub xds_headers: Vec<(String, String)>,
     pub ca_headers: Vec<(String, String)>,
     /// ISTIO_METAJSON_<K>: JSON values added to the xDS node metadata.
@@ -66,9 +66,11 @@ fn headers(src: &dyn EnvSource, prefix: &str) -> Result<Vec<(String, String)>, C
     src.keys_with_prefix(prefix)
         .into_iter()
         .map(|(k, v)| {
-            let name = k[prefix.len()..].to_ascii_lowercase().replace('_', "-");
+            // Upstream only lower-cases the name (gRPC metadata keys may contain `_`), so
+            // XDS_HEADER_X_API_KEY is sent as `x_api_key`, not `x-api-key`.
+            let name = k[prefix.len()..].to_ascii_lowercase();
             let ok_name = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.');
             let ok_value = v.bytes().all(|b| (0x20..0x7f).contains(&b));
             if !ok_name || !ok_value {
                 return Err(invalid(&k, &v, "a gRPC header: name of letters, digits, _ and -; printable ASCII value"));
@@ -150,7 +152,8 @@ mod tests {
         assert_eq!(c.xds_root_cert, RootCert::System);
         assert_eq!(c.ca_root_cert, RootCert::Static(pem.into()));
         assert_eq!(c.auth_token, Some(AuthToken::File("/tok".into())));
-        assert_eq!(c.xds_headers, vec![("x-tenant".to_string(), "blue".to_string())]);
+        // Upstream keeps `_` (only lower-cases): a header named `x_tenant`.
+        assert_eq!(c.xds_headers, vec![("x_tenant".to_string(), "blue".to_string())]);
         assert_eq!(c.ca_headers, vec![("foo".to_string(), "bar".to_string())]);
         assert_eq!(c.metadata_json["LABELS"]["app"], "x");
         let c = ControlPlaneConfig::from_source(&env(&[("AUTH_TOKEN", "eyJ.static")]), &|_| false).unwrap();

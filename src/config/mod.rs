@@ -23,6 +23,8 @@ use env::{
 
 /// Upstream's default istiod address when not running inside Kubernetes.
 pub const DEFAULT_ISTIOD_ADDRESS: &str = "https://localhost:15012";
+/// The default istiod address inside Kubernetes (when KUBERNETES_SERVICE_HOST is set).
+pub const DEFAULT_IN_CLUSTER_ISTIOD_ADDRESS: &str = "https://istiod.istio-system.svc:15012";
 /// The port a remote ztunnel accepts HBONE on.
 pub const DEFAULT_HBONE_PORT: u16 = 15008;
 /// Upstream marks outbound sockets with this in shared (in-pod) mode.
@@ -165,6 +167,9 @@ pub struct Config {
     pub packet_mark: Option<u32>,
     /// INPOD_UDS: the CNI's ZDS socket (shared mode).
     pub inpod_uds: PathBuf,
+    /// INPOD_PORT_REUSE (default true): SO_REUSEPORT on per-pod listeners, so during a surge
+    /// upgrade the new ztunnel binds each pod's ports while the old one still drains.
+    pub inpod_port_reuse: bool,
     /// (ours) ZTUNNEL_OUTBOUND_ADDR, default wildcard:15001.
     pub outbound_addr: SocketAddr,
     /// (ours) ZTUNNEL_INBOUND_PLAINTEXT_ADDR, default wildcard:15006.
@@ -241,8 +246,9 @@ impl Config {
             });
         }
 
-        let cluster_id = non_empty(src, "CLUSTER_ID")
-            .or_else(|| non_empty(src, "ISTIO_META_CLUSTER_ID"))
+        // Upstream: the chart's ISTIO_META_CLUSTER_ID wins over CLUSTER_ID.
+        let cluster_id = non_empty(src, "ISTIO_META_CLUSTER_ID")
+            .or_else(|| non_empty(src, "CLUSTER_ID"))
             .unwrap_or_else(|| "Kubernetes".to_string());
 
         let local_ip = non_empty(src, "INSTANCE_IP")
@@ -360,12 +366,13 @@ impl Config {
             termination_grace_period,
             secret_ttl: duration_or(src, "SECRET_TTL", Duration::from_secs(24 * 3600))?,
             authz_policy_info_logging: bool_or(src, "AUTHZ_POLICY_INFO_LOGGING", false)?,
-            // Upstream: anything but the literal "false" keeps the DNS proxy on.
-            dns_proxy: src.get("ISTIO_META_DNS_CAPTURE").as_deref() != Some("false"),
+            // Upstream: on when unset or "true" (any case); any other value turns it off.
+            dns_proxy: src.get("ISTIO_META_DNS_CAPTURE").is_none_or(|v| v.trim().eq_ignore_ascii_case("true")),
             istio_version: non_empty(src, "ISTIO_META_ISTIO_VERSION"),
             proxy_metadata,
             ipv6_enabled,
             packet_mark,
+            inpod_port_reuse: bool_or(src, "INPOD_PORT_REUSE", true)?,
             inpod_uds: src.get("INPOD_UDS").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/run/ztunnel/ztunnel.sock")),
             outbound_addr: addr_or(src, "ZTUNNEL_OUTBOUND_ADDR", SocketAddr::new(wildcard, 15001))?,
             inbound_plaintext_addr: addr_or(
@@ -387,9 +394,14 @@ impl Config {
     }
 }
 
-/// XDS_ADDRESS / CA_ADDRESS: unset ⇒ the default istiod; empty ⇒ disabled; no scheme ⇒ https.
+/// XDS_ADDRESS / CA_ADDRESS: unset ⇒ the default istiod (the in-cluster service when
+/// KUBERNETES_SERVICE_HOST says we run in Kubernetes, as upstream decides); empty ⇒ disabled;
+/// no scheme ⇒ https.
 fn control_plane_address(src: &dyn EnvSource, var: &str) -> Result<Option<String>, ConfigError> {
     match src.get(var) {
+        None if non_empty(src, "KUBERNETES_SERVICE_HOST").is_some() => {
+            Ok(Some(DEFAULT_IN_CLUSTER_ISTIOD_ADDRESS.to_string()))
+        }
         None => Ok(Some(DEFAULT_ISTIOD_ADDRESS.to_string())),
         Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => {

@@ -150,8 +150,32 @@ fn inline_local_xds_and_cluster_id_fallback() {
     let c = load(&[("LOCAL_XDS", "workloads: []"), ("ISTIO_META_CLUSTER_ID", "meta")]).unwrap();
     assert_eq!(c.local_xds, Some(LocalXdsSource::Inline("workloads: []".into())));
     assert_eq!(c.cluster_id, "meta");
+    // As upstream (and the Helm chart, which sets only ISTIO_META_CLUSTER_ID): the ISTIO_META_
+    // form wins.
     let c = load(&[("CLUSTER_ID", "a"), ("ISTIO_META_CLUSTER_ID", "b")]).unwrap();
+    assert_eq!(c.cluster_id, "b");
+    let c = load(&[("CLUSTER_ID", "a")]).unwrap();
     assert_eq!(c.cluster_id, "a");
+}
+
+#[test]
+fn istiod_default_address_inside_kubernetes() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.xds_address.as_deref(), Some("https://localhost:15012"));
+    let c = load(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")]).unwrap();
+    assert_eq!(c.xds_address.as_deref(), Some("https://istiod.istio-system.svc:15012"));
+    assert_eq!(c.ca_address.as_deref(), Some("https://istiod.istio-system.svc:15012"));
+    // An explicit value (what the chart sets) always wins.
+    let c = load(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1"), ("XDS_ADDRESS", "istiod-rev:15012")]).unwrap();
+    assert_eq!(c.xds_address.as_deref(), Some("https://istiod-rev:15012"));
+}
+
+#[test]
+fn dns_capture_is_on_only_when_unset_or_true() {
+    for (value, on) in [(None, true), (Some("true"), true), (Some("TRUE"), true), (Some("false"), false), (Some("no"), false), (Some(""), false)] {
+        let vars: Vec<(&str, &str)> = value.map(|v| ("ISTIO_META_DNS_CAPTURE", v)).into_iter().collect();
+        assert_eq!(load(&vars).unwrap().dns_proxy, on, "{value:?}");
+    }
 }
 
 #[test]

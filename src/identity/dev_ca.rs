@@ -417,9 +417,12 @@ mod tests {
     fn unusable_roots_are_refused_with_the_reason() {
         let err = DevCa::from_pem(&fixture("rsa1024-cert.pem"), &fixture("rsa1024-key.pem")).unwrap_err().to_string();
         assert!(err.contains("RSA 1024 bits"), "{err}");
-        // PKCS#1 (BEGIN RSA PRIVATE KEY) is not PKCS#8: said so, not a signing failure later.
-        let err = DevCa::from_pem(BUILT_IN_ROOT_CERT, &fixture("rsa2048-pkcs1-key.pem")).unwrap_err().to_string();
-        assert!(err.contains("does not match") || err.contains("PKCS#8"), "{err}");
+        // The right key in PKCS#1 form (BEGIN RSA PRIVATE KEY): said so, not a signing failure later.
+        let err = DevCa::from_pem(&fixture("upstream-style-cert.pem"), &fixture("rsa2048-pkcs1-key.pem")).unwrap_err().to_string();
+        assert!(err.contains("PKCS#8"), "{err}");
+        // Another root's key.
+        let err = DevCa::from_pem(BUILT_IN_ROOT_CERT, &fixture("upstream-style-key.pem")).unwrap_err().to_string();
+        assert!(err.contains("does not match"), "{err}");
     }
 
     #[test]

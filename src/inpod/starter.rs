@@ -63,13 +63,17 @@ impl PodStarter for ProxyStarter {
                 // Listeners register with the reactor from this thread; the sockets keep the
                 // namespace they were created in.
                 let _rt = handle.enter();
+                let reuse_port = cfg.reuse_port;
+                if reuse_port {
+                    if let Err(e) = crate::redirect::migrate_requests_on_close() {
+                        tracing::debug!("cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}");
+                    }
+                }
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
                 let bind_dns = |addr: SocketAddr| -> Result<_, String> {
                     let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
-                    let udp = std::net::UdpSocket::bind(addr).map_err(what)?;
-                    udp.set_nonblocking(true).map_err(what)?;
-                    let udp = tokio::net::UdpSocket::from_std(udp).map_err(what)?;
-                    let tcp = crate::redirect::bind(addr, false).map_err(what)?;
+                    let udp = crate::redirect::bind_udp(addr, reuse_port).map_err(what)?;
+                    let tcp = crate::redirect::bind(addr, false, reuse_port).map_err(what)?;
                     Ok((udp, tcp))
                 };
                 let mut dns = Vec::new();

@@ -59,6 +59,8 @@ pub struct ProxyConfig {
     pub local_workload_uid: Option<String>,
     /// This ztunnel's node in shared mode (NODE_NAME): only workloads on it can be ours.
     pub local_node: Option<String>,
+    /// SO_REUSEPORT on the listeners (INPOD_PORT_REUSE, per-pod listeners in shared mode).
+    pub reuse_port: bool,
     /// Options for sockets we dial (SO_MARK).
     pub socket: SocketOptions,
     /// Preserve the client's source IP when dialling local workloads (ENABLE_ORIG_SRC).
@@ -204,7 +206,7 @@ impl Proxy {
         drain: DrainWatcher,
     ) -> Result<Proxy, BindError> {
         let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
-            redirect::bind(addr, transparent).map_err(|source| BindError { what, addr, source })
+            redirect::bind(addr, transparent, cfg.reuse_port).map_err(|source| BindError { what, addr, source })
         };
         let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
         let inbound = b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?;

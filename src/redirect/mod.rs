@@ -4,7 +4,8 @@
 //! original-source binds).
 //!
 //! This is the only module with `unsafe` besides src/inpod/protocol.rs (two `getsockopt`
-//! calls the standard library and socket2 do not expose; `setns` in [`netns`]).
+//! calls the standard library and socket2 do not expose; `setns` in [`netns`]; the
+//! open-files limit, since sockets are what use it up).
 //!
 //! [`rules`]: the in-pod iptables rules (`ztunnel redirect install|remove`).
 
@@ -170,17 +171,22 @@ fn set_ipv6_transparent(socket: &TcpSocket) -> io::Result<()> {
 }
 
 /// Binds a listener. Wildcard IPv6 binds are dual-stack; `transparent` sets IP_TRANSPARENT
-/// (needed to accept connections for addresses that are not ours, best effort).
+/// (needed to accept connections for addresses that are not ours, best effort); `reuse_port`
+/// sets SO_REUSEPORT, so a second ztunnel (a surge upgrade) can bind the same pod's ports
+/// while the first still serves them, and the kernel spreads new connections over both.
 ///
 /// The per-connection options (TCP_NODELAY, keepalive) are set on the listener: Linux copies
 /// them into every accepted socket, which saves five `setsockopt` calls per connection.
-pub fn bind(addr: SocketAddr, transparent: bool) -> io::Result<TcpListener> {
+pub fn bind(addr: SocketAddr, transparent: bool, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.set_nodelay(true)?;
     {
         let sock = SockRef::from(&socket);
@@ -203,9 +209,74 @@ pub fn bind(addr: SocketAddr, transparent: bool) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// A UDP socket for `addr` (the DNS proxy), non-blocking, with SO_REUSEPORT when asked (as
+/// for [`bind`]).
+pub fn bind_udp(addr: SocketAddr, reuse_port: bool) -> io::Result<tokio::net::UdpSocket> {
+    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// Asks the kernel (Linux 5.14+, `net.ipv4.tcp_migrate_req`) to hand connections still queued
+/// on a closing listener to another listener of its SO_REUSEPORT group instead of resetting
+/// them: when the old ztunnel of a surge upgrade stops accepting, the handshakes it had not
+/// accepted yet go to the new one. Applies to the network namespace of the calling thread (a
+/// pod's, when called from inside it). Best effort: `/proc/sys` is read-only in many
+/// containers, where the CNI has to set it.
+pub fn migrate_requests_on_close() -> io::Result<()> {
+    std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1")
+}
+
+/// Raises the soft limit on open files to the hard limit, as upstream does at start: every
+/// proxied connection holds at least two descriptors, and the common 1024 soft limit gives
+/// EMFILE under modest load. Returns the soft limit before and after.
+pub fn raise_open_files_limit() -> io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct we pass, which we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let before = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok((before, limit.rlim_cur))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reuse_port_lets_two_listeners_share_a_port() {
+        let first = bind("127.0.0.1:0".parse().unwrap(), false, true).unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = bind(addr, false, true).expect("a second SO_REUSEPORT listener binds");
+        assert_eq!(second.local_addr().unwrap(), addr);
+        let err = bind(addr, false, false).expect_err("without SO_REUSEPORT the port is taken");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        let udp = bind_udp(addr, true).unwrap();
+        bind_udp(udp.local_addr().unwrap(), true).expect("UDP too");
+    }
+
+    #[test]
+    fn open_files_limit_ends_at_the_hard_limit() {
+        let (before, after) = raise_open_files_limit().unwrap();
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert!(after >= before);
+        assert_eq!(after, limit.rlim_max);
+    }
 
     #[test]
     fn canonical_unmaps_v4() {
@@ -218,7 +289,7 @@ mod tests {
     /// `bind` relies on the kernel copying the listener's options into accepted sockets.
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay_and_keepalive() {
-        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let l = bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
         let _c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
         let sock = SockRef::from(&s);
@@ -231,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn original_dst_fails_without_redirect() {
-        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let l = bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
         let addr = l.local_addr().unwrap();
         let _c = TcpStream::connect(addr).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
