@@ -168,25 +168,45 @@ pub fn parse_duration(input: &str) -> Option<Duration> {
     Some(total)
 }
 
-/// How many data-plane worker threads to run, given the host's CPU count.
+/// How many data-plane worker threads to run, given the host's CPU count, as upstream sizes them
+/// under Istio's chart.
 ///
-/// `N` (N > 0) is taken as is, `0` means one per core, `P%` means ceil(P% of cores) (at least
-/// one). Unset: max(2, ceil(cores / 4)), upstream's automatic default without CPU limits.
-pub(super) fn worker_threads(
-    src: &dyn EnvSource,
-    var: &str,
-    cpus: usize,
-) -> Result<usize, ConfigError> {
-    let cpus = cpus.max(1);
+/// - `ZTUNNEL_CPU_LIMIT` (the chart's downward API: `limits.cpu`, whole cores) replaces the
+///   detected CPU count.
+/// - `ZTUNNEL_WORKER_THREADS`: `N` (N > 0) as is, `0` one per core, `P%` (P may be fractional)
+///   ceil(P% of cores), at least one.
+/// - Unset: the chart's `ZTUNNEL_RESOURCE_CPU_LIMIT` (a Kubernetes quantity such as `2` or
+///   `1500m`), rounded up and at least the request, when a limit is set; otherwise
+///   max(2, ceil(cores / 4), ceil(`ZTUNNEL_RESOURCE_CPU_REQUEST`)).
+pub(super) fn worker_threads(src: &dyn EnvSource, cpus: usize) -> Result<usize, ConfigError> {
+    let cpus = match non_empty(src, "ZTUNNEL_CPU_LIMIT") {
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(invalid("ZTUNNEL_CPU_LIMIT", &v, "a whole number of CPUs, at least 1")),
+        },
+        None => cpus.max(1),
+    };
+    let var = "ZTUNNEL_WORKER_THREADS";
     let Some(raw) = non_empty(src, var) else {
-        return Ok(2.max(cpus.div_ceil(4)));
+        let quantity = |var: &str| -> Result<Option<usize>, ConfigError> {
+            non_empty(src, var)
+                .map(|v| cpu_quantity(&v).map(|c| c.ceil() as usize).ok_or_else(|| {
+                    invalid(var, &v, "a Kubernetes CPU quantity such as 2, 1.5 or 500m")
+                }))
+                .transpose()
+        };
+        let request = quantity("ZTUNNEL_RESOURCE_CPU_REQUEST")?.unwrap_or(0);
+        return Ok(match quantity("ZTUNNEL_RESOURCE_CPU_LIMIT")? {
+            Some(limit) => limit.max(request).max(1),
+            None => 2.max(cpus.div_ceil(4)).max(request),
+        });
     };
     let v = raw.trim();
     let expected = "a thread count (0 = one per core) or a percentage of cores such as 50%";
     if let Some(pct) = v.strip_suffix('%') {
-        return match pct.trim().parse::<usize>() {
-            Ok(p) if (1..=100).contains(&p) => Ok((cpus * p).div_ceil(100).max(1)),
-            _ => Err(invalid(var, &raw, "a percentage between 1% and 100%")),
+        return match pct.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(((cpus as f64 * p / 100.0).ceil() as usize).max(1)),
+            _ => Err(invalid(var, &raw, "a percentage above 0% and at most 100%")),
         };
     }
     match v.parse::<usize>() {
@@ -194,6 +214,17 @@ pub(super) fn worker_threads(
         Ok(n) => Ok(n),
         Err(_) => Err(invalid(var, &raw, expected)),
     }
+}
+
+/// A Kubernetes CPU quantity in cores: `2`, `1.5`, `500m`. `None` if it is not one.
+fn cpu_quantity(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let (number, scale) = match v.strip_suffix('m') {
+        Some(milli) => (milli, 1000.0),
+        None => (v, 1.0),
+    };
+    let n: f64 = number.parse().ok()?;
+    (n.is_finite() && n >= 0.0).then_some(n / scale)
 }
 
 #[cfg(test)]
@@ -243,10 +274,11 @@ mod tests {
 
     #[test]
     fn threads() {
-        let t = |v: &str, cpus| worker_threads(&env(&[("T", v)]), "T", cpus);
-        assert_eq!(worker_threads(&env(&[]), "T", 1).unwrap(), 2);
-        assert_eq!(worker_threads(&env(&[]), "T", 16).unwrap(), 4);
-        assert_eq!(worker_threads(&env(&[]), "T", 17).unwrap(), 5);
+        const T: &str = "ZTUNNEL_WORKER_THREADS";
+        let t = |v: &str, cpus| worker_threads(&env(&[(T, v)]), cpus);
+        assert_eq!(worker_threads(&env(&[]), 1).unwrap(), 2);
+        assert_eq!(worker_threads(&env(&[]), 16).unwrap(), 4);
+        assert_eq!(worker_threads(&env(&[]), 17).unwrap(), 5);
         assert_eq!(t("0", 8).unwrap(), 8);
         assert_eq!(t("3", 8).unwrap(), 3);
         assert_eq!(t("50%", 8).unwrap(), 4);
@@ -255,8 +287,11 @@ mod tests {
         assert_eq!(t("100%", 6).unwrap(), 6);
         for bad in ["0%", "101%", "x%", "-1", "two"] {
             let err = t(bad, 4).unwrap_err().to_string();
-            assert!(err.contains("T") && err.contains(bad), "{err}");
+            assert!(err.contains(T) && err.contains(bad), "{err}");
         }
+        assert_eq!(cpu_quantity("250m"), Some(0.25));
+        assert_eq!(cpu_quantity("2"), Some(2.0));
+        assert_eq!(cpu_quantity("-1"), None);
     }
 
     #[test]

@@ -342,7 +342,7 @@ impl Config {
             service_account: non_empty(src, "SERVICE_ACCOUNT"),
             enable_socks5: bool_or(src, "UNSTABLE_ENABLE_SOCKS5", false)?,
             enable_original_source: opt_bool(src, "ENABLE_ORIG_SRC")?,
-            num_worker_threads: worker_threads(src, "ZTUNNEL_WORKER_THREADS", cpus)?,
+            num_worker_threads: worker_threads(src, cpus)?,
             log_format,
             log_filter: non_empty(src, "RUST_LOG").unwrap_or_else(|| "info".to_string()),
             pool_max_streams_per_conn: positive_u32_or(

@@ -215,7 +215,29 @@ fn worker_thread_forms() {
     assert_eq!(t("3", 6), 3);
     assert_eq!(t("25%", 6), 2);
     assert_eq!(t("100%", 6), 6);
+    assert_eq!(t("12.5%", 16), 2);
     assert_eq!(Config::from_source_with_cpus(&env(&[]), 32).unwrap().num_worker_threads, 8);
+}
+
+/// What Istio's chart sets from the pod's resources (downward API), read as upstream does.
+#[test]
+fn worker_threads_follow_the_charts_cpu_resources() {
+    let t = |pairs: &[(&str, &str)], cpus| Config::from_source_with_cpus(&env(pairs), cpus).unwrap().num_worker_threads;
+    // A limit is used as the thread count (upstream runs 4 workers with limits.cpu: 4).
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_LIMIT", "4")], 32), 4);
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_LIMIT", "1500m")], 32), 2);
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_LIMIT", "1"), ("ZTUNNEL_RESOURCE_CPU_REQUEST", "3")], 32), 3);
+    // No limit: the request raises the automatic floor.
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_REQUEST", "500m")], 8), 2);
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_REQUEST", "6")], 8), 6);
+    // ZTUNNEL_CPU_LIMIT replaces the detected core count; an explicit thread count wins.
+    assert_eq!(t(&[("ZTUNNEL_CPU_LIMIT", "16")], 2), 4);
+    assert_eq!(t(&[("ZTUNNEL_CPU_LIMIT", "16"), ("ZTUNNEL_WORKER_THREADS", "0")], 2), 16);
+    assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_LIMIT", "4"), ("ZTUNNEL_WORKER_THREADS", "1")], 2), 1);
+    for (var, bad) in [("ZTUNNEL_RESOURCE_CPU_LIMIT", "lots"), ("ZTUNNEL_CPU_LIMIT", "0"), ("ZTUNNEL_WORKER_THREADS", "0%")] {
+        let e = err(&[(var, bad)]);
+        assert!(e.contains(var) && e.contains(bad), "{e}");
+    }
 }
 
 #[test]
