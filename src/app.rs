@@ -75,7 +75,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Readiness first, so it can report what start-up is waiting for (e.g. the first xDS sync).
-    let readiness_listener = redirect::bind(cfg.readiness_addr, false, false)
+    let readiness_listener = redirect::bind(cfg.readiness_addr, &redirect::ListenOptions::default())
         .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
@@ -210,12 +210,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     proxy_task.done();
 
 
-    let metrics_listener = redirect::bind(cfg.stats_addr, false, false)
+    let metrics_listener = redirect::bind(cfg.stats_addr, &redirect::ListenOptions::default())
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
     let metrics_addr = metrics_listener.local_addr()?;
     tasks.spawn(crate::metrics::server::serve(metrics_listener, registry, watcher.clone()));
 
-    let admin_listener = redirect::bind(cfg.admin_addr, false, false)
+    let admin_listener = redirect::bind(cfg.admin_addr, &redirect::ListenOptions::default())
         .with_context(|| format!("failed to bind admin listener on {}", cfg.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
     let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
@@ -340,7 +340,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
             ProxyMode::Shared => cfg.local_node.clone(),
             ProxyMode::Dedicated => None,
         },
-        socket: SocketOptions { mark: cfg.packet_mark, ..SocketOptions::default() },
+        socket: SocketOptions { mark: cfg.packet_mark, keepalive: cfg.keepalive, ..SocketOptions::default() },
         orig_src: cfg.enable_original_source.unwrap_or(false),
         connect_timeout: Duration::from_secs(10),
         authz_info_logging: cfg.authz_policy_info_logging,

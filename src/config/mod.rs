@@ -167,6 +167,8 @@ pub struct Config {
     pub packet_mark: Option<u32>,
     /// INPOD_UDS: the CNI's ZDS socket (shared mode).
     pub inpod_uds: PathBuf,
+    /// KEEPALIVE_ENABLED/_TIME/_INTERVAL/_RETRIES, USER_TIMEOUT_ENABLED.
+    pub keepalive: crate::redirect::Keepalive,
     /// INPOD_PORT_REUSE (default true): SO_REUSEPORT on per-pod listeners, so during a surge
     /// upgrade the new ztunnel binds each pod's ports while the old one still drains.
     pub inpod_port_reuse: bool,
@@ -373,6 +375,16 @@ impl Config {
             ipv6_enabled,
             packet_mark,
             inpod_port_reuse: bool_or(src, "INPOD_PORT_REUSE", true)?,
+            keepalive: {
+                let d = crate::redirect::Keepalive::default();
+                crate::redirect::Keepalive {
+                    enabled: bool_or(src, "KEEPALIVE_ENABLED", d.enabled)?,
+                    time: duration_or(src, "KEEPALIVE_TIME", d.time)?,
+                    interval: duration_or(src, "KEEPALIVE_INTERVAL", d.interval)?,
+                    retries: positive_u32_or(src, "KEEPALIVE_RETRIES", d.retries)?,
+                    user_timeout: bool_or(src, "USER_TIMEOUT_ENABLED", d.user_timeout)?,
+                }
+            },
             inpod_uds: src.get("INPOD_UDS").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/run/ztunnel/ztunnel.sock")),
             outbound_addr: addr_or(src, "ZTUNNEL_OUTBOUND_ADDR", SocketAddr::new(wildcard, 15001))?,
             inbound_plaintext_addr: addr_or(

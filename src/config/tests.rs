@@ -219,6 +219,34 @@ fn worker_thread_forms() {
     assert_eq!(Config::from_source_with_cpus(&env(&[]), 32).unwrap().num_worker_threads, 8);
 }
 
+#[test]
+fn keepalive_settings() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.keepalive, ztunnel_keepalive_default());
+    let c = load(&[
+        ("KEEPALIVE_TIME", "30s"),
+        ("KEEPALIVE_INTERVAL", "5s"),
+        ("KEEPALIVE_RETRIES", "3"),
+        ("USER_TIMEOUT_ENABLED", "true"),
+    ])
+    .unwrap();
+    assert_eq!((c.keepalive.time, c.keepalive.interval, c.keepalive.retries), (Duration::from_secs(30), Duration::from_secs(5), 3));
+    assert!(c.keepalive.enabled && c.keepalive.user_timeout);
+    assert!(!load(&[("KEEPALIVE_ENABLED", "false")]).unwrap().keepalive.enabled);
+    let e = err(&[("KEEPALIVE_RETRIES", "many")]);
+    assert!(e.contains("KEEPALIVE_RETRIES"), "{e}");
+}
+
+fn ztunnel_keepalive_default() -> crate::redirect::Keepalive {
+    crate::redirect::Keepalive {
+        enabled: true,
+        time: Duration::from_secs(180),
+        interval: Duration::from_secs(180),
+        retries: 9,
+        user_timeout: false,
+    }
+}
+
 /// What Istio's chart sets from the pod's resources (downward API), read as upstream does.
 #[test]
 fn worker_threads_follow_the_charts_cpu_resources() {

@@ -64,16 +64,15 @@ impl PodStarter for ProxyStarter {
                 // namespace they were created in.
                 let _rt = handle.enter();
                 let reuse_port = cfg.reuse_port;
-                if reuse_port {
-                    if let Err(e) = crate::redirect::migrate_requests_on_close() {
-                        tracing::debug!("cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}");
-                    }
+                let listen = crate::redirect::ListenOptions { reuse_port, keepalive: cfg.socket.keepalive, ..Default::default() };
+                if reuse_port && let Err(e) = crate::redirect::migrate_requests_on_close() {
+                    tracing::debug!("cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}");
                 }
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
                 let bind_dns = |addr: SocketAddr| -> Result<_, String> {
                     let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
                     let udp = crate::redirect::bind_udp(addr, reuse_port).map_err(what)?;
-                    let tcp = crate::redirect::bind(addr, false, reuse_port).map_err(what)?;
+                    let tcp = crate::redirect::bind(addr, &listen).map_err(what)?;
                     Ok((udp, tcp))
                 };
                 let mut dns = Vec::new();

@@ -206,7 +206,8 @@ impl Proxy {
         drain: DrainWatcher,
     ) -> Result<Proxy, BindError> {
         let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
-            redirect::bind(addr, transparent, cfg.reuse_port).map_err(|source| BindError { what, addr, source })
+            let opts = redirect::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
+            redirect::bind(addr, &opts).map_err(|source| BindError { what, addr, source })
         };
         let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
         let inbound = b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?;

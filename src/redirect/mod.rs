@@ -99,21 +99,66 @@ pub struct SocketOptions {
     pub transparent_source: Option<IpAddr>,
     /// Create the socket inside this network namespace (in-pod mode: the pod's).
     pub netns: Option<netns::Netns>,
+    pub keepalive: Keepalive,
 }
 
-/// Keepalive upstream uses on proxied sockets: 180 s idle, 180 s interval, 9 probes.
-fn keepalive() -> TcpKeepalive {
-    TcpKeepalive::new()
-        .with_time(Duration::from_secs(180))
-        .with_interval(Duration::from_secs(180))
-        .with_retries(9)
+/// Options for listeners; accepted sockets inherit the per-connection ones (see [`bind`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenOptions {
+    /// IP_TRANSPARENT: accept connections for addresses that are not ours (best effort).
+    pub transparent: bool,
+    /// SO_REUSEPORT: a second ztunnel (a surge upgrade) can bind the same pod's ports while
+    /// the first still serves them; the kernel spreads new connections over both.
+    pub reuse_port: bool,
+    pub keepalive: Keepalive,
+}
+
+/// TCP keepalive on proxied sockets (KEEPALIVE_ENABLED, _TIME, _INTERVAL, _RETRIES) and
+/// optionally TCP_USER_TIMEOUT (USER_TIMEOUT_ENABLED), with upstream's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Keepalive {
+    pub enabled: bool,
+    pub time: Duration,
+    pub interval: Duration,
+    pub retries: u32,
+    /// Also give up on unacknowledged data after time + interval × retries, the same bound
+    /// keepalive puts on an idle peer.
+    pub user_timeout: bool,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            enabled: true,
+            time: Duration::from_secs(180),
+            interval: Duration::from_secs(180),
+            retries: 9,
+            user_timeout: false,
+        }
+    }
+}
+
+impl Keepalive {
+    fn apply(&self, sock: &SockRef<'_>) -> io::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        sock.set_tcp_keepalive(
+            &TcpKeepalive::new().with_time(self.time).with_interval(self.interval).with_retries(self.retries),
+        )?;
+        if self.user_timeout {
+            sock.set_tcp_user_timeout(Some(self.time + self.interval * self.retries))?;
+        }
+        Ok(())
+    }
 }
 
 /// Applies the per-connection options every dialled socket gets (accepted sockets inherit
 /// them from the listener, see [`bind`]).
-pub fn tune(stream: &TcpStream) {
+pub fn tune(stream: &TcpStream, keepalive: &Keepalive) {
     let _ = stream.set_nodelay(true);
-    let _ = SockRef::from(stream).set_tcp_keepalive(&keepalive());
+    let _ = keepalive.apply(&SockRef::from(stream));
 }
 
 /// Dials `dst` with our socket options, within `timeout`.
@@ -148,7 +193,7 @@ pub async fn connect(
     let stream = tokio::time::timeout(timeout, socket.connect(dst))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {dst} timed out after {timeout:?}")))??;
-    tune(&stream);
+    tune(&stream, &opts.keepalive);
     Ok(stream)
 }
 
@@ -170,31 +215,28 @@ fn set_ipv6_transparent(socket: &TcpSocket) -> io::Result<()> {
     Ok(())
 }
 
-/// Binds a listener. Wildcard IPv6 binds are dual-stack; `transparent` sets IP_TRANSPARENT
-/// (needed to accept connections for addresses that are not ours, best effort); `reuse_port`
-/// sets SO_REUSEPORT, so a second ztunnel (a surge upgrade) can bind the same pod's ports
-/// while the first still serves them, and the kernel spreads new connections over both.
+/// Binds a listener with `opts`. Wildcard IPv6 binds are dual-stack.
 ///
 /// The per-connection options (TCP_NODELAY, keepalive) are set on the listener: Linux copies
 /// them into every accepted socket, which saves five `setsockopt` calls per connection.
-pub fn bind(addr: SocketAddr, transparent: bool, reuse_port: bool) -> io::Result<TcpListener> {
+pub fn bind(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    if reuse_port {
+    if opts.reuse_port {
         socket.set_reuseport(true)?;
     }
     socket.set_nodelay(true)?;
     {
         let sock = SockRef::from(&socket);
-        sock.set_tcp_keepalive(&keepalive())?;
+        opts.keepalive.apply(&sock)?;
         if addr.is_ipv6() {
             sock.set_only_v6(false)?;
         }
-        if transparent {
+        if opts.transparent {
             let res = if addr.is_ipv4() {
                 sock.set_ip_transparent_v4(true)
             } else {
@@ -258,14 +300,35 @@ mod tests {
 
     #[tokio::test]
     async fn reuse_port_lets_two_listeners_share_a_port() {
-        let first = bind("127.0.0.1:0".parse().unwrap(), false, true).unwrap();
+        let reuse = ListenOptions { reuse_port: true, ..ListenOptions::default() };
+        let first = bind("127.0.0.1:0".parse().unwrap(), &reuse).unwrap();
         let addr = first.local_addr().unwrap();
-        let second = bind(addr, false, true).expect("a second SO_REUSEPORT listener binds");
+        let second = bind(addr, &reuse).expect("a second SO_REUSEPORT listener binds");
         assert_eq!(second.local_addr().unwrap(), addr);
-        let err = bind(addr, false, false).expect_err("without SO_REUSEPORT the port is taken");
+        let err = bind(addr, &ListenOptions::default()).expect_err("without SO_REUSEPORT the port is taken");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         let udp = bind_udp(addr, true).unwrap();
         bind_udp(udp.local_addr().unwrap(), true).expect("UDP too");
+    }
+
+    #[tokio::test]
+    async fn keepalive_settings_reach_the_socket() {
+        let ka = Keepalive { time: Duration::from_secs(30), interval: Duration::from_secs(5), retries: 3, user_timeout: true, ..Keepalive::default() };
+        let l = bind("127.0.0.1:0".parse().unwrap(), &ListenOptions { keepalive: ka, ..ListenOptions::default() }).unwrap();
+        let opts = SocketOptions { keepalive: ka, ..SocketOptions::default() };
+        let dialled = connect(l.local_addr().unwrap(), &opts, Duration::from_secs(5)).await.unwrap();
+        let (accepted, _) = l.accept().await.unwrap();
+        for s in [&dialled, &accepted] {
+            let sock = SockRef::from(s);
+            assert!(sock.keepalive().unwrap());
+            assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(30));
+            assert_eq!(sock.tcp_keepalive_interval().unwrap(), Duration::from_secs(5));
+            assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+            assert_eq!(sock.tcp_user_timeout().unwrap(), Some(Duration::from_secs(45)));
+        }
+        let off = SocketOptions { keepalive: Keepalive { enabled: false, ..Keepalive::default() }, ..SocketOptions::default() };
+        let plain = connect(l.local_addr().unwrap(), &off, Duration::from_secs(5)).await.unwrap();
+        assert!(!SockRef::from(&plain).keepalive().unwrap());
     }
 
     #[test]
@@ -289,7 +352,7 @@ mod tests {
     /// `bind` relies on the kernel copying the listener's options into accepted sockets.
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay_and_keepalive() {
-        let l = bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        let l = bind("127.0.0.1:0".parse().unwrap(), &ListenOptions::default()).unwrap();
         let _c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let (s, _) = l.accept().await.unwrap();
         let sock = SockRef::from(&s);
@@ -302,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn original_dst_fails_without_redirect() {
-        let l = bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        let l = bind("127.0.0.1:0".parse().unwrap(), &ListenOptions::default()).unwrap();
         let addr = l.local_addr().unwrap();
         let _c = TcpStream::connect(addr).await.unwrap();
         let (s, _) = l.accept().await.unwrap();

@@ -222,10 +222,11 @@ impl ProxyState {
     /// when our node is known, that run on it (a name can repeat across clusters); one that
     /// names our node is preferred over one that names no node.
     pub fn find_local_workload(&self, key: &LocalWorkloadKey<'_>) -> Option<Arc<Workload>> {
-        if let Some(w) = key.uid.and_then(|uid| self.workloads.get(uid)) {
-            if w.namespace == key.namespace && w.name == key.name {
-                return Some(w.clone());
-            }
+        if let Some(w) = key.uid.and_then(|uid| self.workloads.get(uid))
+            && w.namespace == key.namespace
+            && w.name == key.name
+        {
+            return Some(w.clone());
         }
         let sa_matches = |w: &Workload| key.service_account.is_empty() || w.service_account == key.service_account;
         let node_rank = |w: &Workload| match key.node {
