@@ -324,6 +324,19 @@ fn credentials(cfg: &Config, headers: &[(String, String)]) -> Credentials {
     }
 }
 
+/// ENABLE_ORIG_SRC; unset means best effort, as upstream: on when we may spoof the client's
+/// address (IP_TRANSPARENT), so applications see who called them. Only in shared mode, where
+/// the CNI's rules route the application's replies back to us (`ztunnel redirect install`
+/// has them too); a dedicated-mode node has no such rules, so there it stays off unless asked.
+fn original_source(cfg: &Config) -> bool {
+    let on = match cfg.enable_original_source {
+        Some(on) => on,
+        None => cfg.proxy_mode == ProxyMode::Shared && redirect::ip_transparent_available(),
+    };
+    tracing::info!(enabled = on, explicit = cfg.enable_original_source.is_some(), "original source preservation (ENABLE_ORIG_SRC)");
+    on
+}
+
 fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig {
     ProxyConfig {
         outbound_addr: cfg.outbound_addr,
@@ -341,7 +354,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
             ProxyMode::Dedicated => None,
         },
         socket: SocketOptions { mark: cfg.packet_mark, keepalive: cfg.keepalive, ..SocketOptions::default() },
-        orig_src: cfg.enable_original_source.unwrap_or(false),
+        orig_src: original_source(cfg),
         connect_timeout: Duration::from_secs(10),
         authz_info_logging: cfg.authz_policy_info_logging,
         h2: H2Settings {

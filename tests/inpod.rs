@@ -401,3 +401,39 @@ fn surge_upgrade_hands_pods_over_without_failed_connections() {
     // The new ztunnel carried traffic by itself at the end.
     new.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
 }
+
+/// The client address an application listening on pod B's 9090 sees for a connection from pod A.
+fn client_address_seen_by_pod_b(s: &Setup) -> IpAddr {
+    let server_ip = s.mesh.server_ip;
+    let listener = in_netns(&s.pair.b, move || TcpListener::bind((server_ip, 9090)).unwrap());
+    let seen = std::thread::spawn(move || {
+        let (mut c, peer) = listener.accept().unwrap();
+        c.write_all(b"x").unwrap();
+        peer.ip()
+    });
+    let dst = SocketAddr::new(server_ip, 9090);
+    in_netns(&s.pair.a, move || {
+        let mut c = TcpStream::connect_timeout(&dst, Duration::from_secs(5)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    });
+    seen.join().unwrap()
+}
+
+/// ENABLE_ORIG_SRC unset means best effort, as upstream: with IP_TRANSPARENT available (we are
+/// root here) the application in pod B sees pod A's address as its client, not its own.
+#[test]
+fn the_server_sees_the_clients_address() {
+    let s = setup(77);
+    let node = s.ztunnel();
+    s.cni.wait_snapshots(1, WAIT).unwrap();
+    assert_eq!(client_address_seen_by_pod_b(&s), s.mesh.client_ip, "the application sees the real client");
+    node.wait_for(WAIT, |e| message(e).contains("original source") && e["enabled"] == true).unwrap();
+    drop(node);
+    // Explicitly off: pod B's own address.
+    let s = setup(78);
+    let _node = s.ztunnel_with(&[("ENABLE_ORIG_SRC", "false")]);
+    s.cni.wait_snapshots(1, WAIT).unwrap();
+    assert_eq!(client_address_seen_by_pod_b(&s), s.mesh.server_ip);
+}

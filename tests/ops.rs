@@ -259,7 +259,7 @@ fn readiness_waits_for_the_certificate() {
 #[test]
 fn readiness_is_never_200_before_the_listeners_serve() {
     let dir = tempfile::tempdir().unwrap();
-    let mesh = ztunnel::testbed::Mesh::on_loopback(64, 9);
+    let mesh = ztunnel::testbed::Mesh::on_loopback(67, 9);
     // Enough workloads that loading takes a visible while.
     let mut extra = String::from("workloads:\n");
     for i in 0..20_000u32 {

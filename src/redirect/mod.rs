@@ -264,6 +264,14 @@ pub fn bind_udp(addr: SocketAddr, reuse_port: bool) -> io::Result<tokio::net::Ud
     tokio::net::UdpSocket::from_std(socket.into())
 }
 
+/// Whether this process may set IP_TRANSPARENT (CAP_NET_ADMIN), i.e. bind a connection to a
+/// source address that is not its own: what original-source preservation needs.
+pub fn ip_transparent_available() -> bool {
+    socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .and_then(|s| s.set_ip_transparent_v4(true))
+        .is_ok()
+}
+
 /// Asks the kernel (Linux 5.14+, `net.ipv4.tcp_migrate_req`) to hand connections still queued
 /// on a closing listener to another listener of its SO_REUSEPORT group instead of resetting
 /// them: when the old ztunnel of a surge upgrade stops accepting, the handshakes it had not
