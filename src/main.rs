@@ -81,14 +81,23 @@ fn run_proxy() -> anyhow::Result<()> {
 
 fn print_version() {
     let info = ztunnel::tls::provider::info();
-    println!("ztunnel {}", env!("CARGO_PKG_VERSION"));
-    println!("crypto provider: {}", info.name);
-    println!("FIPS mode: {}", info.fips_mode);
-    println!("crypto library: {}", info.library);
-    println!("protocol versions: {}", info.protocol_versions.join(", "));
-    println!("cipher suites: {}", info.cipher_suites.join(", "));
-    println!("key exchange groups: {}", info.kx_groups.join(", "));
-    println!("signature schemes: {}", info.signature_schemes.join(", "));
+    // Upstream's line first (scripts parse it), then our crypto report.
+    let istio_version = std::env::var("ISTIO_META_ISTIO_VERSION").ok().filter(|v| !v.is_empty());
+    let text = format!(
+        "{}\nztunnel {}\ncrypto provider: {}\nFIPS mode: {}\ncrypto library: {}\nprotocol versions: {}\n\
+         cipher suites: {}\nkey exchange groups: {}\nsignature schemes: {}\n",
+        ztunnel::admin::config_dump::BuildInfo::current(istio_version),
+        env!("CARGO_PKG_VERSION"),
+        info.name,
+        info.fips_mode,
+        info.library,
+        info.protocol_versions.join(", "),
+        info.cipher_suites.join(", "),
+        info.kx_groups.join(", "),
+        info.signature_schemes.join(", "),
+    );
+    // `ztunnel version | head -1` closes the pipe early: that is not an error.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
 }
 
 fn dev_ca(args: &[String]) -> anyhow::Result<()> {

@@ -138,3 +138,19 @@ fn garbage_on_every_port_crashes_nothing() {
     let c = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap();
     assert_eq!(round_trip(c, &data).unwrap(), data);
 }
+
+/// `ztunnel version` starts with upstream's one-line BuildInfo (scripts parse it), then our
+/// crypto report.
+#[test]
+fn version_prints_upstreams_buildinfo_line_first() {
+    let out = Command::new(BIN).arg("version").env("ISTIO_META_ISTIO_VERSION", "1.28.0").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("version.BuildInfo{Version:\"") && first.ends_with("\"}"), "{first}");
+    for key in ["GitRevision:\"", "RustVersion:\"1.", "BuildProfile:\"", "BuildStatus:\"", "GitTag:\"", "IstioVersion:\"1.28.0\""] {
+        assert!(first.contains(key), "{key} missing in {first}");
+    }
+    let provider = text.lines().find_map(|l| l.strip_prefix("crypto provider: ")).unwrap();
+    assert!(first.contains(&format!("CryptoProvider:\"{provider}\"")), "{first}");
+}

@@ -28,18 +28,47 @@ use crate::tls::provider::ProviderInfo;
 pub struct BuildInfo {
     pub version: &'static str,
     pub git_revision: &'static str,
+    pub rust_version: &'static str,
     pub build_profile: &'static str,
     pub istio_version: String,
 }
 
 impl BuildInfo {
     pub fn new(cfg: &Config) -> BuildInfo {
+        BuildInfo::current(cfg.istio_version.clone())
+    }
+
+    /// This binary's facts; `istio_version` is ISTIO_META_ISTIO_VERSION.
+    pub fn current(istio_version: Option<String>) -> BuildInfo {
         BuildInfo {
             version: env!("CARGO_PKG_VERSION"),
             git_revision: option_env!("ZTUNNEL_GIT_REVISION").unwrap_or("unknown"),
+            rust_version: env!("ZTUNNEL_RUSTC_VERSION"),
             build_profile: if cfg!(debug_assertions) { "debug" } else { "release" },
-            istio_version: cfg.istio_version.clone().unwrap_or_else(|| "unknown".into()),
+            istio_version: istio_version.unwrap_or_else(|| "unknown".into()),
         }
+    }
+}
+
+/// Upstream's one-line form, which scripts parse:
+/// `version.BuildInfo{Version:"..", GitRevision:"..", RustVersion:"..", BuildProfile:"..",
+/// BuildStatus:"..", GitTag:"..", IstioVersion:"..", CryptoProvider:".."}`.
+impl std::fmt::Display for BuildInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "version.BuildInfo{{Version:{:?}, GitRevision:{:?}, RustVersion:{:?}, BuildProfile:{:?}, BuildStatus:{:?}, \
+             GitTag:{:?}, IstioVersion:{:?}, CryptoProvider:{:?}}}",
+            self.version,
+            self.git_revision,
+            self.rust_version,
+            self.build_profile,
+            // A release build from a tagged, clean tree would say "Clean"; we do not track it.
+            "unknown",
+            self.version,
+            self.istio_version,
+            crate::tls::provider::NAME,
+        )
     }
 }
 
