@@ -56,13 +56,14 @@ class Ztunnel:
 
     def __init__(self, binary, env):
         self.proc = subprocess.Popen([binary, "proxy"], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8", errors="replace")
         self.events, self.raw = [], []
         self.lock = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        for line in self.proc.stderr:
+        # Logs are on stdout (as upstream's); start-up errors on stderr, merged into it.
+        for line in self.proc.stdout:
             with self.lock:
                 self.raw.append(line.rstrip())
                 try:

@@ -40,7 +40,7 @@ node() { # name ip workload admin-port
     AUTH_TOKEN="$state/token-$1" UNSTABLE_ENABLE_SOCKS5=true \
     ZTUNNEL_OUTBOUND_ADDR="$2:15001" ZTUNNEL_INBOUND_ADDR="$2:15008" ZTUNNEL_INBOUND_PLAINTEXT_ADDR="$2:15006" \
     ZTUNNEL_SOCKS5_ADDR="$2:15080" ZTUNNEL_READINESS_ADDR="$2:15021" ZTUNNEL_METRICS_ADDR="$2:15020" \
-    ZTUNNEL_ADMIN_ADDR="127.0.0.1:$4" target/debug/ztunnel proxy 2>"$state/$1.log" &
+    ZTUNNEL_ADMIN_ADDR="127.0.0.1:$4" target/debug/ztunnel proxy >"$state/$1.log" 2>&1 &
   pids+=("$!")
 }
 # The bearer token names the pod (interop/istio/README.md): each ztunnel gets its pod's own.

@@ -324,7 +324,7 @@ fn logging_filter_changes_at_runtime() {
     let after_enable = touched(node);
     assert!(after_enable >= 1, "debug line did not appear after enabling it");
     let ev = node.events().into_iter().find(|e| message(e) == "local config touched, content unchanged").unwrap();
-    assert_eq!(ev["level"], "DEBUG");
+    assert_eq!(ev["level"], "debug");
 
     // A bad filter is refused and changes nothing.
     let (status, body) = request(node.addrs.admin, "POST", "/logging?level=ztunnel%3D%3Dnope").unwrap();

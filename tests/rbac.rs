@@ -135,7 +135,7 @@ fn deny_by_source_namespace() {
     let denials = wait_events(b, REJECTED);
     assert_eq!(denials.len(), 1, "one denial, logged once: {denials:?}");
     let d = &denials[0];
-    assert_eq!(d["level"], "WARN");
+    assert_eq!(d["level"], "warn");
     assert_eq!(d["policy"], "default/httpbin");
     assert_eq!(d["reason"], "explicitly denied by: default/httpbin");
     assert_eq!(d["src.identity"], "spiffe://cluster.local/ns/foo/sa/sleep");
@@ -267,7 +267,7 @@ policies:
     let b = &r.env.b;
     let dry = wait_events(b, "RBAC dry-run policy matched (not enforced)");
     assert_eq!(dry.len(), 1, "only the foo connection matches the dry-run policy: {dry:?}");
-    assert_eq!(dry[0]["level"], "INFO");
+    assert_eq!(dry[0]["level"], "info");
     assert_eq!(dry[0]["policy"], "default/httpbin");
     assert_eq!(dry[0]["would"], "deny");
     assert!(dry[0]["conn"].as_str().unwrap().contains("/ns/foo/sa/sleep"), "{}", dry[0]);
@@ -275,7 +275,7 @@ policies:
 
     let allowed = wait_events(b, "RBAC allowed");
     assert_eq!(allowed.len(), 2, "AUTHZ_POLICY_INFO_LOGGING=true logs every decision: {allowed:?}");
-    assert!(allowed.iter().all(|e| e["level"] == "INFO"));
+    assert!(allowed.iter().all(|e| e["level"] == "info"));
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn live_connection_is_closed_after_a_policy_update() {
     let started = Instant::now();
     let revoked = wait_events(&r.env.b, REVOKED);
     assert_eq!(revoked.len(), 1, "only the foo connection is revoked, once: {revoked:?}");
-    assert_eq!(revoked[0]["level"], "WARN");
+    assert_eq!(revoked[0]["level"], "warn");
     assert_eq!(revoked[0]["policy"], "default/httpbin");
     assert_eq!(revoked[0]["src.identity"], "spiffe://cluster.local/ns/foo/sa/sleep");
 

@@ -28,6 +28,8 @@ pub struct NodeAddrs {
 struct Log {
     events: Vec<Value>,
     raw: Vec<String>,
+    /// stdout and stderr; the log is closed when both are.
+    open_streams: u8,
     closed: bool,
 }
 
@@ -103,32 +105,15 @@ impl NodeSpec {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&self.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
-        let stderr = child.stderr.take().expect("piped");
-        let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
-        let log2 = log.clone();
+        // Logs go to stdout (as upstream's); start-up errors to stderr. Both are kept, in the
+        // order they arrive.
+        let log = Arc::new((Mutex::new(Log { open_streams: 2, ..Log::default() }), Condvar::new()));
         let echo = std::env::var_os("TESTBED_ECHO_LOGS").is_some();
-        let name = self.name.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if echo {
-                    eprintln!("[{name}] {line}");
-                }
-                let (lock, cv) = &*log2;
-                let mut l = lock.lock().unwrap();
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    l.events.push(v);
-                }
-                l.raw.push(line);
-                cv.notify_all();
-            }
-            let (lock, cv) = &*log2;
-            lock.lock().unwrap().closed = true;
-            cv.notify_all();
-        });
+        follow(child.stdout.take().expect("piped"), log.clone(), self.name.clone(), echo);
+        follow(child.stderr.take().expect("piped"), log.clone(), self.name.clone(), echo);
         let mut node = Node {
             child,
             log,
@@ -164,6 +149,30 @@ impl NodeSpec {
         };
         Ok(node)
     }
+}
+
+/// Reads `stream` line by line into `log` on a thread of its own.
+fn follow(stream: impl std::io::Read + Send + 'static, log: Arc<(Mutex<Log>, Condvar)>, name: String, echo: bool) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if echo {
+                eprintln!("[{name}] {line}");
+            }
+            let (lock, cv) = &*log;
+            let mut l = lock.lock().unwrap();
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                l.events.push(v);
+            }
+            l.raw.push(line);
+            cv.notify_all();
+        }
+        let (lock, cv) = &*log;
+        let mut l = lock.lock().unwrap();
+        l.open_streams -= 1;
+        l.closed = l.open_streams == 0;
+        cv.notify_all();
+    });
 }
 
 /// The `message` field of a JSON log event.
