@@ -1,5 +1,7 @@
 //! The scrape endpoint (15020): `GET /metrics` and `GET /stats/prometheus` return the whole
-//! registry as OpenMetrics text; other paths 404, other methods 405.
+//! registry; other paths 404, other methods 405. As upstream, the answer is labelled
+//! OpenMetrics only when the scraper asks for it (`Accept: application/openmetrics-text`),
+//! `text/plain` otherwise (what older scrapers and `curl` expect).
 
 use std::sync::Arc;
 
@@ -10,7 +12,19 @@ use tokio::net::TcpListener;
 use crate::drain::DrainWatcher;
 use crate::http_util::{self, Body};
 
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PLAIN_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The content type to answer with, from the request's `Accept` headers.
+fn content_type<B>(req: &Request<B>) -> &'static str {
+    let wants_openmetrics = req.headers().get_all(http::header::ACCEPT).iter().any(|v| {
+        v.to_str().unwrap_or_default().split(',').any(|range| {
+            let media = range.split(';').next().unwrap_or_default().trim();
+            media.eq_ignore_ascii_case("application/openmetrics-text")
+        })
+    });
+    if wants_openmetrics { OPENMETRICS } else { PLAIN_TEXT }
+}
 
 pub fn handle<B>(registry: &Registry, req: &Request<B>) -> Response<Body> {
     match req.uri().path() {
@@ -18,7 +32,7 @@ pub fn handle<B>(registry: &Registry, req: &Request<B>) -> Response<Body> {
             if req.method() != Method::GET && req.method() != Method::HEAD {
                 return http_util::method_not_allowed("GET");
             }
-            http_util::response(StatusCode::OK, CONTENT_TYPE, super::encode(registry))
+            http_util::response(StatusCode::OK, content_type(req), super::encode(registry))
         }
         _ => http_util::not_found(),
     }
@@ -44,5 +58,25 @@ mod tests {
         assert_eq!(get(Method::GET, "/stats/prometheus"), StatusCode::OK);
         assert_eq!(get(Method::POST, "/metrics"), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(get(Method::GET, "/nope"), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn content_type_follows_accept() {
+        let reg = crate::metrics::MetricsBuilder::new("x").finish();
+        let ct = |accept: Option<&str>| {
+            let mut b = Request::builder().uri("/metrics");
+            if let Some(a) = accept {
+                b = b.header("accept", a);
+            }
+            let resp = handle(&reg, &b.body(()).unwrap());
+            resp.headers()["content-type"].to_str().unwrap().to_string()
+        };
+        assert_eq!(ct(None), PLAIN_TEXT);
+        assert_eq!(ct(Some("*/*")), PLAIN_TEXT);
+        assert_eq!(ct(Some("text/plain;version=0.0.4;q=0.9")), PLAIN_TEXT);
+        // What Prometheus sends.
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(ct(Some(prom)), OPENMETRICS);
+        assert_eq!(ct(Some("Application/OpenMetrics-Text")), OPENMETRICS);
     }
 }
