@@ -3,12 +3,15 @@
 //!
 //! - [`traffic`]: `istio_tcp_*` connection metrics and their label sets (recorded by
 //!   `proxy::access::ConnectionLog`).
+//! - [`process`]: `process_*` (CPU, memory, file descriptors), read at scrape time.
 //! - [`server`]: the scrape endpoint.
 //!
-//! Everything registers into one [`Registry`] (prefix `istio`) at start-up, before the server
-//! starts; a scrape only reads. Other components add their families the same way through
-//! [`MetricsBuilder::registry`] (the xDS client's `istio_xds_*` families belong there).
+//! Everything registers into one [`Registry`] at start-up, before the server starts; a scrape
+//! only reads. Components add their families through [`MetricsBuilder::registry`], which puts
+//! them under the `istio_` prefix (the xDS client's `istio_xds_*` families belong there); only
+//! the standard `process_*` set is unprefixed.
 
+pub mod process;
 pub mod server;
 pub mod traffic;
 
@@ -36,16 +39,18 @@ pub struct MetricsBuilder {
 impl MetricsBuilder {
     /// A registry with `istio_build` set. `tag` is ISTIO_META_ISTIO_VERSION (else our version).
     pub fn new(tag: &str) -> Self {
-        let mut registry = Registry::with_prefix("istio");
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(process::ProcessCollector));
+        let mut b = MetricsBuilder { registry };
         let build: Family<BuildLabels, Gauge> = Family::default();
         build.get_or_create(&BuildLabels { component: "ztunnel", tag: tag.to_string() }).set(1);
-        registry.register("build", "Istio component build info", build);
-        MetricsBuilder { registry }
+        b.registry().register("build", "Istio component build info", build);
+        b
     }
 
     /// Where components register their own families (names get the `istio_` prefix).
     pub fn registry(&mut self) -> &mut Registry {
-        &mut self.registry
+        self.registry.sub_registry_with_prefix("istio")
     }
 
     pub fn finish(self) -> Arc<Registry> {
@@ -72,5 +77,9 @@ mod tests {
         let text = encode(&b.finish());
         assert!(text.contains("istio_build{component=\"ztunnel\",tag=\"1.2.3\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+        // The standard process set, unprefixed.
+        for family in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"] {
+            assert!(text.lines().any(|l| l.starts_with(family)), "{family} missing:\n{text}");
+        }
     }
 }
