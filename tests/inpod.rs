@@ -210,6 +210,11 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     assert!(opened("source") >= 1.0 && opened("destination") >= 1.0, "{text}");
     let dns = http::sum(&samples, "istio_dns_requests_total", &[]);
     assert!(dns >= 2.0, "DNS requests counted: {dns}");
+    // Upstream's workload-manager families, which the ztunnel dashboard shows.
+    assert_eq!(http::sum(&samples, "istio_workload_manager_active_proxy_count", &[]), 2.0, "{text}");
+    assert_eq!(http::sum(&samples, "istio_workload_manager_pending_proxy_count", &[]), 0.0, "{text}");
+    assert_eq!(http::sum(&samples, "istio_workload_manager_proxies_started_total", &[]), 2.0, "{text}");
+    assert!(samples.iter().any(|s| s.name == "process_resident_memory_bytes" && s.value > 0.0), "{text}");
 
     // The admin dump shows each pod's proxy (upstream's `workloadState`).
     let pods = workload_state(&node);
@@ -262,6 +267,11 @@ fn deleted_pod_closes_listeners_and_drains_connections() {
     assert_eq!(n, 0, "connection must be closed, not answered");
     assert!(waited < Duration::from_secs(10), "closed after {waited:?}");
     node.wait_for(WAIT, |e| message(e) == "pod removed: closing its listeners").unwrap();
+
+    let (_, text) = http::request(node.addrs.metrics, "GET", "/metrics").unwrap();
+    let samples = http::parse_metrics(&text).unwrap();
+    assert_eq!(http::sum(&samples, "istio_workload_manager_proxies_stopped_total", &[]), 1.0, "{text}");
+    assert_eq!(http::sum(&samples, "istio_workload_manager_active_proxy_count", &[]), 1.0, "{text}");
 
     // Re-adding the pod brings it back.
     assert_eq!(s.cni.add(pod(&s.pair.b, "uid-server", "server")).unwrap(), Some(String::new()));

@@ -123,6 +123,9 @@ impl<S: PodStarter> PodTable<S> {
     fn stop(&mut self, uid: &str) {
         if let Some(p) = self.pods.remove(uid) {
             self.states.remove(uid);
+            if p.running.is_some() {
+                self.states.proxy_stopped();
+            }
             tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod removed: closing its listeners");
             self.stopping.extend(p.running);
         }
@@ -184,6 +187,7 @@ impl<S: PodStarter> PodTable<S> {
                 tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod added: listeners bound in its network namespace");
                 p.running = Some(handle);
                 self.states.set(&p.info, Phase::Up, None);
+                self.states.proxy_started();
                 Ok(())
             }
             Err(reason) => {

@@ -3,11 +3,19 @@
 //! listeners are bound) and the pod's identity, in upstream's shape. Ours: `lastError`, why a
 //! pending pod has not started yet.
 //!
-//! [`PodStates`] is a shared handle: the pod table writes it, the admin server reads it.
+//! [`PodStates`] is a shared handle: the pod table writes it, the admin server reads it, and so
+//! does the scrape: upstream's `istio_workload_manager_*` families (active and pending proxies,
+//! proxies started and stopped) are computed from it ([`WorkloadManagerMetrics`]).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use serde::Serialize;
 
 use super::manager::PodInfo;
@@ -38,7 +46,14 @@ pub struct PodState {
 
 /// Shared, cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct PodStates(Arc<RwLock<BTreeMap<String, PodState>>>);
+pub struct PodStates(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    pods: RwLock<BTreeMap<String, PodState>>,
+    started: AtomicU64,
+    stopped: AtomicU64,
+}
 
 impl PodStates {
     pub(super) fn set(&self, pod: &PodInfo, state: Phase, last_error: Option<String>) {
@@ -48,15 +63,53 @@ impl PodStates {
             service_account: pod.service_account.clone(),
         };
         let entry = PodState { state, info, last_error };
-        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(pod.uid.clone(), entry);
+        self.0.pods.write().unwrap_or_else(|p| p.into_inner()).insert(pod.uid.clone(), entry);
     }
 
     pub(super) fn remove(&self, uid: &str) {
-        self.0.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
+        self.0.pods.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+
+    /// A pod's proxy started (its listeners are bound).
+    pub(super) fn proxy_started(&self) {
+        self.0.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A running pod proxy was stopped (pod deleted, replaced, or not re-announced).
+    pub(super) fn proxy_stopped(&self) {
+        self.0.stopped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The current states, by pod uid.
     pub fn snapshot(&self) -> BTreeMap<String, PodState> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.pods.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Upstream's `istio_workload_manager_*` families, computed from the pod table at scrape time
+/// (register it on the `istio`-prefixed registry).
+#[derive(Debug)]
+pub struct WorkloadManagerMetrics(pub PodStates);
+
+impl Collector for WorkloadManagerMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (active, pending) = {
+            let pods = self.0.0.pods.read().unwrap_or_else(|p| p.into_inner());
+            let up = pods.values().filter(|p| p.state == Phase::Up).count() as i64;
+            (up, pods.len() as i64 - up)
+        };
+        let gauge = |e: &mut DescriptorEncoder, name: &str, help: &str, v: i64| {
+            ConstGauge::new(v).encode(e.encode_descriptor(name, help, None, MetricType::Gauge)?)
+        };
+        gauge(&mut encoder, "workload_manager_active_proxy_count", "Pods whose proxy is running", active)?;
+        gauge(&mut encoder, "workload_manager_pending_proxy_count", "Pods whose proxy could not start yet (retried)", pending)?;
+        for (name, help, v) in [
+            ("workload_manager_proxies_started", "Pod proxies started", &self.0.0.started),
+            ("workload_manager_proxies_stopped", "Pod proxies stopped", &self.0.0.stopped),
+        ] {
+            let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(v.load(Ordering::Relaxed)).encode(metric)?;
+        }
+        Ok(())
     }
 }
