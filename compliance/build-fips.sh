@@ -53,24 +53,8 @@ step "the binary reports FIPS mode"
 grep -qx "FIPS mode: true" "$OUT/version.txt" || { echo "FIPS binary does not report FIPS mode" >&2; exit 1; }
 
 step "staging the runtime root filesystem"
-rm -rf "$OUT/rootfs"
-mkdir -p "$OUT/rootfs/usr/local/bin" "$OUT/rootfs/etc" "$OUT/rootfs/tmp"
-chmod 1777 "$OUT/rootfs/tmp"
-cp "$BIN" "$OUT/rootfs/usr/local/bin/ztunnel"
-# Exactly the shared objects the dynamic linker resolves (libstdc++/libgcc_s because
-# BoringSSL is C++, plus glibc), at the same paths.
-ldd "$BIN" | awk '/=> \//{print $3} /^[ \t]*\/[^ ]+ \(/{print $1}' | while read -r lib; do
-  mkdir -p "$OUT/rootfs$(dirname "$lib")"
-  cp -L "$lib" "$OUT/rootfs$lib"
-done
-echo "nonroot:x:65532:65532:nonroot:/nonexistent:/sbin/nologin" > "$OUT/rootfs/etc/passwd"
-echo "nonroot:x:65532:" > "$OUT/rootfs/etc/group"
-(cd "$OUT/rootfs" && find . -type f | sort)
-if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null; then
-  # The runtime image must be self-sufficient: run the binary inside it as the non-root user.
-  chroot --userspec=65532:65532 "$OUT/rootfs" /usr/local/bin/ztunnel version >/dev/null
-  echo "runtime rootfs runs ztunnel as uid 65532"
-fi
+. compliance/rootfs.sh
+stage_rootfs "$BIN" "$OUT/rootfs"
 
 if [ "${SKIP_SCAN:-0}" != 1 ]; then
   step "live TLS compliance scan of the FIPS binary"

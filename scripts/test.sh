@@ -22,7 +22,10 @@ cargo test --locked
 fips cargo test --locked
 
 # Compliance: dependency trees of both builds, live TLS scans of both binaries, and the
-# Dockerfile.fips build stage (dev profile here, to reuse the artifacts built above).
+# Dockerfile.fips and Dockerfile build stages (dev profile here, to reuse the artifacts built
+# above).
 python3 compliance/check_deps.py
 python3 compliance/scan.py --build ring --bin target/debug/ztunnel --out target/compliance
 PROFILE=dev CARGO_TARGET_DIR=$FIPS_TARGET compliance/build-fips.sh target/compliance/fips-image
+# The default image's build stage (Dockerfile), dev profile to reuse the ring build above.
+PROFILE=dev scripts/build-image.sh target/image

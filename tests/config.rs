@@ -154,3 +154,12 @@ fn version_prints_upstreams_buildinfo_line_first() {
     let provider = text.lines().find_map(|l| l.strip_prefix("crypto provider: ")).unwrap();
     assert!(first.contains(&format!("CryptoProvider:\"{provider}\"")), "{first}");
 }
+
+/// Istio's chart (and Dockerfile's CMD) start the container as `ztunnel proxy ztunnel`.
+#[test]
+fn the_charts_arguments_are_accepted() {
+    let out = Command::new(BIN).args(["proxy", "ztunnel"]).env_clear().env("PROXY_MODE", "bogus").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("PROXY_MODE") && !err.contains("ztunnel\" "), "the argument must not be the problem: {err}");
+}

@@ -290,12 +290,14 @@ impl XdsClient {
     /// Applies one response and returns the ACK/NACK to send.
     fn handle(&mut self, resp: DeltaDiscoveryResponse) -> DeltaDiscoveryRequest {
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
-        self.metrics.message(&resp.type_url, prost::Message::encoded_len(&resp));
         let type_url = resp.type_url.clone();
-        if !SUBSCRIBED_TYPES.contains(&type_url.as_str()) {
+        let subscribed = SUBSCRIBED_TYPES.contains(&type_url.as_str());
+        // Never the peer's own string as a label value for a type we did not ask for: that
+        // would let it mint series.
+        self.metrics.message(if subscribed { &type_url } else { "unsubscribed" }, prost::Message::encoded_len(&resp));
+        if !subscribed {
             let rejected = vec![Rejected { name: "*".into(), reason: format!("unsubscribed type {type_url}") }];
             self.stats.nacks.fetch_add(1, Ordering::Relaxed);
-            // Not the peer's type URL as a label: that would let it mint series.
             self.metrics.nacked("unsubscribed");
             return reply(&type_url, &resp.nonce, &rejected);
         }
