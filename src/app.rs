@@ -36,6 +36,8 @@ use crate::xds::{LocalFileWatcher, load_str};
 
 /// How often the local config file is checked for changes.
 const LOCAL_CONFIG_POLL: Duration = Duration::from_secs(1);
+/// How often CRL_PATH is checked for a new version.
+const CRL_POLL: Duration = Duration::from_secs(1);
 
 /// A running proxy: its bound addresses and the handle that stops it.
 pub struct Running {
@@ -142,6 +144,18 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         None
     };
 
+    // Revoked peer certificates (CRL_PATH): a bad file stops start-up; later edits are
+    // reloaded, a bad edit keeps the last good set.
+    let crls = match &cfg.crl_path {
+        Some(path) => {
+            let store = crate::tls::crl::CrlStore::load(path)?;
+            tracing::info!(path = %path.display(), crls = store.current().ders().len(), "peer certificates are checked against CRLs");
+            tasks.spawn(crate::tls::crl::watch(path.clone(), store.clone(), CRL_POLL, watcher.clone()));
+            store
+        }
+        None => crate::tls::crl::CrlStore::default(),
+    };
+
     // Certificates: istiod's CA, or the built-in dev CA with FAKE_CA=true.
     let certs = SecretManager::new(certificate_source(&cfg)?);
     // (In shared mode each pod's certificate is fetched on its first connection.)
@@ -178,7 +192,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut pod_states = None;
     let addrs = match workload_info {
         Some(workload_info) => {
-            let proxy = Proxy::bind(proxy_config(&cfg, workload_info), store.clone(), certs.clone(), traffic, watcher.clone())?;
+            let proxy = Proxy::bind(proxy_config(&cfg, workload_info, &crls), store.clone(), certs.clone(), traffic, watcher.clone())?;
             let addrs = proxy.addresses();
             tasks.spawn(proxy.run(watcher.clone()));
             addrs
@@ -192,7 +206,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 upstreams: std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default(),
                 metrics: dns_metrics.clone(),
             });
-            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder), state: store.clone(), certs: certs.clone(), metrics: traffic, dns };
+            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder, &crls), state: store.clone(), certs: certs.clone(), metrics: traffic, dns };
             let manager = ManagerConfig {
                 uds: cfg.inpod_uds.clone(),
                 drain_deadline: cfg.self_termination_deadline,
@@ -342,7 +356,7 @@ fn original_source(cfg: &Config) -> bool {
     on
 }
 
-fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig {
+fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::tls::crl::CrlStore) -> ProxyConfig {
     ProxyConfig {
         outbound_addr: cfg.outbound_addr,
         inbound_addr: cfg.inbound_addr,
@@ -354,6 +368,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo) -> ProxyConfig 
         // Only per-pod listeners: in dedicated mode two processes sharing ports would be a
         // misconfiguration, not an upgrade.
         reuse_port: cfg.proxy_mode == ProxyMode::Shared && cfg.inpod_port_reuse,
+        crls: crls.clone(),
         local_node: match cfg.proxy_mode {
             ProxyMode::Shared => cfg.local_node.clone(),
             ProxyMode::Dedicated => None,

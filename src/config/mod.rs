@@ -167,6 +167,8 @@ pub struct Config {
     pub packet_mark: Option<u32>,
     /// INPOD_UDS: the CNI's ZDS socket (shared mode).
     pub inpod_uds: PathBuf,
+    /// CRL_PATH: revocation lists for peer certificates (the chart's `peerCaCrl.enabled`).
+    pub crl_path: Option<PathBuf>,
     /// KEEPALIVE_ENABLED/_TIME/_INTERVAL/_RETRIES, USER_TIMEOUT_ENABLED.
     pub keepalive: crate::redirect::Keepalive,
     /// INPOD_PORT_REUSE (default true): SO_REUSEPORT on per-pod listeners, so during a surge
@@ -375,6 +377,7 @@ impl Config {
             ipv6_enabled,
             packet_mark,
             inpod_port_reuse: bool_or(src, "INPOD_PORT_REUSE", true)?,
+            crl_path: non_empty(src, "CRL_PATH").map(PathBuf::from),
             keepalive: {
                 let d = crate::redirect::Keepalive::default();
                 crate::redirect::Keepalive {

@@ -16,9 +16,11 @@ use crate::hbone::{self, H2Settings};
 use crate::identity::manager::SecretManager;
 use crate::redirect::{self, SocketOptions};
 use crate::tls;
+use crate::tls::crl::CrlStore;
 
 pub struct HboneConnector {
     certs: SecretManager,
+    crls: CrlStore,
     socket: SocketOptions,
     timeout: Duration,
     h2: H2Settings,
@@ -28,6 +30,7 @@ pub struct HboneConnector {
 impl HboneConnector {
     pub fn new(
         certs: SecretManager,
+        crls: CrlStore,
         socket: SocketOptions,
         timeout: Duration,
         h2: H2Settings,
@@ -35,6 +38,7 @@ impl HboneConnector {
     ) -> Self {
         HboneConnector {
             certs,
+            crls,
             socket,
             timeout,
             h2,
@@ -50,6 +54,7 @@ impl Connector for HboneConnector {
     ) -> Pin<Box<dyn Future<Output = Result<H2Client, hbone::Error>> + Send + 'static>> {
         let key = key.clone();
         let certs = self.certs.clone();
+        let crls = self.crls.current();
         let socket = self.socket.clone();
         let timeout = self.timeout;
         let h2 = self.h2.clone();
@@ -59,7 +64,7 @@ impl Connector for HboneConnector {
                 .fetch_certificate(&key.src)
                 .await
                 .map_err(|e| hbone::Error::Connect(format!("no certificate for {}: {e}", key.src)))?;
-            let config = tls::client_config(&cert, &key.dst_identities)
+            let config = tls::client_config_with_crls(&cert, &key.dst_identities, crls)
                 .map_err(|e| hbone::Error::Connect(format!("TLS config: {e}")))?;
             let tcp = redirect::connect(key.dst, &socket, timeout).await.map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::TimedOut {

@@ -24,6 +24,7 @@ use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::state::workload::Workload;
 use crate::redirect;
+use crate::tls::crl::CrlStore;
 use crate::tls::{self, WorkloadCertificate};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
@@ -43,18 +44,21 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
 
 /// The rustls config for our current certificate; rebuilt only when the certificate rotates.
 #[derive(Default)]
-struct ServerConfigCache(Mutex<Option<(Arc<WorkloadCertificate>, Arc<ServerConfig>)>>);
+/// The server config for the current certificate and CRL set, rebuilt when either changes.
+struct ServerConfigCache(Mutex<Option<(Arc<WorkloadCertificate>, u64, Arc<ServerConfig>)>>);
 
 impl ServerConfigCache {
-    fn get(&self, cert: Arc<WorkloadCertificate>) -> Result<Arc<ServerConfig>, tls::Error> {
-        let mut slot = self.0.lock().expect("poisoned");
-        if let Some((c, cfg)) = slot.as_ref()
+    fn get(&self, cert: Arc<WorkloadCertificate>, crls: &CrlStore) -> Result<Arc<ServerConfig>, tls::Error> {
+        let crls = crls.current();
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, generation, cfg)) = slot.as_ref()
             && Arc::ptr_eq(c, &cert)
+            && *generation == crls.generation
         {
             return Ok(cfg.clone());
         }
-        let cfg = tls::server_config(&cert)?;
-        *slot = Some((cert, cfg.clone()));
+        let cfg = tls::server_config_with_crls(&cert, &crls)?;
+        *slot = Some((cert, crls.generation, cfg.clone()));
         Ok(cfg)
     }
 }
@@ -75,7 +79,7 @@ async fn handle_connection(
         .await
         .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
     let config = configs
-        .get(cert)
+        .get(cert, &inputs.cfg.crls)
         .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
     let mut tls = tokio::time::timeout(inputs.cfg.connect_timeout, TlsAcceptor::from(config).accept(crate::hbone::transport(stream)))
         .await

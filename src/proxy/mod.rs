@@ -61,6 +61,8 @@ pub struct ProxyConfig {
     pub local_node: Option<String>,
     /// SO_REUSEPORT on the listeners (INPOD_PORT_REUSE, per-pod listeners in shared mode).
     pub reuse_port: bool,
+    /// Revoked peer certificates (CRL_PATH); empty when not configured.
+    pub crls: crate::tls::crl::CrlStore,
     /// Options for sockets we dial (SO_MARK).
     pub socket: SocketOptions,
     /// Preserve the client's source IP when dialling local workloads (ENABLE_ORIG_SRC).
@@ -233,6 +235,7 @@ impl Proxy {
             cfg.h2.clone(),
             Arc::new(connect::HboneConnector::new(
                 certs.clone(),
+                cfg.crls.clone(),
                 cfg.socket.clone(),
                 cfg.connect_timeout,
                 cfg.h2.clone(),

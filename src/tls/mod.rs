@@ -9,6 +9,7 @@
 
 pub mod certificate;
 pub mod control;
+pub mod crl;
 pub mod provider;
 pub mod verifier;
 
@@ -79,14 +80,24 @@ pub fn client_config(
     cert: &WorkloadCertificate,
     expected: &[Identity],
 ) -> Result<Arc<ClientConfig>, Error> {
+    client_config_with_crls(cert, expected, Arc::default())
+}
+
+/// [`client_config`] that also refuses servers whose chain has a certificate revoked by `crls`.
+pub fn client_config_with_crls(
+    cert: &WorkloadCertificate,
+    expected: &[Identity],
+    crls: Arc<crl::CrlSet>,
+) -> Result<Arc<ClientConfig>, Error> {
     if expected.is_empty() {
         return Err(Error::NoExpectedIdentities);
     }
     let provider = provider::get();
-    let verifier = verifier::IdentityVerifier::new(
+    let verifier = verifier::IdentityVerifier::with_crls(
         root_store(cert.roots())?,
         expected.to_vec(),
         provider.signature_verification_algorithms,
+        crls,
     );
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
@@ -104,11 +115,18 @@ pub fn client_config(
 /// Server (inbound HBONE) configuration presenting `cert`, requiring a client certificate that
 /// chains to `cert`'s roots and has a URI SAN in the same trust domain as `cert`'s identity.
 pub fn server_config(cert: &WorkloadCertificate) -> Result<Arc<ServerConfig>, Error> {
+    server_config_with_crls(cert, &crl::CrlSet::default())
+}
+
+/// [`server_config`] that also refuses clients whose chain has a certificate revoked by `crls`
+/// (a certificate whose issuer has no CRL there is not refused for that).
+pub fn server_config_with_crls(cert: &WorkloadCertificate, crls: &crl::CrlSet) -> Result<Arc<ServerConfig>, Error> {
     let provider = provider::get();
-    let inner =
-        WebPkiClientVerifier::builder_with_provider(root_store(cert.roots())?, provider.clone())
-            .build()
-            .map_err(|e| Error::Verifier(e.to_string()))?;
+    let mut builder = WebPkiClientVerifier::builder_with_provider(root_store(cert.roots())?, provider.clone());
+    if !crls.is_empty() {
+        builder = builder.with_crls(crls.ders().iter().cloned()).allow_unknown_revocation_status();
+    }
+    let inner = builder.build().map_err(|e| Error::Verifier(e.to_string()))?;
     let verifier =
         verifier::TrustDomainVerifier::new(inner, cert.identity().trust_domain().to_string());
     let mut config = ServerConfig::builder_with_provider(provider)

@@ -19,6 +19,7 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use super::crl::CrlSet;
 use super::san_identities;
 use crate::identity::Identity;
 
@@ -63,6 +64,7 @@ pub struct IdentityVerifier {
     roots: Arc<RootCertStore>,
     expected: Vec<Identity>,
     algorithms: WebPkiSupportedAlgorithms,
+    crls: Arc<CrlSet>,
 }
 
 impl IdentityVerifier {
@@ -71,10 +73,51 @@ impl IdentityVerifier {
         expected: Vec<Identity>,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> Self {
-        IdentityVerifier {
-            roots,
-            expected,
-            algorithms,
+        Self::with_crls(roots, expected, algorithms, Arc::default())
+    }
+
+    /// Also refuses a server whose chain holds a certificate revoked by one of `crls`.
+    pub fn with_crls(
+        roots: Arc<RootCertStore>,
+        expected: Vec<Identity>,
+        algorithms: WebPkiSupportedAlgorithms,
+        crls: Arc<CrlSet>,
+    ) -> Self {
+        IdentityVerifier { roots, expected, algorithms, crls }
+    }
+
+    /// The revocation check (the chain itself was verified already). rustls' helper takes no
+    /// CRLs, so this asks WebPKI directly, with the same roots and algorithms.
+    fn check_revocation(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        if self.crls.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&webpki::CertRevocationList<'_>> = self.crls.parsed().iter().collect();
+        let other = |e: webpki::Error| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
+        };
+        let revocation = webpki::RevocationOptionsBuilder::new(&refs)
+            .map_err(|_| rustls::Error::General("no CRLs".into()))?
+            .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+            .build();
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(other)?;
+        match cert.verify_for_usage(
+            self.algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            Some(revocation),
+            None,
+        ) {
+            Ok(_) => Ok(()),
+            Err(webpki::Error::CertRevoked) => Err(CertificateError::Revoked.into()),
+            Err(e) => Err(other(e)),
         }
     }
 }
@@ -101,6 +144,7 @@ impl ServerCertVerifier for IdentityVerifier {
             now,
             self.algorithms.all,
         )?;
+        self.check_revocation(end_entity, intermediates, now)?;
         let found = san_identities(end_entity);
         if found.iter().any(|id| self.expected.contains(id)) {
             Ok(ServerCertVerified::assertion())
