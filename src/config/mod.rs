@@ -6,8 +6,9 @@
 
 mod control;
 mod env;
+mod proxy_config;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -201,7 +202,10 @@ impl Config {
     }
 
     /// Like [`Config::from_source`] with an explicit CPU count (deterministic in tests).
-    pub fn from_source_with_cpus(src: &dyn EnvSource, cpus: usize) -> Result<Config, ConfigError> {
+    pub fn from_source_with_cpus(env: &dyn EnvSource, cpus: usize) -> Result<Config, ConfigError> {
+        let pc = proxy_config::ProxyConfigYaml::from_source(env)?;
+        let layered = proxy_config::WithProxyMetadata { env, metadata: &pc.proxy_metadata };
+        let src: &dyn EnvSource = &layered;
         let fake_ca = bool_or(src, "FAKE_CA", false)?;
         let fake_ca_root =
             match (non_empty(src, "FAKE_CA_ROOT_CERT"), non_empty(src, "FAKE_CA_ROOT_KEY")) {
@@ -221,7 +225,10 @@ impl Config {
                 }
             };
 
-        let xds_address = control_plane_address(src, "XDS_ADDRESS")?;
+        let xds_address = match (src.get("XDS_ADDRESS"), &pc.discovery_address) {
+            (None, Some(discovery)) => control_plane_address(&HashMap::from([("XDS_ADDRESS".to_string(), discovery.clone())]), "XDS_ADDRESS")?,
+            _ => control_plane_address(src, "XDS_ADDRESS")?,
+        };
         let ca_address = if fake_ca { None } else { control_plane_address(src, "CA_ADDRESS")? };
 
         let local_xds = match (non_empty(src, "LOCAL_XDS_PATH"), non_empty(src, "LOCAL_XDS")) {
@@ -346,7 +353,11 @@ impl Config {
             service_account: non_empty(src, "SERVICE_ACCOUNT"),
             enable_socks5: bool_or(src, "UNSTABLE_ENABLE_SOCKS5", false)?,
             enable_original_source: opt_bool(src, "ENABLE_ORIG_SRC")?,
-            num_worker_threads: worker_threads(src, cpus)?,
+            num_worker_threads: match (non_empty(src, "ZTUNNEL_WORKER_THREADS"), pc.concurrency) {
+                (None, Some(0)) => cpus.max(1),
+                (None, Some(n)) => n as usize,
+                _ => worker_threads(src, cpus)?,
+            },
             log_format,
             log_filter: non_empty(src, "RUST_LOG").unwrap_or_else(|| "info".to_string()),
             pool_max_streams_per_conn: positive_u32_or(
@@ -402,8 +413,8 @@ impl Config {
                 "ZTUNNEL_READINESS_ADDR",
                 SocketAddr::new(wildcard, 15021),
             )?,
-            admin_addr: addr_or(src, "ZTUNNEL_ADMIN_ADDR", SocketAddr::new(localhost, 15000))?,
-            stats_addr: addr_or(src, "ZTUNNEL_METRICS_ADDR", SocketAddr::new(wildcard, 15020))?,
+            admin_addr: addr_or(src, "ZTUNNEL_ADMIN_ADDR", SocketAddr::new(localhost, pc.proxy_admin_port.unwrap_or(15000)))?,
+            stats_addr: addr_or(src, "ZTUNNEL_METRICS_ADDR", SocketAddr::new(wildcard, pc.stats_port.unwrap_or(15020)))?,
             hbone_port,
         })
     }

@@ -344,3 +344,33 @@ fn serializes_camel_case() {
     assert_eq!(json["proxyMode"], "Shared");
     assert_eq!(json["logFormat"], "plain");
 }
+
+/// PROXY_CONFIG as upstream reads it; the environment wins over it.
+#[test]
+fn proxy_config_yaml() {
+    let pc = "discoveryAddress: istiod-canary.istio-system.svc:15012\nproxyAdminPort: 16000\nstatsPort: 16020\nconcurrency: 3\n\
+              proxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"false\"\n  ISTIO_META_CLUSTER_ID: east\n\
+              holdApplicationUntilProxyStarts: true\n";
+    let c = load(&[("PROXY_CONFIG", pc)]).unwrap();
+    assert_eq!(c.xds_address.as_deref(), Some("https://istiod-canary.istio-system.svc:15012"));
+    assert_eq!(c.admin_addr.port(), 16000);
+    assert_eq!(c.stats_addr.port(), 16020);
+    assert_eq!(c.num_worker_threads, 3);
+    assert!(!c.dns_proxy, "proxyMetadata acts as the environment");
+    assert_eq!(c.cluster_id, "east");
+    assert_eq!(c.proxy_metadata.get("CLUSTER_ID").map(String::as_str), Some("east"));
+    // The real environment overrides every one of them.
+    let c = load(&[
+        ("PROXY_CONFIG", pc),
+        ("XDS_ADDRESS", "https://istiod:15012"),
+        ("ZTUNNEL_WORKER_THREADS", "1"),
+        ("ISTIO_META_DNS_CAPTURE", "true"),
+        ("ZTUNNEL_ADMIN_ADDR", "127.0.0.1:15000"),
+    ])
+    .unwrap();
+    assert_eq!(c.xds_address.as_deref(), Some("https://istiod:15012"));
+    assert_eq!((c.num_worker_threads, c.dns_proxy, c.admin_addr.port()), (1, true, 15000));
+    assert_eq!(load(&[("PROXY_CONFIG", "concurrency: 0")]).unwrap().num_worker_threads, 8);
+    let e = err(&[("PROXY_CONFIG", "concurrency: [")]);
+    assert!(e.contains("PROXY_CONFIG") && e.contains("YAML ProxyConfig"), "{e}");
+}
