@@ -45,7 +45,10 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
 /// The rustls config for our current certificate; rebuilt only when the certificate rotates.
 #[derive(Default)]
 /// The server config for the current certificate and CRL set, rebuilt when either changes.
-struct ServerConfigCache(Mutex<Option<(Arc<WorkloadCertificate>, u64, Arc<ServerConfig>)>>);
+struct ServerConfigCache(Mutex<Option<CachedServerConfig>>);
+
+/// (certificate, CRL set generation, the config built from them)
+type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>);
 
 impl ServerConfigCache {
     fn get(&self, cert: Arc<WorkloadCertificate>, crls: &CrlStore) -> Result<Arc<ServerConfig>, tls::Error> {
