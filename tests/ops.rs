@@ -362,3 +362,25 @@ fn quitquitquit_drains_and_exits_zero() {
     assert!(status.success(), "exit status {status:?}; log:\n{}", env.a.raw_log());
     env.a.wait_for(Duration::from_secs(1), |e| message(e) == "drain complete").unwrap();
 }
+
+/// Upstream raises the soft open-files limit to the hard one at start (a 1024 soft limit gives
+/// EMFILE under load); so do we, and say so.
+#[test]
+fn open_files_soft_limit_is_raised_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = ztunnel::testbed::Mesh::on_loopback(66, 9);
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, mesh.config_yaml()).unwrap();
+    let (_, ca_files) = write_ca(dir.path());
+    // Started with a low soft limit, as a container runtime may start it.
+    let wrapper = dir.path().join("low-nofile.sh");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nulimit -S -n 256\nexec {} \"$@\"\n", bin().display())).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let node = NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files).spawn(&wrapper).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", node.pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let nums: Vec<&str> = line["Max open files".len()..].split_whitespace().collect();
+    assert_eq!(nums[0], nums[1], "soft limit raised to the hard limit: {line}");
+    let ev = node.wait_for(WAIT, |e| message(e) == "raised the open files limit").unwrap();
+    assert_eq!(ev["before"], 256, "{ev}");
+}
