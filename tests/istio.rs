@@ -103,17 +103,7 @@ fn dedicated_mode_against_istiod() {
     let ip = |last: u8| IpAddr::from([127, n, 0, last]);
     let (client_ip, server_ip, node_a_ip, vip) = (ip(1), ip(2), ip(100), IpAddr::from([127, n, 1, 10]));
     let echo = Echo::start(SocketAddr::new(server_ip, 8080)).unwrap();
-    let pod = |name: &'static str, sa: &'static str, node: &'static str, ip: IpAddr, app: &'static str| k8s::Pod {
-        namespace: "default",
-        name,
-        uid: name,
-        service_account: sa,
-        node,
-        ip,
-        app,
-        host_network: false,
-        ambient: true,
-    };
+    let pod = k8s::Pod::new;
     let mut host_a = pod("host-agent-1", "agent", "node-a", node_a_ip, "agent");
     host_a.host_network = true;
     host_a.ambient = false;
@@ -238,17 +228,7 @@ fn shared_mode_two_nodes_against_istiod() {
     for ns in [&pair.a, &pair.b] {
         redirect(&["install", "--netns", ns]);
     }
-    let pod = |name: &'static str, sa: &'static str, node: &'static str, ip: IpAddr, app: &'static str| k8s::Pod {
-        namespace: "default",
-        name,
-        uid: name,
-        service_account: sa,
-        node,
-        ip,
-        app,
-        host_network: false,
-        ambient: true,
-    };
+    let pod = k8s::Pod::new;
     let objects = |server: k8s::Pod<'_>, extra: &[String]| {
         let mut docs = vec![
             k8s::namespace("default", true),

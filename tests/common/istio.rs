@@ -163,7 +163,12 @@ pub mod k8s {
         pub ambient: bool,
     }
 
-    impl Pod<'_> {
+    impl<'a> Pod<'a> {
+        /// A pod of namespace `default` that the CNI has enrolled, with its uid = its name.
+        pub fn new(name: &'a str, service_account: &'a str, node: &'a str, ip: IpAddr, app: &'a str) -> Pod<'a> {
+            Pod { namespace: "default", name, uid: name, service_account, node, ip, app, host_network: false, ambient: true }
+        }
+
         pub fn yaml(&self) -> String {
             let Pod { namespace, name, uid, service_account, node, ip, app, host_network, ambient } = self;
             let annotations = if *ambient { "\n  annotations:\n    ambient.istio.io/redirection: enabled" } else { "" };
