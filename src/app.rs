@@ -183,13 +183,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let traffic = TrafficMetrics::register(metrics.registry());
     let dns_metrics = DnsMetrics::register(metrics.registry());
     // Shared mode: the pod table, read by the admin dump and the workload-manager metrics.
-    let states = (workload_info.is_none()).then(inpod::states::PodStates::default);
-    if let Some(states) = &states {
+    let pod_states = workload_info.is_none().then(inpod::states::PodStates::default);
+    if let Some(states) = &pod_states {
         metrics.registry().register_collector(Box::new(inpod::states::WorkloadManagerMetrics(states.clone())));
     }
     let registry = metrics.finish();
-    // Shared mode: the pods' proxy states, for the admin dump.
-    let mut pod_states = None;
     let addrs = match workload_info {
         Some(workload_info) => {
             let proxy = Proxy::bind(proxy_config(&cfg, workload_info, &crls), store.clone(), certs.clone(), traffic, watcher.clone())?;
@@ -213,8 +211,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 retry_interval: Duration::from_secs(1),
             };
             tracing::info!(uds = %cfg.inpod_uds.display(), "in-pod mode: listeners are bound per pod, inside each pod's network namespace");
-            let states = states.clone().expect("created above in shared mode");
-            pod_states = Some(states.clone());
+            let states = pod_states.clone().unwrap_or_default();
             let manager_ready = ready.register("workload proxy manager");
             tasks.spawn(inpod::manager::run(manager, starter, states, manager_ready, watcher.clone()));
             // Configured (per-pod) addresses: nothing is bound in the node's own namespace.
