@@ -256,6 +256,16 @@ fn deleted_pod_closes_listeners_and_drains_connections() {
         })
     });
     rx.recv_timeout(WAIT).expect("held connection established");
+    // The dump lists it on both pods, in upstream's shape (what istioctl's connections table reads).
+    let pods = workload_state(&node);
+    let out = &pods["uid-client"]["connections"]["outbound"];
+    assert_eq!(out.as_array().map(Vec::len), Some(1), "{pods}");
+    assert_eq!(out[0]["originalDst"], vip.to_string(), "{pods}");
+    assert_eq!(out[0]["actualDst"], format!("{}:15008", s.mesh.server_ip), "{pods}");
+    assert_eq!(out[0]["protocol"], "HBONE", "{pods}");
+    let inb = &pods["uid-server"]["connections"]["inbound"];
+    assert_eq!(inb[0]["actualDst"], format!("{}:8080", s.mesh.server_ip), "{pods}");
+    assert_eq!(inb[0]["protocol"], "HBONE", "{pods}");
 
     assert_eq!(s.cni.del("uid-server").unwrap(), Some(String::new()));
     wait_until("pod B listeners to close", || !listening(&s.pair.b, 15008));

@@ -15,6 +15,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -286,6 +287,20 @@ fn shared_mode_two_nodes_against_istiod() {
     assert_cert_from_istiod(&b, &cp, "spiffe://cluster.local/ns/default/sa/server");
     let inb = b.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
     assert_eq!(inb["src.identity"], "spiffe://cluster.local/ns/default/sa/client", "{inb}");
+
+    // istioctl's connections table, from our dump, while a connection is open.
+    let held = in_netns(&pair.a, move || {
+        let mut c = TcpStream::connect_timeout(&to_vip, Duration::from_secs(5)).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        c
+    });
+    let table = cp.ztunnel_config(&dump(&a).0, "connections");
+    assert!(table.contains("client.default") && table.contains("Outbound") && table.contains("HBONE"), "{table}");
+    let table = cp.ztunnel_config(&dump(&b).0, "connections");
+    assert!(table.contains("server.default") && table.contains("Inbound"), "{table}");
+    drop(held);
 
     // A DENY policy from istiod on the server refuses the client; removing it lets it back in.
     let deny = k8s::policy("default", "deny-client", "echo", "DENY", &["cluster.local/ns/default/sa/client"]);

@@ -41,6 +41,8 @@ pub struct PodHandle {
     pub trigger: DrainTrigger,
     /// The proxy's serving task; aborting it closes connections still open at the deadline.
     pub task: Option<tokio::task::AbortHandle>,
+    /// Its open connections, for the admin dump.
+    pub connections: crate::proxy::connections::LiveConnections,
 }
 
 impl PodHandle {
@@ -185,8 +187,9 @@ impl<S: PodStarter> PodTable<S> {
         match self.starter.start(&p.info, &p.netns) {
             Ok(handle) => {
                 tracing::info!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "pod added: listeners bound in its network namespace");
-                p.running = Some(handle);
                 self.states.set(&p.info, Phase::Up, None);
+                self.states.set_connections(uid, handle.connections.clone());
+                p.running = Some(handle);
                 self.states.proxy_started();
                 Ok(())
             }

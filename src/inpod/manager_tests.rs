@@ -18,7 +18,7 @@ impl PodStarter for Recorder {
         self.started.lock().unwrap().push(pod.uid.clone());
         let (t, w) = pod_drain();
         self.watchers.lock().unwrap().push((pod.uid.clone(), w));
-        Ok(PodHandle { trigger: t, task: None })
+        Ok(PodHandle { trigger: t, task: None, connections: Default::default() })
     }
 }
 
@@ -133,7 +133,12 @@ fn states_follow_the_pods_for_the_admin_dump() {
     assert_eq!(now["u2"].state, Phase::Pending);
     assert_eq!(now["u2"].last_error.as_deref(), Some("address in use"));
     let json = serde_json::to_value(&now).unwrap();
-    assert_eq!(json["u1"], serde_json::json!({"state": "Up", "info": {"name": "a", "namespace": "default", "serviceAccount": "sa"}}));
+    assert_eq!(
+        json["u1"],
+        serde_json::json!({"state": "Up", "connections": {"inbound": [], "outbound": []}, "info": {"name": "a", "namespace": "default", "serviceAccount": "sa"}})
+    );
+    // A pod whose proxy is not running has no connection lists.
+    assert!(json["u2"].get("connections").is_none(), "{json}");
 
     t.apply(del("u1"), None).unwrap();
     assert!(!states.snapshot().contains_key("u1"), "a deleted pod leaves the dump");

@@ -126,7 +126,8 @@ impl PodStarter for ProxyStarter {
                 tracing::warn!(identity = %id, "prefetching the pod's certificate failed (retried on first use): {e}");
             }
         });
+        let connections = proxy.live_connections();
         let task = tokio::spawn(proxy.run(watcher)).abort_handle();
-        Ok(PodHandle { trigger, task: Some(task) })
+        Ok(PodHandle { trigger, task: Some(task), connections })
     }
 }

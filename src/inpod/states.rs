@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use serde::Serialize;
 
 use super::manager::PodInfo;
+use crate::proxy::connections::{ConnectionsDump, LiveConnections};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Phase {
@@ -39,6 +40,10 @@ pub struct PodIdentity {
 #[serde(rename_all = "camelCase")]
 pub struct PodState {
     pub state: Phase,
+    /// The pod proxy's open connections (upstream's shape), filled in by
+    /// [`PodStates::snapshot`] while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnectionsDump>,
     pub info: PodIdentity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -51,6 +56,8 @@ pub struct PodStates(Arc<Inner>);
 #[derive(Debug, Default)]
 struct Inner {
     pods: RwLock<BTreeMap<String, PodState>>,
+    /// Running pod proxies' connection lists, by uid.
+    live: RwLock<BTreeMap<String, LiveConnections>>,
     started: AtomicU64,
     stopped: AtomicU64,
 }
@@ -62,12 +69,17 @@ impl PodStates {
             namespace: pod.namespace.clone(),
             service_account: pod.service_account.clone(),
         };
-        let entry = PodState { state, info, last_error };
+        let entry = PodState { state, connections: None, info, last_error };
         self.0.pods.write().unwrap_or_else(|p| p.into_inner()).insert(pod.uid.clone(), entry);
     }
 
     pub(super) fn remove(&self, uid: &str) {
         self.0.pods.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
+        self.0.live.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
+    }
+
+    pub(super) fn set_connections(&self, uid: &str, live: LiveConnections) {
+        self.0.live.write().unwrap_or_else(|p| p.into_inner()).insert(uid.to_string(), live);
     }
 
     /// A pod's proxy started (its listeners are bound).
@@ -80,9 +92,14 @@ impl PodStates {
         self.0.stopped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The current states, by pod uid.
+    /// The current states, by pod uid, with each running proxy's open connections.
     pub fn snapshot(&self) -> BTreeMap<String, PodState> {
-        self.0.pods.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut pods = self.0.pods.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let live = self.0.live.read().unwrap_or_else(|p| p.into_inner());
+        for (uid, state) in pods.iter_mut() {
+            state.connections = live.get(uid).map(LiveConnections::dump);
+        }
+        pods
     }
 }
 

@@ -10,11 +10,16 @@
 //!
 //! Closing is cooperative: the registry sends the [`DenyReason`] to the connection's handler,
 //! which stops its byte copy (dropping both sockets) and logs the reason in its access line.
+//!
+//! [`LiveConnections`] lists a proxy's open connections both ways for `/config_dump`
+//! (upstream's `workloadState[uid].connections`, which `istioctl ztunnel-config connections`
+//! prints): inbound ones from the registry, outbound ones from [`OutboundConnections`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::authz::{self, Denial, InboundConn};
@@ -122,6 +127,86 @@ impl ConnectionRegistry {
             closed += 1;
         }
         closed
+    }
+}
+
+/// One open connection as upstream's dump shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionDump {
+    pub src: std::net::SocketAddr,
+    /// Where the client meant to go (the CONNECT target inbound, the captured destination
+    /// outbound).
+    pub original_dst: std::net::SocketAddr,
+    /// Where we connected (the workload inbound; the HBONE peer or the destination outbound).
+    pub actual_dst: std::net::SocketAddr,
+    /// `HBONE` or `TCP`.
+    pub protocol: &'static str,
+}
+
+/// A proxy's open connections, both ways.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectionsDump {
+    pub inbound: Vec<ConnectionDump>,
+    pub outbound: Vec<ConnectionDump>,
+}
+
+impl ConnectionRegistry {
+    /// The registered (inbound) connections, in registration order.
+    fn dump(&self) -> Vec<ConnectionDump> {
+        let conns = self.lock();
+        let mut ids: Vec<&u64> = conns.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let c = &conns[id].conn;
+                let dst = std::net::SocketAddr::new(c.rbac.dst_ip, c.rbac.dst_port);
+                // Only HBONE connections carry a verified peer identity.
+                let protocol = if c.rbac.src_identity.is_some() { "HBONE" } else { "TCP" };
+                ConnectionDump { src: c.src, original_dst: dst, actual_dst: dst, protocol }
+            })
+            .collect()
+    }
+}
+
+/// Open outbound connections, for the dump only (nothing re-checks them).
+#[derive(Debug, Default)]
+pub struct OutboundConnections {
+    next_id: AtomicU64,
+    conns: Mutex<std::collections::BTreeMap<u64, ConnectionDump>>,
+}
+
+/// An outbound connection's entry; removed when dropped.
+pub struct Tracked<'r> {
+    list: &'r OutboundConnections,
+    id: u64,
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.list.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
+impl OutboundConnections {
+    pub fn track(&self, conn: ConnectionDump) -> Tracked<'_> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, conn);
+        Tracked { list: self, id }
+    }
+}
+
+/// Both lists of one proxy; cheap to clone, read by the admin server.
+#[derive(Debug, Clone, Default)]
+pub struct LiveConnections {
+    pub inbound: Arc<ConnectionRegistry>,
+    pub outbound: Arc<OutboundConnections>,
+}
+
+impl LiveConnections {
+    pub fn dump(&self) -> ConnectionsDump {
+        let outbound = self.outbound.conns.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        ConnectionsDump { inbound: self.inbound.dump(), outbound }
     }
 }
 

@@ -157,6 +157,8 @@ pub struct ProxyInputs {
     pub metrics: Arc<TrafficMetrics>,
     /// Live inbound connections, for re-checks when policies change.
     pub connections: Arc<connections::ConnectionRegistry>,
+    /// Live outbound connections, for the admin dump.
+    pub outbound_connections: Arc<connections::OutboundConnections>,
     /// Filled in once listeners are bound; used for self-call checks.
     own_ports: HashSet<u16>,
     own_ips: HashSet<IpAddr>,
@@ -252,6 +254,7 @@ impl Proxy {
             pool,
             metrics,
             connections: Arc::default(),
+            outbound_connections: Arc::default(),
             own_ports,
             own_ips,
         });
@@ -267,6 +270,14 @@ impl Proxy {
 
     pub fn addresses(&self) -> BoundAddrs {
         self.addrs
+    }
+
+    /// This proxy's open connections, for the admin dump.
+    pub fn live_connections(&self) -> connections::LiveConnections {
+        connections::LiveConnections {
+            inbound: self.inputs.connections.clone(),
+            outbound: self.inputs.outbound_connections.clone(),
+        }
     }
 
     /// Serves every listener until `drain` is signalled; in-flight connections keep their

@@ -11,6 +11,7 @@ use http::header::HeaderValue;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::drain::DrainWatcher;
+use crate::proxy::connections::ConnectionDump;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
 use crate::proxy::access::{ConnectionLog, Direction};
@@ -51,6 +52,11 @@ async fn proxy(
     log: &mut ConnectionLog,
 ) -> Result<copy::Transferred, Error> {
     let upstream = establish(inputs, dst, log).await?;
+    let (actual_dst, protocol) = match &upstream {
+        UpstreamConn::Hbone(_) => (log.dst_hbone_addr.unwrap_or(dst), "HBONE"),
+        UpstreamConn::Tcp(_) => (dst, "TCP"),
+    };
+    let _listed = inputs.outbound_connections.track(ConnectionDump { src: log.src_addr, original_dst: dst, actual_dst, protocol });
     pump(&mut client, upstream).await
 }
 
