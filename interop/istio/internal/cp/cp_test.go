@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -193,22 +194,39 @@ func TestDeltaADSAsZtunnel(t *testing.T) {
 
 func TestXDSRejectsBadToken(t *testing.T) {
 	s := start(t)
-	conn := dial(t, s, s.Info().XDS, "nobody")
-	ads := pilotxds.NewDeltaAdsTest(t, conn).
-		WithID("ztunnel~10.0.1.10~ztunnel-node-a.istio-system~istio-system.svc.cluster.local").
-		WithMetadata(model.NodeMetadata{Namespace: "istio-system"}).WithType(v3.AddressType).WithTimeout(10 * time.Second)
-	ads.Request(&discovery.DeltaDiscoveryRequest{TypeUrl: v3.AddressType})
-	if err := ads.ExpectError(); status.Code(err) != codes.Unauthenticated {
+	const id = "ztunnel~10.0.1.10~ztunnel-node-a.istio-system~istio-system.svc.cluster.local"
+	if err := adsStreamError(t, dial(t, s, s.Info().XDS, "nobody"), id, "istio-system"); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("want Unauthenticated, got %v", err)
 	}
 	// A valid token for another namespace fails istiod's identity check.
-	conn = dial(t, s, s.Info().XDS, "default/client/client")
-	ads = pilotxds.NewDeltaAdsTest(t, conn).
-		WithID("ztunnel~10.0.1.10~ztunnel-node-a.istio-system~istio-system.svc.cluster.local").
-		WithMetadata(model.NodeMetadata{Namespace: "istio-system"}).WithType(v3.AddressType).WithTimeout(10 * time.Second)
-	ads.Request(&discovery.DeltaDiscoveryRequest{TypeUrl: v3.AddressType})
-	if err := ads.ExpectError(); status.Code(err) != codes.PermissionDenied {
+	if err := adsStreamError(t, dial(t, s, s.Info().XDS, "default/client/client"), id, "istio-system"); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("want PermissionDenied, got %v", err)
+	}
+}
+
+// adsStreamError opens a delta ADS stream as node id, asks for Addresses and returns the error
+// the server ends the stream with. The server may refuse before the request is even written
+// (the send then sees EOF), so only what Recv reports counts.
+func adsStreamError(t *testing.T, conn *grpc.ClientConn, id, namespace string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		return err
+	}
+	meta := model.NodeMetadata{Namespace: namespace}
+	_ = stream.Send(&discovery.DeltaDiscoveryRequest{
+		Node:    &corev3.Node{Id: id, Metadata: meta.ToStruct()},
+		TypeUrl: v3.AddressType,
+	})
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if err == io.EOF {
+				t.Fatal("stream ended without an error status")
+			}
+			return err
+		}
 	}
 }
 
