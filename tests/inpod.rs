@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::netns::mesh;
+use common::netns::{cni_pod, mesh, redirect};
 use ztunnel::testbed::netns::{Pair, in_netns};
 use common::*;
 use ztunnel::testbed::Mesh;
@@ -36,19 +36,9 @@ struct Setup {
     config: PathBuf,
 }
 
+/// A pod whose service account is its name.
 fn pod(pair_ns: &str, uid: &str, name: &str) -> CniPod {
-    CniPod {
-        uid: uid.into(),
-        name: name.into(),
-        namespace: "default".into(),
-        service_account: name.into(),
-        netns: PathBuf::from(format!("/var/run/netns/{pair_ns}")),
-    }
-}
-
-fn redirect(args: &[&str]) {
-    let out = std::process::Command::new(bin()).arg("redirect").args(args).output().unwrap();
-    assert!(out.status.success(), "ztunnel redirect {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    cni_pod(pair_ns, uid, name, name)
 }
 
 fn setup(n: u8) -> Setup {

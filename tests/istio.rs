@@ -21,10 +21,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::istio::{IstioCp, k8s, nacks};
+use common::netns::{cni_pod, redirect};
 use common::*;
 use serde_json::Value;
 use ztunnel::testbed::backend::{Echo, round_trip};
-use ztunnel::testbed::cni::{Cni, CniPod};
+use ztunnel::testbed::cni::Cni;
 use ztunnel::testbed::http;
 use ztunnel::testbed::netns::{Pair, in_netns};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
@@ -181,22 +182,6 @@ fn dedicated_mode_against_istiod() {
     assert!(certs.contains("Leaf") && certs.contains("Root") && !certs.contains("<nil>"), "{certs}");
 
     assert_no_nacks(&[&a, &b]);
-}
-
-/// A pod of the shared-mode test, as the CNI announces it.
-fn cni_pod(netns: &str, uid: &str, name: &str, sa: &str) -> CniPod {
-    CniPod {
-        uid: uid.into(),
-        name: name.into(),
-        namespace: "default".into(),
-        service_account: sa.into(),
-        netns: PathBuf::from(format!("/var/run/netns/{netns}")),
-    }
-}
-
-fn redirect(args: &[&str]) {
-    let out = std::process::Command::new(bin()).arg("redirect").args(args).output().unwrap();
-    assert!(out.status.success(), "ztunnel redirect {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// An unmodified client in `ns` sends `len` bytes to `dst`; the echo must return them all.

@@ -14,3 +14,20 @@ pub fn mesh(n: u8) -> ztunnel::testbed::Mesh {
         trust_domain: "cluster.local".into(),
     }
 }
+
+/// A pod of namespace `default` in network namespace `netns`, as the CNI announces it.
+pub fn cni_pod(netns: &str, uid: &str, name: &str, service_account: &str) -> ztunnel::testbed::cni::CniPod {
+    ztunnel::testbed::cni::CniPod {
+        uid: uid.into(),
+        name: name.into(),
+        namespace: "default".into(),
+        service_account: service_account.into(),
+        netns: std::path::PathBuf::from(format!("/var/run/netns/{netns}")),
+    }
+}
+
+/// `ztunnel redirect <args>`: installs or removes a pod's capture rules, as istio-cni would.
+pub fn redirect(args: &[&str]) {
+    let out = std::process::Command::new(super::bin()).arg("redirect").args(args).output().unwrap();
+    assert!(out.status.success(), "ztunnel redirect {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
