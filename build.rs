@@ -4,10 +4,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = ["workload.proto", "authorization.proto", "citadel.proto", "xds.proto", "zds.proto"];
     let fds = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");
     // `ztunnel version` reports the compiler, as upstream's BuildInfo does.
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());

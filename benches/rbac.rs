@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ztunnel::identity::Identity;
-use ztunnel::rbac::{
-    Authorization, Connection, PolicyAction, PolicyScope, RbacMatch, StringMatch, evaluate,
-};
+use ztunnel::rbac::{Authorization, Connection, PolicyAction, PolicyScope, RbacMatch, StringMatch, evaluate};
 use ztunnel::state::{ProxyState, Workload};
 
 /// Counts allocations so the report can show the hot path stays allocation-free.

@@ -18,10 +18,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ztunnel::identity::dev_ca::DevCa;
-use ztunnel::testbed::{Mesh, netns};
 use ztunnel::testbed::backend::{Echo, Sink};
 use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};
+use ztunnel::testbed::{Mesh, netns};
 
 struct Args {
     runs: usize,
@@ -40,7 +40,16 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { runs: 3, seconds: 2.0, workers: "2".into(), only: None, env: Vec::new(), scrape: false, netns: false, capture: false };
+    let mut a = Args {
+        runs: 3,
+        seconds: 2.0,
+        workers: "2".into(),
+        only: None,
+        env: Vec::new(),
+        scrape: false,
+        netns: false,
+        capture: false,
+    };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -458,9 +467,19 @@ fn main() {
             eprintln!(
                 "run {}: {:.2}/{:.2}/{:.2} Gbit/s, {:.0}/{:.0}/{:.0} conn/s, p50 {:.1}/{:.1}/{:.1} us \
                  (direct/relays/tunnel); tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",
-                i + 1, r.direct_gbps, r.relays_gbps, r.tunnel_gbps, r.direct_cps, r.relays_cps, r.tunnel_cps,
-                r.direct_p50, r.relays_p50, r.tunnel_p50,
-                r.cpu_per_gb, r.cpu_per_conn_us, r.cpu_per_rtt_us
+                i + 1,
+                r.direct_gbps,
+                r.relays_gbps,
+                r.tunnel_gbps,
+                r.direct_cps,
+                r.relays_cps,
+                r.tunnel_cps,
+                r.direct_p50,
+                r.relays_p50,
+                r.tunnel_p50,
+                r.cpu_per_gb,
+                r.cpu_per_conn_us,
+                r.cpu_per_rtt_us
             );
             r
         })
@@ -478,11 +497,46 @@ fn main() {
     let topology = if args.netns { "two network namespaces joined by veth" } else { "loopback" };
     let entry = if args.capture { "iptables capture to 15001" } else { "SOCKS5" };
     println!("topology: {topology}; client enters node A by {entry}");
-    println!("{:<34} {:>9} {:>9} {:>9} {:>11} {:>11}", "metric", "direct", "relays", "tunnel", "relays/dir", "tunnel/dir");
-    println!("{:<34} {:>9.2} {:>9.2} {:>9.2} {:>10.2}x {:>10.2}x", "single-stream throughput (Gbit/s)", dg, rg, tg, rg / dg, tg / dg);
-    println!("{:<34} {:>9.0} {:>9.0} {:>9.0} {:>10.2}x {:>10.2}x", "new connections per second", dc, rc, tc, rc / dc, tc / dc);
-    println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p50 (us)", d50, r50, t50, r50 - d50, t50 - d50);
-    println!("{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us", "64-byte round trip p99 (us)", d99, r99, t99, r99 - d99, t99 - d99);
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "metric", "direct", "relays", "tunnel", "relays/dir", "tunnel/dir"
+    );
+    println!(
+        "{:<34} {:>9.2} {:>9.2} {:>9.2} {:>10.2}x {:>10.2}x",
+        "single-stream throughput (Gbit/s)",
+        dg,
+        rg,
+        tg,
+        rg / dg,
+        tg / dg
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>10.2}x {:>10.2}x",
+        "new connections per second",
+        dc,
+        rc,
+        tc,
+        rc / dc,
+        tc / dc
+    );
+    println!(
+        "{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us",
+        "64-byte round trip p50 (us)",
+        d50,
+        r50,
+        t50,
+        r50 - d50,
+        t50 - d50
+    );
+    println!(
+        "{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us",
+        "64-byte round trip p99 (us)",
+        d99,
+        r99,
+        t99,
+        r99 - d99,
+        t99 - d99
+    );
     let (rcg, tcg) = (m(|r| r.relays_cpu_per_gb), m(|r| r.cpu_per_gb));
     let (rcc, tcc) = (m(|r| r.relays_cpu_per_conn_us), m(|r| r.cpu_per_conn_us));
     let (rcr, tcr) = (m(|r| r.relays_cpu_per_rtt_us), m(|r| r.cpu_per_rtt_us));

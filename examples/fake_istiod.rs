@@ -22,9 +22,9 @@ const USAGE: &str = "usage: fake_istiod --config <mesh.yaml> --ca-cert <root.pem
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    ).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
     let mut config = None;
     let mut cert = None;
     let mut key = None;

@@ -11,27 +11,31 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::admin::Admin;
+use crate::config::LocalXdsSource;
 use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
-use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::dns::metrics::DnsMetrics;
 use crate::dns::server::parse_resolv_conf;
-use crate::inpod::{self, manager::ManagerConfig, starter::{DnsSettings, ProxyStarter}};
+use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
-use crate::identity::dev_ca::DevCa;
 use crate::identity::auth::Credentials;
 use crate::identity::ca_client::{CaClient, CaClientConfig};
-use crate::tls::control::ControlPlaneEndpoint;
+use crate::identity::dev_ca::DevCa;
 use crate::identity::dev_ca_files::DevCaFiles;
 use crate::identity::manager::{CertificateSource, SecretManager};
-use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
-use crate::admin::Admin;
+use crate::inpod::{
+    self,
+    manager::ManagerConfig,
+    starter::{DnsSettings, ProxyStarter},
+};
 use crate::metrics::{MetricsBuilder, TrafficMetrics};
-use crate::xds::metrics::XdsMetrics;
+use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
 use crate::readiness::{self, Ready};
 use crate::redirect::{self, SocketOptions};
 use crate::state::{LocalWorkloadKey, StateStore};
-use crate::config::LocalXdsSource;
+use crate::tls::control::ControlPlaneEndpoint;
 use crate::xds::client::{NodeInfo, XdsClient, XdsClientConfig, node};
+use crate::xds::metrics::XdsMetrics;
 use crate::xds::{LocalFileWatcher, load_str};
 
 /// How often the local config file is checked for changes.
@@ -129,7 +133,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                     other.service_account
                 ),
                 None => {
-                    let known: Vec<String> = snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
+                    let known: Vec<String> =
+                        snapshot.workloads().map(|w| format!("{}/{}", w.namespace, w.name)).collect();
                     bail!(
                         "PROXY_WORKLOAD_INFO names workload {}/{}, which is not in the configuration (known: {})",
                         workload_info.namespace,
@@ -190,21 +195,36 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let registry = metrics.finish();
     let addrs = match workload_info {
         Some(workload_info) => {
-            let proxy = Proxy::bind(proxy_config(&cfg, workload_info, &crls), store.clone(), certs.clone(), traffic, watcher.clone())?;
+            let proxy = Proxy::bind(
+                proxy_config(&cfg, workload_info, &crls),
+                store.clone(),
+                certs.clone(),
+                traffic,
+                watcher.clone(),
+            )?;
             let addrs = proxy.addresses();
             tasks.spawn(proxy.run(watcher.clone()));
             addrs
         }
         None => {
-            let placeholder = ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
+            let placeholder =
+                ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
             let dns = cfg.dns_proxy.then(|| DnsSettings {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
                 addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
                 domain: cfg.cluster_domain.clone(),
-                upstreams: std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default(),
+                upstreams: std::fs::read_to_string("/etc/resolv.conf")
+                    .map(|t| parse_resolv_conf(&t))
+                    .unwrap_or_default(),
                 metrics: dns_metrics.clone(),
             });
-            let starter = ProxyStarter { base: proxy_config(&cfg, placeholder, &crls), state: store.clone(), certs: certs.clone(), metrics: traffic, dns };
+            let starter = ProxyStarter {
+                base: proxy_config(&cfg, placeholder, &crls),
+                state: store.clone(),
+                certs: certs.clone(),
+                metrics: traffic,
+                dns,
+            };
             let manager = ManagerConfig {
                 uds: cfg.inpod_uds.clone(),
                 drain_deadline: cfg.self_termination_deadline,
@@ -224,7 +244,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
     };
     proxy_task.done();
-
 
     let metrics_listener = redirect::bind(cfg.stats_addr, &redirect::ListenOptions::default())
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
@@ -314,17 +333,21 @@ fn certificate_source(cfg: &Config) -> anyhow::Result<Arc<dyn CertificateSource>
                      whose private key ships with every ztunnel binary. Any process can mint identities it trusts: \
                      development and tests only, never production"
                 );
-                Arc::new(DevCa::built_in().context("loading the built-in development CA root")?.with_ttl(cfg.secret_ttl))
+                Arc::new(
+                    DevCa::built_in().context("loading the built-in development CA root")?.with_ttl(cfg.secret_ttl),
+                )
             }
         });
     }
-    let address = cfg
-        .ca_address
-        .clone()
-        .context("CA_ADDRESS is empty and FAKE_CA is false: no way to obtain certificates")?;
+    let address =
+        cfg.ca_address.clone().context("CA_ADDRESS is empty and FAKE_CA is false: no way to obtain certificates")?;
     let cp = &cfg.control_plane;
     Ok(Arc::new(CaClient::new(CaClientConfig {
-        endpoint: ControlPlaneEndpoint { address, roots: cp.ca_root_cert.clone(), alt_hostname: cp.alt_ca_hostname.clone() },
+        endpoint: ControlPlaneEndpoint {
+            address,
+            roots: cp.ca_root_cert.clone(),
+            alt_hostname: cp.alt_ca_hostname.clone(),
+        },
         credentials: credentials(cfg, &cp.ca_headers),
         secret_ttl: cfg.secret_ttl,
         impersonate: cfg.proxy_mode == ProxyMode::Shared,
@@ -349,7 +372,11 @@ fn original_source(cfg: &Config) -> bool {
         Some(on) => on,
         None => cfg.proxy_mode == ProxyMode::Shared && redirect::ip_transparent_available(),
     };
-    tracing::info!(enabled = on, explicit = cfg.enable_original_source.is_some(), "original source preservation (ENABLE_ORIG_SRC)");
+    tracing::info!(
+        enabled = on,
+        explicit = cfg.enable_original_source.is_some(),
+        "original source preservation (ENABLE_ORIG_SRC)"
+    );
     on
 }
 

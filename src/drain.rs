@@ -13,13 +13,7 @@ use tokio::sync::{mpsc, watch};
 pub fn new() -> (DrainTrigger, DrainWatcher) {
     let (signal_tx, signal_rx) = watch::channel(false);
     let (done_tx, done_rx) = mpsc::channel(1);
-    (
-        DrainTrigger { signal_tx, done_rx },
-        DrainWatcher {
-            signal_rx,
-            _done: Some(done_tx),
-        },
-    )
+    (DrainTrigger { signal_tx, done_rx }, DrainWatcher { signal_rx, _done: Some(done_tx) })
 }
 
 /// The side that starts a drain and waits for it to complete.
@@ -72,10 +66,7 @@ impl DrainWatcher {
     /// A watcher that sees the signal but does not hold up completion: for long-lived
     /// background machinery (pooled idle connections) that should simply stop when asked.
     pub fn detached(&self) -> DrainWatcher {
-        DrainWatcher {
-            signal_rx: self.signal_rx.clone(),
-            _done: None,
-        }
+        DrainWatcher { signal_rx: self.signal_rx.clone(), _done: None }
     }
 
     /// True once a drain has started.

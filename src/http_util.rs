@@ -74,9 +74,7 @@ where
                 let fut = handler(req);
                 async move { Ok::<_, Infallible>(fut.await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }

@@ -25,15 +25,15 @@
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
 
 pub mod admin;
-pub mod dns;
-pub mod drain;
-pub mod http_util;
-pub mod inpod;
-pub mod metrics;
-pub mod identity;
 pub mod app;
 pub mod config;
+pub mod dns;
+pub mod drain;
 pub mod hbone;
+pub mod http_util;
+pub mod identity;
+pub mod inpod;
+pub mod metrics;
 pub mod proxy;
 pub mod rbac;
 pub mod readiness;

@@ -57,7 +57,8 @@ fn main() -> ExitCode {
 
 fn run_proxy() -> anyhow::Result<()> {
     let cfg = Config::from_source(&ProcessEnv).context("invalid configuration")?;
-    ztunnel::telemetry::init(&cfg.log_filter, cfg.log_format == ztunnel::config::LogFormat::Json).map_err(anyhow::Error::msg)?;
+    ztunnel::telemetry::init(&cfg.log_filter, cfg.log_format == ztunnel::config::LogFormat::Json)
+        .map_err(anyhow::Error::msg)?;
     match ztunnel::redirect::raise_open_files_limit() {
         Ok((before, after)) if after > before => tracing::info!(before, after, "raised the open files limit"),
         Ok(_) => {}

@@ -86,9 +86,7 @@ pub async fn serve(listener: TcpListener, ready: Ready, drain: DrainWatcher) {
                 let resp = respond(&ready, &req);
                 async move { Ok::<_, Infallible>(resp) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }

@@ -58,7 +58,8 @@ impl LogControl {
 }
 
 fn parse(filter: &str) -> Result<EnvFilter, LogError> {
-    EnvFilter::try_new(filter).map_err(|e| LogError::InvalidFilter { filter: filter.to_string(), reason: e.to_string() })
+    EnvFilter::try_new(filter)
+        .map_err(|e| LogError::InvalidFilter { filter: filter.to_string(), reason: e.to_string() })
 }
 
 static CONTROL: OnceLock<LogControl> = OnceLock::new();
@@ -206,9 +207,9 @@ mod tests {
     #[test]
     fn json_lines_have_upstreams_shape() {
         let addr: std::net::SocketAddr = "10.0.0.1:80".parse().unwrap();
-        let (text, v) = capture(|| {
-            tracing::warn!(target: "ztunnel::proxy", direction = "inbound", src.addr = %addr, bytes = 42u64, ok = true, "connection \"done\"")
-        });
+        let (text, v) = capture(
+            || tracing::warn!(target: "ztunnel::proxy", direction = "inbound", src.addr = %addr, bytes = 42u64, ok = true, "connection \"done\""),
+        );
         assert_eq!(v["level"], "warn");
         assert_eq!(v["scope"], "ztunnel::proxy");
         assert_eq!(v["message"], "connection \"done\"");

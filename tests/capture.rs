@@ -12,15 +12,14 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::*;
 use common::netns::mesh;
-use ztunnel::testbed::netns::{Pair, in_netns};
+use common::*;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
+use ztunnel::testbed::netns::{Pair, in_netns};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 
 const WAIT: Duration = Duration::from_secs(10);
-
 
 struct Setup {
     pair: Pair,
@@ -77,12 +76,8 @@ fn outbound_capture_with_iptables_redirect() {
     // leaving the namespace, except ztunnel's own (mark 0x539), goes to 15001.
     s.pair.ipt(&s.pair.a, "-t nat -A OUTPUT -p tcp ! -o lo -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001");
 
-    for (i, dst) in [
-        SocketAddr::new(s.mesh.service_vip, 80),
-        SocketAddr::new(s.mesh.server_ip, 8080),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, dst) in
+        [SocketAddr::new(s.mesh.service_vip, 80), SocketAddr::new(s.mesh.server_ip, 8080)].into_iter().enumerate()
     {
         let data = payload(2 << 20, 40 + i as u64);
         let expected = data.clone();
@@ -94,7 +89,11 @@ fn outbound_capture_with_iptables_redirect() {
     }
     let out = s.a.wait_for(WAIT, |e| message(e) == "HBONE connection established").unwrap();
     assert_eq!(out["peer_identity"], "spiffe://cluster.local/ns/default/sa/server");
-    let log = s.a.wait_for(WAIT, |e| message(e) == "connection complete" && e["dst.addr"] == format!("{}:80", s.mesh.service_vip)).unwrap();
+    let log =
+        s.a.wait_for(WAIT, |e| {
+            message(e) == "connection complete" && e["dst.addr"] == format!("{}:80", s.mesh.service_vip)
+        })
+        .unwrap();
     assert_eq!(log["dst.hbone_addr"], format!("{}:15008", s.mesh.server_ip));
     let inb = s.b.wait_for(WAIT, |e| message(e) == "connection complete").unwrap();
     assert_eq!(inb["src.identity"], "spiffe://cluster.local/ns/default/sa/client");
@@ -145,7 +144,11 @@ fn uncaptured_connection_to_15001_is_refused() {
 fn outbound_capture_ipv6() {
     // Dual-stack wildcard listeners, IPv6 workloads: SO_ORIGINAL_DST via IP6T_SO_ORIGINAL_DST.
     let s = setup_with(34, mesh_v6(34), "::");
-    s.pair.ipt_with("ip6tables", &s.pair.a, "-t nat -A OUTPUT -p tcp ! -o lo -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001");
+    s.pair.ipt_with(
+        "ip6tables",
+        &s.pair.a,
+        "-t nat -A OUTPUT -p tcp ! -o lo -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001",
+    );
     let dst = SocketAddr::new(s.mesh.service_vip, 80);
     let data = payload(1 << 20, 60);
     let expected = data.clone();

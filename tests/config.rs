@@ -51,7 +51,10 @@ fn startup_errors_name_the_problem() {
         v
     };
     let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
-        (base(&[("POOL_MAX_STREAMS_PER_CONNECTION", "abc")]), "invalid value \"abc\" for POOL_MAX_STREAMS_PER_CONNECTION"),
+        (
+            base(&[("POOL_MAX_STREAMS_PER_CONNECTION", "abc")]),
+            "invalid value \"abc\" for POOL_MAX_STREAMS_PER_CONNECTION",
+        ),
         (base(&[("FAKE_CA", "yes please")]), "FAKE_CA"),
         (base(&[("PROXY_WORKLOAD_INFO", "just-a-name")]), "PROXY_WORKLOAD_INFO"),
         (base(&[("PROXY_WORKLOAD_INFO", "default/nobody/sa")]), "default/nobody, which is not in the configuration"),
@@ -74,7 +77,10 @@ fn startup_errors_name_the_problem() {
     std::fs::write(&bad, mesh.config_yaml().replacen("protocol: HBONE", "protocol: HBONEX", 1)).unwrap();
     let (ok, stderr) = proxy_with(&base(&[("LOCAL_XDS_PATH", &bad.display().to_string())]));
     assert!(!ok);
-    assert!(stderr.contains("bad.yaml") && stderr.contains("line 8") && stderr.contains("workloads[0].protocol"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml") && stderr.contains("line 8") && stderr.contains("workloads[0].protocol"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -148,7 +154,14 @@ fn version_prints_upstreams_buildinfo_line_first() {
     let text = String::from_utf8(out.stdout).unwrap();
     let first = text.lines().next().unwrap();
     assert!(first.starts_with("version.BuildInfo{Version:\"") && first.ends_with("\"}"), "{first}");
-    for key in ["GitRevision:\"", "RustVersion:\"1.", "BuildProfile:\"", "BuildStatus:\"", "GitTag:\"", "IstioVersion:\"1.28.0\""] {
+    for key in [
+        "GitRevision:\"",
+        "RustVersion:\"1.",
+        "BuildProfile:\"",
+        "BuildStatus:\"",
+        "GitTag:\"",
+        "IstioVersion:\"1.28.0\"",
+    ] {
         assert!(first.contains(key), "{key} missing in {first}");
     }
     let provider = text.lines().find_map(|l| l.strip_prefix("crypto provider: ")).unwrap();

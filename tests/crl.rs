@@ -39,7 +39,8 @@ impl CrlMaker {
 
     /// Writes (atomically) a CRL revoking `serials` (hex) to `out`.
     fn write(&self, out: &Path, serials: &[String]) {
-        let index: String = serials.iter().map(|s| format!("R\t351231235959Z\t251201000000Z\t{s}\tunknown\t/CN=revoked\n")).collect();
+        let index: String =
+            serials.iter().map(|s| format!("R\t351231235959Z\t251201000000Z\t{s}\tunknown\t/CN=revoked\n")).collect();
         std::fs::write(self.dir.join("index.txt"), index).unwrap();
         let tmp = out.with_extension("tmp");
         let o = Command::new("openssl")

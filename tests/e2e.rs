@@ -43,10 +43,7 @@ fn socks5_hostname_through_hbone_byte_exact() {
 #[test]
 fn socks5_by_vip_and_by_workload_ip() {
     let env = start(12, |_, s| s);
-    for dst in [
-        SocketAddr::new(env.mesh.service_vip, 80),
-        SocketAddr::new(env.mesh.server_ip, env.mesh.backend_port),
-    ] {
+    for dst in [SocketAddr::new(env.mesh.service_vip, 80), SocketAddr::new(env.mesh.server_ip, env.mesh.backend_port)] {
         let data = payload(200_000, dst.port() as u64);
         let conn = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Addr(dst)).unwrap();
         assert_eq!(round_trip(conn, &data).unwrap(), data, "via {dst}");
@@ -55,7 +52,12 @@ fn socks5_by_vip_and_by_workload_ip() {
     let n = (0..50)
         .find_map(|_| {
             let c = env.b.events().iter().filter(|e| message(e) == "connection complete").count();
-            if c >= 2 { Some(c) } else { std::thread::sleep(Duration::from_millis(100)); None }
+            if c >= 2 {
+                Some(c)
+            } else {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            }
         })
         .unwrap_or(0);
     assert_eq!(n, 2);
@@ -63,7 +65,11 @@ fn socks5_by_vip_and_by_workload_ip() {
 
 #[test]
 fn tcp_protocol_destination_is_dialled_directly() {
-    let env = start_with(13, |m| m.config_yaml().replacen("protocol: HBONE\n  services", "protocol: TCP\n  services", 1), |_, s| s);
+    let env = start_with(
+        13,
+        |m| m.config_yaml().replacen("protocol: HBONE\n  services", "protocol: TCP\n  services", 1),
+        |_, s| s,
+    );
     let data = payload(100_000, 3);
     let conn = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap();
     assert_eq!(round_trip(conn, &data).unwrap(), data);
@@ -131,7 +137,11 @@ fn readiness_endpoint() {
     assert!(out.starts_with("ready") && out.ends_with("200"), "{out}");
     let (_, out) = run("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", &url], b"");
     assert_eq!(out, "405");
-    let (_, out) = run("curl", &["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/nope", env.b.addrs.readiness)], b"");
+    let (_, out) = run(
+        "curl",
+        &["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/nope", env.b.addrs.readiness)],
+        b"",
+    );
     assert_eq!(out, "404");
 }
 
@@ -189,7 +199,9 @@ fn bursty_transfer_with_idle_gaps_is_byte_exact() {
 
 #[test]
 fn bursty_transfer_to_tcp_destination_is_byte_exact() {
-    let tcp = |m: &ztunnel::testbed::Mesh| m.config_yaml().replacen("protocol: HBONE\n  services", "protocol: TCP\n  services", 1);
+    let tcp = |m: &ztunnel::testbed::Mesh| {
+        m.config_yaml().replacen("protocol: HBONE\n  services", "protocol: TCP\n  services", 1)
+    };
     bursty(start_with(22, tcp, |_, s| s));
 }
 
@@ -198,7 +210,8 @@ fn bursty_transfer_to_tcp_destination_is_byte_exact() {
 fn bursty(env: Env) {
     let data = payload(2 << 20, 21);
     let socks5 = env.a.addrs.socks5.unwrap();
-    let back = paced_echo(socks5, &env.mesh.service_host, &data, 40, Duration::from_millis(30), Duration::from_secs(20));
+    let back =
+        paced_echo(socks5, &env.mesh.service_host, &data, 40, Duration::from_millis(30), Duration::from_secs(20));
     assert_eq!(back.len(), data.len(), "bytes lost or stalled");
     assert_eq!(sha256(&back), sha256(&data));
 }

@@ -15,16 +15,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::netns::{cni_pod, mesh, redirect};
-use ztunnel::testbed::netns::{Pair, in_netns};
 use common::*;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
 use ztunnel::testbed::cni::{Cni, CniPod};
 use ztunnel::testbed::http;
+use ztunnel::testbed::netns::{Pair, in_netns};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 
 const WAIT: Duration = Duration::from_secs(15);
-
 
 struct Setup {
     pair: Pair,
@@ -91,19 +90,24 @@ impl Setup {
             let c = TcpStream::connect_timeout(&dst, Duration::from_secs(5)).map_err(|e| e.to_string())?;
             c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let back = round_trip(c, &data).map_err(|e| e.to_string())?;
-            if back == expected { Ok(()) } else { Err(format!("echo mismatch: {} of {} bytes", back.len(), expected.len())) }
+            if back == expected {
+                Ok(())
+            } else {
+                Err(format!("echo mismatch: {} of {} bytes", back.len(), expected.len()))
+            }
         })
     }
 
     fn vip(&self) -> SocketAddr {
         SocketAddr::new(self.mesh.service_vip, 80)
     }
-
 }
 
 /// Whether anything listens on `port` inside `ns` (the pod's ztunnel listeners).
 fn listening(ns: &str, port: u16) -> bool {
-    in_netns(ns, move || TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok())
+    in_netns(ns, move || {
+        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok()
+    })
 }
 
 /// A plain DNS client in `ns`: an A query for `name` to `server:53` (UDP or TCP); the pod's
@@ -163,7 +167,9 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     s.cni.wait_snapshots(1, WAIT).unwrap();
     assert!(s.cni.acks().iter().all(|(_, err)| err.is_empty()), "{:?}", s.cni.acks());
     // Readiness waited for the snapshot ("workload proxy manager").
-    wait_until("readiness", || http::request(node.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false));
+    wait_until("readiness", || {
+        http::request(node.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false)
+    });
 
     s.client_round_trip(s.vip(), 1).unwrap();
 
@@ -175,21 +181,20 @@ fn client_in_pod_a_reaches_pod_b_by_vip_over_hbone() {
     }
     // Over IPv6 too (the ip6tables rules redirect to [::1]:15053).
     let v6_resolver: IpAddr = format!("2001:db8:{}::2", 71).parse().unwrap();
-    assert_eq!(dns_a(&s.pair.a, v6_resolver, "echo.default.svc.cluster.local.", false).unwrap(), vec![s.mesh.service_vip]);
+    assert_eq!(
+        dns_a(&s.pair.a, v6_resolver, "echo.default.svc.cluster.local.", false).unwrap(),
+        vec![s.mesh.service_vip]
+    );
     s.client_round_trip(SocketAddr::new(s.mesh.service_vip, 80), 11).unwrap();
 
     // It crossed as HBONE, with each pod's own identity on each side.
     let acc = node.wait_for(WAIT, |e| message(e) == "HBONE connection accepted").unwrap();
     assert!(acc.to_string().contains("spiffe://cluster.local/ns/default/sa/client"), "{acc}");
-    let out = node
-        .wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "outbound")
-        .unwrap();
+    let out = node.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "outbound").unwrap();
     assert_eq!(out["dst.addr"], s.vip().to_string());
     assert_eq!(out["dst.hbone_addr"], format!("{}:15008", s.mesh.server_ip));
     assert_eq!(out["src.identity"], "spiffe://cluster.local/ns/default/sa/client");
-    let inb = node
-        .wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound")
-        .unwrap();
+    let inb = node.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
     assert_eq!(inb["src.identity"], "spiffe://cluster.local/ns/default/sa/client");
     assert_eq!(inb["dst.addr"], format!("{}:8080", s.mesh.server_ip));
 
@@ -344,7 +349,10 @@ fn failed_add_is_nacked_then_retried() {
     drop(blocker);
     wait_until("pod B to start on retry", || listening(&s.pair.b, 15008));
     s.client_round_trip(s.vip(), 6).unwrap();
-    node.wait_for(WAIT, |e| message(e) == "pod added: listeners bound in its network namespace" && e["uid"] == "uid-server").unwrap();
+    node.wait_for(WAIT, |e| {
+        message(e) == "pod added: listeners bound in its network namespace" && e["uid"] == "uid-server"
+    })
+    .unwrap();
     assert_eq!(workload_state(&node)["uid-server"]["state"], "Up");
 }
 
@@ -359,10 +367,13 @@ fn surge_upgrade_hands_pods_over_without_failed_connections() {
     let s = setup(76);
     let mut old = s.ztunnel();
     s.cni.wait_snapshots(1, WAIT).unwrap();
-    wait_until("old ztunnel ready", || http::request(old.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false));
+    wait_until("old ztunnel ready", || {
+        http::request(old.addrs.readiness, "GET", "/healthz/ready").map(|r| r.0 == 200).unwrap_or(false)
+    });
     s.client_round_trip(s.vip(), 1).unwrap();
 
-    let (stop, ok, failed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (stop, ok, failed) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
     let client = {
         let (stop, ok, failed, errors) = (stop.clone(), ok.clone(), failed.clone(), errors.clone());
@@ -377,7 +388,11 @@ fn surge_upgrade_hands_pods_over_without_failed_connections() {
                     let c = TcpStream::connect_timeout(&vip, Duration::from_secs(5)).map_err(|e| e.to_string())?;
                     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                     let back = round_trip(c, &data).map_err(|e| e.to_string())?;
-                    if back == expected { Ok(()) } else { Err(format!("{} of {} bytes back", back.len(), expected.len())) }
+                    if back == expected {
+                        Ok(())
+                    } else {
+                        Err(format!("{} of {} bytes back", back.len(), expected.len()))
+                    }
                 });
                 match r {
                     Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
@@ -409,7 +424,12 @@ fn surge_upgrade_hands_pods_over_without_failed_connections() {
     wait_for_more(40);
     stop.store(true, Ordering::Relaxed);
     client.join().unwrap();
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "failed connections during the hand-over: {:?}", errors.lock().unwrap());
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "failed connections during the hand-over: {:?}",
+        errors.lock().unwrap()
+    );
     // The new ztunnel carried traffic by itself at the end.
     new.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
 }

@@ -31,14 +31,7 @@ fn peer_bin() -> PathBuf {
     let target = profile_dir.parent().expect("target dir");
     let (peer, how) = if ztunnel::tls::provider::fips_mode() {
         // We are the FIPS build in <root>/target/fips; the ring build lives in <root>/target.
-        (
-            target
-                .parent()
-                .expect("root target")
-                .join(profile)
-                .join("ztunnel"),
-            "cargo build --locked",
-        )
+        (target.parent().expect("root target").join(profile).join("ztunnel"), "cargo build --locked")
     } else {
         (
             target.join("fips").join(profile).join("ztunnel"),
@@ -54,16 +47,8 @@ fn peer_bin() -> PathBuf {
 }
 
 fn provider_of(bin: &Path) -> String {
-    let out = std::process::Command::new(bin)
-        .arg("version")
-        .output()
-        .expect("run version");
-    assert!(
-        out.status.success(),
-        "{} version failed: {:?}",
-        bin.display(),
-        out
-    );
+    let out = std::process::Command::new(bin).arg("version").output().expect("run version");
+    assert!(out.status.success(), "{} version failed: {:?}", bin.display(), out);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
         .find_map(|l| l.strip_prefix("crypto provider: "))
@@ -81,40 +66,16 @@ fn tunnel(n: u8, a_bin: &Path, b_bin: &Path) {
     let (_ca, ca_files) = write_ca(dir.path());
     let config = dir.path().join("mesh.yaml");
     std::fs::write(&config, mesh.config_yaml()).unwrap();
-    let a = NodeSpec::new(
-        "node-a",
-        "default/client/client",
-        mesh.client_ip,
-        &config,
-        &ca_files,
-    )
-    .spawn(a_bin)
-    .unwrap();
-    let b = NodeSpec::new(
-        "node-b",
-        "default/server/server",
-        mesh.server_ip,
-        &config,
-        &ca_files,
-    )
-    .spawn(b_bin)
-    .unwrap();
+    let a = NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files).spawn(a_bin).unwrap();
+    let b = NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files).spawn(b_bin).unwrap();
 
     let data = payload(1 << 20, n as u64);
     let conn = socks::connect(a.addrs.socks5.unwrap(), Dest::Host(&mesh.service_host, 80)).unwrap();
     let back = round_trip(conn, &data).unwrap();
-    assert_eq!(
-        sha256(&back),
-        sha256(&data),
-        "payload changed crossing the tunnel"
-    );
+    assert_eq!(sha256(&back), sha256(&data), "payload changed crossing the tunnel");
 
-    let out = a
-        .wait_for(WAIT, |e| message(e) == "HBONE connection established")
-        .unwrap();
-    let inb = b
-        .wait_for(WAIT, |e| message(e) == "HBONE connection accepted")
-        .unwrap();
+    let out = a.wait_for(WAIT, |e| message(e) == "HBONE connection established").unwrap();
+    let inb = b.wait_for(WAIT, |e| message(e) == "HBONE connection accepted").unwrap();
     for (side, ev) in [("client", &out), ("server", &inb)] {
         assert_eq!(ev["tls_version"], "TLSv1_3", "{side}: {ev}");
         let suite = ev["cipher_suite"].as_str().unwrap_or_default();
@@ -123,14 +84,8 @@ fn tunnel(n: u8, a_bin: &Path, b_bin: &Path) {
         let group = ev["kx_group"].as_str().unwrap_or_default();
         assert!(group == "secp256r1" || group == "secp384r1", "{side}: {ev}");
     }
-    assert_eq!(
-        out["peer_identity"],
-        "spiffe://cluster.local/ns/default/sa/server"
-    );
-    assert_eq!(
-        inb["peer_identity"],
-        "spiffe://cluster.local/ns/default/sa/client"
-    );
+    assert_eq!(out["peer_identity"], "spiffe://cluster.local/ns/default/sa/server");
+    assert_eq!(inb["peer_identity"], "spiffe://cluster.local/ns/default/sa/client");
 }
 
 #[test]
@@ -138,15 +93,9 @@ fn this_build_to_other_build_and_back() {
     let own = bin().to_path_buf();
     let peer = peer_bin();
     let (own_p, peer_p) = (provider_of(&own), provider_of(&peer));
-    assert_ne!(
-        own_p, peer_p,
-        "both binaries use the same provider; is ZTUNNEL_PEER_BIN right?"
-    );
+    assert_ne!(own_p, peer_p, "both binaries use the same provider; is ZTUNNEL_PEER_BIN right?");
     let names = [own_p.as_str(), peer_p.as_str()];
-    assert!(
-        names.contains(&"ring") && names.contains(&"boringssl-fips"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"ring") && names.contains(&"boringssl-fips"), "{names:?}");
     tunnel(61, &own, &peer);
     tunnel(62, &peer, &own);
 }

@@ -123,7 +123,14 @@ fn dedicated_mode_against_istiod() {
         // ServiceEntries as istiod encodes them: static endpoints, DNS (hostname-only
         // endpoints), and NONE (passthrough). Whatever we do not route yet must still be
         // accepted, never NACKed.
-        k8s::service_entry("default", "static", "static.example.com", Some(IpAddr::from([127, n, 2, 10])), "STATIC", &[ip(50), ip(51)]),
+        k8s::service_entry(
+            "default",
+            "static",
+            "static.example.com",
+            Some(IpAddr::from([127, n, 2, 10])),
+            "STATIC",
+            &[ip(50), ip(51)],
+        ),
         k8s::service_entry("default", "dns", "api.example.com", Some(IpAddr::from([127, n, 2, 11])), "DNS", &[]),
         k8s::service_entry("default", "passthrough", "*.example.org", None, "NONE", &[]),
     ]);
@@ -192,13 +199,19 @@ fn round_trip_from(ns: &str, dst: SocketAddr, seed: u64) -> Result<(), String> {
         let c = TcpStream::connect_timeout(&dst, Duration::from_secs(5)).map_err(|e| e.to_string())?;
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let back = round_trip(c, &data).map_err(|e| e.to_string())?;
-        if sha256(&back) == expected { Ok(()) } else { Err(format!("echo mismatch: {} of {} bytes", back.len(), data.len())) }
+        if sha256(&back) == expected {
+            Ok(())
+        } else {
+            Err(format!("echo mismatch: {} of {} bytes", back.len(), data.len()))
+        }
     })
 }
 
 /// Whether anything listens on `port` inside `ns`.
 fn listening(ns: &str, port: u16) -> bool {
-    in_netns(ns, move || TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok())
+    in_netns(ns, move || {
+        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).is_ok()
+    })
 }
 
 /// Shared mode, as Istio's Helm chart runs ztunnel: one ztunnel per node, each pod's
@@ -233,22 +246,23 @@ fn shared_mode_two_nodes_against_istiod() {
 
     let dir = tempfile::tempdir().unwrap();
     let start_node = |node: &str, cni: &Cni| {
-        let mut spec = NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
-            .unset("PROXY_WORKLOAD_INFO")
-            .unset("UNSTABLE_ENABLE_SOCKS5")
-            .unset("LOCAL_XDS_PATH")
-            .unset("FAKE_CA_ROOT_CERT")
-            .unset("FAKE_CA_ROOT_KEY")
-            .set("PROXY_MODE", "shared")
-            // What Istio's chart sets from the downward API.
-            .set("NODE_NAME", node)
-            .set("POD_NAME", format!("ztunnel-{node}"))
-            .set("POD_NAMESPACE", "istio-system")
-            .set("INPOD_UDS", cni.path.display().to_string())
-            .set("CONNECTION_TERMINATION_DEADLINE", "1s")
-            .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
-            .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
-            .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
+        let mut spec =
+            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
+                .unset("PROXY_WORKLOAD_INFO")
+                .unset("UNSTABLE_ENABLE_SOCKS5")
+                .unset("LOCAL_XDS_PATH")
+                .unset("FAKE_CA_ROOT_CERT")
+                .unset("FAKE_CA_ROOT_KEY")
+                .set("PROXY_MODE", "shared")
+                // What Istio's chart sets from the downward API.
+                .set("NODE_NAME", node)
+                .set("POD_NAME", format!("ztunnel-{node}"))
+                .set("POD_NAMESPACE", "istio-system")
+                .set("INPOD_UDS", cni.path.display().to_string())
+                .set("CONNECTION_TERMINATION_DEADLINE", "1s")
+                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
+                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
+                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
         spec.env.remove("PACKET_MARK");
         for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(node)) {
             spec = spec.set(&k, v);
@@ -324,8 +338,11 @@ fn shared_mode_two_nodes_against_istiod() {
     b.wait_for(WAIT, |e| message(e) == "pod proxy listening" && e["uid"] == "uid-server-2").unwrap();
     cp.apply(&objects(reborn, &[]));
     wait_until("traffic to the pod that reused the IP", || round_trip_from(&pair.a, to_vip, 9).is_ok());
-    b.wait_for(WAIT, |e| e.to_string().contains("spiffe://cluster.local/ns/default/sa/server2") && message(e) == "certificate issued by CA")
-        .expect("the late pod's certificate was prefetched once istiod announced it");
+    b.wait_for(WAIT, |e| {
+        e.to_string().contains("spiffe://cluster.local/ns/default/sa/server2")
+            && message(e) == "certificate issued by CA"
+    })
+    .expect("the late pod's certificate was prefetched once istiod announced it");
     assert!(!b.raw_log().contains("not (yet) known"), "{}", b.raw_log());
     let (_, d) = dump(&a);
     let at_ip = dumped_workload(&d, server_ip).unwrap();

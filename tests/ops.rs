@@ -137,7 +137,11 @@ fn traffic_metrics_on_both_sides() {
     // Source labels: A knows the client from its state; B learns them from the certificate
     // (principal, namespace) and the client's baggage (canonical service and revision).
     for samples in [&a, &b] {
-        let want = [("source_canonical_service", "client-app"), ("source_canonical_revision", "v1"), ("source_cluster", "Kubernetes")];
+        let want = [
+            ("source_canonical_service", "client-app"),
+            ("source_canonical_revision", "v1"),
+            ("source_cluster", "Kubernetes"),
+        ];
         assert_eq!(sum(samples, closed, &want), 2.0, "{samples:#?}");
     }
     // Bytes: destination reports the request as received; source keeps Istio's inversion.
@@ -162,7 +166,11 @@ fn failed_connections_are_counted() {
     let failed = "istio_tcp_connections_failed_total";
     let a = scrape_until(env.a.addrs.metrics, |s| sum(s, failed, &[]) >= 1.0);
     let b = scrape_until(env.b.addrs.metrics, |s| sum(s, failed, &[]) >= 1.0);
-    assert_eq!(sum(&a, failed, &[("reporter", "source"), ("response_flags", "CONNECT"), ("destination_workload", "server")]), 1.0, "{a:#?}");
+    assert_eq!(
+        sum(&a, failed, &[("reporter", "source"), ("response_flags", "CONNECT"), ("destination_workload", "server")]),
+        1.0,
+        "{a:#?}"
+    );
     assert_eq!(sum(&b, failed, &[("reporter", "destination"), ("response_flags", "CONNECT")]), 1.0, "{b:#?}");
     assert_eq!(sum(&a, "istio_tcp_connections_opened_total", &[]), sum(&a, "istio_tcp_connections_closed_total", &[]));
 }
@@ -188,7 +196,10 @@ fn config_dump_has_state_certificates_and_no_keys() {
     assert_eq!(dump["vips"][&vip][0][0], env.mesh.server_ip.to_string());
     assert_eq!(dump["staticConfig"]["workloads"].as_array().unwrap().len(), 2);
     assert_eq!(dump["proxyMode"], "Dedicated");
-    assert_eq!(dump["config"]["adminAddr"], env.a.addrs.admin.to_string().replace(&env.a.addrs.admin.port().to_string(), "0"));
+    assert_eq!(
+        dump["config"]["adminAddr"],
+        env.a.addrs.admin.to_string().replace(&env.a.addrs.admin.port().to_string(), "0")
+    );
     assert!(dump["version"]["version"].is_string());
     assert!(dump["crypto"]["cipherSuites"].is_array() || dump["crypto"]["cipher_suites"].is_array());
 
@@ -225,9 +236,8 @@ fn readiness_waits_for_the_certificate() {
     std::fs::write(&config, mesh.config_yaml()).unwrap();
     // The CA root is not there yet (a secret that is mounted late).
     let ca_files = (dir.path().join("root-cert.pem"), dir.path().join("root-key.pem"));
-    let node = NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files)
-        .spawn(bin())
-        .unwrap();
+    let node =
+        NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files).spawn(bin()).unwrap();
     let ready = node.addrs.readiness;
     for _ in 0..3 {
         let (status, body) = request(ready, "GET", "/healthz/ready").unwrap();
@@ -330,7 +340,10 @@ fn logging_filter_changes_at_runtime() {
     let (status, body) = request(node.addrs.admin, "POST", "/logging?level=ztunnel%3D%3Dnope").unwrap();
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid log filter"), "{body}");
-    assert_eq!(request(node.addrs.admin, "POST", "/logging").unwrap().1, "current log level is ztunnel::xds=debug,info\n");
+    assert_eq!(
+        request(node.addrs.admin, "POST", "/logging").unwrap().1,
+        "current log level is ztunnel::xds=debug,info\n"
+    );
 
     let (status, body) = request(node.addrs.admin, "POST", "/logging?reset").unwrap();
     assert_eq!((status, body.as_str()), (200, "current log level is info\n"));
@@ -376,7 +389,8 @@ fn open_files_soft_limit_is_raised_to_the_hard_limit() {
     let wrapper = dir.path().join("low-nofile.sh");
     std::fs::write(&wrapper, format!("#!/bin/sh\nulimit -S -n 256\nexec {} \"$@\"\n", bin().display())).unwrap();
     std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let node = NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files).spawn(&wrapper).unwrap();
+    let node =
+        NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files).spawn(&wrapper).unwrap();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", node.pid())).unwrap();
     let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
     let nums: Vec<&str> = line["Max open files".len()..].split_whitespace().collect();

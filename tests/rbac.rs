@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use ztunnel::testbed::netns::{Pair, in_netns, sh};
 use common::*;
 use serde_json::Value;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
+use ztunnel::testbed::netns::{Pair, in_netns, sh};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 use ztunnel::testbed::socks::{self, Dest};
 
@@ -62,9 +62,8 @@ struct Rig {
 
 fn rig(n: u8, policies: &'static str, tweak_b: impl Fn(NodeSpec) -> NodeSpec) -> Rig {
     let env = start_with(n, |m| with_foo_client(m, policies), |name, s| if name == "b" { tweak_b(s) } else { s });
-    let c = NodeSpec::new("node-c", "foo/sleep/sleep", foo_ip(&env.mesh), &env.config, &env.ca_files)
-        .spawn(bin())
-        .unwrap();
+    let c =
+        NodeSpec::new("node-c", "foo/sleep/sleep", foo_ip(&env.mesh), &env.config, &env.ca_files).spawn(bin()).unwrap();
     Rig { env, c }
 }
 
@@ -85,7 +84,9 @@ fn assert_refused_with_401(node: &Node, dst: Dest<'_>) {
     let err = via(node, dst).expect_err("denied connection must be refused");
     assert!(err.to_string().contains("reply code"), "{err}");
     let log = node
-        .wait_for(WAIT, |e| message(e) == "connection complete" && e["error"].as_str().is_some_and(|s| s.contains("401")))
+        .wait_for(WAIT, |e| {
+            message(e) == "connection complete" && e["error"].as_str().is_some_and(|s| s.contains("401"))
+        })
         .unwrap_or_else(|e| panic!("no 401 in {}'s access log ({e}):\n{}", node.name, node.raw_log()));
     assert_eq!(log["direction"], "outbound");
 }
@@ -147,12 +148,11 @@ fn deny_by_source_namespace() {
 
     // B's access line for the refused stream carries upstream's wording.
     let acc = b
-        .wait_for(WAIT, |e| message(e) == "connection complete" && e["src.identity"] == "spiffe://cluster.local/ns/foo/sa/sleep")
+        .wait_for(WAIT, |e| {
+            message(e) == "connection complete" && e["src.identity"] == "spiffe://cluster.local/ns/foo/sa/sleep"
+        })
         .unwrap();
-    assert_eq!(
-        acc["error"],
-        "connection closed due to policy rejection: explicitly denied by: default/httpbin"
-    );
+    assert_eq!(acc["error"], "connection closed due to policy rejection: explicitly denied by: default/httpbin");
 
     // And counted: B reports one failed connection with response_flags DENY from foo/sleep.
     use ztunnel::testbed::http::{parse_metrics, request, sum};
@@ -324,12 +324,11 @@ fn live_connection_is_closed_after_a_policy_update() {
     let acc = r
         .env
         .b
-        .wait_for(WAIT, |e| message(e) == "connection complete" && e["src.identity"] == "spiffe://cluster.local/ns/foo/sa/sleep")
+        .wait_for(WAIT, |e| {
+            message(e) == "connection complete" && e["src.identity"] == "spiffe://cluster.local/ns/foo/sa/sleep"
+        })
         .unwrap();
-    assert_eq!(
-        acc["error"],
-        "connection closed due to policy change: explicitly denied by: default/httpbin"
-    );
+    assert_eq!(acc["error"], "connection closed due to policy change: explicitly denied by: default/httpbin");
     // New connections from foo are refused too.
     assert_refused_with_401(&r.c, svc());
 }

@@ -25,12 +25,23 @@ fn in_ns(ns: &str, cmd: &[&str]) -> String {
 /// Rules and routes, without the counters and comments that differ between dumps.
 fn state(ns: &str, save: &str, save6: &str) -> String {
     let mut s = String::new();
-    for cmd in [vec![save], vec![save6], vec!["ip", "-4", "rule"], vec!["ip", "-6", "rule"], vec!["ip", "-4", "route", "show", "table", "all"], vec!["ip", "-6", "route", "show", "table", "all"]] {
+    for cmd in [
+        vec![save],
+        vec![save6],
+        vec!["ip", "-4", "rule"],
+        vec!["ip", "-6", "rule"],
+        vec!["ip", "-4", "route", "show", "table", "all"],
+        vec!["ip", "-6", "route", "show", "table", "all"],
+    ] {
         for line in in_ns(ns, &cmd).lines() {
             // Comments, table headers and built-in chain policies (which appear as soon as a
             // table is first loaded, with packet counters) are not rules.
             let builtin = [":PREROUTING ", ":INPUT ", ":FORWARD ", ":OUTPUT ", ":POSTROUTING "];
-            if line.starts_with('#') || line.starts_with('*') || line == "COMMIT" || builtin.iter().any(|b| line.starts_with(b)) {
+            if line.starts_with('#')
+                || line.starts_with('*')
+                || line == "COMMIT"
+                || builtin.iter().any(|b| line.starts_with(b))
+            {
                 continue;
             }
             let line = line.split(" [").next().unwrap();

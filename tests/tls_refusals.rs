@@ -62,7 +62,8 @@ fn openssl_refusals_and_positive_control() {
     assert!(!ok && out.contains("alert protocol version"), "TLS 1.2 was not refused:\n{out}");
 
     // ChaCha20 only.
-    let (ok, out) = s_client(&env, &["-cert", &cert, "-key", &key, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]);
+    let (ok, out) =
+        s_client(&env, &["-cert", &cert, "-key", &key, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]);
     assert!(!ok && out.contains("handshake failure"), "ChaCha-only client was not refused:\n{out}");
 
     // No client certificate: TLS 1.3 clients learn of it after their Finished.

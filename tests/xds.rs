@@ -44,7 +44,13 @@ async fn start_istiod(ca: &(std::path::PathBuf, std::path::PathBuf), config: &Pa
     .expect("fake istiod")
 }
 
-fn spec(name: &str, workload: &str, ip: std::net::IpAddr, env: (&Path, &Path, SocketAddr, &Path), ttl: &str) -> NodeSpec {
+fn spec(
+    name: &str,
+    workload: &str,
+    ip: std::net::IpAddr,
+    env: (&Path, &Path, SocketAddr, &Path),
+    ttl: &str,
+) -> NodeSpec {
     let (config, root, istiod, token) = env;
     let dummy = (config.to_path_buf(), config.to_path_buf());
     NodeSpec::new(name, workload, ip, config, &dummy)
@@ -78,13 +84,28 @@ async fn start(n: u8, ttl: &str) -> XdsEnv {
     let (cfg2, root2, tok2) = (config.clone(), root.clone(), token.clone());
     let ttl2 = ttl.to_string();
     let (a, b) = tokio::task::spawn_blocking(move || {
-        let a = spec("node-a", "default/client/client", mesh.client_ip, (&cfg2, &root2, at, &tok2), &ttl2).spawn(bin()).unwrap();
-        let b = spec("node-b", "default/server/server", mesh.server_ip, (&cfg2, &root2, at, &tok2), &ttl2).spawn(bin()).unwrap();
+        let a = spec("node-a", "default/client/client", mesh.client_ip, (&cfg2, &root2, at, &tok2), &ttl2)
+            .spawn(bin())
+            .unwrap();
+        let b = spec("node-b", "default/server/server", mesh.server_ip, (&cfg2, &root2, at, &tok2), &ttl2)
+            .spawn(bin())
+            .unwrap();
         (a, b)
     })
     .await
     .unwrap();
-    XdsEnv { _dir: dir, mesh: Mesh::on_loopback(n, echo.addr.port()), _echo: echo, ca, config, root, token, istiod, a, b }
+    XdsEnv {
+        _dir: dir,
+        mesh: Mesh::on_loopback(n, echo.addr.port()),
+        _echo: echo,
+        ca,
+        config,
+        root,
+        token,
+        istiod,
+        a,
+        b,
+    }
 }
 
 /// Sends `len` bytes through node A's SOCKS5 to `dest` and checks they come back intact.
@@ -125,7 +146,12 @@ async fn workloads_arrive_over_xds_and_traffic_flows() {
     assert!(obs.acks >= 4, "each node ACKs both types: {obs:?}");
     assert!(obs.nacks.is_empty(), "{obs:?}");
     assert!(obs.authorization.iter().all(|a| a == "Bearer test-token"), "{obs:?}");
-    assert!(obs.node_ids.iter().any(|id| id == "ztunnel~1.1.1.1~ztunnel-node-a.istio-system~istio-system.svc.cluster.local"), "{obs:?}");
+    assert!(
+        obs.node_ids
+            .iter()
+            .any(|id| id == "ztunnel~1.1.1.1~ztunnel-node-a.istio-system~istio-system.svc.cluster.local"),
+        "{obs:?}"
+    );
     let _ = (&env.ca, &env.root, &env.token, &env.config);
 
     // xDS traffic is visible in Prometheus under upstream's metric names.
@@ -145,17 +171,26 @@ async fn malformed_resource_is_nacked_and_the_rest_applies() {
         + "- name: echo2\n  namespace: default\n  hostname: echo2.default.svc.cluster.local\n  vips: [/127.62.10.2]\n  ports:\n    80: "
         + &env.mesh.backend_port.to_string()
         + "\n";
-    write_atomic(&env.config, yaml.replace(
-        "    default/echo.default.svc.cluster.local:\n",
-        "    default/echo2.default.svc.cluster.local:\n      80: 0\n    default/echo.default.svc.cluster.local:\n",
-    ));
+    write_atomic(
+        &env.config,
+        yaml.replace(
+            "    default/echo.default.svc.cluster.local:\n",
+            "    default/echo2.default.svc.cluster.local:\n      80: 0\n    default/echo.default.svc.cluster.local:\n",
+        ),
+    );
     let istiod = &env.istiod;
-    eventually("a NACK naming the broken resource", || istiod.observed().nacks.iter().any(|m| m.contains("default/broken.example"))).await;
+    eventually("a NACK naming the broken resource", || {
+        istiod.observed().nacks.iter().any(|m| m.contains("default/broken.example"))
+    })
+    .await;
     let socks = env.a.addrs.socks5.unwrap();
     // The valid part of the update applied: the new service routes.
     let mut ok = false;
     for _ in 0..50 {
-        if transfer(socks, "echo2.default.svc.cluster.local".into(), 80, 10_000, 2).await.is_ok() { ok = true; break; }
+        if transfer(socks, "echo2.default.svc.cluster.local".into(), 80, 10_000, 2).await.is_ok() {
+            ok = true;
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok, "new service applied despite the NACK");
@@ -219,7 +254,9 @@ async fn ca_outage_past_half_life_keeps_serving_then_rotation_resumes() {
     // Past half-life (4 s) but before expiry (8 s): refreshes fail, the valid cert serves.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(env.istiod.observed().ca_rejections >= 1, "refresh was attempted during the outage");
-    transfer(socks_addr, env.mesh.service_host.clone(), 80, 10_000, 11).await.expect("new connection on the still-valid certificate");
+    transfer(socks_addr, env.mesh.service_host.clone(), 80, 10_000, 11)
+        .await
+        .expect("new connection on the still-valid certificate");
     let signed = env.istiod.observed().certificates_signed;
     env.istiod.set_ca_available(true);
     let istiod = &env.istiod;
@@ -289,8 +326,9 @@ async fn readiness_waits_for_the_first_xds_sync() {
     // istiod is not up yet: the node must report not-ready, naming what it waits for.
     let istiod_addr = free_port("127.0.0.1");
     let readiness = free_port("127.65.0.2");
-    let node_spec = spec("node-b", "default/server/server", mesh.server_ip, (&config, &root, istiod_addr, &token), "24h")
-        .set("ZTUNNEL_READINESS_ADDR", readiness.to_string());
+    let node_spec =
+        spec("node-b", "default/server/server", mesh.server_ip, (&config, &root, istiod_addr, &token), "24h")
+            .set("ZTUNNEL_READINESS_ADDR", readiness.to_string());
     let node = std::thread::spawn(move || node_spec.spawn(bin()));
     let url_check = move || ztunnel::testbed::http::request(readiness, "GET", "/healthz/ready");
     let mut pending = None;
@@ -305,7 +343,10 @@ async fn readiness_waits_for_the_first_xds_sync() {
     assert_eq!(code, 500, "{body}");
     assert!(body.contains("not ready, pending:") && body.contains("state manager"), "{body}");
     let istiod = start_istiod(&ca, &config, istiod_addr).await;
-    let node = tokio::task::spawn_blocking(move || node.join().unwrap()).await.unwrap().expect("node starts once istiod is up");
+    let node = tokio::task::spawn_blocking(move || node.join().unwrap())
+        .await
+        .unwrap()
+        .expect("node starts once istiod is up");
     let mut ready = false;
     for _ in 0..100 {
         if matches!(url_check(), Ok((200, _))) {

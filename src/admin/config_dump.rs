@@ -207,8 +207,19 @@ services:
         cfg.local_xds = Some(LocalXdsSource::Inline(yaml.into()));
         let dump = serde_json::to_value(build(&cfg, &state, Vec::new(), None)).unwrap();
         for key in [
-            "workloads", "services", "policies", "policiesByNamespace", "vips", "workloadToVip",
-            "staticConfig", "version", "config", "localNode", "proxyMode", "certificates", "crypto",
+            "workloads",
+            "services",
+            "policies",
+            "policiesByNamespace",
+            "vips",
+            "workloadToVip",
+            "staticConfig",
+            "version",
+            "config",
+            "localNode",
+            "proxyMode",
+            "certificates",
+            "crypto",
         ] {
             assert!(dump.get(key).is_some(), "missing {key}");
         }

@@ -101,7 +101,10 @@ fn logging(query: Option<&str>) -> Response<Body> {
             return http_util::text(StatusCode::BAD_REQUEST, "use either ?level= or ?reset, not both\n");
         }
         (Some(l), false) if l.trim().is_empty() => {
-            return http_util::text(StatusCode::BAD_REQUEST, "?level= needs a filter, e.g. info or ztunnel::proxy=debug\n");
+            return http_util::text(
+                StatusCode::BAD_REQUEST,
+                "?level= needs a filter, e.g. info or ztunnel::proxy=debug\n",
+            );
         }
         (Some(l), false) => control.set(l.trim()),
         (None, true) => control.reset(),

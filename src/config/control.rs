@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::env::{EnvSource, invalid, non_empty};
 use super::ConfigError;
+use super::env::{EnvSource, invalid, non_empty};
 
 /// Upstream's default root certificate path (mounted from the istio-ca-root-cert ConfigMap).
 pub const DEFAULT_ROOT_CERT_PATH: &str = "./var/run/secrets/istio/root-cert.pem";
@@ -70,7 +70,9 @@ fn headers(src: &dyn EnvSource, prefix: &str) -> Result<Vec<(String, String)>, C
             // XDS_HEADER_X_API_KEY is sent as `x_api_key`, not `x-api-key`.
             let name = k[prefix.len()..].to_ascii_lowercase();
             let ok_name = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.');
             let ok_value = v.bytes().all(|b| (0x20..0x7f).contains(&b));
             if !ok_name || !ok_value {
                 return Err(invalid(&k, &v, "a gRPC header: name of letters, digits, _ and -; printable ASCII value"));
@@ -98,8 +100,7 @@ impl ControlPlaneConfig {
         };
         let mut metadata_json = BTreeMap::new();
         for (k, v) in src.keys_with_prefix("ISTIO_METAJSON_") {
-            let value: serde_json::Value =
-                serde_json::from_str(&v).map_err(|_| invalid(&k, &v, "a JSON value"))?;
+            let value: serde_json::Value = serde_json::from_str(&v).map_err(|_| invalid(&k, &v, "a JSON value"))?;
             metadata_json.insert(k["ISTIO_METAJSON_".len()..].to_string(), value);
         }
         Ok(ControlPlaneConfig {

@@ -31,8 +31,7 @@ impl EnvSource for ProcessEnv {
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with(prefix)).collect();
+        let mut out: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(prefix)).collect();
         out.sort();
         out
     }
@@ -44,11 +43,8 @@ impl EnvSource for HashMap<String, String> {
     }
 
     fn keys_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = self
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut out: Vec<(String, String)> =
+            self.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
         out.sort();
         out
     }
@@ -56,11 +52,7 @@ impl EnvSource for HashMap<String, String> {
 
 /// Builds the error every parser returns.
 pub(super) fn invalid(var: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.to_string(),
-        value: value.to_string(),
-        expected: expected.to_string(),
-    }
+    ConfigError::Invalid { var: var.to_string(), value: value.to_string(), expected: expected.to_string() }
 }
 
 /// Reads a variable, treating an empty value as unset (upstream does the same for nearly all).
@@ -86,11 +78,7 @@ pub(super) fn opt_bool(src: &dyn EnvSource, var: &str) -> Result<Option<bool>, C
 }
 
 /// A positive (non-zero) integer.
-pub(super) fn positive_u32_or(
-    src: &dyn EnvSource,
-    var: &str,
-    default: u32,
-) -> Result<u32, ConfigError> {
+pub(super) fn positive_u32_or(src: &dyn EnvSource, var: &str, default: u32) -> Result<u32, ConfigError> {
     match non_empty(src, var) {
         None => Ok(default),
         Some(v) => match v.trim().parse::<u32>() {
@@ -102,27 +90,16 @@ pub(super) fn positive_u32_or(
 
 pub(super) fn opt_u32(src: &dyn EnvSource, var: &str) -> Result<Option<u32>, ConfigError> {
     non_empty(src, var)
-        .map(|v| {
-            v.trim().parse::<u32>().map_err(|_| invalid(var, &v, "a non-negative 32-bit integer"))
-        })
+        .map(|v| v.trim().parse::<u32>().map_err(|_| invalid(var, &v, "a non-negative 32-bit integer")))
         .transpose()
 }
 
-pub(super) fn duration_or(
-    src: &dyn EnvSource,
-    var: &str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
+pub(super) fn duration_or(src: &dyn EnvSource, var: &str, default: Duration) -> Result<Duration, ConfigError> {
     opt_duration(src, var).map(|d| d.unwrap_or(default))
 }
 
-pub(super) fn opt_duration(
-    src: &dyn EnvSource,
-    var: &str,
-) -> Result<Option<Duration>, ConfigError> {
-    non_empty(src, var)
-        .map(|v| parse_duration(&v).ok_or_else(|| invalid(var, &v, DURATION_FORM)))
-        .transpose()
+pub(super) fn opt_duration(src: &dyn EnvSource, var: &str) -> Result<Option<Duration>, ConfigError> {
+    non_empty(src, var).map(|v| parse_duration(&v).ok_or_else(|| invalid(var, &v, DURATION_FORM))).transpose()
 }
 
 const DURATION_FORM: &str = "a duration such as 5s, 300ms, 1m30s, 2h or a bare number of seconds";
@@ -190,9 +167,11 @@ pub(super) fn worker_threads(src: &dyn EnvSource, cpus: usize) -> Result<usize, 
     let Some(raw) = non_empty(src, var) else {
         let quantity = |var: &str| -> Result<Option<usize>, ConfigError> {
             non_empty(src, var)
-                .map(|v| cpu_quantity(&v).map(|c| c.ceil() as usize).ok_or_else(|| {
-                    invalid(var, &v, "a Kubernetes CPU quantity such as 2, 1.5 or 500m")
-                }))
+                .map(|v| {
+                    cpu_quantity(&v)
+                        .map(|c| c.ceil() as usize)
+                        .ok_or_else(|| invalid(var, &v, "a Kubernetes CPU quantity such as 2, 1.5 or 500m"))
+                })
                 .transpose()
         };
         let request = quantity("ZTUNNEL_RESOURCE_CPU_REQUEST")?.unwrap_or(0);
@@ -299,10 +278,7 @@ mod tests {
         let e = env(&[("ISTIO_META_B", "2"), ("ISTIO_META_A", "1"), ("OTHER", "x")]);
         assert_eq!(
             e.keys_with_prefix("ISTIO_META_"),
-            vec![
-                ("ISTIO_META_A".to_string(), "1".to_string()),
-                ("ISTIO_META_B".to_string(), "2".to_string())
-            ]
+            vec![("ISTIO_META_A".to_string(), "1".to_string()), ("ISTIO_META_B".to_string(), "2".to_string())]
         );
     }
 }

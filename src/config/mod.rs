@@ -17,10 +17,7 @@ use serde::Serialize;
 
 pub use control::{AuthToken, ControlPlaneConfig, DEFAULT_ROOT_CERT_PATH, DEFAULT_TOKEN_PATH, RootCert};
 pub use env::{EnvSource, ProcessEnv, parse_duration};
-use env::{
-    bool_or, duration_or, invalid, non_empty, opt_bool, opt_duration, opt_u32, positive_u32_or,
-    worker_threads,
-};
+use env::{bool_or, duration_or, invalid, non_empty, opt_bool, opt_duration, opt_u32, positive_u32_or, worker_threads};
 
 /// Upstream's default istiod address when not running inside Kubernetes.
 pub const DEFAULT_ISTIOD_ADDRESS: &str = "https://localhost:15012";
@@ -207,26 +204,21 @@ impl Config {
         let layered = proxy_config::WithProxyMetadata { env, metadata: &pc.proxy_metadata };
         let src: &dyn EnvSource = &layered;
         let fake_ca = bool_or(src, "FAKE_CA", false)?;
-        let fake_ca_root =
-            match (non_empty(src, "FAKE_CA_ROOT_CERT"), non_empty(src, "FAKE_CA_ROOT_KEY")) {
-                (Some(cert), Some(key)) => Some(FakeCaRoot { cert: cert.into(), key: key.into() }),
-                (None, None) => None,
-                (Some(_), None) => {
-                    return Err(ConfigError::MissingPair {
-                        set: "FAKE_CA_ROOT_CERT",
-                        missing: "FAKE_CA_ROOT_KEY",
-                    });
-                }
-                (None, Some(_)) => {
-                    return Err(ConfigError::MissingPair {
-                        set: "FAKE_CA_ROOT_KEY",
-                        missing: "FAKE_CA_ROOT_CERT",
-                    });
-                }
-            };
+        let fake_ca_root = match (non_empty(src, "FAKE_CA_ROOT_CERT"), non_empty(src, "FAKE_CA_ROOT_KEY")) {
+            (Some(cert), Some(key)) => Some(FakeCaRoot { cert: cert.into(), key: key.into() }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::MissingPair { set: "FAKE_CA_ROOT_CERT", missing: "FAKE_CA_ROOT_KEY" });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::MissingPair { set: "FAKE_CA_ROOT_KEY", missing: "FAKE_CA_ROOT_CERT" });
+            }
+        };
 
         let xds_address = match (src.get("XDS_ADDRESS"), &pc.discovery_address) {
-            (None, Some(discovery)) => control_plane_address(&HashMap::from([("XDS_ADDRESS".to_string(), discovery.clone())]), "XDS_ADDRESS")?,
+            (None, Some(discovery)) => {
+                control_plane_address(&HashMap::from([("XDS_ADDRESS".to_string(), discovery.clone())]), "XDS_ADDRESS")?
+            }
             _ => control_plane_address(src, "XDS_ADDRESS")?,
         };
         let ca_address = if fake_ca { None } else { control_plane_address(src, "CA_ADDRESS")? };
@@ -248,13 +240,9 @@ impl Config {
                 _ => return Err(invalid("PROXY_MODE", &v, "shared or dedicated")),
             },
         };
-        let proxy_workload_info =
-            non_empty(src, "PROXY_WORKLOAD_INFO").map(|v| parse_workload_info(&v)).transpose()?;
+        let proxy_workload_info = non_empty(src, "PROXY_WORKLOAD_INFO").map(|v| parse_workload_info(&v)).transpose()?;
         if proxy_mode == ProxyMode::Dedicated && proxy_workload_info.is_none() {
-            return Err(ConfigError::Required {
-                var: "PROXY_WORKLOAD_INFO",
-                because: "PROXY_MODE=dedicated",
-            });
+            return Err(ConfigError::Required { var: "PROXY_WORKLOAD_INFO", because: "PROXY_MODE=dedicated" });
         }
 
         // Upstream: the chart's ISTIO_META_CLUSTER_ID wins over CLUSTER_ID.
@@ -263,11 +251,7 @@ impl Config {
             .unwrap_or_else(|| "Kubernetes".to_string());
 
         let local_ip = non_empty(src, "INSTANCE_IP")
-            .map(|v| {
-                v.trim()
-                    .parse::<IpAddr>()
-                    .map_err(|_| invalid("INSTANCE_IP", &v, "an IPv4 or IPv6 address"))
-            })
+            .map(|v| v.trim().parse::<IpAddr>().map_err(|_| invalid("INSTANCE_IP", &v, "an IPv4 or IPv6 address")))
             .transpose()?;
 
         let log_format = match non_empty(src, "LOG_FORMAT") {
@@ -281,34 +265,24 @@ impl Config {
 
         let frame_size = positive_u32_or(src, "HTTP2_FRAME_SIZE", 1024 * 1024)?;
         if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&frame_size) {
-            return Err(invalid(
-                "HTTP2_FRAME_SIZE",
-                &frame_size.to_string(),
-                "an integer between 16384 and 16777215",
-            ));
+            return Err(invalid("HTTP2_FRAME_SIZE", &frame_size.to_string(), "an integer between 16384 and 16777215"));
         }
 
         let termination_grace_period = non_empty(src, "TERMINATION_GRACE_PERIOD_SECONDS")
             .map(|v| {
-                v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| {
-                    invalid("TERMINATION_GRACE_PERIOD_SECONDS", &v, "a whole number of seconds")
-                })
+                v.trim()
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| invalid("TERMINATION_GRACE_PERIOD_SECONDS", &v, "a whole number of seconds"))
             })
             .transpose()?;
-        let self_termination_deadline = match opt_duration(src, "CONNECTION_TERMINATION_DEADLINE")?
-        {
+        let self_termination_deadline = match opt_duration(src, "CONNECTION_TERMINATION_DEADLINE")? {
             Some(d) => d,
-            None => termination_grace_period
-                .map(deadline_from_grace_period)
-                .unwrap_or(Duration::from_secs(5)),
+            None => termination_grace_period.map(deadline_from_grace_period).unwrap_or(Duration::from_secs(5)),
         };
 
         let ipv6_enabled = bool_or(src, "IPV6_ENABLED", true)?;
-        let wildcard = if ipv6_enabled {
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        };
+        let wildcard = if ipv6_enabled { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
         let packet_mark = match opt_u32(src, "PACKET_MARK")? {
@@ -341,11 +315,9 @@ impl Config {
             proxy_mode,
             proxy_workload_info,
             local_node: non_empty(src, "NODE_NAME"),
-            trust_domain: non_empty(src, "TRUST_DOMAIN")
-                .unwrap_or_else(|| "cluster.local".to_string()),
+            trust_domain: non_empty(src, "TRUST_DOMAIN").unwrap_or_else(|| "cluster.local".to_string()),
             cluster_id,
-            cluster_domain: non_empty(src, "CLUSTER_DOMAIN")
-                .unwrap_or_else(|| "cluster.local".to_string()),
+            cluster_domain: non_empty(src, "CLUSTER_DOMAIN").unwrap_or_else(|| "cluster.local".to_string()),
             network: non_empty(src, "NETWORK").unwrap_or_default(),
             local_ip,
             pod_name: non_empty(src, "POD_NAME"),
@@ -360,22 +332,10 @@ impl Config {
             },
             log_format,
             log_filter: non_empty(src, "RUST_LOG").unwrap_or_else(|| "info".to_string()),
-            pool_max_streams_per_conn: positive_u32_or(
-                src,
-                "POOL_MAX_STREAMS_PER_CONNECTION",
-                100,
-            )?,
-            pool_unused_release_timeout: duration_or(
-                src,
-                "POOL_UNUSED_RELEASE_TIMEOUT",
-                Duration::from_secs(300),
-            )?,
+            pool_max_streams_per_conn: positive_u32_or(src, "POOL_MAX_STREAMS_PER_CONNECTION", 100)?,
+            pool_unused_release_timeout: duration_or(src, "POOL_UNUSED_RELEASE_TIMEOUT", Duration::from_secs(300))?,
             window_size: positive_u32_or(src, "HTTP2_STREAM_WINDOW_SIZE", 4 * 1024 * 1024)?,
-            connection_window_size: positive_u32_or(
-                src,
-                "HTTP2_CONNECTION_WINDOW_SIZE",
-                16 * 1024 * 1024,
-            )?,
+            connection_window_size: positive_u32_or(src, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024)?,
             frame_size,
             self_termination_deadline,
             termination_grace_period,
@@ -399,22 +359,26 @@ impl Config {
                     user_timeout: bool_or(src, "USER_TIMEOUT_ENABLED", d.user_timeout)?,
                 }
             },
-            inpod_uds: src.get("INPOD_UDS").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/run/ztunnel/ztunnel.sock")),
+            inpod_uds: src
+                .get("INPOD_UDS")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/var/run/ztunnel/ztunnel.sock")),
             outbound_addr: addr_or(src, "ZTUNNEL_OUTBOUND_ADDR", SocketAddr::new(wildcard, 15001))?,
-            inbound_plaintext_addr: addr_or(
-                src,
-                "ZTUNNEL_INBOUND_PLAINTEXT_ADDR",
-                SocketAddr::new(wildcard, 15006),
-            )?,
+            inbound_plaintext_addr: addr_or(src, "ZTUNNEL_INBOUND_PLAINTEXT_ADDR", SocketAddr::new(wildcard, 15006))?,
             inbound_addr: addr_or(src, "ZTUNNEL_INBOUND_ADDR", SocketAddr::new(wildcard, 15008))?,
             socks5_addr: addr_or(src, "ZTUNNEL_SOCKS5_ADDR", SocketAddr::new(localhost, 15080))?,
-            readiness_addr: addr_or(
+            readiness_addr: addr_or(src, "ZTUNNEL_READINESS_ADDR", SocketAddr::new(wildcard, 15021))?,
+            admin_addr: addr_or(
                 src,
-                "ZTUNNEL_READINESS_ADDR",
-                SocketAddr::new(wildcard, 15021),
+                "ZTUNNEL_ADMIN_ADDR",
+                SocketAddr::new(localhost, pc.proxy_admin_port.unwrap_or(15000)),
             )?,
-            admin_addr: addr_or(src, "ZTUNNEL_ADMIN_ADDR", SocketAddr::new(localhost, pc.proxy_admin_port.unwrap_or(15000)))?,
-            stats_addr: addr_or(src, "ZTUNNEL_METRICS_ADDR", SocketAddr::new(wildcard, pc.stats_port.unwrap_or(15020)))?,
+            stats_addr: addr_or(
+                src,
+                "ZTUNNEL_METRICS_ADDR",
+                SocketAddr::new(wildcard, pc.stats_port.unwrap_or(15020)),
+            )?,
             hbone_port,
         })
     }
@@ -435,11 +399,7 @@ fn control_plane_address(src: &dyn EnvSource, var: &str) -> Result<Option<String
             if v.contains(char::is_whitespace) {
                 return Err(invalid(var, v, "a URL such as https://istiod.istio-system.svc:15012"));
             }
-            if v.contains("://") {
-                Ok(Some(v.to_string()))
-            } else {
-                Ok(Some(format!("https://{v}")))
-            }
+            if v.contains("://") { Ok(Some(v.to_string())) } else { Ok(Some(format!("https://{v}"))) }
         }
     }
 }
@@ -447,9 +407,10 @@ fn control_plane_address(src: &dyn EnvSource, var: &str) -> Result<Option<String
 fn addr_or(src: &dyn EnvSource, var: &str, default: SocketAddr) -> Result<SocketAddr, ConfigError> {
     match non_empty(src, var) {
         None => Ok(default),
-        Some(v) => v.trim().parse::<SocketAddr>().map_err(|_| {
-            invalid(var, &v, "an IP:port socket address such as 127.0.0.1:15001 or [::]:0")
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid(var, &v, "an IP:port socket address such as 127.0.0.1:15001 or [::]:0")),
     }
 }
 
@@ -457,11 +418,7 @@ fn parse_workload_info(v: &str) -> Result<ProxyWorkloadInfo, ConfigError> {
     let parts: Vec<&str> = v.trim().split('/').collect();
     match parts.as_slice() {
         [ns, name, sa] if !ns.is_empty() && !name.is_empty() && !sa.is_empty() => {
-            Ok(ProxyWorkloadInfo {
-                namespace: ns.to_string(),
-                name: name.to_string(),
-                service_account: sa.to_string(),
-            })
+            Ok(ProxyWorkloadInfo { namespace: ns.to_string(), name: name.to_string(), service_account: sa.to_string() })
         }
         _ => Err(invalid("PROXY_WORKLOAD_INFO", v, "namespace/name/service-account")),
     }

@@ -28,9 +28,8 @@ impl ProxyConfigYaml {
     pub fn from_source(src: &dyn EnvSource) -> Result<ProxyConfigYaml, ConfigError> {
         match src.get("PROXY_CONFIG").filter(|v| !v.trim().is_empty()) {
             None => Ok(ProxyConfigYaml::default()),
-            Some(yaml) => serde_yaml::from_str(&yaml).map_err(|e| {
-                invalid("PROXY_CONFIG", &yaml, &format!("a YAML ProxyConfig ({e})"))
-            }),
+            Some(yaml) => serde_yaml::from_str(&yaml)
+                .map_err(|e| invalid("PROXY_CONFIG", &yaml, &format!("a YAML ProxyConfig ({e})"))),
         }
     }
 }

@@ -101,21 +101,14 @@ fn overrides() {
     ])
     .unwrap();
     assert!(c.fake_ca);
-    assert_eq!(
-        c.fake_ca_root,
-        Some(FakeCaRoot { cert: "/tmp/root.pem".into(), key: "/tmp/root.key".into() })
-    );
+    assert_eq!(c.fake_ca_root, Some(FakeCaRoot { cert: "/tmp/root.pem".into(), key: "/tmp/root.key".into() }));
     assert_eq!(c.xds_address.as_deref(), Some("https://istiod:15012"));
     assert_eq!(c.ca_address, None, "FAKE_CA disables the CA client");
     assert_eq!(c.local_xds, Some(LocalXdsSource::File("examples/localhost.yaml".into())));
     assert_eq!(c.proxy_mode, ProxyMode::Dedicated);
     assert_eq!(
         c.proxy_workload_info,
-        Some(ProxyWorkloadInfo {
-            namespace: "default".into(),
-            name: "local".into(),
-            service_account: "sa1".into()
-        })
+        Some(ProxyWorkloadInfo { namespace: "default".into(), name: "local".into(), service_account: "sa1".into() })
     );
     assert_eq!(c.local_node.as_deref(), Some("node1"));
     assert_eq!(c.cluster_id, "c1");
@@ -172,7 +165,14 @@ fn istiod_default_address_inside_kubernetes() {
 
 #[test]
 fn dns_capture_is_on_only_when_unset_or_true() {
-    for (value, on) in [(None, true), (Some("true"), true), (Some("TRUE"), true), (Some("false"), false), (Some("no"), false), (Some(""), false)] {
+    for (value, on) in [
+        (None, true),
+        (Some("true"), true),
+        (Some("TRUE"), true),
+        (Some("false"), false),
+        (Some("no"), false),
+        (Some(""), false),
+    ] {
         let vars: Vec<(&str, &str)> = value.map(|v| ("ISTIO_META_DNS_CAPTURE", v)).into_iter().collect();
         assert_eq!(load(&vars).unwrap().dns_proxy, on, "{value:?}");
     }
@@ -186,20 +186,14 @@ fn both_local_xds_sources_is_an_error() {
 
 #[test]
 fn termination_grace_period_derives_deadline() {
-    let d = |secs: &str| {
-        load(&[("TERMINATION_GRACE_PERIOD_SECONDS", secs)]).unwrap().self_termination_deadline
-    };
+    let d = |secs: &str| load(&[("TERMINATION_GRACE_PERIOD_SECONDS", secs)]).unwrap().self_termination_deadline;
     assert_eq!(d("30"), Duration::from_secs(25));
     assert_eq!(d("11"), Duration::from_secs(6));
     assert_eq!(d("10"), Duration::from_secs(9));
     assert_eq!(d("2"), Duration::from_secs(1));
     assert_eq!(d("0"), Duration::from_secs(1));
     // An explicit deadline wins over the derived one.
-    let c = load(&[
-        ("TERMINATION_GRACE_PERIOD_SECONDS", "30"),
-        ("CONNECTION_TERMINATION_DEADLINE", "2s"),
-    ])
-    .unwrap();
+    let c = load(&[("TERMINATION_GRACE_PERIOD_SECONDS", "30"), ("CONNECTION_TERMINATION_DEADLINE", "2s")]).unwrap();
     assert_eq!(c.self_termination_deadline, Duration::from_secs(2));
     assert_eq!(c.termination_grace_period, Some(Duration::from_secs(30)));
 }
@@ -207,9 +201,7 @@ fn termination_grace_period_derives_deadline() {
 #[test]
 fn worker_thread_forms() {
     let t = |v: &str, cpus| {
-        Config::from_source_with_cpus(&env(&[("ZTUNNEL_WORKER_THREADS", v)]), cpus)
-            .unwrap()
-            .num_worker_threads
+        Config::from_source_with_cpus(&env(&[("ZTUNNEL_WORKER_THREADS", v)]), cpus).unwrap().num_worker_threads
     };
     assert_eq!(t("0", 6), 6);
     assert_eq!(t("3", 6), 3);
@@ -230,7 +222,10 @@ fn keepalive_settings() {
         ("USER_TIMEOUT_ENABLED", "true"),
     ])
     .unwrap();
-    assert_eq!((c.keepalive.time, c.keepalive.interval, c.keepalive.retries), (Duration::from_secs(30), Duration::from_secs(5), 3));
+    assert_eq!(
+        (c.keepalive.time, c.keepalive.interval, c.keepalive.retries),
+        (Duration::from_secs(30), Duration::from_secs(5), 3)
+    );
     assert!(c.keepalive.enabled && c.keepalive.user_timeout);
     assert!(!load(&[("KEEPALIVE_ENABLED", "false")]).unwrap().keepalive.enabled);
     let e = err(&[("KEEPALIVE_RETRIES", "many")]);
@@ -262,7 +257,9 @@ fn worker_threads_follow_the_charts_cpu_resources() {
     assert_eq!(t(&[("ZTUNNEL_CPU_LIMIT", "16")], 2), 4);
     assert_eq!(t(&[("ZTUNNEL_CPU_LIMIT", "16"), ("ZTUNNEL_WORKER_THREADS", "0")], 2), 16);
     assert_eq!(t(&[("ZTUNNEL_RESOURCE_CPU_LIMIT", "4"), ("ZTUNNEL_WORKER_THREADS", "1")], 2), 1);
-    for (var, bad) in [("ZTUNNEL_RESOURCE_CPU_LIMIT", "lots"), ("ZTUNNEL_CPU_LIMIT", "0"), ("ZTUNNEL_WORKER_THREADS", "0%")] {
+    for (var, bad) in
+        [("ZTUNNEL_RESOURCE_CPU_LIMIT", "lots"), ("ZTUNNEL_CPU_LIMIT", "0"), ("ZTUNNEL_WORKER_THREADS", "0%")]
+    {
         let e = err(&[(var, bad)]);
         assert!(e.contains(var) && e.contains(bad), "{e}");
     }
@@ -310,9 +307,7 @@ fn every_error_names_variable_value_and_form() {
     for (var, value, form) in cases {
         let e = err(&[(var, value)]);
         assert!(
-            e.contains(&format!("for {var}:"))
-                && e.contains(&format!("{value:?}"))
-                && e.contains(form),
+            e.contains(&format!("for {var}:")) && e.contains(&format!("{value:?}")) && e.contains(form),
             "{var}={value:?} gave: {e}"
         );
     }

@@ -101,9 +101,17 @@ mod tests {
         let yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
         let state = crate::xds::load_str(&yaml, "test").unwrap();
         let r = resolve(&state, "echo.default.svc.cluster.local.", "default", "cluster.local").unwrap();
-        assert_eq!(r, Resolved { hostname: "echo.default.svc.cluster.local".into(), alias: false, ips: vec!["127.9.10.1".parse().unwrap()] });
+        assert_eq!(
+            r,
+            Resolved {
+                hostname: "echo.default.svc.cluster.local".into(),
+                alias: false,
+                ips: vec!["127.9.10.1".parse().unwrap()]
+            }
+        );
         // Search domain appended to the full name: answered as an alias.
-        let r = resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "cluster.local")
+            .unwrap();
         assert!(r.alias);
         assert_eq!(r.hostname, "echo.default.svc.cluster.local");
         assert!(resolve(&state, "example.org", "default", "cluster.local").is_none());

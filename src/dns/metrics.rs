@@ -40,8 +40,16 @@ impl DnsMetrics {
             upstream_duration: Family::new_with_constructor(buckets as fn() -> Histogram),
         };
         registry.register("dns_requests", "Total number of DNS requests", m.requests.clone());
-        registry.register("dns_upstream_requests", "Total number of DNS requests forwarded to upstream", m.upstream_requests.clone());
-        registry.register("dns_upstream_failures", "Total number of DNS requests that failed upstream", m.upstream_failures.clone());
+        registry.register(
+            "dns_upstream_requests",
+            "Total number of DNS requests forwarded to upstream",
+            m.upstream_requests.clone(),
+        );
+        registry.register(
+            "dns_upstream_failures",
+            "Total number of DNS requests that failed upstream",
+            m.upstream_failures.clone(),
+        );
         registry.register(
             "dns_upstream_request_duration_seconds",
             "Total time in seconds that DNS requests to upstream took",

@@ -109,13 +109,17 @@ impl DnsServer {
             }
         };
         let id = req.metadata.id;
-        if req.metadata.message_type != MessageType::Query || req.metadata.op_code != OpCode::Query || req.queries.len() != 1 {
+        if req.metadata.message_type != MessageType::Query
+            || req.metadata.op_code != OpCode::Query
+            || req.queries.len() != 1
+        {
             return Message::error_msg(id, req.metadata.op_code, ResponseCode::NotImp).to_vec().ok();
         }
         let q = req.queries[0].clone();
         let labels = self.labels(q.query_type(), proto);
         self.metrics.requests.get_or_create(&labels).inc();
-        let max_udp = req.edns.as_ref().map(|e| e.max_payload() as usize).unwrap_or(UDP_DEFAULT_MAX).max(UDP_DEFAULT_MAX);
+        let max_udp =
+            req.edns.as_ref().map(|e| e.max_payload() as usize).unwrap_or(UDP_DEFAULT_MAX).max(UDP_DEFAULT_MAX);
 
         let qname = q.name().to_ascii();
         let state = self.state.snapshot();
@@ -173,7 +177,12 @@ impl DnsServer {
                 }
             })
             .await
-            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, format!("{upstream} did not answer in {UPSTREAM_TIMEOUT:?}"))));
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{upstream} did not answer in {UPSTREAM_TIMEOUT:?}"),
+                ))
+            });
             self.metrics.upstream_duration.get_or_create(labels).observe(started.elapsed().as_secs_f64());
             match res {
                 Ok(r) => return Ok(r),
@@ -184,7 +193,8 @@ impl DnsServer {
     }
 
     async fn forward_udp(&self, query: &[u8], upstream: SocketAddr) -> io::Result<Vec<u8>> {
-        let bind: SocketAddr = if upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+        let bind: SocketAddr =
+            if upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
         let opts = self.cfg.socket.clone();
         let make = move || -> io::Result<std::net::UdpSocket> {
             let s = std::net::UdpSocket::bind(bind)?;
@@ -215,12 +225,15 @@ impl DnsServer {
     async fn forward_tcp(&self, query: &[u8], upstream: SocketAddr) -> io::Result<Vec<u8>> {
         let mut s = redirect::connect(upstream, &self.cfg.socket, UPSTREAM_TIMEOUT).await?;
         write_framed(&mut s, query).await?;
-        read_framed(&mut s).await?.ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed without answering"))
+        read_framed(&mut s)
+            .await?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed without answering"))
     }
 }
 
 async fn write_framed(s: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(msg.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "DNS message over 64 KiB"))?;
+    let len =
+        u16::try_from(msg.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "DNS message over 64 KiB"))?;
     let mut out = Vec::with_capacity(msg.len() + 2);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(msg);
@@ -282,7 +295,9 @@ pub async fn serve_tcp(listener: TcpListener, server: Arc<DnsServer>, drain: Dra
         };
         let server = server.clone();
         tokio::spawn(async move {
-            while let Ok(Some(q)) = tokio::time::timeout(Duration::from_secs(30), read_framed(&mut s)).await.unwrap_or(Ok(None)) {
+            while let Ok(Some(q)) =
+                tokio::time::timeout(Duration::from_secs(30), read_framed(&mut s)).await.unwrap_or(Ok(None))
+            {
                 let Some(reply) = server.handle(&q, Transport::Tcp).await else { return };
                 if write_framed(&mut s, &reply).await.is_err() {
                     return;

@@ -42,15 +42,21 @@ fn answers(bytes: &[u8]) -> (Message, Vec<String>) {
 #[tokio::test]
 async fn answers_service_names_from_state() {
     let (s, metrics) = server(vec![], 0);
-    let (m, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::A), Transport::Udp).await.unwrap());
+    let (m, a) =
+        answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::A), Transport::Udp).await.unwrap());
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.9.10.1"]);
     // Search domain appended to a full name: CNAME to the service, then its address.
-    let (_, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.default.svc.cluster.local.", RecordType::A), Transport::Tcp).await.unwrap());
+    let (_, a) = answers(
+        &s.handle(&query("echo.default.svc.cluster.local.default.svc.cluster.local.", RecordType::A), Transport::Tcp)
+            .await
+            .unwrap(),
+    );
     assert_eq!(a.len(), 2, "{a:?}");
     assert!(a[0].ends_with("echo.default.svc.cluster.local."), "{a:?}");
     // AAAA for an IPv4-only service: no data, no error, not forwarded.
-    let (m, a) = answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::AAAA), Transport::Udp).await.unwrap());
+    let (m, a) =
+        answers(&s.handle(&query("echo.default.svc.cluster.local.", RecordType::AAAA), Transport::Udp).await.unwrap());
     assert_eq!((m.metadata.response_code, a.len()), (ResponseCode::NoError, 0));
     let total: u64 = ["A", "AAAA"]
         .iter()
@@ -149,6 +155,8 @@ async fn garbage_gets_formerr_or_is_dropped() {
 
 #[test]
 fn resolv_conf_parsing() {
-    let ups = parse_resolv_conf("# c\nsearch a b\nnameserver 10.0.0.10\nnameserver fd00::53\nnameserver fe80::1%eth0\noptions ndots:5\n");
+    let ups = parse_resolv_conf(
+        "# c\nsearch a b\nnameserver 10.0.0.10\nnameserver fd00::53\nnameserver fe80::1%eth0\noptions ndots:5\n",
+    );
     assert_eq!(ups, vec!["10.0.0.10:53".parse().unwrap(), "[fd00::53]:53".parse().unwrap()]);
 }

@@ -68,11 +68,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shared {
     fn try_close_idle(&self) -> bool {
-        if self
-            .state
-            .compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+        if self.state.compare_exchange(0, CLOSED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             lock(&self.send).take();
             true
         } else {
@@ -86,16 +82,9 @@ impl Shared {
             if cur & CLOSED != 0 || self.broken.load(Ordering::Acquire) || cur >= limit {
                 return None;
             }
-            match self.state.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.state.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    return Some(StreamSlot {
-                        shared: self.clone(),
-                    });
+                    return Some(StreamSlot { shared: self.clone() });
                 }
                 Err(actual) => cur = actual,
             }
@@ -108,11 +97,7 @@ impl Shared {
 /// connection; it ends when the connection ends (all handles dropped and streams finished, peer
 /// closed, or keepalive failed). Deciding when to stop using the connection on drain is up to
 /// the owner of the handles (the [`super::Pool`] closes idle ones).
-pub async fn connect<IO>(
-    io: IO,
-    settings: &H2Settings,
-    drain: DrainWatcher,
-) -> Result<H2Client, Error>
+pub async fn connect<IO>(io: IO, settings: &H2Settings, drain: DrainWatcher) -> Result<H2Client, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -165,15 +150,8 @@ fn mark_broken(weak: &Weak<Shared>) {
 impl H2Client {
     /// Opens a classic `CONNECT` stream to `authority` ("ip:port" or "host:port") and waits for
     /// the response headers. Only 200 yields a stream; other statuses are [`Error::Status`].
-    pub async fn send_connect(
-        &self,
-        authority: &str,
-        headers: http::HeaderMap,
-    ) -> Result<H2Stream, Error> {
-        let slot = self
-            .shared
-            .reserve(usize::MAX & !CLOSED)
-            .ok_or(Error::ConnectionClosed)?;
+    pub async fn send_connect(&self, authority: &str, headers: http::HeaderMap) -> Result<H2Stream, Error> {
+        let slot = self.shared.reserve(usize::MAX & !CLOSED).ok_or(Error::ConnectionClosed)?;
         self.open(slot, authority, headers).await
     }
 
@@ -188,27 +166,20 @@ impl H2Client {
         authority: &str,
         headers: http::HeaderMap,
     ) -> Result<H2Stream, Error> {
-        let uri: http::Uri = authority
-            .parse()
-            .map_err(|e| Error::InvalidRequest(format!("authority {authority:?}: {e}")))?;
+        let uri: http::Uri =
+            authority.parse().map_err(|e| Error::InvalidRequest(format!("authority {authority:?}: {e}")))?;
         if uri.authority().is_none() || uri.scheme().is_some() {
-            return Err(Error::InvalidRequest(format!(
-                "authority {authority:?} is not host:port"
-            )));
+            return Err(Error::InvalidRequest(format!("authority {authority:?} is not host:port")));
         }
         let mut req = http::Request::new(());
         *req.method_mut() = http::Method::CONNECT;
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
 
-        let send = lock(&self.shared.send)
-            .clone()
-            .ok_or(Error::ConnectionClosed)?;
+        let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
         // ready() waits if the peer's concurrent-stream limit is reached.
         let mut send = send.ready().await.map_err(|e| self.on_conn_error(e))?;
-        let (resp, stream) = send
-            .send_request(req, false)
-            .map_err(|e| self.on_conn_error(e))?;
+        let (resp, stream) = send.send_request(req, false).map_err(|e| self.on_conn_error(e))?;
         let resp = resp.await.map_err(|e| self.on_conn_error(e))?;
         let (parts, body) = resp.into_parts();
         if parts.status != http::StatusCode::OK {
@@ -235,17 +206,13 @@ impl H2Client {
     /// How many streams the pool may put on this connection: our limit, or the peer's
     /// SETTINGS_MAX_CONCURRENT_STREAMS if lower.
     pub fn max_streams(&self) -> usize {
-        let peer = lock(&self.shared.send)
-            .as_ref()
-            .map(|s| s.current_max_send_streams())
-            .unwrap_or(usize::MAX);
+        let peer = lock(&self.shared.send).as_ref().map(|s| s.current_max_send_streams()).unwrap_or(usize::MAX);
         self.shared.our_max_streams.min(peer).max(1)
     }
 
     /// True once the connection can take no new streams: closed by us, ended, or GOAWAY seen.
     pub fn is_closed(&self) -> bool {
-        self.shared.state.load(Ordering::Acquire) & CLOSED != 0
-            || self.shared.broken.load(Ordering::Acquire)
+        self.shared.state.load(Ordering::Acquire) & CLOSED != 0 || self.shared.broken.load(Ordering::Acquire)
     }
 
     /// Closes the connection if it has no open stream. Returns whether it did (or already was).

@@ -123,11 +123,7 @@ pub enum Error {
 
 /// Sends a PING every `interval` and resolves (with the reason) once one goes unanswered for
 /// `timeout`. Never resolves when keepalive is disabled, so it can sit in a `select!`.
-pub(crate) async fn keepalive(
-    ping: Option<h2::PingPong>,
-    interval: Duration,
-    timeout: Duration,
-) -> Error {
+pub(crate) async fn keepalive(ping: Option<h2::PingPong>, interval: Duration, timeout: Duration) -> Error {
     let Some(mut ping) = ping else {
         return std::future::pending().await;
     };

@@ -47,10 +47,7 @@ pub struct PoolKey {
 
 /// Dials a new connection for a key: TCP + TLS + [`super::client::connect`] are the caller's.
 pub trait Connector: Send + Sync + 'static {
-    fn connect(
-        &self,
-        key: &PoolKey,
-    ) -> Pin<Box<dyn Future<Output = Result<H2Client, Error>> + Send + 'static>>;
+    fn connect(&self, key: &PoolKey) -> Pin<Box<dyn Future<Output = Result<H2Client, Error>> + Send + 'static>>;
 }
 
 /// A cheaply clonable handle; clones share the connections.
@@ -116,10 +113,7 @@ impl Pool {
 
     /// Live pooled connections across all keys.
     pub fn connection_count(&self) -> usize {
-        lock(&self.inner.entries)
-            .values()
-            .map(|e| e.conns.iter().filter(|c| !c.is_closed()).count())
-            .sum()
+        lock(&self.inner.entries).values().map(|e| e.conns.iter().filter(|c| !c.is_closed()).count()).sum()
     }
 
     async fn checkout(&self, key: &PoolKey) -> Result<(H2Client, StreamSlot), Error> {
@@ -131,10 +125,7 @@ impl Pool {
                 }
                 let entry = entries.get_mut(key).expect("inserted above");
                 entry.conns.retain(|c| !c.is_closed());
-                if let Some(found) = entry
-                    .conns
-                    .iter()
-                    .find_map(|c| c.reserve(c.max_streams()).map(|s| (c.clone(), s)))
+                if let Some(found) = entry.conns.iter().find_map(|c| c.reserve(c.max_streams()).map(|s| (c.clone(), s)))
                 {
                     if self.inner.draining.load(Ordering::Acquire) {
                         found.0.close_when_idle();
@@ -157,10 +148,7 @@ impl Pool {
                     }
                 }
                 Err(_) => {
-                    return Err(Error::Connect(format!(
-                        "dial to {} ended without a result",
-                        key.dst
-                    )));
+                    return Err(Error::Connect(format!("dial to {} ended without a result", key.dst)));
                 }
             }
         }
@@ -171,10 +159,7 @@ impl Pool {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             // Clears `dialing` even if the connector panics, so the key is not stuck forever.
-            let guard = DialGuard {
-                inner: &inner,
-                key: &key,
-            };
+            let guard = DialGuard { inner: &inner, key: &key };
             let res = inner.connector.connect(&key).await;
             let outcome = {
                 let mut entries = lock(&inner.entries);
@@ -214,9 +199,7 @@ impl Drop for DialGuard<'_> {
 fn unprocessed(e: &Error) -> bool {
     match e {
         Error::ConnectionClosed => true,
-        Error::H2(e) => {
-            (e.is_go_away() && e.is_remote()) || e.reason() == Some(h2::Reason::REFUSED_STREAM)
-        }
+        Error::H2(e) => (e.is_go_away() && e.is_remote()) || e.reason() == Some(h2::Reason::REFUSED_STREAM),
         _ => false,
     }
 }
@@ -283,10 +266,7 @@ mod tests {
     }
 
     impl Connector for Arc<TestConnector> {
-        fn connect(
-            &self,
-            _key: &PoolKey,
-        ) -> Pin<Box<dyn Future<Output = Result<H2Client, Error>> + Send + 'static>> {
+        fn connect(&self, _key: &PoolKey) -> Pin<Box<dyn Future<Output = Result<H2Client, Error>> + Send + 'static>> {
             let this = self.clone();
             Box::pin(async move {
                 this.dials.fetch_add(1, Ordering::SeqCst);
@@ -316,11 +296,7 @@ mod tests {
         trigger: drain::DrainTrigger,
     }
 
-    async fn fixture(
-        settings: H2Settings,
-        server_settings: H2Settings,
-        delay: Duration,
-    ) -> Fixture {
+    async fn fixture(settings: H2Settings, server_settings: H2Settings, delay: Duration) -> Fixture {
         let (trigger, w) = drain::new();
         // The server is not part of the drain under test.
         let (server_trigger, server_w) = drain::new();
@@ -335,18 +311,11 @@ mod tests {
             delay,
         });
         let pool = Pool::new(settings, Arc::new(conn.clone()), w);
-        Fixture {
-            pool,
-            conn,
-            server_closed,
-            trigger,
-        }
+        Fixture { pool, conn, server_closed, trigger }
     }
 
     async fn open(pool: &Pool, k: PoolKey) -> H2Stream {
-        pool.send_connect(k, "127.0.0.1:80", http::HeaderMap::new())
-            .await
-            .unwrap()
+        pool.send_connect(k, "127.0.0.1:80", http::HeaderMap::new()).await.unwrap()
     }
 
     async fn finish(mut st: H2Stream) {
@@ -358,10 +327,7 @@ mod tests {
     }
 
     fn limit(n: u32) -> H2Settings {
-        H2Settings {
-            max_streams_per_connection: n,
-            ..Default::default()
-        }
+        H2Settings { max_streams_per_connection: n, ..Default::default() }
     }
 
     #[tokio::test]
@@ -395,10 +361,7 @@ mod tests {
 
     #[tokio::test]
     async fn peer_stream_limit_is_respected() {
-        let server = H2Settings {
-            server_max_concurrent_streams: 3,
-            ..Default::default()
-        };
+        let server = H2Settings { server_max_concurrent_streams: 3, ..Default::default() };
         let f = fixture(H2Settings::default(), server, Duration::ZERO).await;
         let mut streams = Vec::new();
         for _ in 0..5 {
@@ -411,12 +374,7 @@ mod tests {
     }
 
     async fn storm(callers: usize, per_conn: u32) -> usize {
-        let f = fixture(
-            limit(per_conn),
-            H2Settings::default(),
-            Duration::from_millis(50),
-        )
-        .await;
+        let f = fixture(limit(per_conn), H2Settings::default(), Duration::from_millis(50)).await;
         let tasks: Vec<_> = (0..callers)
             .map(|_| {
                 let pool = f.pool.clone();
@@ -427,10 +385,7 @@ mod tests {
         for t in tasks {
             streams.push(t.await.unwrap());
         }
-        assert_eq!(
-            f.pool.connection_count(),
-            f.conn.dials.load(Ordering::SeqCst)
-        );
+        assert_eq!(f.pool.connection_count(), f.conn.dials.load(Ordering::SeqCst));
         drop(streams);
         f.conn.dials.load(Ordering::SeqCst)
     }
@@ -453,10 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_connections_are_evicted() {
-        let settings = H2Settings {
-            pool_idle_timeout: Duration::from_millis(100),
-            ..Default::default()
-        };
+        let settings = H2Settings { pool_idle_timeout: Duration::from_millis(100), ..Default::default() };
         let f = fixture(settings, H2Settings::default(), Duration::ZERO).await;
         let st = open(&f.pool, key("a")).await;
         // Busy connections are never evicted, however long they live.
@@ -473,27 +425,16 @@ mod tests {
 
     #[tokio::test]
     async fn failed_dial_reaches_every_waiter_then_retries() {
-        let f = fixture(
-            H2Settings::default(),
-            H2Settings::default(),
-            Duration::from_millis(50),
-        )
-        .await;
+        let f = fixture(H2Settings::default(), H2Settings::default(), Duration::from_millis(50)).await;
         f.conn.fail.store(true, Ordering::SeqCst);
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let pool = f.pool.clone();
-                tokio::spawn(async move {
-                    pool.send_connect(key("a"), "127.0.0.1:80", http::HeaderMap::new())
-                        .await
-                })
+                tokio::spawn(async move { pool.send_connect(key("a"), "127.0.0.1:80", http::HeaderMap::new()).await })
             })
             .collect();
         for t in tasks {
-            let res = tokio::time::timeout(Duration::from_secs(5), t)
-                .await
-                .unwrap()
-                .unwrap();
+            let res = tokio::time::timeout(Duration::from_secs(5), t).await.unwrap().unwrap();
             assert!(matches!(res, Err(Error::PoolConnect(_))), "{res:?}");
         }
         assert_eq!(f.conn.dials.load(Ordering::SeqCst), 1);
@@ -509,12 +450,7 @@ mod tests {
         finish(idle).await;
         let busy = open(&f.pool, key("busy")).await;
         assert_eq!(f.pool.connection_count(), 2);
-        let Fixture {
-            pool,
-            conn,
-            server_closed,
-            trigger,
-        } = f;
+        let Fixture { pool, conn, server_closed, trigger } = f;
         drop(conn);
         let drained = tokio::spawn(trigger.drain(Duration::from_secs(5)));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -522,11 +458,7 @@ mod tests {
         // Streams still work during the drain.
         finish(busy).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(
-            pool.connection_count(),
-            0,
-            "busy connection closes when its stream ends"
-        );
+        assert_eq!(pool.connection_count(), 0, "busy connection closes when its stream ends");
         // Both HTTP/2 connections really ended (their drivers dropped their drain watchers).
         assert_eq!(server_closed.load(Ordering::SeqCst), 2);
         // The test connector holds a watcher of its own; it goes with the pool.
@@ -537,16 +469,12 @@ mod tests {
     #[tokio::test]
     async fn handler_sees_authority() {
         let (_t, w) = drain::new();
-        let (addr, _) = start_server(
-            H2Settings::default(),
-            w.clone(),
-            |req: ConnectRequest| async move {
-                let auth = req.authority().to_string();
-                let mut st = req.accept(http::HeaderMap::new()).unwrap();
-                st.write_all(auth.as_bytes()).await.unwrap();
-                st.shutdown().await.unwrap();
-            },
-        )
+        let (addr, _) = start_server(H2Settings::default(), w.clone(), |req: ConnectRequest| async move {
+            let auth = req.authority().to_string();
+            let mut st = req.accept(http::HeaderMap::new()).unwrap();
+            st.write_all(auth.as_bytes()).await.unwrap();
+            st.shutdown().await.unwrap();
+        })
         .await;
         let conn = Arc::new(TestConnector {
             addr,
@@ -557,10 +485,7 @@ mod tests {
             delay: Duration::ZERO,
         });
         let pool = Pool::new(H2Settings::default(), Arc::new(conn), w);
-        let mut st = pool
-            .send_connect(key("a"), "[fd00::1]:9080", http::HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = pool.send_connect(key("a"), "[fd00::1]:9080", http::HeaderMap::new()).await.unwrap();
         let mut out = String::new();
         st.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "[fd00::1]:9080");

@@ -62,10 +62,7 @@ impl ConnectRequest {
 
 impl std::fmt::Debug for ConnectRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectRequest")
-            .field("method", &self.method)
-            .field("authority", &self.authority)
-            .finish()
+        f.debug_struct("ConnectRequest").field("method", &self.method).field("authority", &self.authority).finish()
     }
 }
 
@@ -84,12 +81,7 @@ fn respond_status(respond: &mut SendResponse<Bytes>, status: StatusCode) {
 /// On drain: GOAWAY, no new streams, and this keeps driving the connection until the open
 /// streams finish. The caller enforces any hard deadline by dropping this future. A PING left
 /// unanswered for `keepalive_timeout` drops the connection abruptly.
-pub async fn serve<IO, F, Fut>(
-    io: IO,
-    settings: &H2Settings,
-    drain: DrainWatcher,
-    handler: F,
-) -> Result<(), Error>
+pub async fn serve<IO, F, Fut>(io: IO, settings: &H2Settings, drain: DrainWatcher, handler: F) -> Result<(), Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
@@ -104,11 +96,7 @@ where
         .max_send_buffer_size(SERVER_MAX_SEND_BUFFER)
         .handshake::<_, Bytes>(io)
         .await?;
-    let ka = keepalive(
-        conn.ping_pong(),
-        settings.keepalive_interval,
-        settings.keepalive_timeout,
-    );
+    let ka = keepalive(conn.ping_pong(), settings.keepalive_interval, settings.keepalive_timeout);
     tokio::pin!(ka);
     // Created once: this loop wakes for every frame, and a fresh drain future per wake-up
     // would re-register with the drain signal each time.
@@ -155,13 +143,7 @@ where
             return;
         }
     };
-    let req = ConnectRequest {
-        method: parts.method,
-        authority,
-        headers: parts.headers,
-        recv,
-        respond,
-    };
+    let req = ConnectRequest { method: parts.method, authority, headers: parts.headers, recv, respond };
     tokio::spawn(handler(req));
 }
 
@@ -217,11 +199,7 @@ pub(crate) mod tests {
         let _ = w.shutdown().await;
     }
 
-    pub(crate) async fn dial(
-        addr: SocketAddr,
-        settings: &H2Settings,
-        drain: DrainWatcher,
-    ) -> H2Client {
+    pub(crate) async fn dial(addr: SocketAddr, settings: &H2Settings, drain: DrainWatcher) -> H2Client {
         let sock = TcpStream::connect(addr).await.unwrap();
         sock.set_nodelay(true).unwrap();
         connect(sock, settings, drain).await.unwrap()
@@ -241,10 +219,7 @@ pub(crate) mod tests {
 
     /// Sends `data` through an echo stream, reading concurrently; returns what came back.
     async fn echo_round_trip(client: &H2Client, data: Arc<Vec<u8>>) -> Vec<u8> {
-        let stream = client
-            .send_connect("127.0.0.1:80", HeaderMap::new())
-            .await
-            .unwrap();
+        let stream = client.send_connect("127.0.0.1:80", HeaderMap::new()).await.unwrap();
         let (mut r, mut w) = stream.into_split();
         let writer = tokio::spawn(async move {
             w.write_all(&data).await.unwrap();
@@ -311,10 +286,7 @@ pub(crate) mod tests {
         })
         .await;
         let client = dial(addr, &s, w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         st.write_all(b"ping").await.unwrap();
         st.shutdown().await.unwrap();
         let mut out = Vec::new();
@@ -342,10 +314,7 @@ pub(crate) mod tests {
         })
         .await;
         let client = dial(addr, &s, w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         let mut out = Vec::new();
         st.read_to_end(&mut out).await.unwrap();
         assert_eq!(out, b"bye");
@@ -367,12 +336,7 @@ pub(crate) mod tests {
     }
 
     fn small_windows() -> H2Settings {
-        H2Settings {
-            stream_window: 65_535,
-            connection_window: 65_535,
-            frame_size: 16_384,
-            ..Default::default()
-        }
+        H2Settings { stream_window: 65_535, connection_window: 65_535, frame_size: 16_384, ..Default::default() }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,12 +346,9 @@ pub(crate) mod tests {
         let (addr, _) = start_server(s.clone(), w.clone(), echo).await;
         let client = dial(addr, &s, w).await;
         let data = Arc::new(pattern(64 * 1024 * 1024, 3));
-        let got = tokio::time::timeout(
-            Duration::from_secs(120),
-            echo_round_trip(&client, data.clone()),
-        )
-        .await
-        .expect("transfer stalled");
+        let got = tokio::time::timeout(Duration::from_secs(120), echo_round_trip(&client, data.clone()))
+            .await
+            .expect("transfer stalled");
         assert_eq!(got.len(), data.len());
         assert!(got == *data, "echoed bytes differ");
     }
@@ -414,17 +375,11 @@ pub(crate) mod tests {
         })
         .await;
         let client = dial(addr, &s, w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         // 64 KiB window + the server's 400 KiB send buffer + one chunk, not 16 MiB.
         let stalled = written.load(Ordering::SeqCst);
-        assert!(
-            stalled < 1024 * 1024,
-            "server wrote {stalled} bytes to a reader that reads nothing"
-        );
+        assert!(stalled < 1024 * 1024, "server wrote {stalled} bytes to a reader that reads nothing");
         let mut sink = Vec::new();
         st.read_to_end(&mut sink).await.unwrap();
         assert_eq!(sink.len(), 16 * 1024 * 1024);
@@ -512,20 +467,12 @@ pub(crate) mod tests {
         // The client's driver is not part of the drain under test.
         let (_t2, client_w) = drain::new();
         let client = dial(addr, &s, client_w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         st.write_all(b"before ").await.unwrap();
         drop(w);
         trigger.signal();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            client
-                .send_connect("127.0.0.1:1", HeaderMap::new())
-                .await
-                .is_err()
-        );
+        assert!(client.send_connect("127.0.0.1:1", HeaderMap::new()).await.is_err());
         assert!(client.is_closed(), "GOAWAY must mark the client closed");
         st.write_all(b"after").await.unwrap();
         st.shutdown().await.unwrap();
@@ -535,13 +482,8 @@ pub(crate) mod tests {
         drop(st);
         drop(client);
         let res = tokio::time::timeout(Duration::from_secs(5), server).await;
-        res.expect("serve must return once streams are done")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            trigger.drain(Duration::from_secs(5)).await,
-            drain::DrainOutcome::Complete
-        );
+        res.expect("serve must return once streams are done").unwrap().unwrap();
+        assert_eq!(trigger.drain(Duration::from_secs(5)).await, drain::DrainOutcome::Complete);
     }
 
     #[tokio::test]
@@ -556,20 +498,12 @@ pub(crate) mod tests {
                 let mut st = req.accept(HeaderMap::new()).unwrap();
                 let mut got = Vec::new();
                 let res = st.read_to_end(&mut got).await;
-                tx.lock()
-                    .unwrap()
-                    .take()
-                    .unwrap()
-                    .send((got, res.map_err(|e| e.kind())))
-                    .unwrap();
+                tx.lock().unwrap().take().unwrap().send((got, res.map_err(|e| e.kind()))).unwrap();
             }
         })
         .await;
         let client = dial(addr, &s, w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         st.write_all(b"partial").await.unwrap();
         // Let the data go out before the reset, so the reader sees bytes then the error.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -602,10 +536,7 @@ pub(crate) mod tests {
         let client = dial(addr, &fast_keepalive(), w).await;
         let start = Instant::now();
         while !client.is_closed() {
-            assert!(
-                start.elapsed() < Duration::from_secs(3),
-                "keepalive never fired"
-            );
+            assert!(start.elapsed() < Duration::from_secs(3), "keepalive never fired");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -621,9 +552,7 @@ pub(crate) mod tests {
         });
         let mut sock = TcpStream::connect(addr).await.unwrap();
         // Client preface and an empty SETTINGS frame, then silence.
-        sock.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            .await
-            .unwrap();
+        sock.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
         sock.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
         let res = tokio::time::timeout(Duration::from_secs(3), server).await;
         match res.expect("keepalive never fired").unwrap() {
@@ -641,18 +570,13 @@ pub(crate) mod tests {
         let s = H2Settings::default();
         let (addr, _) = start_server(s.clone(), w.clone(), |req: ConnectRequest| async move {
             let mut st = req.accept(HeaderMap::new()).unwrap();
-            let n = tokio::io::copy(&mut st, &mut tokio::io::sink())
-                .await
-                .unwrap();
+            let n = tokio::io::copy(&mut st, &mut tokio::io::sink()).await.unwrap();
             st.write_all(&n.to_be_bytes()).await.unwrap();
             st.shutdown().await.unwrap();
         })
         .await;
         let client = dial(addr, &s, w).await;
-        let mut st = client
-            .send_connect("127.0.0.1:1", HeaderMap::new())
-            .await
-            .unwrap();
+        let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         let chunk = vec![0xabu8; 256 * 1024];
         let start = Instant::now();
         for _ in 0..TOTAL / chunk.len() {
@@ -663,10 +587,6 @@ pub(crate) mod tests {
         st.read_exact(&mut n).await.unwrap();
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(u64::from_be_bytes(n) as usize, TOTAL);
-        println!(
-            "hbone throughput: {} MiB in {secs:.3}s = {:.0} MiB/s",
-            TOTAL >> 20,
-            (TOTAL >> 20) as f64 / secs
-        );
+        println!("hbone throughput: {} MiB in {secs:.3}s = {:.0} MiB/s", TOTAL >> 20, (TOTAL >> 20) as f64 / secs);
     }
 }

@@ -51,17 +51,8 @@ impl H2Stream {
     ) -> Self {
         let slot = slot.map(Arc::new);
         H2Stream {
-            reader: H2StreamReader {
-                recv,
-                pending: Bytes::new(),
-                eof: false,
-                _slot: slot.clone(),
-            },
-            writer: H2StreamWriter {
-                send,
-                shut_down: false,
-                _slot: slot,
-            },
+            reader: H2StreamReader { recv, pending: Bytes::new(), eof: false, _slot: slot.clone() },
+            writer: H2StreamWriter { send, shut_down: false, _slot: slot },
             response_headers,
         }
     }
@@ -96,10 +87,7 @@ impl H2StreamWriter {
     /// buffers (the proxy's pump).
     pub fn poll_send_bytes(&mut self, cx: &mut Context<'_>, data: &mut Bytes) -> Poll<io::Result<()>> {
         if self.shut_down {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "write after shutdown of hbone stream",
-            )));
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown of hbone stream")));
         }
         while !data.is_empty() {
             let n = ready!(self.poll_send_capacity(cx, data.len()))?;
@@ -190,9 +178,7 @@ impl H2StreamReader {
 /// Maps an h2 error to the closest `io::ErrorKind` so copy loops can tell reset from failure.
 pub(crate) fn h2_to_io(e: h2::Error) -> io::Error {
     if e.is_io() {
-        return e
-            .into_io()
-            .unwrap_or_else(|| io::Error::other("h2 i/o error"));
+        return e.into_io().unwrap_or_else(|| io::Error::other("h2 i/o error"));
     }
     let kind = if e.is_reset() {
         io::ErrorKind::ConnectionReset
@@ -205,11 +191,7 @@ pub(crate) fn h2_to_io(e: h2::Error) -> io::Error {
 }
 
 impl AsyncRead for H2StreamReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
@@ -240,25 +222,16 @@ impl AsyncRead for H2StreamReader {
 }
 
 impl AsyncWrite for H2StreamWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
         if this.shut_down {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "write after shutdown of hbone stream",
-            )));
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown of hbone stream")));
         }
         let n = ready!(this.poll_send_capacity(cx, buf.len()))?;
-        this.send
-            .send_data(Bytes::copy_from_slice(&buf[..n]), false)
-            .map_err(h2_to_io)?;
+        this.send.send_data(Bytes::copy_from_slice(&buf[..n]), false).map_err(h2_to_io)?;
         Poll::Ready(Ok(n))
     }
 
@@ -273,21 +246,13 @@ impl AsyncWrite for H2StreamWriter {
 }
 
 impl AsyncRead for H2Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for H2Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
     }
 

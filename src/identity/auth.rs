@@ -50,7 +50,8 @@ impl Credentials {
     /// Fills `md` with the bearer token (read now), `clusterid`, and the extra headers.
     pub async fn apply(&self, md: &mut MetadataMap) -> Result<(), AuthError> {
         let mut put = |name: &str, value: &str| -> Result<(), AuthError> {
-            let key = MetadataKey::from_bytes(name.as_bytes()).map_err(|_| AuthError::BadHeader { name: name.into() })?;
+            let key =
+                MetadataKey::from_bytes(name.as_bytes()).map_err(|_| AuthError::BadHeader { name: name.into() })?;
             let val = MetadataValue::try_from(value).map_err(|_| AuthError::BadHeader { name: name.into() })?;
             md.insert(key, val);
             Ok(())

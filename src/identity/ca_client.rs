@@ -10,9 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use super::auth::Credentials;
 use super::manager::CertificateSource;
 use super::{Error, Identity};
-use super::auth::Credentials;
 use crate::tls::WorkloadCertificate;
 use crate::tls::certificate::pem_encode;
 use crate::tls::control::ControlPlaneEndpoint;
@@ -44,14 +44,10 @@ impl CaClient {
     }
 
     async fn fetch_inner(&self, id: &Identity) -> Result<WorkloadCertificate, Error> {
-        let unavailable = |what: &str, e: String| Error::CaUnavailable(format!("{}: {what}: {e}", self.cfg.endpoint.address));
+        let unavailable =
+            |what: &str, e: String| Error::CaUnavailable(format!("{}: {what}: {e}", self.cfg.endpoint.address));
         let (csr, key) = provider::generate_csr(id)?;
-        let channel = self
-            .cfg
-            .endpoint
-            .connect()
-            .await
-            .map_err(|e| Error::CaUnavailable(e.to_string()))?;
+        let channel = self.cfg.endpoint.connect().await.map_err(|e| Error::CaUnavailable(e.to_string()))?;
         let mut request = tonic::Request::new(IstioCertificateRequest {
             csr,
             validity_duration: self.cfg.secret_ttl.as_secs() as i64,
@@ -72,7 +68,10 @@ impl CaClient {
         if chain.len() < 2 {
             return Err(unavailable(
                 "CreateCertificate",
-                format!("response has {} certificate(s); expected leaf, optional intermediates and root(s)", chain.len()),
+                format!(
+                    "response has {} certificate(s); expected leaf, optional intermediates and root(s)",
+                    chain.len()
+                ),
             ));
         }
         let (roots, leaf_and_intermediates) = chain.split_last().expect("len >= 2");

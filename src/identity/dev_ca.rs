@@ -54,10 +54,7 @@ impl DevCa {
         let now = SystemTime::now();
         let ca = provider::generate_ca(
             trust_domain,
-            Validity {
-                not_before: now - CLOCK_SKEW,
-                not_after: now + ROOT_VALIDITY,
-            },
+            Validity { not_before: now - CLOCK_SKEW, not_after: now + ROOT_VALIDITY },
         )?;
         Ok(Self::from_keyed(ca))
     }
@@ -77,8 +74,7 @@ impl DevCa {
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, Error> {
         let cert = parse_cert(&read(cert_path)?).map_err(|e| io_err(cert_path, e))?;
         let key = parse_key(&read(key_path)?).map_err(|e| io_err(key_path, e))?;
-        Self::from_parts(cert, key)
-            .map_err(|e| io_err(cert_path, format!("with key {}: {e}", key_path.display())))
+        Self::from_parts(cert, key).map_err(|e| io_err(cert_path, format!("with key {}: {e}", key_path.display())))
     }
 
     /// Writes the root certificate and key as PEM; the key file is created with mode 0600.
@@ -116,19 +112,8 @@ impl DevCa {
         not_before: SystemTime,
         not_after: SystemTime,
     ) -> Result<WorkloadCertificate, Error> {
-        let leaf = provider::issue_leaf(
-            &self.ca,
-            &[id.to_string()],
-            Validity {
-                not_before,
-                not_after,
-            },
-        )?;
-        Ok(WorkloadCertificate::new(
-            vec![leaf.cert],
-            PrivateKeyDer::Pkcs8(leaf.key),
-            vec![self.ca.cert.clone()],
-        )?)
+        let leaf = provider::issue_leaf(&self.ca, &[id.to_string()], Validity { not_before, not_after })?;
+        Ok(WorkloadCertificate::new(vec![leaf.cert], PrivateKeyDer::Pkcs8(leaf.key), vec![self.ca.cert.clone()])?)
     }
 
     /// Issues a leaf for `id` as PEM text `(certificate, PKCS#8 private key)`, for handing a
@@ -139,10 +124,7 @@ impl DevCa {
         let leaf = provider::issue_leaf(
             &self.ca,
             &[id.to_string()],
-            Validity {
-                not_before: now - CLOCK_SKEW,
-                not_after: now + ttl,
-            },
+            Validity { not_before: now - CLOCK_SKEW, not_after: now + ttl },
         )?;
         Ok((
             crate::tls::certificate::to_pem(&leaf.cert),
@@ -159,61 +141,38 @@ impl DevCa {
             hosts,
             Validity { not_before: now - CLOCK_SKEW, not_after: now + ttl },
         )?;
-        Ok((
-            to_pem(&leaf.cert),
-            crate::tls::certificate::pem_encode("PRIVATE KEY", leaf.key.secret_pkcs8_der()),
-        ))
+        Ok((to_pem(&leaf.cert), crate::tls::certificate::pem_encode("PRIVATE KEY", leaf.key.secret_pkcs8_der())))
     }
 
     /// Signs a PEM CSR (as the fake istiod does) and returns the PEM chain `[leaf, root]`.
     /// The CSR's signature is checked; only its key and URI SANs are honoured.
     pub fn sign_csr(&self, csr_pem: &str, ttl: Duration) -> Result<Vec<String>, Error> {
-        let csr =
-            CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes()).map_err(|e| {
-                tls::Error::Pem {
-                    what: "certificate signing request",
-                    reason: e.to_string(),
-                }
-            })?;
+        let csr = CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes())
+            .map_err(|e| tls::Error::Pem { what: "certificate signing request", reason: e.to_string() })?;
         let now = SystemTime::now();
         let leaf = provider::sign_csr(
             &self.ca,
             csr.as_ref(),
-            Validity {
-                not_before: now - CLOCK_SKEW,
-                not_after: now + ttl,
-            },
+            Validity { not_before: now - CLOCK_SKEW, not_after: now + ttl },
         )?;
         Ok(vec![to_pem(&leaf), self.root_pem.clone()])
     }
 
     fn from_keyed(ca: KeyedCert) -> Self {
-        DevCa {
-            root_pem: to_pem(&ca.cert),
-            ca,
-            ttl: DEFAULT_TTL,
-        }
+        DevCa { root_pem: to_pem(&ca.cert), ca, ttl: DEFAULT_TTL }
     }
 
-    fn from_parts(
-        cert: CertificateDer<'static>,
-        key: PrivateKeyDer<'static>,
-    ) -> Result<Self, Error> {
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert)
-            .map_err(|e| Error::InvalidCa(e.to_string()))?;
+    fn from_parts(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> Result<Self, Error> {
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert).map_err(|e| Error::InvalidCa(e.to_string()))?;
         if !parsed.is_ca() {
-            return Err(Error::InvalidCa(
-                "certificate lacks basicConstraints CA:true".into(),
-            ));
+            return Err(Error::InvalidCa("certificate lacks basicConstraints CA:true".into()));
         }
         check_root_key(&parsed)?;
         // A key that does not belong to the root would issue leaves nobody can verify.
         CertifiedKey::from_der(vec![cert.clone()], key.clone_key(), &provider::get())
             .map_err(|e| Error::InvalidCa(format!("key does not match certificate: {e}")))?;
         let PrivateKeyDer::Pkcs8(key) = key else {
-            return Err(Error::InvalidCa(
-                "CA key must be PKCS#8 (BEGIN PRIVATE KEY)".into(),
-            ));
+            return Err(Error::InvalidCa("CA key must be PKCS#8 (BEGIN PRIVATE KEY)".into()));
         };
         let ca = Self::from_keyed(KeyedCert { cert, key });
         // Whatever the backend cannot sign with shows now, at start-up, not as a retry loop on
@@ -230,18 +189,12 @@ impl DevCa {
 
 impl fmt::Debug for DevCa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DevCa")
-            .field("ttl", &self.ttl)
-            .field("key", &"<redacted>")
-            .finish()
+        f.debug_struct("DevCa").field("ttl", &self.ttl).field("key", &"<redacted>").finish()
     }
 }
 
 impl CertificateSource for DevCa {
-    fn fetch(
-        &self,
-        id: &Identity,
-    ) -> Pin<Box<dyn Future<Output = Result<WorkloadCertificate, Error>> + Send + '_>> {
+    fn fetch(&self, id: &Identity) -> Pin<Box<dyn Future<Output = Result<WorkloadCertificate, Error>> + Send + '_>> {
         // Issuing is a few hundred microseconds of CPU, not worth a blocking-pool hop.
         let result = self.issue(id, self.ttl);
         Box::pin(async move { result })
@@ -251,7 +204,9 @@ impl CertificateSource for DevCa {
 /// RSA 2048-4096 or ECDSA P-256/P-384: what both crypto backends sign with, and what FIPS
 /// 186-5 allows.
 fn check_root_key(cert: &x509_parser::certificate::X509Certificate<'_>) -> Result<(), Error> {
-    use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION};
+    use x509_parser::oid_registry::{
+        OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
+    };
     use x509_parser::public_key::PublicKey;
     let spki = cert.public_key();
     let refuse = |what: String| {
@@ -277,30 +232,17 @@ fn check_root_key(cert: &x509_parser::certificate::X509Certificate<'_>) -> Resul
 }
 
 fn parse_cert(pem: &str) -> Result<CertificateDer<'static>, Error> {
-    CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
-        tls::Error::Pem {
-            what: "CA certificate",
-            reason: e.to_string(),
-        }
-        .into()
-    })
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| tls::Error::Pem { what: "CA certificate", reason: e.to_string() }.into())
 }
 
 fn parse_key(pem: &str) -> Result<PrivateKeyDer<'static>, Error> {
-    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| {
-        tls::Error::Pem {
-            what: "CA private key",
-            reason: e.to_string(),
-        }
-        .into()
-    })
+    PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| tls::Error::Pem { what: "CA private key", reason: e.to_string() }.into())
 }
 
 fn io_err(path: &Path, e: impl fmt::Display) -> Error {
-    Error::Io {
-        path: PathBuf::from(path),
-        reason: e.to_string(),
-    }
+    Error::Io { path: PathBuf::from(path), reason: e.to_string() }
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -410,7 +352,9 @@ mod tests {
         assert_eq!(a.root_pem(), b.root_pem(), "two processes share one root");
         let (_, parsed) = x509_parser::pem::parse_x509_pem(a.root_pem().as_bytes()).unwrap();
         let cert = parsed.parse_x509().unwrap();
-        assert!(matches!(cert.public_key().parsed(), Ok(x509_parser::public_key::PublicKey::RSA(r)) if r.key_size() == 2048));
+        assert!(
+            matches!(cert.public_key().parsed(), Ok(x509_parser::public_key::PublicKey::RSA(r)) if r.key_size() == 2048)
+        );
     }
 
     #[test]
@@ -418,7 +362,9 @@ mod tests {
         let err = DevCa::from_pem(&fixture("rsa1024-cert.pem"), &fixture("rsa1024-key.pem")).unwrap_err().to_string();
         assert!(err.contains("RSA 1024 bits"), "{err}");
         // The right key in PKCS#1 form (BEGIN RSA PRIVATE KEY): said so, not a signing failure later.
-        let err = DevCa::from_pem(&fixture("upstream-style-cert.pem"), &fixture("rsa2048-pkcs1-key.pem")).unwrap_err().to_string();
+        let err = DevCa::from_pem(&fixture("upstream-style-cert.pem"), &fixture("rsa2048-pkcs1-key.pem"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PKCS#8"), "{err}");
         // Another root's key.
         let err = DevCa::from_pem(BUILT_IN_ROOT_CERT, &fixture("upstream-style-key.pem")).unwrap_err().to_string();
@@ -432,12 +378,9 @@ mod tests {
         let chain = ca.sign_csr(&csr, Duration::from_secs(3600)).unwrap();
         assert_eq!(chain.len(), 2);
         assert_eq!(chain[1], ca.root_pem());
-        let cert = WorkloadCertificate::from_pem(
-            &chain[0],
-            &pem_encode("PRIVATE KEY", key.secret_pkcs8_der()),
-            &chain[1],
-        )
-        .unwrap();
+        let cert =
+            WorkloadCertificate::from_pem(&chain[0], &pem_encode("PRIVATE KEY", key.secret_pkcs8_der()), &chain[1])
+                .unwrap();
         assert_eq!(cert.identity(), &id("csr"));
         // Upstream-style CSR: no subject, so the SAN must be critical.
         let (_, parsed) = x509_parser::parse_x509_certificate(&cert.chain()[0]).unwrap();
@@ -452,10 +395,7 @@ mod tests {
         assert!(ca.sign_csr("not a csr", Duration::from_secs(60)).is_err());
 
         let (csr, _) = provider::generate_csr(&id("csr")).unwrap();
-        let mut der = CertificateSigningRequestDer::from_pem_slice(csr.as_bytes())
-            .unwrap()
-            .as_ref()
-            .to_vec();
+        let mut der = CertificateSigningRequestDer::from_pem_slice(csr.as_bytes()).unwrap().as_ref().to_vec();
         // Flip a byte inside the URI SAN ("csr" -> "csq"): the signature no longer matches.
         let pos = der.windows(6).position(|w| w == b"sa/csr").unwrap() + 5;
         der[pos] ^= 0x03;
@@ -466,9 +406,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_as_certificate_source() {
-        let ca = DevCa::generate("cluster.local")
-            .unwrap()
-            .with_ttl(Duration::from_secs(120));
+        let ca = DevCa::generate("cluster.local").unwrap().with_ttl(Duration::from_secs(120));
         let cert = ca.fetch(&id("src")).await.unwrap();
         assert_eq!(cert.identity(), &id("src"));
         let lifetime = cert.not_after().duration_since(cert.not_before()).unwrap();

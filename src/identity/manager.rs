@@ -34,10 +34,7 @@ const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// Where certificates come from.
 pub trait CertificateSource: Send + Sync + 'static {
-    fn fetch(
-        &self,
-        id: &Identity,
-    ) -> Pin<Box<dyn Future<Output = Result<WorkloadCertificate, Error>> + Send + '_>>;
+    fn fetch(&self, id: &Identity) -> Pin<Box<dyn Future<Output = Result<WorkloadCertificate, Error>> + Send + '_>>;
 }
 
 #[derive(Clone)]
@@ -87,9 +84,7 @@ pub struct SecretManager {
 
 impl std::fmt::Debug for SecretManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretManager")
-            .field("identities", &self.inner.entries().len())
-            .finish()
+        f.debug_struct("SecretManager").field("identities", &self.inner.entries().len()).finish()
     }
 }
 
@@ -106,10 +101,7 @@ impl SecretManager {
 
     /// The current certificate for `id`, fetching it first if this identity is new. Must be
     /// called within a tokio runtime (the first call spawns the identity's worker).
-    pub async fn fetch_certificate(
-        &self,
-        id: &Identity,
-    ) -> Result<Arc<WorkloadCertificate>, Error> {
+    pub async fn fetch_certificate(&self, id: &Identity) -> Result<Arc<WorkloadCertificate>, Error> {
         let mut state = self.subscribe(id);
         loop {
             {
@@ -119,10 +111,7 @@ impl SecretManager {
                         // The worker replaces an expired cert when it next wakes; until then
                         // refuse rather than hand out something peers will reject.
                         return if cert.is_expired(SystemTime::now()) {
-                            Err(Error::Expired {
-                                identity: id.to_string(),
-                                not_after: cert.not_after(),
-                            })
+                            Err(Error::Expired { identity: id.to_string(), not_after: cert.not_after() })
                         } else {
                             Ok(cert.clone())
                         };
@@ -146,24 +135,15 @@ impl SecretManager {
 
     /// Snapshot for the admin config dump, sorted by identity.
     pub fn dump(&self) -> Vec<CertificateDump> {
-        let mut snapshot: Vec<(Identity, CertState)> = self
-            .inner
-            .entries()
-            .iter()
-            .map(|(id, entry)| (id.clone(), entry.state.borrow().clone()))
-            .collect();
+        let mut snapshot: Vec<(Identity, CertState)> =
+            self.inner.entries().iter().map(|(id, entry)| (id.clone(), entry.state.borrow().clone())).collect();
         snapshot.sort_by(|a, b| a.0.cmp(&b.0));
         snapshot
             .into_iter()
             .map(|(id, state)| match state {
                 CertState::Initializing => CertificateDump::empty(&id, "Initializing".into()),
-                CertState::Unavailable(err) => {
-                    CertificateDump::empty(&id, format!("Unavailable: {err}"))
-                }
-                CertState::Available {
-                    cert,
-                    refresh_error,
-                } => CertificateDump {
+                CertState::Unavailable(err) => CertificateDump::empty(&id, format!("Unavailable: {err}")),
+                CertState::Available { cert, refresh_error } => CertificateDump {
                     identity: id.to_string(),
                     state: "Available".into(),
                     cert_chain: cert.chain().iter().map(CertDump::new).collect(),
@@ -180,19 +160,9 @@ impl SecretManager {
             return entry.state.clone();
         }
         let (tx, rx) = watch::channel(CertState::Initializing);
-        let worker = tokio::spawn(refresh_loop(
-            self.inner.source.clone(),
-            self.inner.fetch_permits.clone(),
-            id.clone(),
-            tx,
-        ));
-        entries.insert(
-            id.clone(),
-            Entry {
-                state: rx.clone(),
-                worker: worker.abort_handle(),
-            },
-        );
+        let worker =
+            tokio::spawn(refresh_loop(self.inner.source.clone(), self.inner.fetch_permits.clone(), id.clone(), tx));
+        entries.insert(id.clone(), Entry { state: rx.clone(), worker: worker.abort_handle() });
         rx
     }
 }
@@ -200,16 +170,10 @@ impl SecretManager {
 /// Rejects what a source must never hand us: someone else's or an already expired certificate.
 fn check(id: &Identity, cert: WorkloadCertificate) -> Result<WorkloadCertificate, Error> {
     if cert.identity() != id {
-        return Err(Error::WrongIdentity {
-            requested: id.to_string(),
-            got: cert.identity().to_string(),
-        });
+        return Err(Error::WrongIdentity { requested: id.to_string(), got: cert.identity().to_string() });
     }
     if cert.is_expired(SystemTime::now()) {
-        return Err(Error::Expired {
-            identity: id.to_string(),
-            not_after: cert.not_after(),
-        });
+        return Err(Error::Expired { identity: id.to_string(), not_after: cert.not_after() });
     }
     Ok(cert)
 }
@@ -240,17 +204,12 @@ async fn refresh_loop(
                 backoff = INITIAL_BACKOFF;
                 let wait = until(cert.refresh_at(), now).max(MIN_REFRESH_INTERVAL);
                 tracing::debug!(identity = %id, serial = cert.serial(), refresh_in = ?wait, "certificate available");
-                tx.send_replace(CertState::Available {
-                    cert: Arc::new(cert),
-                    refresh_error: None,
-                });
+                tx.send_replace(CertState::Available { cert: Arc::new(cert), refresh_error: None });
                 wait
             }
             Err(err) => {
                 let still_valid = match &*tx.borrow() {
-                    CertState::Available { cert, .. } if !cert.is_expired(now) => {
-                        Some(cert.clone())
-                    }
+                    CertState::Available { cert, .. } if !cert.is_expired(now) => Some(cert.clone()),
                     _ => None,
                 };
                 let wait = match still_valid {
@@ -258,10 +217,7 @@ async fn refresh_loop(
                         tracing::warn!(identity = %id, error = %err, retry_in = ?backoff, "certificate refresh failed; keeping the still-valid certificate");
                         // Wake no later than expiry so the state flips to Unavailable on time.
                         let wait = backoff.min(until(cert.not_after(), now));
-                        tx.send_replace(CertState::Available {
-                            cert,
-                            refresh_error: Some(err),
-                        });
+                        tx.send_replace(CertState::Available { cert, refresh_error: Some(err) });
                         wait
                     }
                     None => {
@@ -321,12 +277,7 @@ impl CertDump {
             Ok(d) => (d.serial_decimal, rfc3339(d.not_before), rfc3339(d.not_after)),
             Err(_) => Default::default(),
         };
-        CertDump {
-            pem: to_pem(der),
-            serial_number,
-            valid_from,
-            expiration_time,
-        }
+        CertDump { pem: to_pem(der), serial_number, valid_from, expiration_time }
     }
 }
 
@@ -432,21 +383,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2200)).await;
         assert!(source.calls() >= 2, "a refresh should have been attempted");
         let during = manager.fetch_certificate(&id("a")).await.unwrap();
-        assert_eq!(
-            during.serial(),
-            first.serial(),
-            "still-valid cert must be served"
-        );
+        assert_eq!(during.serial(), first.serial(), "still-valid cert must be served");
         assert_eq!(manager.dump()[0].state, "Available");
         assert!(manager.dump()[0].refresh_error.is_some());
 
         let past_expiry = until(first.not_after(), SystemTime::now()) + Duration::from_millis(700);
         tokio::time::sleep(past_expiry).await;
         let err = manager.fetch_certificate(&id("a")).await.unwrap_err();
-        assert!(
-            matches!(err, Error::Expired { .. } | Error::CaUnavailable(_)),
-            "{err}"
-        );
+        assert!(matches!(err, Error::Expired { .. } | Error::CaUnavailable(_)), "{err}");
 
         // The CA comes back: the worker's retry picks up a fresh certificate.
         *source.validity.lock().unwrap() = (Duration::from_secs(60), Duration::from_secs(3600));
@@ -481,10 +425,7 @@ mod tests {
         source.fail.store(true, Ordering::SeqCst);
         let manager = SecretManager::new(source.clone());
         let who = id("a");
-        let (a, b) = tokio::join!(
-            manager.fetch_certificate(&who),
-            manager.fetch_certificate(&who)
-        );
+        let (a, b) = tokio::join!(manager.fetch_certificate(&who), manager.fetch_certificate(&who));
         assert!(matches!(a, Err(Error::CaUnavailable(_))));
         assert!(matches!(b, Err(Error::CaUnavailable(_))));
         assert_eq!(source.calls(), 1);
@@ -538,9 +479,6 @@ mod tests {
             assert!(c.get(key).is_some(), "missing {key}: {c}");
         }
         let valid_from = c["validFrom"].as_str().unwrap();
-        assert!(
-            valid_from.ends_with('Z') && valid_from.contains('T'),
-            "{valid_from}"
-        );
+        assert!(valid_from.ends_with('Z') && valid_from.contains('T'), "{valid_from}");
     }
 }

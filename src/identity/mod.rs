@@ -22,9 +22,7 @@ const SPIFFE_PREFIX: &str = "spiffe://";
 pub enum IdentityError {
     #[error("identity {0:?} does not start with spiffe://")]
     NotSpiffe(String),
-    #[error(
-        "identity {0:?} must have the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>"
-    )]
+    #[error("identity {0:?} must have the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>")]
     BadShape(String),
 }
 
@@ -39,17 +37,11 @@ pub enum Error {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("{path}: {reason}")]
-    Io {
-        path: std::path::PathBuf,
-        reason: String,
-    },
+    Io { path: std::path::PathBuf, reason: String },
     #[error("CA returned a certificate for {got} instead of {requested}")]
     WrongIdentity { requested: String, got: String },
     #[error("certificate for {identity} expired at {not_after:?}")]
-    Expired {
-        identity: String,
-        not_after: SystemTime,
-    },
+    Expired { identity: String, not_after: SystemTime },
     #[error("CA certificate is not usable as a CA: {0}")]
     InvalidCa(String),
     #[error("certificate request for {0} was cancelled (identity forgotten or manager dropped)")]
@@ -94,14 +86,10 @@ impl FromStr for Identity {
     type Err = IdentityError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let rest = s
-            .strip_prefix(SPIFFE_PREFIX)
-            .ok_or_else(|| IdentityError::NotSpiffe(s.to_string()))?;
+        let rest = s.strip_prefix(SPIFFE_PREFIX).ok_or_else(|| IdentityError::NotSpiffe(s.to_string()))?;
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
-            [td, "ns", ns, "sa", sa] if !ns.is_empty() && !sa.is_empty() => {
-                Ok(Identity::new(*td, *ns, *sa))
-            }
+            [td, "ns", ns, "sa", sa] if !ns.is_empty() && !sa.is_empty() => Ok(Identity::new(*td, *ns, *sa)),
             _ => Err(IdentityError::BadShape(s.to_string())),
         }
     }
@@ -109,11 +97,7 @@ impl FromStr for Identity {
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{SPIFFE_PREFIX}{}/ns/{}/sa/{}",
-            self.trust_domain, self.namespace, self.service_account
-        )
+        write!(f, "{SPIFFE_PREFIX}{}/ns/{}/sa/{}", self.trust_domain, self.namespace, self.service_account)
     }
 }
 
@@ -129,16 +113,11 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let id: Identity = "spiffe://cluster.local/ns/default/sa/httpbin"
-            .parse()
-            .unwrap();
+        let id: Identity = "spiffe://cluster.local/ns/default/sa/httpbin".parse().unwrap();
         assert_eq!(id.trust_domain(), "cluster.local");
         assert_eq!(id.namespace(), "default");
         assert_eq!(id.service_account(), "httpbin");
-        assert_eq!(
-            id.to_string(),
-            "spiffe://cluster.local/ns/default/sa/httpbin"
-        );
+        assert_eq!(id.to_string(), "spiffe://cluster.local/ns/default/sa/httpbin");
     }
 
     #[test]

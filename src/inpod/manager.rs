@@ -146,7 +146,12 @@ impl<S: PodStarter> PodTable<S> {
                     reason: format!("bad namespace fd: {e}"),
                 })?;
                 self.seen.insert(uid.clone());
-                let info = PodInfo { uid: uid.clone(), name: info.name, namespace: info.namespace, service_account: info.service_account };
+                let info = PodInfo {
+                    uid: uid.clone(),
+                    name: info.name,
+                    namespace: info.namespace,
+                    service_account: info.service_account,
+                };
                 if let Some(p) = self.pods.get(&uid)
                     && p.inode == inode
                     && p.info == info
@@ -196,14 +201,20 @@ impl<S: PodStarter> PodTable<S> {
             Err(reason) => {
                 tracing::warn!(uid, pod = %format!("{}/{}", p.info.namespace, p.info.name), "starting pod proxy failed (will retry): {reason}");
                 self.states.set(&p.info, Phase::Pending, Some(reason.clone()));
-                Err(RequestError::Start { uid: uid.to_string(), namespace: p.info.namespace.clone(), name: p.info.name.clone(), reason })
+                Err(RequestError::Start {
+                    uid: uid.to_string(),
+                    namespace: p.info.namespace.clone(),
+                    name: p.info.name.clone(),
+                    reason,
+                })
             }
         }
     }
 
     /// Retries pods whose start failed; returns how many are still pending.
     pub fn retry_pending(&mut self) -> usize {
-        let pending: Vec<String> = self.pods.iter().filter(|(_, p)| p.running.is_none()).map(|(u, _)| u.clone()).collect();
+        let pending: Vec<String> =
+            self.pods.iter().filter(|(_, p)| p.running.is_none()).map(|(u, _)| u.clone()).collect();
         pending.into_iter().filter(|uid| self.try_start(uid).is_err()).count()
     }
 

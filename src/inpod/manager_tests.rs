@@ -36,7 +36,11 @@ fn add(uid: &str, name: &str) -> zds::WorkloadRequest {
     zds::WorkloadRequest {
         payload: Some(Payload::Add(zds::AddWorkload {
             uid: uid.into(),
-            workload_info: Some(zds::WorkloadInfo { name: name.into(), namespace: "default".into(), service_account: "sa".into() }),
+            workload_info: Some(zds::WorkloadInfo {
+                name: name.into(),
+                namespace: "default".into(),
+                service_account: "sa".into(),
+            }),
         })),
     }
 }
@@ -100,7 +104,9 @@ fn bad_requests_are_refused_with_reasons() {
     assert_eq!(t.apply(add("u1", "a"), None), Err(RequestError::MissingNetns("u1".into())));
     assert_eq!(t.apply(keep("nope"), None), Err(RequestError::UnknownKeep("nope".into())));
     assert_eq!(t.apply(zds::WorkloadRequest { payload: None }, None), Err(RequestError::Empty));
-    let no_info = zds::WorkloadRequest { payload: Some(Payload::Add(zds::AddWorkload { uid: "u2".into(), workload_info: None })) };
+    let no_info = zds::WorkloadRequest {
+        payload: Some(Payload::Add(zds::AddWorkload { uid: "u2".into(), workload_info: None })),
+    };
     assert_eq!(t.apply(no_info, Some(ns())), Err(RequestError::MissingInfo("u2".into())));
 }
 

@@ -234,7 +234,10 @@ mod tests {
         // Pass a real fd (our own netns) and check it refers to the same file.
         let file = std::fs::File::open("/proc/self/ns/net").unwrap();
         let req = zds::WorkloadRequest {
-            payload: Some(zds::workload_request::Payload::Add(zds::AddWorkload { uid: "u1".into(), workload_info: None })),
+            payload: Some(zds::workload_request::Payload::Add(zds::AddWorkload {
+                uid: "u1".into(),
+                workload_info: None,
+            })),
         };
         server.send_msg(&req, Some(file.as_raw_fd())).await.unwrap();
         let (got, fd) = client.recv_msg::<zds::WorkloadRequest>().await.unwrap();

@@ -54,7 +54,8 @@ impl PodStarter for ProxyStarter {
         cfg.socket.netns = Some(netns.clone());
         let (trigger, watcher) = pod_drain();
         let handle = tokio::runtime::Handle::try_current().map_err(|e| e.to_string())?;
-        let (state, certs, metrics, w) = (self.state.clone(), self.certs.clone(), self.metrics.clone(), watcher.clone());
+        let (state, certs, metrics, w) =
+            (self.state.clone(), self.certs.clone(), self.metrics.clone(), watcher.clone());
         let dns_addr = self.dns.as_ref().map(|d| (d.addr, d.addr_v6));
         let socket = cfg.socket.clone();
         let prefetch_cfg = cfg.clone();
@@ -64,9 +65,15 @@ impl PodStarter for ProxyStarter {
                 // namespace they were created in.
                 let _rt = handle.enter();
                 let reuse_port = cfg.reuse_port;
-                let listen = crate::redirect::ListenOptions { reuse_port, keepalive: cfg.socket.keepalive, ..Default::default() };
+                let listen = crate::redirect::ListenOptions {
+                    reuse_port,
+                    keepalive: cfg.socket.keepalive,
+                    ..Default::default()
+                };
                 if reuse_port && let Err(e) = crate::redirect::migrate_requests_on_close() {
-                    tracing::debug!("cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}");
+                    tracing::debug!(
+                        "cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}"
+                    );
                 }
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
                 let bind_dns = |addr: SocketAddr| -> Result<_, String> {

@@ -119,7 +119,12 @@ impl Collector for WorkloadManagerMetrics {
             ConstGauge::new(v).encode(e.encode_descriptor(name, help, None, MetricType::Gauge)?)
         };
         gauge(&mut encoder, "workload_manager_active_proxy_count", "Pods whose proxy is running", active)?;
-        gauge(&mut encoder, "workload_manager_pending_proxy_count", "Pods whose proxy could not start yet (retried)", pending)?;
+        gauge(
+            &mut encoder,
+            "workload_manager_pending_proxy_count",
+            "Pods whose proxy could not start yet (retried)",
+            pending,
+        )?;
         for (name, help, v) in [
             ("workload_manager_proxies_started", "Pod proxies started", &self.0.0.started),
             ("workload_manager_proxies_stopped", "Pod proxies stopped", &self.0.0.stopped),

@@ -78,7 +78,13 @@ mod tests {
         assert!(text.contains("istio_build{component=\"ztunnel\",tag=\"1.2.3\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
         // The standard process set, unprefixed.
-        for family in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"] {
+        for family in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
             assert!(text.lines().any(|l| l.starts_with(family)), "{family} missing:\n{text}");
         }
     }

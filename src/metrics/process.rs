@@ -72,8 +72,18 @@ impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), Error> {
         let s = Sample::read();
         let families = [
-            ("process_cpu_seconds", "Total user and system CPU time spent in seconds", MetricType::Counter, s.cpu_seconds),
-            ("process_start_time_seconds", "Start time of the process since unix epoch in seconds", MetricType::Gauge, s.start_time_seconds),
+            (
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                MetricType::Counter,
+                s.cpu_seconds,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds",
+                MetricType::Gauge,
+                s.start_time_seconds,
+            ),
             ("process_resident_memory_bytes", "Resident memory size in bytes", MetricType::Gauge, s.resident_bytes),
             ("process_virtual_memory_bytes", "Virtual memory size in bytes", MetricType::Gauge, s.virtual_bytes),
             ("process_open_fds", "Number of open file descriptors", MetricType::Gauge, s.open_fds),
@@ -83,9 +93,7 @@ impl Collector for ProcessCollector {
             let Some(value) = value else { continue };
             let metric = encoder.encode_descriptor(name, help, None, kind)?;
             match kind {
-                MetricType::Counter => {
-                    prometheus_client::metrics::counter::ConstCounter::new(value).encode(metric)?
-                }
+                MetricType::Counter => prometheus_client::metrics::counter::ConstCounter::new(value).encode(metric)?,
                 _ => ConstGauge::new(value).encode(metric)?,
             }
         }

@@ -233,13 +233,21 @@ impl TrafficMetrics {
             "The total number of TCP connections that failed to establish (unstable)",
             m.failed.clone(),
         );
-        registry.register("tcp_sent_bytes", "The size of total bytes sent during response in case of a TCP connection", m.sent_bytes.clone());
+        registry.register(
+            "tcp_sent_bytes",
+            "The size of total bytes sent during response in case of a TCP connection",
+            m.sent_bytes.clone(),
+        );
         registry.register(
             "tcp_received_bytes",
             "The size of total bytes received during request in case of a TCP connection",
             m.received_bytes.clone(),
         );
-        registry.register("tcp_sockets_open", "The current number of open proxied TCP connections (unstable)", m.sockets_open.clone());
+        registry.register(
+            "tcp_sockets_open",
+            "The current number of open proxied TCP connections (unstable)",
+            m.sockets_open.clone(),
+        );
         Arc::new(m)
     }
 

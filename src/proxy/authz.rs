@@ -44,12 +44,7 @@ impl InboundConn {
         dst_workload: Arc<Workload>,
     ) -> InboundConn {
         InboundConn {
-            rbac: rbac::Connection {
-                src_identity,
-                src_ip: src.ip(),
-                dst_ip: dst.ip(),
-                dst_port: dst.port(),
-            },
+            rbac: rbac::Connection { src_identity, src_ip: src.ip(), dst_ip: dst.ip(), dst_port: dst.port() },
             src,
             dst_workload,
         }

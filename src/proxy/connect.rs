@@ -36,22 +36,12 @@ impl HboneConnector {
         h2: H2Settings,
         drain: DrainWatcher,
     ) -> Self {
-        HboneConnector {
-            certs,
-            crls,
-            socket,
-            timeout,
-            h2,
-            drain,
-        }
+        HboneConnector { certs, crls, socket, timeout, h2, drain }
     }
 }
 
 impl Connector for HboneConnector {
-    fn connect(
-        &self,
-        key: &PoolKey,
-    ) -> Pin<Box<dyn Future<Output = Result<H2Client, hbone::Error>> + Send + 'static>> {
+    fn connect(&self, key: &PoolKey) -> Pin<Box<dyn Future<Output = Result<H2Client, hbone::Error>> + Send + 'static>> {
         let key = key.clone();
         let certs = self.certs.clone();
         let crls = self.crls.current();
@@ -77,10 +67,11 @@ impl Connector for HboneConnector {
             // The server name is ignored by our verifier (identities are checked instead) and
             // SNI is disabled, so any syntactically valid name works.
             let name = ServerName::IpAddress(PkiIpAddr::from(key.dst.ip()));
-            let mut tls = tokio::time::timeout(timeout, TlsConnector::from(config).connect(name, hbone::transport(tcp)))
-                .await
-                .map_err(|_| hbone::Error::Connect(format!("TLS handshake with {} timed out", key.dst)))?
-                .map_err(|e| hbone::Error::Connect(format!("TLS handshake with {}: {e}", key.dst)))?;
+            let mut tls =
+                tokio::time::timeout(timeout, TlsConnector::from(config).connect(name, hbone::transport(tcp)))
+                    .await
+                    .map_err(|_| hbone::Error::Connect(format!("TLS handshake with {} timed out", key.dst)))?
+                    .map_err(|e| hbone::Error::Connect(format!("TLS handshake with {}: {e}", key.dst)))?;
             tls.get_mut().1.set_buffer_limit(Some(hbone::TLS_BUFFER_LIMIT));
             let info = tls::connection_info(tls.get_ref().1);
             tracing::info!(

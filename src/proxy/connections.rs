@@ -93,8 +93,7 @@ impl ConnectionRegistry {
     /// Re-evaluates every registered connection against `state` and closes the ones it no
     /// longer allows, logging each once. Returns how many were closed.
     pub fn recheck(&self, state: &ProxyState) -> usize {
-        let live: Vec<(u64, Arc<InboundConn>)> =
-            self.lock().iter().map(|(id, e)| (*id, e.conn.clone())).collect();
+        let live: Vec<(u64, Arc<InboundConn>)> = self.lock().iter().map(|(id, e)| (*id, e.conn.clone())).collect();
         if live.is_empty() {
             return 0;
         }
@@ -103,13 +102,11 @@ impl ConnectionRegistry {
         let mut scoped: HashMap<&str, Option<Vec<Arc<Authorization>>>> = HashMap::new();
         let mut revoke = Vec::new();
         for (id, conn) in &live {
-            let scope = scoped.entry(conn.dst_workload.uid.as_str()).or_insert_with(|| {
-                state.workload_by_uid(&conn.dst_workload.uid).map(|w| state.policies_for(&w))
-            });
+            let scope = scoped
+                .entry(conn.dst_workload.uid.as_str())
+                .or_insert_with(|| state.workload_by_uid(&conn.dst_workload.uid).map(|w| state.policies_for(&w)));
             let decision = match scope {
-                Some(policies) => {
-                    crate::rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac).decision
-                }
+                Some(policies) => crate::rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac).decision,
                 // The workload is gone: nothing can authorize traffic to it (fail closed).
                 None => Decision::Deny(authz::workload_gone(&conn.dst_workload)),
             };

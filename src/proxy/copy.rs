@@ -212,7 +212,14 @@ mod tests {
         let mut reads = Vec::new();
         let mut byte = 0u8;
         let mut chunk = |len: usize| {
-            reads.push((0..len).map(|_| { byte = byte.wrapping_add(1); byte }).collect::<Vec<u8>>());
+            reads.push(
+                (0..len)
+                    .map(|_| {
+                        byte = byte.wrapping_add(1);
+                        byte
+                    })
+                    .collect::<Vec<u8>>(),
+            );
         };
         for size in [SIZES[0], SIZES[0], SIZES[1], SIZES[1], SIZES[2], SIZES[2]] {
             chunk(size);

@@ -22,8 +22,8 @@ use crate::identity::Identity;
 use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
-use crate::state::workload::Workload;
 use crate::redirect;
+use crate::state::workload::Workload;
 use crate::tls::crl::CrlStore;
 use crate::tls::{self, WorkloadCertificate};
 
@@ -84,10 +84,13 @@ async fn handle_connection(
     let config = configs
         .get(cert, &inputs.cfg.crls)
         .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
-    let mut tls = tokio::time::timeout(inputs.cfg.connect_timeout, TlsAcceptor::from(config).accept(crate::hbone::transport(stream)))
-        .await
-        .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
-        .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
+    let mut tls = tokio::time::timeout(
+        inputs.cfg.connect_timeout,
+        TlsAcceptor::from(config).accept(crate::hbone::transport(stream)),
+    )
+    .await
+    .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
+    .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
     tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
     let info = tls::connection_info(tls.get_ref().1);
     let peer_identity = tls::peer_identity(tls.get_ref().1);
@@ -174,16 +177,15 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             log.response_flags = Some("DENY");
             return Err(Error::AuthorizationPolicyRejection(reason));
         }
-        let mut upstream = match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
-            Ok(s) => s,
-            Err(source) => {
-                req.reject(StatusCode::SERVICE_UNAVAILABLE);
-                return Err(Error::Connect { dst: target, source });
-            }
-        };
-        let stream = req
-            .accept(HeaderMap::new())
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let mut upstream =
+            match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
+                Ok(s) => s,
+                Err(source) => {
+                    req.reject(StatusCode::SERVICE_UNAVAILABLE);
+                    return Err(Error::Connect { dst: target, source });
+                }
+            };
+        let stream = req.accept(HeaderMap::new()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         tokio::select! {
             copied = copy::hbone_to_tcp(stream, &mut upstream) => Ok(copied?),
             reason = registration.revoked() => {
@@ -203,9 +205,7 @@ async fn validate(
     authority: &str,
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
-    let target: SocketAddr = authority
-        .parse()
-        .map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
+    let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
     let target = redirect::canonical(target);
     log.dst_hbone_addr = Some(conn.local);
     // The sender must address the workload whose IP it dialled; anything else would let a

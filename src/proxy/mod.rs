@@ -36,12 +36,12 @@ use tokio::net::TcpListener;
 use crate::config::ProxyWorkloadInfo;
 use crate::drain::DrainWatcher;
 use crate::hbone;
-use crate::identity::manager::SecretManager;
 use crate::identity::Identity;
+use crate::identity::manager::SecretManager;
 use crate::metrics::TrafficMetrics;
 use crate::redirect::{self, SocketOptions};
-use crate::state::{LocalWorkloadKey, StateStore};
 use crate::state::workload::Workload;
+use crate::state::{LocalWorkloadKey, StateStore};
 
 /// What the data path needs to know, and nothing more (components get this, not `Config`).
 #[derive(Debug, Clone)]
@@ -210,7 +210,8 @@ impl Proxy {
         drain: DrainWatcher,
     ) -> Result<Proxy, BindError> {
         let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
-            let opts = redirect::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
+            let opts =
+                redirect::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
             redirect::bind(addr, &opts).map_err(|source| BindError { what, addr, source })
         };
         let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
@@ -258,14 +259,7 @@ impl Proxy {
             own_ports,
             own_ips,
         });
-        Ok(Proxy {
-            inputs,
-            outbound,
-            inbound,
-            inbound_plaintext,
-            socks5,
-            addrs,
-        })
+        Ok(Proxy { inputs, outbound, inbound, inbound_plaintext, socks5, addrs })
     }
 
     pub fn addresses(&self) -> BoundAddrs {
@@ -311,12 +305,8 @@ pub struct BindError {
 /// Connection tasks belong to the loop (a `JoinSet`): after the drain signal it waits for
 /// them to finish on their own, and dropping the loop (aborting [`Proxy::run`], e.g. when an
 /// in-pod proxy's drain deadline passes) closes whatever is still open.
-pub(crate) async fn accept_loop<F, Fut>(
-    listener: TcpListener,
-    name: &'static str,
-    drain: DrainWatcher,
-    handle: F,
-) where
+pub(crate) async fn accept_loop<F, Fut>(listener: TcpListener, name: &'static str, drain: DrainWatcher, handle: F)
+where
     F: Fn(tokio::net::TcpStream, SocketAddr, DrainWatcher) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {

@@ -11,10 +11,10 @@ use http::header::HeaderValue;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::drain::DrainWatcher;
-use crate::proxy::connections::ConnectionDump;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
 use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::redirect;
@@ -25,9 +25,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
         async move {
             let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
             let result = async {
-                let dst = redirect::original_dst(&stream)
-                    .map(redirect::canonical)
-                    .map_err(Error::NoOriginalDst)?;
+                let dst = redirect::original_dst(&stream).map(redirect::canonical).map_err(Error::NoOriginalDst)?;
                 proxy(&inputs, stream, dst, &mut log).await
             }
             .await;
@@ -56,7 +54,12 @@ async fn proxy(
         UpstreamConn::Hbone(_) => (log.dst_hbone_addr.unwrap_or(dst), "HBONE"),
         UpstreamConn::Tcp(_) => (dst, "TCP"),
     };
-    let _listed = inputs.outbound_connections.track(ConnectionDump { src: log.src_addr, original_dst: dst, actual_dst, protocol });
+    let _listed = inputs.outbound_connections.track(ConnectionDump {
+        src: log.src_addr,
+        original_dst: dst,
+        actual_dst,
+        protocol,
+    });
     pump(&mut client, upstream).await
 }
 
@@ -69,11 +72,7 @@ pub async fn pump(client: &mut TcpStream, upstream: UpstreamConn) -> Result<copy
 }
 
 /// Decides where `dst` goes and opens that upstream (HBONE stream or TCP connection).
-pub async fn establish(
-    inputs: &ProxyInputs,
-    dst: SocketAddr,
-    log: &mut ConnectionLog,
-) -> Result<UpstreamConn, Error> {
+pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut ConnectionLog) -> Result<UpstreamConn, Error> {
     log.dst_addr = Some(dst);
     if inputs.is_self_call(dst) {
         return Err(Error::SelfCall(dst));
@@ -98,22 +97,12 @@ pub async fn establish(
     log.mtls = matches!(upstream, Upstream::Hbone { .. });
     log.opened();
     match upstream {
-        Upstream::Hbone {
-            hbone_addr,
-            target,
-            identities,
-            workload,
-            ..
-        } => {
+        Upstream::Hbone { hbone_addr, target, identities, workload, .. } => {
             log.dst_hbone_addr = Some(hbone_addr);
             log.dst_workload = Some(workload.name.clone());
             log.dst_namespace = Some(workload.namespace.clone());
             log.dst_identity = Some(workload.identity().to_string());
-            let key = PoolKey {
-                src: src_identity,
-                dst_identities: identities,
-                dst: hbone_addr,
-            };
+            let key = PoolKey { src: src_identity, dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
             if let Ok(v) = HeaderValue::from_str(&crate::proxy::baggage::encode(&source)) {
                 headers.insert("baggage", v);

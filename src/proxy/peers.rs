@@ -32,19 +32,12 @@ pub fn label_inbound(
     }
     let Some(id) = peer_identity else { return };
     let candidates = [forwarded_for(headers), Some(tcp_peer.ip())];
-    let by_ip = candidates
-        .into_iter()
-        .flatten()
-        .filter_map(|ip| state.workload_by_ip(ip))
-        .find(|w| &w.identity() == id);
+    let by_ip =
+        candidates.into_iter().flatten().filter_map(|ip| state.workload_by_ip(ip)).find(|w| &w.identity() == id);
     match by_ip {
         Some(w) => log.source_workload(&w),
         None => {
-            let claims = headers
-                .get("baggage")
-                .and_then(|v| v.to_str().ok())
-                .map(baggage::parse)
-                .unwrap_or_default();
+            let claims = headers.get("baggage").and_then(|v| v.to_str().ok()).map(baggage::parse).unwrap_or_default();
             log.source_labels(PeerLabels::from_identity(id, &claims));
         }
     }
@@ -53,11 +46,7 @@ pub fn label_inbound(
 /// The client IP from `forwarded: for="ip:port"` (upstream's format; `for=ip` also accepted).
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     let v = headers.get("forwarded")?.to_str().ok()?;
-    let f = v
-        .split(';')
-        .flat_map(|p| p.split(','))
-        .find_map(|p| p.trim().strip_prefix("for="))?
-        .trim_matches('"');
+    let f = v.split(';').flat_map(|p| p.split(',')).find_map(|p| p.trim().strip_prefix("for="))?.trim_matches('"');
     f.parse::<SocketAddr>()
         .map(|a| a.ip())
         .ok()

@@ -70,20 +70,14 @@ pub enum RouteError {
 
 /// Decides where a connection to `dst` goes. `hbone_port` is the port remote ztunnels accept
 /// HBONE on (normally 15008).
-pub fn route(
-    state: &ProxyState,
-    dst: SocketAddr,
-    hbone_port: u16,
-    rng: &mut impl Rng,
-) -> Result<Upstream, RouteError> {
+pub fn route(state: &ProxyState, dst: SocketAddr, hbone_port: u16, rng: &mut impl Rng) -> Result<Upstream, RouteError> {
     if let Some(svc) = state.service_by_vip(dst.ip()) {
         return route_service(state, svc, dst, hbone_port, rng);
     }
     if let Some(wl) = state.workload_by_ip(dst.ip()) {
         // The caller dialed this exact workload address; keep its IP even if the workload has
         // several, and normalise a v4-mapped address to the v4 one we will actually dial.
-        let ip =
-            wl.workload_ips.iter().copied().find(|ip| same_ip(*ip, dst.ip())).unwrap_or(dst.ip());
+        let ip = wl.workload_ips.iter().copied().find(|ip| same_ip(*ip, dst.ip())).unwrap_or(dst.ip());
         return Ok(upstream_for(wl, None, ip, dst.port(), hbone_port));
     }
     Ok(Upstream::Passthrough { addr: dst })
@@ -101,9 +95,7 @@ fn route_service(
     // that declares none passes every port through unchanged, which is what a bare local
     // entry without `ports` most likely means.
     let declared = svc.ports.get(&svc_port).copied();
-    if declared.is_none()
-        && !svc.ports.is_empty()
-        && !svc.endpoints.values().any(|ep| ep.port.contains_key(&svc_port))
+    if declared.is_none() && !svc.ports.is_empty() && !svc.endpoints.values().any(|ep| ep.port.contains_key(&svc_port))
     {
         return Err(RouteError::UnknownServicePort { service: svc.key(), port: svc_port });
     }
@@ -166,13 +158,7 @@ fn upstream_for(
                     }
                 }
             }
-            Upstream::Hbone {
-                hbone_addr: SocketAddr::new(ip, hbone_port),
-                target,
-                identities,
-                workload: wl,
-                service,
-            }
+            Upstream::Hbone { hbone_addr: SocketAddr::new(ip, hbone_port), target, identities, workload: wl, service }
         }
         TunnelProtocol::Tcp => Upstream::Tcp { addr: target, workload: wl, service },
     }

@@ -29,11 +29,7 @@ fn wl(uid: &str, addr: &str, proto: TunnelProtocol) -> Workload {
 }
 
 fn ep(uid: &str, ports: &[(u16, u16)]) -> Endpoint {
-    Endpoint {
-        workload_uid: uid.into(),
-        port: ports.iter().copied().collect(),
-        status: HealthStatus::Healthy,
-    }
+    Endpoint { workload_uid: uid.into(), port: ports.iter().copied().collect(), status: HealthStatus::Healthy }
 }
 
 fn svc(vip: &str, ports: &[(u16, u16)], eps: Vec<Endpoint>) -> Service {
@@ -73,10 +69,7 @@ fn hbone_workload_ip() {
     };
     assert_eq!(hbone_addr, sa("10.0.0.1:15008"));
     assert_eq!(target, sa("10.0.0.1:8080"));
-    assert_eq!(
-        identities,
-        vec!["spiffe://cluster.local/ns/ns/sa/sa-a".parse::<Identity>().unwrap()]
-    );
+    assert_eq!(identities, vec!["spiffe://cluster.local/ns/ns/sa/sa-a".parse::<Identity>().unwrap()]);
     assert_eq!(workload.uid, "a");
     assert!(service.is_none());
 }
@@ -116,10 +109,7 @@ fn service_vip_maps_port_and_adds_sans() {
     assert_eq!(hbone_addr, sa("10.0.0.1:15008"));
     assert_eq!(target, sa("10.0.0.1:8080"));
     let ids: Vec<String> = identities.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        ids,
-        ["spiffe://cluster.local/ns/ns/sa/sa-a", "spiffe://cluster.local/ns/ns/sa/extra"]
-    );
+    assert_eq!(ids, ["spiffe://cluster.local/ns/ns/sa/sa-a", "spiffe://cluster.local/ns/ns/sa/extra"]);
 }
 
 #[test]
@@ -134,28 +124,20 @@ fn tcp_service_endpoint() {
 
 #[test]
 fn port_mapping_rules() {
-    let s = svc(
-        "10.96.0.1",
-        &[(80, 8080), (443, 0), (90, 9090)],
-        vec![ep("b", &[(90, 9999), (91, 9191)])],
-    );
+    let s = svc("10.96.0.1", &[(80, 8080), (443, 0), (90, 9090)], vec![ep("b", &[(90, 9999), (91, 9191)])]);
     let st = state(vec![wl("b", "10.0.0.2", TunnelProtocol::Tcp)], vec![s]);
-    let target =
-        |port: u16| match route(&st, SocketAddr::new(ip("10.96.0.1"), port), 15008, &mut rng()) {
-            Ok(Upstream::Tcp { addr, .. }) => Ok(addr.port()),
-            Ok(other) => panic!("{other:?}"),
-            Err(e) => Err(e),
-        };
+    let target = |port: u16| match route(&st, SocketAddr::new(ip("10.96.0.1"), port), 15008, &mut rng()) {
+        Ok(Upstream::Tcp { addr, .. }) => Ok(addr.port()),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e),
+    };
     assert_eq!(target(80), Ok(8080), "service mapping");
     assert_eq!(target(443), Ok(443), "target 0 means same port");
     assert_eq!(target(90), Ok(9999), "endpoint mapping wins");
     assert_eq!(target(91), Ok(9191), "endpoint-only mapping is accepted");
     assert_eq!(
         target(22),
-        Err(RouteError::UnknownServicePort {
-            service: "ns/svc.ns.svc.cluster.local".into(),
-            port: 22
-        })
+        Err(RouteError::UnknownServicePort { service: "ns/svc.ns.svc.cluster.local".into(), port: 22 })
     );
 }
 
@@ -163,10 +145,7 @@ fn port_mapping_rules() {
 fn service_without_ports_passes_port_through() {
     let s = svc("10.96.0.1", &[], vec![ep("b", &[])]);
     let st = state(vec![wl("b", "10.0.0.2", TunnelProtocol::Tcp)], vec![s]);
-    let Upstream::Tcp { addr, .. } = route(&st, sa("10.96.0.1:5432"), 15008, &mut rng()).unwrap()
-    else {
-        panic!()
-    };
+    let Upstream::Tcp { addr, .. } = route(&st, sa("10.96.0.1:5432"), 15008, &mut rng()).unwrap() else { panic!() };
     assert_eq!(addr, sa("10.0.0.2:5432"));
 }
 
@@ -176,17 +155,9 @@ fn unhealthy_endpoints_are_skipped() {
     sick.status = HealthStatus::Unhealthy;
     let mut sick_ep = ep("ep-sick", &[]);
     sick_ep.status = HealthStatus::Unhealthy;
-    let s = svc(
-        "10.96.0.1",
-        &[(80, 80)],
-        vec![ep("sick", &[]), sick_ep, ep("ok", &[]), ep("ghost", &[])],
-    );
+    let s = svc("10.96.0.1", &[(80, 80)], vec![ep("sick", &[]), sick_ep, ep("ok", &[]), ep("ghost", &[])]);
     let st = state(
-        vec![
-            sick,
-            wl("ep-sick", "10.0.0.4", TunnelProtocol::Tcp),
-            wl("ok", "10.0.0.5", TunnelProtocol::Tcp),
-        ],
+        vec![sick, wl("ep-sick", "10.0.0.4", TunnelProtocol::Tcp), wl("ok", "10.0.0.5", TunnelProtocol::Tcp)],
         vec![s],
     );
     let mut r = rng();
@@ -206,10 +177,7 @@ fn no_healthy_endpoint() {
         Err(RouteError::NoHealthyEndpoint { service: "ns/svc.ns.svc.cluster.local".into() })
     );
     let empty = state(vec![], vec![svc("10.96.0.2", &[], vec![])]);
-    assert!(matches!(
-        route(&empty, sa("10.96.0.2:80"), 15008, &mut rng()),
-        Err(RouteError::NoHealthyEndpoint { .. })
-    ));
+    assert!(matches!(route(&empty, sa("10.96.0.2:80"), 15008, &mut rng()), Err(RouteError::NoHealthyEndpoint { .. })));
 }
 
 #[test]
@@ -230,11 +198,8 @@ fn allow_all_health_policy_uses_unhealthy_endpoints() {
 #[test]
 fn random_spread_over_endpoints() {
     let names = ["a", "b", "c", "d"];
-    let workloads = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| wl(n, &format!("10.0.0.{}", i + 1), TunnelProtocol::Hbone))
-        .collect();
+    let workloads =
+        names.iter().enumerate().map(|(i, n)| wl(n, &format!("10.0.0.{}", i + 1), TunnelProtocol::Hbone)).collect();
     let s = svc("10.96.0.1", &[(80, 8080)], names.iter().map(|n| ep(n, &[])).collect());
     let st = state(workloads, vec![s]);
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -256,15 +221,9 @@ fn dual_stack_endpoint_uses_vip_family() {
     let mut s = svc("10.96.0.1", &[(80, 80)], vec![ep("a", &[])]);
     s.vips.push("/fd00:96::1".parse().unwrap());
     let st = state(vec![w], vec![s]);
-    let Upstream::Tcp { addr, .. } = route(&st, sa("[fd00:96::1]:80"), 15008, &mut rng()).unwrap()
-    else {
-        panic!()
-    };
+    let Upstream::Tcp { addr, .. } = route(&st, sa("[fd00:96::1]:80"), 15008, &mut rng()).unwrap() else { panic!() };
     assert_eq!(addr, sa("[fd00::1]:80"));
-    let Upstream::Tcp { addr, .. } = route(&st, sa("10.96.0.1:80"), 15008, &mut rng()).unwrap()
-    else {
-        panic!()
-    };
+    let Upstream::Tcp { addr, .. } = route(&st, sa("10.96.0.1:80"), 15008, &mut rng()).unwrap() else { panic!() };
     assert_eq!(addr, sa("10.0.0.1:80"));
 }
 

@@ -91,15 +91,12 @@ pub async fn read_request<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Resul
             s.read_exact(&mut len).await.map_err(io)?;
             let mut name = vec![0u8; len[0] as usize];
             s.read_exact(&mut name).await.map_err(io)?;
-            let name = String::from_utf8(name)
-                .map_err(|_| bad(Some(Reply::GeneralFailure), "hostname is not UTF-8"))?;
+            let name =
+                String::from_utf8(name).map_err(|_| bad(Some(Reply::GeneralFailure), "hostname is not UTF-8"))?;
             Err(name)
         }
         other => {
-            return Err(bad(
-                Some(Reply::AddressTypeNotSupported),
-                format!("unsupported address type {other}"),
-            ));
+            return Err(bad(Some(Reply::AddressTypeNotSupported), format!("unsupported address type {other}")));
         }
     };
     let mut port = [0u8; 2];
@@ -107,10 +104,7 @@ pub async fn read_request<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Resul
     let port = u16::from_be_bytes(port);
     // Checked after reading the whole request so the reply is not mixed with unread bytes.
     if req[1] != CMD_CONNECT {
-        return Err(bad(
-            Some(Reply::CommandNotSupported),
-            format!("unsupported command {} (only CONNECT)", req[1]),
-        ));
+        return Err(bad(Some(Reply::CommandNotSupported), format!("unsupported command {} (only CONNECT)", req[1])));
     }
     Ok(match host {
         Ok(ip) => Target::Addr(SocketAddr::new(ip, port)),

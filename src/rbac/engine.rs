@@ -105,10 +105,7 @@ impl Evaluation {
 ///
 /// One pass over `policies`; the result does not depend on their order except for which
 /// matching policy is named in `allowed_by`/`DenyReason::policy` (the first one).
-pub fn evaluate<'a>(
-    policies: impl IntoIterator<Item = &'a Authorization>,
-    conn: &Connection,
-) -> Evaluation {
+pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a Authorization>, conn: &Connection) -> Evaluation {
     let subject = Subject::new(conn);
     let mut denied_by: Option<&Authorization> = None;
     let mut allowed_by: Option<&Authorization> = None;
@@ -218,9 +215,7 @@ impl<'c> Subject<'c> {
             && field(&m.service_accounts, &m.not_service_accounts, |sa| {
                 self.identity.is_some_and(|id| sa.matches(id.namespace(), id.service_account()))
             })
-            && field(&m.principals, &m.not_principals, |p| {
-                self.principal.as_ref().is_some_and(|pr| pr.matches(p))
-            })
+            && field(&m.principals, &m.not_principals, |p| self.principal.as_ref().is_some_and(|pr| pr.matches(p)))
     }
 }
 

@@ -14,6 +14,5 @@ mod tests;
 
 pub use engine::{Connection, Decision, DenyReason, Evaluation, evaluate};
 pub use types::{
-    Authorization, Cidr, CidrError, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch,
-    StringMatch,
+    Authorization, Cidr, CidrError, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch, StringMatch,
 };

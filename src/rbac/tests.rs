@@ -36,12 +36,7 @@ fn plain() -> Connection {
     Connection { src_identity: None, ..mtls() }
 }
 
-fn policy(
-    ns: &str,
-    name: &str,
-    action: PolicyAction,
-    rules: Vec<Vec<Vec<RbacMatch>>>,
-) -> Authorization {
+fn policy(ns: &str, name: &str, action: PolicyAction, rules: Vec<Vec<Vec<RbacMatch>>>) -> Authorization {
     Authorization {
         name: name.into(),
         namespace: ns.into(),
@@ -258,10 +253,7 @@ fn non_matching_deny_only_allows() {
 
 #[test]
 fn allow_exists_but_none_matches_denies() {
-    let e = evaluate(
-        [&non_matching(PolicyAction::Allow, "a"), &non_matching(PolicyAction::Deny, "d")],
-        &mtls(),
-    );
+    let e = evaluate([&non_matching(PolicyAction::Allow, "a"), &non_matching(PolicyAction::Deny, "d")], &mtls());
     let r = denied_by(&e).expect("denied");
     assert_eq!(r.policy, None);
     assert_eq!(r.message, "allow policies exist, but none allowed");
@@ -313,10 +305,7 @@ fn dry_run_allow_does_not_count_as_an_allow_policy() {
     assert!(e.is_allowed());
     assert!(e.dry_run.is_empty(), "only matching dry-run policies are reported");
     // And a matching dry-run ALLOW does not rescue a connection the enforced ALLOW rejects.
-    let e = evaluate(
-        [&dry(matching(PolicyAction::Allow, "dry")), &non_matching(PolicyAction::Allow, "real")],
-        &mtls(),
-    );
+    let e = evaluate([&dry(matching(PolicyAction::Allow, "dry")), &non_matching(PolicyAction::Allow, "real")], &mtls());
     assert_eq!(denied_by(&e).unwrap().policy, None);
     assert_eq!(e.dry_run, vec![("default/dry".to_string(), Decision::Allow)]);
 }
@@ -524,18 +513,9 @@ impl Rng {
 const TDS: &[&str] = &["cluster.local", "td"];
 const NSS: &[&str] = &["default", "foo", "a", "def"];
 const SAS: &[&str] = &["client", "x", "s"];
-const IPS: &[&str] =
-    &["10.0.0.5", "10.0.1.7", "10.1.0.1", "fd00::5", "fd00:1::7", "::ffff:10.0.0.5"];
-const CIDRS: &[&str] = &[
-    "10.0.0.0/8",
-    "10.0.0.0/24",
-    "10.0.1.7",
-    "0.0.0.0/0",
-    "fd00::/16",
-    "fd00::5",
-    "::/0",
-    "10.0.0.5",
-];
+const IPS: &[&str] = &["10.0.0.5", "10.0.1.7", "10.1.0.1", "fd00::5", "fd00:1::7", "::ffff:10.0.0.5"];
+const CIDRS: &[&str] =
+    &["10.0.0.0/8", "10.0.0.0/24", "10.0.1.7", "0.0.0.0/0", "fd00::/16", "fd00::5", "::/0", "10.0.0.5"];
 const PORTS: &[u16] = &[80, 8080, 9090];
 const STRS: &[&str] = &[
     "",
@@ -600,11 +580,7 @@ fn gen_policy(r: &mut Rng, i: usize) -> Authorization {
 
 fn gen_conn(r: &mut Rng) -> Connection {
     Connection {
-        src_identity: if r.chance(4) {
-            None
-        } else {
-            Some(Identity::new(r.pick(TDS), r.pick(NSS), r.pick(SAS)))
-        },
+        src_identity: if r.chance(4) { None } else { Some(Identity::new(r.pick(TDS), r.pick(NSS), r.pick(SAS))) },
         src_ip: ip(r.pick(IPS)),
         dst_ip: ip(r.pick(IPS)),
         dst_port: r.pick(PORTS),
@@ -671,17 +647,13 @@ mod reference {
                         continue;
                     }
                     let mut ok = true;
-                    ok &= one_field(&m.destination_ips, &m.not_destination_ips, |x| {
-                        in_cidr(x, c.dst_ip)
-                    });
+                    ok &= one_field(&m.destination_ips, &m.not_destination_ips, |x| in_cidr(x, c.dst_ip));
                     ok &= one_field(&m.source_ips, &m.not_source_ips, |x| in_cidr(x, c.src_ip));
-                    ok &= one_field(&m.destination_ports, &m.not_destination_ports, |x| {
-                        *x == c.dst_port
-                    });
+                    ok &= one_field(&m.destination_ports, &m.not_destination_ports, |x| *x == c.dst_port);
                     ok &= one_field(&m.service_accounts, &m.not_service_accounts, |x| {
-                        c.src_identity.as_ref().is_some_and(|i| {
-                            i.namespace() == x.namespace && i.service_account() == x.service_account
-                        })
+                        c.src_identity
+                            .as_ref()
+                            .is_some_and(|i| i.namespace() == x.namespace && i.service_account() == x.service_account)
                     });
                     ok &= one_field(&m.principals, &m.not_principals, |x| {
                         id_str.strip_prefix("spiffe://").is_some_and(|s| str_match(x, s))
@@ -710,8 +682,7 @@ mod reference {
             .map(|p| (format!("{}/{}", p.namespace, p.name), p.action == PolicyAction::Allow))
             .collect();
         let enforced: Vec<&Authorization> = ps.iter().filter(|p| !p.dry_run).collect();
-        let (allow, deny): (Vec<_>, Vec<_>) =
-            enforced.into_iter().partition(|p| p.action == PolicyAction::Allow);
+        let (allow, deny): (Vec<_>, Vec<_>) = enforced.into_iter().partition(|p| p.action == PolicyAction::Allow);
         for p in &deny {
             if policy_matches(p, c) {
                 return (false, Some(format!("{}/{}", p.namespace, p.name)), None, dry);
@@ -741,8 +712,7 @@ fn randomized_against_reference_model() {
             let want = reference::evaluate(&ps, &c);
             let got = evaluate(&ps, &c);
             let got_deny_policy = denied_by(&got).and_then(|d| d.policy.clone());
-            let got_dry: Vec<(String, bool)> =
-                got.dry_run.iter().map(|(k, d)| (k.clone(), d.is_allow())).collect();
+            let got_dry: Vec<(String, bool)> = got.dry_run.iter().map(|(k, d)| (k.clone(), d.is_allow())).collect();
             let got = (got.is_allowed(), got_deny_policy, got.allowed_by.clone(), got_dry);
             assert_eq!(got, want, "policies: {ps:#?}\nconnection: {c:?}");
             for p in &ps {

@@ -130,9 +130,7 @@ impl Serialize for StringMatch {
             StringMatch::Suffix(v) => s.serialize_newtype_variant("StringMatch", 2, "Suffix", v),
             // Upstream's `Presence()` serializes as an empty sequence payload; keep that shape
             // (`!Presence []` in YAML, `{"Presence": []}` in JSON) so dumps look the same.
-            StringMatch::Presence => {
-                s.serialize_newtype_variant("StringMatch", 3, "Presence", &[(); 0])
-            }
+            StringMatch::Presence => s.serialize_newtype_variant("StringMatch", 3, "Presence", &[(); 0]),
         }
     }
 }
@@ -329,17 +327,13 @@ rules:
         let m = &p.rules[0][0][0];
         assert_eq!(m.namespaces, vec![StringMatch::Exact("default".into())]);
         assert_eq!(m.principals, vec![StringMatch::Prefix("cluster.local/ns/".into())]);
-        assert_eq!(
-            m.not_principals,
-            vec![StringMatch::Suffix("/sa/bad".into()), StringMatch::Presence]
-        );
+        assert_eq!(m.not_principals, vec![StringMatch::Suffix("/sa/bad".into()), StringMatch::Presence]);
         assert!(m.service_accounts[0].matches("a", "b"));
         assert_eq!(m.source_ips[1].to_string(), "fd00::1/128");
         assert_eq!(m.destination_ports, vec![8080]);
         assert_eq!(p.rules[0][1][0].not_namespaces, vec![StringMatch::Presence]);
         // Round trip through our own serialization.
-        let back: Authorization =
-            serde_yaml::from_str(&serde_yaml::to_string(&p).unwrap()).unwrap();
+        let back: Authorization = serde_yaml::from_str(&serde_yaml::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
     }
 

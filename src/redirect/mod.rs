@@ -40,13 +40,7 @@ pub fn original_dst(stream: &TcpStream) -> io::Result<SocketAddr> {
         let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
         let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_IP,
-                SO_ORIGINAL_DST,
-                (&mut addr as *mut libc::sockaddr_in).cast(),
-                &mut len,
-            )
+            libc::getsockopt(fd, libc::SOL_IP, SO_ORIGINAL_DST, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len)
         };
         if rc != 0 {
             return Err(io::Error::last_os_error());
@@ -70,12 +64,7 @@ pub fn original_dst(stream: &TcpStream) -> io::Result<SocketAddr> {
             return Err(io::Error::last_os_error());
         }
         let ip = Ipv6Addr::from(addr.sin6_addr.s6_addr);
-        Ok(SocketAddr::V6(SocketAddrV6::new(
-            ip,
-            u16::from_be(addr.sin6_port),
-            addr.sin6_flowinfo,
-            addr.sin6_scope_id,
-        )))
+        Ok(SocketAddr::V6(SocketAddrV6::new(ip, u16::from_be(addr.sin6_port), addr.sin6_flowinfo, addr.sin6_scope_id)))
     }
 }
 
@@ -162,11 +151,7 @@ pub fn tune(stream: &TcpStream, keepalive: &Keepalive) {
 }
 
 /// Dials `dst` with our socket options, within `timeout`.
-pub async fn connect(
-    dst: SocketAddr,
-    opts: &SocketOptions,
-    timeout: Duration,
-) -> io::Result<TcpStream> {
+pub async fn connect(dst: SocketAddr, opts: &SocketOptions, timeout: Duration) -> io::Result<TcpStream> {
     let v4 = dst.is_ipv4();
     let new = move || if v4 { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
     let socket = match &opts.netns {
@@ -190,9 +175,9 @@ pub async fn connect(
             }
         }
     }
-    let stream = tokio::time::timeout(timeout, socket.connect(dst))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {dst} timed out after {timeout:?}")))??;
+    let stream = tokio::time::timeout(timeout, socket.connect(dst)).await.map_err(|_| {
+        io::Error::new(io::ErrorKind::TimedOut, format!("connect to {dst} timed out after {timeout:?}"))
+    })??;
     tune(&stream, &opts.keepalive);
     Ok(stream)
 }
@@ -220,11 +205,7 @@ fn set_ipv6_transparent(socket: &TcpSocket) -> io::Result<()> {
 /// The per-connection options (TCP_NODELAY, keepalive) are set on the listener: Linux copies
 /// them into every accepted socket, which saves five `setsockopt` calls per connection.
 pub fn bind(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     if opts.reuse_port {
         socket.set_reuseport(true)?;
@@ -237,11 +218,7 @@ pub fn bind(addr: SocketAddr, opts: &ListenOptions) -> io::Result<TcpListener> {
             sock.set_only_v6(false)?;
         }
         if opts.transparent {
-            let res = if addr.is_ipv4() {
-                sock.set_ip_transparent_v4(true)
-            } else {
-                set_ipv6_transparent(&socket)
-            };
+            let res = if addr.is_ipv4() { sock.set_ip_transparent_v4(true) } else { set_ipv6_transparent(&socket) };
             if let Err(e) = res {
                 tracing::debug!(%addr, "IP_TRANSPARENT unavailable: {e}");
             }
@@ -321,8 +298,15 @@ mod tests {
 
     #[tokio::test]
     async fn keepalive_settings_reach_the_socket() {
-        let ka = Keepalive { time: Duration::from_secs(30), interval: Duration::from_secs(5), retries: 3, user_timeout: true, ..Keepalive::default() };
-        let l = bind("127.0.0.1:0".parse().unwrap(), &ListenOptions { keepalive: ka, ..ListenOptions::default() }).unwrap();
+        let ka = Keepalive {
+            time: Duration::from_secs(30),
+            interval: Duration::from_secs(5),
+            retries: 3,
+            user_timeout: true,
+            ..Keepalive::default()
+        };
+        let l =
+            bind("127.0.0.1:0".parse().unwrap(), &ListenOptions { keepalive: ka, ..ListenOptions::default() }).unwrap();
         let opts = SocketOptions { keepalive: ka, ..SocketOptions::default() };
         let dialled = connect(l.local_addr().unwrap(), &opts, Duration::from_secs(5)).await.unwrap();
         let (accepted, _) = l.accept().await.unwrap();
@@ -334,7 +318,10 @@ mod tests {
             assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
             assert_eq!(sock.tcp_user_timeout().unwrap(), Some(Duration::from_secs(45)));
         }
-        let off = SocketOptions { keepalive: Keepalive { enabled: false, ..Keepalive::default() }, ..SocketOptions::default() };
+        let off = SocketOptions {
+            keepalive: Keepalive { enabled: false, ..Keepalive::default() },
+            ..SocketOptions::default()
+        };
         let plain = connect(l.local_addr().unwrap(), &off, Duration::from_secs(5)).await.unwrap();
         assert!(!SockRef::from(&plain).keepalive().unwrap());
     }

@@ -35,7 +35,8 @@ impl Netns {
         } else {
             Path::new("/var/run/netns").join(name_or_path)
         };
-        let file = File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("opening network namespace {}: {e}", path.display())))?;
+        let file = File::open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("opening network namespace {}: {e}", path.display())))?;
         Ok(Netns::from_fd(file.into()))
     }
 

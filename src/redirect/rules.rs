@@ -77,16 +77,43 @@ impl Family {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Create the chain if missing, then flush it.
-    ResetChain { family: Family, table: &'static str, chain: &'static str },
-    Append { family: Family, table: &'static str, chain: &'static str, rule: Vec<String> },
+    ResetChain {
+        family: Family,
+        table: &'static str,
+        chain: &'static str,
+    },
+    Append {
+        family: Family,
+        table: &'static str,
+        chain: &'static str,
+        rule: Vec<String>,
+    },
     /// Append to a built-in chain unless an identical rule is already there.
-    Hook { family: Family, table: &'static str, chain: &'static str, rule: Vec<String> },
+    Hook {
+        family: Family,
+        table: &'static str,
+        chain: &'static str,
+        rule: Vec<String>,
+    },
     /// Delete every copy of a rule from a built-in chain (absent = fine).
-    Unhook { family: Family, table: &'static str, chain: &'static str, rule: Vec<String> },
+    Unhook {
+        family: Family,
+        table: &'static str,
+        chain: &'static str,
+        rule: Vec<String>,
+    },
     /// Flush and delete a chain (absent = fine).
-    DeleteChain { family: Family, table: &'static str, chain: &'static str },
+    DeleteChain {
+        family: Family,
+        table: &'static str,
+        chain: &'static str,
+    },
     /// `ip [-6] rule|route add|del ...`; `add` skips when present, `del` when absent.
-    Ip { family: Family, add: bool, args: Vec<String> },
+    Ip {
+        family: Family,
+        add: bool,
+        args: Vec<String>,
+    },
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -111,19 +138,34 @@ fn chain_rules(family: Family, p: Ports) -> Vec<(&'static str, &'static str, Vec
     vec![
         // ztunnel's connections: remember them (connmark) and restore the mark on replies.
         r("mangle", PRERT, format!("-m mark --mark {m} -j CONNMARK --set-xmark {cm}")),
-        r("mangle", OUTPUT, format!("-m connmark --mark {cm} -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff")),
+        r(
+            "mangle",
+            OUTPUT,
+            format!("-m connmark --mark {cm} -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff"),
+        ),
         // Inbound: kubelet probes bypass; other TCP (not HBONE, not from ztunnel) → 15006.
         r("nat", PRERT, format!("-s {probe} -p tcp -m tcp -j ACCEPT")),
         r(
             "nat",
             PRERT,
-            format!("! -d {lo} -p tcp -m tcp ! --dport {} -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.inbound_hbone, p.inbound_plaintext),
+            format!(
+                "! -d {lo} -p tcp -m tcp ! --dport {} -m mark ! --mark {m} -j REDIRECT --to-ports {}",
+                p.inbound_hbone, p.inbound_plaintext
+            ),
         ),
         // Outbound: probe replies bypass; DNS → 15053; ztunnel's own traffic and local
         // traffic pass; every other TCP → 15001.
         r("nat", OUTPUT, format!("-d {probe} -p tcp -m tcp -j ACCEPT")),
-        r("nat", OUTPUT, format!("! -o lo -p udp -m udp --dport 53 -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.dns)),
-        r("nat", OUTPUT, format!("! -d {lo} -p tcp -m tcp --dport 53 -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.dns)),
+        r(
+            "nat",
+            OUTPUT,
+            format!("! -o lo -p udp -m udp --dport 53 -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.dns),
+        ),
+        r(
+            "nat",
+            OUTPUT,
+            format!("! -d {lo} -p tcp -m tcp --dport 53 -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.dns),
+        ),
         r("nat", OUTPUT, format!("-p tcp -m mark --mark {cm} -j ACCEPT")),
         r("nat", OUTPUT, format!("! -d {lo} -o lo -j ACCEPT")),
         r("nat", OUTPUT, format!("! -d {lo} -p tcp -m mark ! --mark {m} -j REDIRECT --to-ports {}", p.outbound)),
@@ -239,7 +281,9 @@ pub fn detect_backend() -> Result<Backend, RulesError> {
         (false, false) => Err(RulesError::NoBackend),
         (true, false) => Ok(Backend::Nft),
         (false, true) => Ok(Backend::Legacy),
-        (true, true) => Ok(if rule_count(Backend::Legacy) > rule_count(Backend::Nft) { Backend::Legacy } else { Backend::Nft }),
+        (true, true) => {
+            Ok(if rule_count(Backend::Legacy) > rule_count(Backend::Nft) { Backend::Legacy } else { Backend::Nft })
+        }
     }
 }
 
@@ -325,7 +369,9 @@ fn ip_present(fam: &str, args: &[String]) -> Result<bool, RulesError> {
     };
     let text = String::from_utf8_lossy(&listing.stdout);
     Ok(match args[0].as_str() {
-        "rule" => text.lines().any(|l| l.contains("fwmark 0x111/0xfff") && l.contains(&format!("lookup {ROUTE_TABLE}"))),
+        "rule" => {
+            text.lines().any(|l| l.contains("fwmark 0x111/0xfff") && l.contains(&format!("lookup {ROUTE_TABLE}")))
+        }
         _ => text.lines().any(|l| l.starts_with("local") && l.contains("dev lo")),
     })
 }
@@ -338,7 +384,9 @@ mod tests {
         steps
             .iter()
             .filter_map(|s| match s {
-                Step::Append { table: t, chain: c, rule, family: Family::V4 } if *t == table && *c == chain => Some(rule.join(" ")),
+                Step::Append { table: t, chain: c, rule, family: Family::V4 } if *t == table && *c == chain => {
+                    Some(rule.join(" "))
+                }
                 _ => None,
             })
             .collect()
@@ -360,7 +408,10 @@ mod tests {
         let plan = plan_install(&[Family::V4], Ports::default());
         let pre = appended(&plan, "nat", PRERT);
         assert_eq!(pre[0], "-s 169.254.7.127 -p tcp -m tcp -j ACCEPT");
-        assert_eq!(pre[1], "! -d 127.0.0.1/32 -p tcp -m tcp ! --dport 15008 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15006");
+        assert_eq!(
+            pre[1],
+            "! -d 127.0.0.1/32 -p tcp -m tcp ! --dport 15008 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15006"
+        );
     }
 
     #[test]
@@ -377,9 +428,20 @@ mod tests {
     #[test]
     fn connmark_and_policy_route() {
         let plan = plan_install(&[Family::V4], Ports::default());
-        assert_eq!(appended(&plan, "mangle", PRERT), vec!["-m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff"]);
-        assert!(plan.contains(&Step::Ip { family: Family::V4, add: true, args: words("rule fwmark 0x111/0xfff pref 32764 lookup 100") }));
-        assert!(plan.contains(&Step::Ip { family: Family::V4, add: true, args: words("route local 0.0.0.0/0 dev lo table 100") }));
+        assert_eq!(
+            appended(&plan, "mangle", PRERT),
+            vec!["-m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff"]
+        );
+        assert!(plan.contains(&Step::Ip {
+            family: Family::V4,
+            add: true,
+            args: words("rule fwmark 0x111/0xfff pref 32764 lookup 100")
+        }));
+        assert!(plan.contains(&Step::Ip {
+            family: Family::V4,
+            add: true,
+            args: words("route local 0.0.0.0/0 dev lo table 100")
+        }));
     }
 
     #[test]
@@ -396,12 +458,9 @@ mod tests {
         let remove = plan_remove(&fams);
         for s in &install {
             match s {
-                Step::Hook { family, table, chain, rule } => assert!(remove.contains(&Step::Unhook {
-                    family: *family,
-                    table,
-                    chain,
-                    rule: rule.clone()
-                })),
+                Step::Hook { family, table, chain, rule } => {
+                    assert!(remove.contains(&Step::Unhook { family: *family, table, chain, rule: rule.clone() }))
+                }
                 Step::ResetChain { family, table, chain } => {
                     assert!(remove.contains(&Step::DeleteChain { family: *family, table, chain }))
                 }

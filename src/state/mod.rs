@@ -18,9 +18,7 @@ use tokio::sync::watch;
 
 use crate::rbac::{Authorization, PolicyScope};
 pub use service::{Endpoint, Service};
-pub use workload::{
-    HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload,
-};
+pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};
 
 /// Why a workload, service or policy cannot be added to a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,10 +84,7 @@ impl ProxyState {
                 self.workloads_by_ip.entry(*ip).or_default().push(w.clone());
             }
         }
-        self.workloads_by_name
-            .entry((w.namespace.clone(), w.name.clone()))
-            .or_default()
-            .push(w.clone());
+        self.workloads_by_name.entry((w.namespace.clone(), w.name.clone())).or_default().push(w.clone());
         self.workloads.insert(w.uid.clone(), w.clone());
         Ok(w)
     }
@@ -102,10 +97,7 @@ impl ProxyState {
         }
         for vip in &s.vips {
             if let Some(existing) = self.services_by_vip.get(&vip.address) {
-                return Err(StateError::DuplicateVip {
-                    vip: vip.address,
-                    existing: existing.key(),
-                });
+                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.key() });
             }
         }
         let s = Arc::new(s);
@@ -132,9 +124,8 @@ impl ProxyState {
         };
         if let Some(bucket) = bucket {
             let list = self.policies_by_namespace.entry(bucket.to_string()).or_default();
-            let at = list
-                .binary_search_by(|q| (&q.namespace, &q.name).cmp(&(&p.namespace, &p.name)))
-                .unwrap_or_else(|i| i);
+            let at =
+                list.binary_search_by(|q| (&q.namespace, &q.name).cmp(&(&p.namespace, &p.name))).unwrap_or_else(|i| i);
             list.insert(at, p.clone());
         }
         self.policies.insert(key, p.clone());
@@ -149,13 +140,10 @@ impl ProxyState {
     pub fn policies_for(&self, workload: &Workload) -> Vec<Arc<Authorization>> {
         let bucket = |ns: &str| self.policies_by_namespace.get(ns).map(Vec::as_slice);
         // An empty workload namespace would otherwise alias the GLOBAL bucket.
-        let namespaced =
-            if workload.namespace.is_empty() { None } else { bucket(&workload.namespace) };
+        let namespaced = if workload.namespace.is_empty() { None } else { bucket(&workload.namespace) };
         let namespaced = namespaced.unwrap_or(&[]);
         let global = bucket("").unwrap_or(&[]);
-        let mut out = Vec::with_capacity(
-            namespaced.len() + global.len() + workload.authorization_policies.len(),
-        );
+        let mut out = Vec::with_capacity(namespaced.len() + global.len() + workload.authorization_policies.len());
         out.extend_from_slice(namespaced);
         out.extend_from_slice(global);
         let by_scope = out.len();
@@ -171,9 +159,7 @@ impl ProxyState {
             // but would duplicate dry-run reports.
             let in_scope = match p.scope {
                 PolicyScope::Global => true,
-                PolicyScope::Namespace => {
-                    !workload.namespace.is_empty() && p.namespace == workload.namespace
-                }
+                PolicyScope::Namespace => !workload.namespace.is_empty() && p.namespace == workload.namespace,
                 PolicyScope::WorkloadSelector => false,
             };
             if !in_scope && !out[by_scope..].iter().any(|q| Arc::ptr_eq(q, p)) {
@@ -210,10 +196,7 @@ impl ProxyState {
     }
 
     fn named(&self, namespace: &str, name: &str) -> &[Arc<Workload>] {
-        self.workloads_by_name
-            .get(&(namespace.to_string(), name.to_string()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.workloads_by_name.get(&(namespace.to_string(), name.to_string())).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The workload a proxy serves. The uid, when given and known, decides. Otherwise the
@@ -261,11 +244,7 @@ impl ProxyState {
         self.services_by_hostname.get(hostname).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn service_by_namespaced_host(
-        &self,
-        namespace: &str,
-        hostname: &str,
-    ) -> Option<Arc<Service>> {
+    pub fn service_by_namespaced_host(&self, namespace: &str, hostname: &str) -> Option<Arc<Service>> {
         self.services.get(&format!("{namespace}/{hostname}")).cloned()
     }
 
@@ -402,8 +381,7 @@ mod tests {
 
     fn sample() -> ProxyState {
         let mut st = ProxyState::new();
-        st.insert_workload(Workload::new("u1", "ns", "a", vec![ip("10.0.0.1"), ip("fd00::1")]))
-            .unwrap();
+        st.insert_workload(Workload::new("u1", "ns", "a", vec![ip("10.0.0.1"), ip("fd00::1")])).unwrap();
         st.insert_workload(Workload::new("u2", "ns", "b", vec![ip("10.0.0.2")])).unwrap();
         let mut s = Service::new("ns", "svc", "svc.ns.svc.cluster.local");
         s.vips.push("/10.96.0.1".parse().unwrap());
@@ -463,12 +441,12 @@ mod tests {
         let mut st = sample();
         // A restarted pod's IP briefly held by the old and the new pod: the newer wins among
         // equals, both stay known.
-        st.insert_workload(Workload::new("Kubernetes//Pod/ns/b2", "ns", "b2", vec![ip("10.0.0.2")]))
-            .unwrap();
+        st.insert_workload(Workload::new("Kubernetes//Pod/ns/b2", "ns", "b2", vec![ip("10.0.0.2")])).unwrap();
         assert_eq!(st.workloads_by_ip(ip("10.0.0.2")).len(), 2);
         assert_eq!(st.workload_by_ip(ip("10.0.0.2")).unwrap().uid, "Kubernetes//Pod/ns/b2");
         // A pod is preferred over a WorkloadEntry, and HBONE over plain TCP, whatever the order.
-        let mut we = Workload::new("Kubernetes/networking.istio.io/WorkloadEntry/ns/vm", "ns", "vm", vec![ip("10.0.0.9")]);
+        let mut we =
+            Workload::new("Kubernetes/networking.istio.io/WorkloadEntry/ns/vm", "ns", "vm", vec![ip("10.0.0.9")]);
         we.protocol = TunnelProtocol::Hbone;
         let mut pod = Workload::new("Kubernetes//Pod/ns/p", "ns", "p", vec![ip("10.0.0.9")]);
         pod.protocol = TunnelProtocol::Tcp;
@@ -509,13 +487,7 @@ mod tests {
         ours.service_account = "web".into();
         st.insert_workload(ours).unwrap();
 
-        let key = |uid, node| LocalWorkloadKey {
-            uid,
-            namespace: "ns",
-            name: "web-0",
-            service_account: "web",
-            node,
-        };
+        let key = |uid, node| LocalWorkloadKey { uid, namespace: "ns", name: "web-0", service_account: "web", node };
         let uid_of = |k| st.find_local_workload(&k).map(|w| w.uid.clone());
         // The first uid by name is another cluster's; name alone would pick it.
         assert_eq!(st.workload_by_name("ns", "web-0").unwrap().uid, "remote//Pod/ns/web-0");

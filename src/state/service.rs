@@ -121,11 +121,7 @@ pub struct Service {
 
 impl Service {
     /// A service with only the identifying fields set.
-    pub fn new(
-        namespace: impl Into<String>,
-        name: impl Into<String>,
-        hostname: impl Into<String>,
-    ) -> Service {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, hostname: impl Into<String>) -> Service {
         Service {
             name: name.into(),
             namespace: namespace.into(),
@@ -155,9 +151,7 @@ impl Service {
 
     /// Whether unhealthy endpoints may still receive traffic (load balancer `AllowAll`).
     pub fn allows_unhealthy(&self) -> bool {
-        self.load_balancer
-            .as_ref()
-            .is_some_and(|lb| lb.health_policy == LoadBalancerHealthPolicy::AllowAll)
+        self.load_balancer.as_ref().is_some_and(|lb| lb.health_policy == LoadBalancerHealthPolicy::AllowAll)
     }
 }
 
@@ -188,9 +182,7 @@ visibility: Namespace
         assert_eq!(s.endpoints["uid1"].port[&80], 9090);
         assert_eq!(s.endpoints["uid1"].status, HealthStatus::Unhealthy);
         assert!(s.allows_unhealthy());
-        let e = serde_yaml::from_str::<Service>("name: a\nnamespace: b\nhostname: c\nvip: []")
-            .unwrap_err()
-            .to_string();
+        let e = serde_yaml::from_str::<Service>("name: a\nnamespace: b\nhostname: c\nvip: []").unwrap_err().to_string();
         assert!(e.contains("unknown field `vip`"), "{e}");
     }
 }

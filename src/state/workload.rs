@@ -317,10 +317,8 @@ mod tests {
         let g: GatewayAddress = serde_yaml::from_str("destination: net/10.0.0.1").unwrap();
         assert!(matches!(g.destination, GatewayDestination::Address(_)));
         assert_eq!(g.hbone_mtls_port, 15008);
-        let g: GatewayAddress = serde_yaml::from_str(
-            "destination: {namespace: ns, hostname: wp.ns.svc}\nhboneMtlsPort: 15009",
-        )
-        .unwrap();
+        let g: GatewayAddress =
+            serde_yaml::from_str("destination: {namespace: ns, hostname: wp.ns.svc}\nhboneMtlsPort: 15009").unwrap();
         assert!(matches!(g.destination, GatewayDestination::Hostname(_)));
         assert_eq!(g.hbone_mtls_port, 15009);
     }

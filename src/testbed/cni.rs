@@ -131,7 +131,12 @@ fn record(log: &Shared, what: String, error: String) {
     cv.notify_all();
 }
 
-async fn exchange(conn: &SeqPacket, req: zds::WorkloadRequest, fd: Option<std::fs::File>, log: &Shared) -> anyhow::Result<String> {
+async fn exchange(
+    conn: &SeqPacket,
+    req: zds::WorkloadRequest,
+    fd: Option<std::fs::File>,
+    log: &Shared,
+) -> anyhow::Result<String> {
     let what = match &req.payload {
         Some(Payload::Add(a)) => format!("add {}", a.uid),
         Some(Payload::Del(d)) => format!("del {}", d.uid),
@@ -161,7 +166,12 @@ fn add_req(p: &CniPod) -> anyhow::Result<(zds::WorkloadRequest, std::fs::File)> 
     Ok((req, f))
 }
 
-async fn session(conn: &SeqPacket, pods: &mut BTreeMap<String, CniPod>, cmds: &mut mpsc::UnboundedReceiver<Cmd>, log: &Shared) -> anyhow::Result<()> {
+async fn session(
+    conn: &SeqPacket,
+    pods: &mut BTreeMap<String, CniPod>,
+    cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+    log: &Shared,
+) -> anyhow::Result<()> {
     let (hello, _) = conn.recv_msg::<zds::ZdsHello>().await?;
     if hello.version != zds::Version::V1 as i32 {
         bail!("unexpected ZDS version {}", hello.version);
@@ -175,7 +185,8 @@ async fn session(conn: &SeqPacket, pods: &mut BTreeMap<String, CniPod>, cmds: &m
         let (req, f) = add_req(p)?;
         exchange(conn, req, Some(f), log).await?;
     }
-    exchange(conn, zds::WorkloadRequest { payload: Some(Payload::SnapshotSent(zds::SnapshotSent {})) }, None, log).await?;
+    exchange(conn, zds::WorkloadRequest { payload: Some(Payload::SnapshotSent(zds::SnapshotSent {})) }, None, log)
+        .await?;
     {
         let (lock, cv) = &**log;
         lock.lock().unwrap().snapshots_acked += 1;

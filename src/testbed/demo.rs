@@ -12,10 +12,10 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::identity::dev_ca::DevCa;
+use crate::testbed::Mesh;
 use crate::testbed::backend::{self, Echo};
 use crate::testbed::node::{Node, NodeSpec, message};
 use crate::testbed::socks::{self, Dest};
-use crate::testbed::Mesh;
 
 /// Runs the demo; `args` may hold `--bytes N`.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
@@ -47,23 +47,21 @@ fn run_in(bin: &std::path::Path, dir: &std::path::Path, bytes: usize) -> anyhow:
     println!("== ztunnel demo: two nodes on loopback, one shared built-in CA root ==");
     println!("backend   echo server             {}", echo.addr);
     let mut a = NodeSpec::new("node-a", "default/client/client", mesh.client_ip, &config, &ca_files).spawn(bin)?;
-    println!("node A    serves default/client    SOCKS5 {}  HBONE {}", a.addrs.socks5.context("no SOCKS5")?, a.addrs.inbound);
+    println!(
+        "node A    serves default/client    SOCKS5 {}  HBONE {}",
+        a.addrs.socks5.context("no SOCKS5")?,
+        a.addrs.inbound
+    );
     let mut b = NodeSpec::new("node-b", "default/server/server", mesh.server_ip, &config, &ca_files).spawn(bin)?;
     println!("node B    serves default/server    HBONE {}", b.addrs.inbound);
     println!();
-    println!(
-        "client --SOCKS5--> node A --HBONE (mTLS + HTTP/2 CONNECT)--> node B --TCP--> {}",
-        echo.addr
-    );
+    println!("client --SOCKS5--> node A --HBONE (mTLS + HTTP/2 CONNECT)--> node B --TCP--> {}", echo.addr);
     println!("dialling {}:{} (service VIP {})", mesh.service_host, mesh.service_port, mesh.service_vip);
 
     let payload: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
     let started = Instant::now();
-    let conn = socks::connect(
-        a.addrs.socks5.expect("checked"),
-        Dest::Host(&mesh.service_host, mesh.service_port),
-    )
-    .context("SOCKS5 connect through node A")?;
+    let conn = socks::connect(a.addrs.socks5.expect("checked"), Dest::Host(&mesh.service_host, mesh.service_port))
+        .context("SOCKS5 connect through node A")?;
     let back = backend::round_trip(conn, &payload).context("sending data through the tunnel")?;
     let elapsed = started.elapsed();
     if back != payload {
@@ -136,6 +134,5 @@ fn field(e: &Value, k: &str) -> String {
 }
 
 fn fnv64(data: &[u8]) -> u64 {
-    data.iter()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
 }

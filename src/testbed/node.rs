@@ -226,10 +226,7 @@ impl Node {
 
     /// Sends SIGTERM and waits for exit (up to `timeout`, then SIGKILL).
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .context("running kill")?;
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().context("running kill")?;
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(st) = self.child.try_wait()? {

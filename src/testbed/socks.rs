@@ -51,10 +51,7 @@ pub fn connect(proxy: SocketAddr, dest: Dest<'_>) -> io::Result<TcpStream> {
     let mut skip = vec![0u8; rest];
     s.read_exact(&mut skip)?;
     if head[1] != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::ConnectionRefused,
-            format!("SOCKS5 reply code {}", head[1]),
-        ));
+        return Err(io::Error::new(io::ErrorKind::ConnectionRefused, format!("SOCKS5 reply code {}", head[1])));
     }
     Ok(s)
 }

@@ -43,8 +43,7 @@ pub struct CertDetails {
 
 /// Parses `der` enough to describe it.
 pub fn details(der: &CertificateDer<'_>) -> Result<CertDetails, Error> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| Error::InvalidCertificate(e.to_string()))?;
     let validity = cert.validity();
     Ok(CertDetails {
         serial: hex(cert.raw_serial()),
@@ -72,10 +71,7 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut b64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
     for chunk in der.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 b64.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]);
@@ -97,10 +93,7 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
 pub(crate) fn parse_certs(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Pem {
-            what,
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| Error::Pem { what, reason: e.to_string() })?;
     if certs.is_empty() {
         return Err(Error::NoCertificate(what));
     }
@@ -114,9 +107,7 @@ impl WorkloadCertificate {
         key: PrivateKeyDer<'static>,
         roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, Error> {
-        let leaf = chain
-            .first()
-            .ok_or(Error::NoCertificate("certificate chain"))?;
+        let leaf = chain.first().ok_or(Error::NoCertificate("certificate chain"))?;
         if roots.is_empty() {
             return Err(Error::NoCertificate("root bundle"));
         }
@@ -124,10 +115,7 @@ impl WorkloadCertificate {
             details(root)?;
         }
         let leaf_details = details(leaf)?;
-        let identity = san_identities(leaf)
-            .into_iter()
-            .next()
-            .ok_or(Error::NoIdentity)?;
+        let identity = san_identities(leaf).into_iter().next().ok_or(Error::NoIdentity)?;
         // Loads the key with the active provider and checks it belongs to the leaf, so a
         // mismatched CA response is caught here instead of as an opaque handshake failure.
         CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider::get())
@@ -145,18 +133,11 @@ impl WorkloadCertificate {
 
     /// Loads from PEM: `cert_chain_pem` leaf first, `private_key_pem` (PKCS#8 preferred; SEC1
     /// and PKCS#1 are accepted too), `roots_pem` one or more concatenated roots, all trusted.
-    pub fn from_pem(
-        cert_chain_pem: &str,
-        private_key_pem: &str,
-        roots_pem: &str,
-    ) -> Result<Self, Error> {
+    pub fn from_pem(cert_chain_pem: &str, private_key_pem: &str, roots_pem: &str) -> Result<Self, Error> {
         let chain = parse_certs(cert_chain_pem, "certificate chain")?;
         let roots = parse_certs(roots_pem, "root bundle")?;
-        let key =
-            PrivateKeyDer::from_pem_slice(private_key_pem.as_bytes()).map_err(|e| Error::Pem {
-                what: "private key",
-                reason: e.to_string(),
-            })?;
+        let key = PrivateKeyDer::from_pem_slice(private_key_pem.as_bytes())
+            .map_err(|e| Error::Pem { what: "private key", reason: e.to_string() })?;
         Self::new(chain, key, roots)
     }
 
@@ -184,10 +165,7 @@ impl WorkloadCertificate {
     /// Halfway through the leaf's lifetime, as upstream: early enough to survive a CA outage
     /// of half a lifetime, late enough not to load the CA.
     pub fn refresh_at(&self) -> SystemTime {
-        let lifetime = self
-            .not_after
-            .duration_since(self.not_before)
-            .unwrap_or_default();
+        let lifetime = self.not_after.duration_since(self.not_before).unwrap_or_default();
         self.not_before + lifetime / 2
     }
 
@@ -241,9 +219,7 @@ mod tests {
     }
 
     fn key_pem(cert: &WorkloadCertificate) -> String {
-        let PrivateKeyDer::Pkcs8(k) = cert.private_key() else {
-            panic!("dev CA keys are PKCS#8")
-        };
+        let PrivateKeyDer::Pkcs8(k) = cert.private_key() else { panic!("dev CA keys are PKCS#8") };
         pem_encode("PRIVATE KEY", k.secret_pkcs8_der())
     }
 
@@ -261,12 +237,9 @@ mod tests {
         assert!(cert.is_expired(cert.not_after()));
         assert_eq!(cert.serial().len(), 32);
 
-        let again = WorkloadCertificate::from_pem(
-            &cert.chain_pem().concat(),
-            &key_pem(&cert),
-            &cert.roots_pem().concat(),
-        )
-        .unwrap();
+        let again =
+            WorkloadCertificate::from_pem(&cert.chain_pem().concat(), &key_pem(&cert), &cert.roots_pem().concat())
+                .unwrap();
         assert_eq!(again.chain(), cert.chain());
         assert_eq!(again.serial(), cert.serial());
         assert_eq!(again.identity(), cert.identity());
@@ -289,9 +262,7 @@ mod tests {
         let new = DevCa::generate("cluster.local").unwrap();
         let cert = new.issue(&id("a"), Duration::from_secs(60)).unwrap();
         let bundle = format!("{}{}", old.root_pem(), new.root_pem());
-        let loaded =
-            WorkloadCertificate::from_pem(&cert.chain_pem().concat(), &key_pem(&cert), &bundle)
-                .unwrap();
+        let loaded = WorkloadCertificate::from_pem(&cert.chain_pem().concat(), &key_pem(&cert), &bundle).unwrap();
         assert_eq!(loaded.roots().len(), 2);
         assert_eq!(loaded.roots_pem(), vec![old.root_pem(), new.root_pem()]);
         // Both roots end up in the verifier's store.
@@ -301,18 +272,10 @@ mod tests {
     #[test]
     fn leaf_without_uri_san_is_rejected() {
         let now = SystemTime::now();
-        let validity = Validity {
-            not_before: now,
-            not_after: now + Duration::from_secs(60),
-        };
+        let validity = Validity { not_before: now, not_after: now + Duration::from_secs(60) };
         let ca = provider::generate_ca("cluster.local", validity).unwrap();
         let leaf = provider::issue_leaf(&ca, &[], validity).unwrap();
-        let err = WorkloadCertificate::new(
-            vec![leaf.cert],
-            PrivateKeyDer::Pkcs8(leaf.key),
-            vec![ca.cert],
-        )
-        .unwrap_err();
+        let err = WorkloadCertificate::new(vec![leaf.cert], PrivateKeyDer::Pkcs8(leaf.key), vec![ca.cert]).unwrap_err();
         assert!(matches!(err, Error::NoIdentity), "{err}");
     }
 
@@ -321,8 +284,7 @@ mod tests {
         let ca = DevCa::generate("cluster.local").unwrap();
         let a = ca.issue(&id("a"), Duration::from_secs(60)).unwrap();
         let b = ca.issue(&id("b"), Duration::from_secs(60)).unwrap();
-        let err = WorkloadCertificate::from_pem(&a.chain_pem()[0], &key_pem(&b), &ca.root_pem())
-            .unwrap_err();
+        let err = WorkloadCertificate::from_pem(&a.chain_pem()[0], &key_pem(&b), &ca.root_pem()).unwrap_err();
         assert!(matches!(err, Error::BadKey(_)), "{err}");
         let err = WorkloadCertificate::from_pem("", &key_pem(&a), &ca.root_pem()).unwrap_err();
         assert!(matches!(err, Error::NoCertificate(_)), "{err}");
@@ -333,17 +295,8 @@ mod tests {
     #[test]
     fn pem_encoding_matches_known_base64() {
         // "Man" / "Ma" / "M" are the classic padding cases.
-        assert_eq!(
-            pem_encode("X", b"Man"),
-            "-----BEGIN X-----\nTWFu\n-----END X-----\n"
-        );
-        assert_eq!(
-            pem_encode("X", b"Ma"),
-            "-----BEGIN X-----\nTWE=\n-----END X-----\n"
-        );
-        assert_eq!(
-            pem_encode("X", b"M"),
-            "-----BEGIN X-----\nTQ==\n-----END X-----\n"
-        );
+        assert_eq!(pem_encode("X", b"Man"), "-----BEGIN X-----\nTWFu\n-----END X-----\n");
+        assert_eq!(pem_encode("X", b"Ma"), "-----BEGIN X-----\nTWE=\n-----END X-----\n");
+        assert_eq!(pem_encode("X", b"M"), "-----BEGIN X-----\nTQ==\n-----END X-----\n");
     }
 }

@@ -51,10 +51,8 @@ pub async fn load_roots(roots: &RootCert) -> Result<RootCertStore, ControlPlaneE
             (name, certs)
         }
         RootCert::Static(pem) => {
-            let certs = parse_certs(pem, "root certificate").map_err(|e| ControlPlaneError::Roots {
-                source_name: "inline PEM".into(),
-                reason: e.to_string(),
-            })?;
+            let certs = parse_certs(pem, "root certificate")
+                .map_err(|e| ControlPlaneError::Roots { source_name: "inline PEM".into(), reason: e.to_string() })?;
             ("inline PEM".to_string(), certs)
         }
         RootCert::System => {
@@ -117,7 +115,8 @@ impl ControlPlaneEndpoint {
         let host = uri.host().ok_or_else(|| bad("missing host"))?.trim_matches(['[', ']']).to_string();
         let port = uri.port_u16().unwrap_or(443);
         let verify_name = alt_hostname.unwrap_or(&host).to_string();
-        let server_name = ServerName::try_from(verify_name.clone()).map_err(|_| bad("host is not a valid DNS name or IP"))?;
+        let server_name =
+            ServerName::try_from(verify_name.clone()).map_err(|_| bad("host is not a valid DNS name or IP"))?;
         let tls = TlsConnector::from(Arc::new(client_config(load_roots(roots).await?)?));
 
         let endpoint = Endpoint::from_shared(address.to_string())

@@ -129,7 +129,9 @@ pub async fn watch(path: PathBuf, store: CrlStore, poll: Duration, drain: DrainW
         }
         last = now;
         match store.reload(&path) {
-            Ok(set) => tracing::info!(path = %path.display(), crls = set.ders().len(), generation = set.generation, "reloaded CRLs"),
+            Ok(set) => {
+                tracing::info!(path = %path.display(), crls = set.ders().len(), generation = set.generation, "reloaded CRLs")
+            }
             Err(e) => tracing::error!("keeping the CRLs in force: {e}"),
         }
     }

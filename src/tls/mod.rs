@@ -60,9 +60,7 @@ pub enum Error {
 pub(crate) fn root_store(roots: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>, Error> {
     let mut store = RootCertStore::empty();
     for root in roots {
-        store
-            .add(root.clone())
-            .map_err(|e| Error::InvalidCertificate(format!("root certificate: {e}")))?;
+        store.add(root.clone()).map_err(|e| Error::InvalidCertificate(format!("root certificate: {e}")))?;
     }
     if store.is_empty() {
         return Err(Error::NoCertificate("root bundle"));
@@ -76,10 +74,7 @@ pub(crate) fn root_store(roots: &[CertificateDer<'static>]) -> Result<Arc<RootCe
 /// An empty `expected` is an error: we fail closed rather than accept any mesh workload.
 /// The `ServerName` given to the connector is ignored by the verifier, so callers may pass any
 /// placeholder (upstream uses `0.0.0.0`).
-pub fn client_config(
-    cert: &WorkloadCertificate,
-    expected: &[Identity],
-) -> Result<Arc<ClientConfig>, Error> {
+pub fn client_config(cert: &WorkloadCertificate, expected: &[Identity]) -> Result<Arc<ClientConfig>, Error> {
     client_config_with_crls(cert, expected, Arc::default())
 }
 
@@ -127,8 +122,7 @@ pub fn server_config_with_crls(cert: &WorkloadCertificate, crls: &crl::CrlSet) -
         builder = builder.with_crls(crls.ders().iter().cloned()).allow_unknown_revocation_status();
     }
     let inner = builder.build().map_err(|e| Error::Verifier(e.to_string()))?;
-    let verifier =
-        verifier::TrustDomainVerifier::new(inner, cert.identity().trust_domain().to_string());
+    let verifier = verifier::TrustDomainVerifier::new(inner, cert.identity().trust_domain().to_string());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
         .with_client_cert_verifier(Arc::new(verifier))
@@ -158,22 +152,11 @@ pub struct ConnectionInfo {
 /// Describes `conn`; fields not yet negotiated are empty strings.
 pub fn connection_info(conn: &CommonState) -> ConnectionInfo {
     ConnectionInfo {
-        version: conn
-            .protocol_version()
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default(),
-        cipher_suite: conn
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
-            .unwrap_or_default(),
-        kx_group: conn
-            .negotiated_key_exchange_group()
-            .map(|g| format!("{:?}", g.name()))
-            .unwrap_or_default(),
+        version: conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default(),
+        cipher_suite: conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default(),
+        kx_group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())).unwrap_or_default(),
         peer_identity: peer_identity(conn).map(|id| id.to_string()),
-        alpn: conn
-            .alpn_protocol()
-            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }
 

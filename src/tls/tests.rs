@@ -68,10 +68,7 @@ async fn handshake(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> Outc
 /// Both dev CAs carry the same subject name, so webpki reports the foreign chain as a bad
 /// signature under the same-named anchor rather than as an unknown issuer.
 fn assert_untrusted(err: &str) {
-    assert!(
-        err.contains("UnknownIssuer") || err.contains("BadSignature"),
-        "{err}"
-    );
+    assert!(err.contains("UnknownIssuer") || err.contains("BadSignature"), "{err}");
 }
 
 fn err_text<T>(r: &io::Result<T>) -> String {
@@ -94,10 +91,7 @@ async fn mutual_tls_between_workloads_of_one_ca() {
     for info in [&client_info, &server_info] {
         assert_eq!(info.version, "TLSv1_3");
         assert_eq!(info.alpn.as_deref(), Some("h2"));
-        assert!(
-            ALLOWED_SUITES.contains(&info.cipher_suite.as_str()),
-            "{info:?}"
-        );
+        assert!(ALLOWED_SUITES.contains(&info.cipher_suite.as_str()), "{info:?}");
         // Both ends are ours, so the first (preferred) group wins without a retry.
         assert_eq!(info.kx_group, "secp256r1");
     }
@@ -169,10 +163,7 @@ async fn client_refuses_unexpected_server_identity() {
     let out = handshake(client, server).await;
     let err = err_text(&out.client);
     assert!(err.contains("do not match any expected identity"), "{err}");
-    assert!(
-        err.contains("spiffe://cluster.local/ns/default/sa/b"),
-        "{err}"
-    );
+    assert!(err.contains("spiffe://cluster.local/ns/default/sa/b"), "{err}");
     assert!(out.server.is_err());
 }
 
@@ -208,11 +199,7 @@ async fn client_refuses_server_from_another_ca() {
     let ours = DevCa::generate("cluster.local").unwrap();
     let theirs = DevCa::generate("cluster.local").unwrap();
     let b = id("cluster.local", "b");
-    let client = client_config(
-        &cert(&ours, &id("cluster.local", "a")),
-        std::slice::from_ref(&b),
-    )
-    .unwrap();
+    let client = client_config(&cert(&ours, &id("cluster.local", "a")), std::slice::from_ref(&b)).unwrap();
     let server = server_config(&cert(&theirs, &b)).unwrap();
     let out = handshake(client, server).await;
     let err = err_text(&out.client);
@@ -224,18 +211,11 @@ async fn client_refuses_server_from_another_ca() {
 async fn server_refuses_client_from_another_trust_domain() {
     let ca = DevCa::generate("cluster.local").unwrap();
     let b = id("cluster.local", "b");
-    let client = client_config(
-        &cert(&ca, &id("evil.domain", "a")),
-        std::slice::from_ref(&b),
-    )
-    .unwrap();
+    let client = client_config(&cert(&ca, &id("evil.domain", "a")), std::slice::from_ref(&b)).unwrap();
     let server = server_config(&cert(&ca, &b)).unwrap();
     let out = handshake(client, server).await;
     let err = err_text(&out.server);
-    assert!(
-        err.contains("not in trust domain \"cluster.local\""),
-        "{err}"
-    );
+    assert!(err.contains("not in trust domain \"cluster.local\""), "{err}");
     assert!(out.client.is_err());
 }
 
@@ -270,12 +250,7 @@ async fn expired_certificates_are_refused_both_ways() {
     let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
     let now = SystemTime::now();
     let expired = |who: &Identity| {
-        ca.issue_with_validity(
-            who,
-            now - Duration::from_secs(7200),
-            now - Duration::from_secs(3600),
-        )
-        .unwrap()
+        ca.issue_with_validity(who, now - Duration::from_secs(7200), now - Duration::from_secs(3600)).unwrap()
     };
 
     // Expired server certificate: the client refuses.
@@ -297,10 +272,7 @@ async fn expired_certificates_are_refused_both_ways() {
 fn empty_expected_identities_fail_closed() {
     let ca = DevCa::generate("cluster.local").unwrap();
     let c = cert(&ca, &id("cluster.local", "a"));
-    assert!(matches!(
-        client_config(&c, &[]),
-        Err(Error::NoExpectedIdentities)
-    ));
+    assert!(matches!(client_config(&c, &[]), Err(Error::NoExpectedIdentities)));
 
     // The verifier itself also refuses when constructed with nothing to match.
     use rustls::client::danger::ServerCertVerifier;
@@ -323,10 +295,7 @@ fn empty_expected_identities_fail_closed() {
 fn san_identities_reads_all_spiffe_uris() {
     use crate::tls::provider::Validity;
     let now = SystemTime::now();
-    let validity = Validity {
-        not_before: now,
-        not_after: now + Duration::from_secs(60),
-    };
+    let validity = Validity { not_before: now, not_after: now + Duration::from_secs(60) };
     let ca = provider::generate_ca("cluster.local", validity).unwrap();
     let uris = [
         "https://example.com/not-spiffe".to_string(),
@@ -334,17 +303,10 @@ fn san_identities_reads_all_spiffe_uris() {
         "spiffe://td2/ns/b/sa/y".to_string(),
     ];
     let leaf = provider::issue_leaf(&ca, &uris, validity).unwrap();
-    assert_eq!(
-        san_identities(&leaf.cert),
-        vec![id_ns("td1", "a", "x"), id_ns("td2", "b", "y")]
-    );
+    assert_eq!(san_identities(&leaf.cert), vec![id_ns("td1", "a", "x"), id_ns("td2", "b", "y")]);
     // The certificate's identity is the first parseable one.
-    let wc = WorkloadCertificate::new(
-        vec![leaf.cert],
-        rustls_pki_types::PrivateKeyDer::Pkcs8(leaf.key),
-        vec![ca.cert],
-    )
-    .unwrap();
+    let wc = WorkloadCertificate::new(vec![leaf.cert], rustls_pki_types::PrivateKeyDer::Pkcs8(leaf.key), vec![ca.cert])
+        .unwrap();
     assert_eq!(wc.identity(), &id_ns("td1", "a", "x"));
 }
 

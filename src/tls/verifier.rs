@@ -13,10 +13,7 @@ use rustls::client::verify_server_cert_signed_by_trust_anchor;
 use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature};
 use rustls::server::ParsedCertificate;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore,
-    SignatureScheme,
-};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::crl::CrlSet;
@@ -28,17 +25,11 @@ use crate::identity::Identity;
 #[derive(Clone, thiserror::Error)]
 pub enum VerifyError {
     #[error("peer identities {found:?} do not match any expected identity {expected:?}")]
-    IdentityMismatch {
-        found: Vec<String>,
-        expected: Vec<String>,
-    },
+    IdentityMismatch { found: Vec<String>, expected: Vec<String> },
     #[error("no expected peer identities configured; refusing peer")]
     NoExpectedIdentities,
     #[error("peer identities {found:?} are not in trust domain {trust_domain:?}")]
-    TrustDomainMismatch {
-        found: Vec<String>,
-        trust_domain: String,
-    },
+    TrustDomainMismatch { found: Vec<String>, trust_domain: String },
 }
 
 // rustls prints certificate errors with `{:?}`; make that the readable message.
@@ -68,11 +59,7 @@ pub struct IdentityVerifier {
 }
 
 impl IdentityVerifier {
-    pub fn new(
-        roots: Arc<RootCertStore>,
-        expected: Vec<Identity>,
-        algorithms: WebPkiSupportedAlgorithms,
-    ) -> Self {
+    pub fn new(roots: Arc<RootCertStore>, expected: Vec<Identity>, algorithms: WebPkiSupportedAlgorithms) -> Self {
         Self::with_crls(roots, expected, algorithms, Arc::default())
     }
 
@@ -98,9 +85,8 @@ impl IdentityVerifier {
             return Ok(());
         }
         let refs: Vec<&webpki::CertRevocationList<'_>> = self.crls.parsed().iter().collect();
-        let other = |e: webpki::Error| {
-            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))))
-        };
+        let other =
+            |e: webpki::Error| rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(e))));
         let revocation = webpki::RevocationOptionsBuilder::new(&refs)
             .map_err(|_| rustls::Error::General("no CRLs".into()))?
             .with_status_policy(webpki::UnknownStatusPolicy::Allow)
@@ -137,23 +123,13 @@ impl ServerCertVerifier for IdentityVerifier {
         // Chain to our roots, validity period and the serverAuth EKU (when the leaf has an EKU
         // extension) are all checked by webpki here; only the name check is replaced below.
         let parsed = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &parsed,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        verify_server_cert_signed_by_trust_anchor(&parsed, &self.roots, intermediates, now, self.algorithms.all)?;
         self.check_revocation(end_entity, intermediates, now)?;
         let found = san_identities(end_entity);
         if found.iter().any(|id| self.expected.contains(id)) {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(VerifyError::IdentityMismatch {
-                found: names(&found),
-                expected: names(&self.expected),
-            }
-            .into())
+            Err(VerifyError::IdentityMismatch { found: names(&found), expected: names(&self.expected) }.into())
         }
     }
 
@@ -191,10 +167,7 @@ pub struct TrustDomainVerifier {
 
 impl TrustDomainVerifier {
     pub fn new(inner: Arc<dyn ClientCertVerifier>, trust_domain: String) -> Self {
-        TrustDomainVerifier {
-            inner,
-            trust_domain,
-        }
+        TrustDomainVerifier { inner, trust_domain }
     }
 }
 
@@ -217,21 +190,13 @@ impl ClientCertVerifier for TrustDomainVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
         let found = san_identities(end_entity);
-        if found
-            .iter()
-            .any(|id| id.trust_domain() == self.trust_domain)
-        {
+        if found.iter().any(|id| id.trust_domain() == self.trust_domain) {
             Ok(verified)
         } else {
-            Err(VerifyError::TrustDomainMismatch {
-                found: names(&found),
-                trust_domain: self.trust_domain.clone(),
-            }
-            .into())
+            Err(VerifyError::TrustDomainMismatch { found: names(&found), trust_domain: self.trust_domain.clone() }
+                .into())
         }
     }
 

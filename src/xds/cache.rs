@@ -58,10 +58,7 @@ impl XdsCache {
 
     /// Versions of every accepted resource of `type_url`, for `initial_resource_versions`.
     pub fn versions(&self, type_url: &str) -> HashMap<String, String> {
-        self.versions
-            .get(type_url)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
+        self.versions.get(type_url).map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
     }
 
     pub fn workload_count(&self) -> usize {
@@ -104,20 +101,17 @@ impl XdsCache {
     }
 
     fn apply_one(&mut self, type_url: &str, r: Resource) -> Result<String, ConvertError> {
-        let any = r.resource.ok_or_else(|| ConvertError::Decode {
-            type_url: type_url.into(),
-            reason: "resource has no body".into(),
-        })?;
+        let any = r
+            .resource
+            .ok_or_else(|| ConvertError::Decode { type_url: type_url.into(), reason: "resource has no body".into() })?;
         if any.type_url != type_url {
             return Err(ConvertError::Decode {
                 type_url: type_url.into(),
                 reason: format!("body has type {:?}", any.type_url),
             });
         }
-        let decode_err = |e: prost::DecodeError| ConvertError::Decode {
-            type_url: type_url.into(),
-            reason: e.to_string(),
-        };
+        let decode_err =
+            |e: prost::DecodeError| ConvertError::Decode { type_url: type_url.into(), reason: e.to_string() };
         match type_url {
             ADDRESS_TYPE => {
                 let addr = workload::Address::decode(any.value.as_slice()).map_err(decode_err)?;

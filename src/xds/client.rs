@@ -24,8 +24,8 @@ use super::proto::discovery::{
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
 use super::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
-use crate::identity::auth::Credentials;
 use crate::drain::DrainWatcher;
+use crate::identity::auth::Credentials;
 use crate::readiness::ReadyTask;
 use crate::state::StateStore;
 use crate::tls::control::{self, ControlPlaneEndpoint};
@@ -79,9 +79,9 @@ fn json_to_value(v: &serde_json::Value) -> Value {
         serde_json::Value::Array(a) => {
             Kind::ListValue(prost_types::ListValue { values: a.iter().map(json_to_value).collect() })
         }
-        serde_json::Value::Object(o) => Kind::StructValue(Struct {
-            fields: o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect(),
-        }),
+        serde_json::Value::Object(o) => {
+            Kind::StructValue(Struct { fields: o.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() })
+        }
     };
     Value { kind: Some(kind) }
 }
@@ -95,10 +95,7 @@ fn string_value(s: &str) -> Value {
 /// INSTANCE_IPS, NODE_NAME plus ISTIO_META_* and ISTIO_METAJSON_*.
 pub fn node(info: &NodeInfo) -> Node {
     let ip = info.instance_ip.clone().unwrap_or_else(|| "1.1.1.1".to_string());
-    let id = format!(
-        "ztunnel~{ip}~{}.{}~{}.svc.cluster.local",
-        info.pod_name, info.pod_namespace, info.pod_namespace
-    );
+    let id = format!("ztunnel~{ip}~{}.{}~{}.svc.cluster.local", info.pod_name, info.pod_namespace, info.pod_namespace);
     let mut fields = BTreeMap::new();
     for (k, v) in &info.metadata {
         fields.insert(k.clone(), string_value(v));
@@ -149,11 +146,7 @@ impl Backoff {
 pub fn reply(type_url: &str, nonce: &str, rejected: &[Rejected]) -> DeltaDiscoveryRequest {
     let error_detail = (!rejected.is_empty()).then(|| Status {
         code: INVALID_ARGUMENT,
-        message: rejected
-            .iter()
-            .map(|r| format!("{}: {}", r.name, r.reason))
-            .collect::<Vec<_>>()
-            .join("; "),
+        message: rejected.iter().map(|r| format!("{}: {}", r.name, r.reason)).collect::<Vec<_>>().join("; "),
         details: vec![],
     });
     DeltaDiscoveryRequest {
@@ -247,8 +240,12 @@ impl XdsClient {
             });
             let delay = backoff.next_delay();
             match result {
-                Ok(()) => tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)"),
-                Err(e) => tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)"),
+                Ok(()) => {
+                    tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)")
+                }
+                Err(e) => {
+                    tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)")
+                }
             }
             tokio::select! {
                 _ = drain.signaled() => return,

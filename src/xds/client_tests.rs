@@ -35,7 +35,13 @@ fn node_matches_upstream_shape() {
     });
     assert_eq!(n.id, "ztunnel~1.1.1.1~ztunnel-x.istio-system~istio-system.svc.cluster.local");
     let f = n.metadata.unwrap().fields;
-    for (k, v) in [("NAME", "ztunnel-x"), ("NAMESPACE", "istio-system"), ("INSTANCE_IPS", "1.1.1.1"), ("NODE_NAME", "n1"), ("CLUSTER_ID", "c1")] {
+    for (k, v) in [
+        ("NAME", "ztunnel-x"),
+        ("NAMESPACE", "istio-system"),
+        ("INSTANCE_IPS", "1.1.1.1"),
+        ("NODE_NAME", "n1"),
+        ("CLUSTER_ID", "c1"),
+    ] {
         assert_eq!(f[k].kind, Some(Kind::StringValue(v.into())), "{k}");
     }
 }

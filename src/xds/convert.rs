@@ -10,16 +10,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::proto::{security as sec, workload as pw};
-use crate::rbac::{
-    Authorization, Cidr, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch, StringMatch,
-};
+use crate::rbac::{Authorization, Cidr, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch, StringMatch};
 use crate::state::service::{
-    IpFamily, LoadBalancer, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope,
-    Visibility, WeightedWaypoint,
+    IpFamily, LoadBalancer, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope, Visibility, WeightedWaypoint,
 };
 use crate::state::workload::{
-    self as workload_defaults, AppTunnelProtocol, ApplicationTunnel, GatewayAddress,
-    GatewayDestination, Locality, NamespacedHostname, NetworkMode,
+    self as workload_defaults, AppTunnelProtocol, ApplicationTunnel, GatewayAddress, GatewayDestination, Locality,
+    NamespacedHostname, NetworkMode,
 };
 use crate::state::{HealthStatus, NetworkAddress, Service, TunnelProtocol, Workload};
 
@@ -89,14 +86,12 @@ fn split_pair<'a>(s: &'a str, field: &str) -> Result<(&'a str, &'a str), Convert
 fn gateway(g: pw::GatewayAddress, field: &str) -> Result<GatewayAddress, ConvertError> {
     let destination = match g.destination {
         Some(pw::gateway_address::Destination::Hostname(h)) => {
-            GatewayDestination::Hostname(NamespacedHostname {
-                namespace: h.namespace,
-                hostname: h.hostname,
-            })
+            GatewayDestination::Hostname(NamespacedHostname { namespace: h.namespace, hostname: h.hostname })
         }
-        Some(pw::gateway_address::Destination::Address(a)) => GatewayDestination::Address(
-            NetworkAddress { network: a.network, address: ip(&a.address, &format!("{field}.address"))? },
-        ),
+        Some(pw::gateway_address::Destination::Address(a)) => GatewayDestination::Address(NetworkAddress {
+            network: a.network,
+            address: ip(&a.address, &format!("{field}.address"))?,
+        }),
         None => return Err(invalid(field, "gateway has no destination")),
     };
     Ok(GatewayAddress { destination, hbone_mtls_port: port(g.hbone_mtls_port, &format!("{field}.hboneMtlsPort"))? })
@@ -182,8 +177,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         canonical_name: w.canonical_name,
         canonical_revision: w.canonical_revision,
         workload_name: w.workload_name,
-        workload_type: workload_type(enum_value(w.workload_type, "workload.workloadType")?)
-            .to_string(),
+        workload_type: workload_type(enum_value(w.workload_type, "workload.workloadType")?).to_string(),
         cluster_id: workload_defaults::cluster_id_or_default(w.cluster_id),
         status: match enum_value(w.status, "workload.status")? {
             pw::WorkloadStatus::Healthy => HealthStatus::Healthy,
@@ -196,10 +190,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
             .unwrap_or_default(),
         services,
         waypoint: w.waypoint.map(|g| gateway(g, "workload.waypoint")).transpose()?,
-        network_gateway: w
-            .network_gateway
-            .map(|g| gateway(g, "workload.networkGateway"))
-            .transpose()?,
+        network_gateway: w.network_gateway.map(|g| gateway(g, "workload.networkGateway")).transpose()?,
         native_tunnel: w.native_tunnel,
         application_tunnel,
         // Upstream: an absent capacity means 1.
@@ -210,7 +201,9 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
 
 /// Converts a service (its endpoints come from workloads and are filled in later).
 pub fn service(s: pw::Service) -> Result<Service, ConvertError> {
-    for (field, v) in [("service.name", &s.name), ("service.namespace", &s.namespace), ("service.hostname", &s.hostname)] {
+    for (field, v) in
+        [("service.name", &s.name), ("service.namespace", &s.namespace), ("service.hostname", &s.hostname)]
+    {
         if v.is_empty() {
             return Err(invalid(field, "must not be empty"));
         }
@@ -241,8 +234,7 @@ pub fn service(s: pw::Service) -> Result<Service, ConvertError> {
     for (i, ww) in s.weighted_waypoints.into_iter().enumerate() {
         let f = format!("service.weightedWaypoints[{i}]");
         let dest = ww.destination.ok_or_else(|| invalid(&f, "missing destination"))?;
-        out.weighted_waypoints
-            .push(WeightedWaypoint { destination: gateway(dest, &f)?, weight: ww.weight });
+        out.weighted_waypoints.push(WeightedWaypoint { destination: gateway(dest, &f)?, weight: ww.weight });
     }
     if let Some(lb) = s.load_balancing {
         use pw::load_balancing::{HealthPolicy, Mode, Scope};
@@ -312,16 +304,10 @@ fn rbac_match(m: sec::Match, field: &str) -> Result<RbacMatch, ConvertError> {
             .collect::<Result<Vec<_>, _>>()
     };
     let cidrs = |v: &[sec::Address], name: &str| {
-        v.iter()
-            .enumerate()
-            .map(|(i, a)| cidr(a, &format!("{field}.{name}[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
+        v.iter().enumerate().map(|(i, a)| cidr(a, &format!("{field}.{name}[{i}]"))).collect::<Result<Vec<_>, _>>()
     };
     let ports = |v: &[u32], name: &str| {
-        v.iter()
-            .enumerate()
-            .map(|(i, p)| port(*p, &format!("{field}.{name}[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
+        v.iter().enumerate().map(|(i, p)| port(*p, &format!("{field}.{name}[{i}]"))).collect::<Result<Vec<_>, _>>()
     };
     let sas = |v: Vec<sec::ServiceAccountMatch>| {
         v.into_iter()

@@ -3,8 +3,8 @@ use prost::Message;
 use super::*;
 use crate::testbed::istiod::to_proto;
 use crate::xds::cache::XdsCache;
-use crate::xds::proto::discovery::Resource;
 use crate::xds::proto::ADDRESS_TYPE;
+use crate::xds::proto::discovery::Resource;
 
 const YAML: &str = include_str!("../../examples/localhost.yaml");
 
@@ -22,10 +22,8 @@ fn resource(name: &str, type_url: &str, body: Vec<u8>) -> Resource {
 fn round_trip_through_the_wire_format() {
     let state = crate::xds::load_str(YAML, "localhost.yaml").unwrap();
     let mut cache = XdsCache::new();
-    let addrs = to_proto::addresses(&state)
-        .into_iter()
-        .map(|(n, a)| resource(&n, ADDRESS_TYPE, a.encode_to_vec()))
-        .collect();
+    let addrs =
+        to_proto::addresses(&state).into_iter().map(|(n, a)| resource(&n, ADDRESS_TYPE, a.encode_to_vec())).collect();
     assert!(cache.apply(ADDRESS_TYPE, addrs, &[]).rejected.is_empty());
     let pols = to_proto::authorizations(&state)
         .into_iter()

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::locate::{self, Seg, idx, key};
 use crate::rbac::Authorization;
 use crate::state::workload::{
-    self as workload_defaults, ApplicationTunnel, GatewayAddress, HealthStatus, Locality,
-    NamespacedHostname, NetworkMode, TunnelProtocol,
+    self as workload_defaults, ApplicationTunnel, GatewayAddress, HealthStatus, Locality, NamespacedHostname,
+    NetworkMode, TunnelProtocol,
 };
 use crate::state::{Endpoint, ProxyState, Service, StateError, Workload};
 
@@ -146,8 +146,8 @@ impl LocalConfigError {
 
 /// Reads and loads a config file. The file path is used as the source name in errors.
 pub fn load_file(path: &Path) -> Result<ProxyState, LocalConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| LocalConfigError::Read { path: path.to_path_buf(), error })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|error| LocalConfigError::Read { path: path.to_path_buf(), error })?;
     load_str(&text, &path.display().to_string())
 }
 
@@ -243,9 +243,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
             let Some((namespace, hostname)) = split_pair(svc_key) else {
                 return fail(
                     at(&[key("services"), key(svc_key.clone())]),
-                    format!(
-                        "service key {svc_key:?} is not of the form \"<namespace>/<hostname>\""
-                    ),
+                    format!("service key {svc_key:?} is not of the form \"<namespace>/<hostname>\""),
                 );
             };
             if ports.contains_key(&0) {
@@ -254,10 +252,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
                     "service port 0 is not a valid port",
                 );
             }
-            services.push(NamespacedHostname {
-                namespace: namespace.to_string(),
-                hostname: hostname.to_string(),
-            });
+            services.push(NamespacedHostname { namespace: namespace.to_string(), hostname: hostname.to_string() });
             extra_endpoints.entry(svc_key.clone()).or_default().push((
                 at(&[key("services"), key(svc_key.clone())]),
                 Endpoint { workload_uid: uid.clone(), port: ports.clone(), status: lw.status },
@@ -285,9 +280,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
             p.extend_from_slice(rest);
             p
         };
-        for (field, value) in
-            [("name", &svc.name), ("namespace", &svc.namespace), ("hostname", &svc.hostname)]
-        {
+        for (field, value) in [("name", &svc.name), ("namespace", &svc.namespace), ("hostname", &svc.hostname)] {
             if value.trim().is_empty() {
                 return fail(at(&[key(field)]), "must not be empty");
             }
@@ -337,9 +330,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
                 return fail(vec![key("policies"), idx(i), key(field)], "must not be empty");
             }
         }
-        state
-            .insert_policy(policy)
-            .map_err(|e| (vec![key("policies"), idx(i), key("name")], e.to_string()))?;
+        state.insert_policy(policy).map_err(|e| (vec![key("policies"), idx(i), key("name")], e.to_string()))?;
     }
     Ok(state)
 }

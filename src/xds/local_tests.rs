@@ -111,31 +111,20 @@ workloads:
 
 #[test]
 fn parse_errors_name_file_line_and_path() {
-    let yaml =
-        "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n  protocol: HBONEX\n";
+    let yaml = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n  protocol: HBONEX\n";
     assert_eq!(
         err(yaml),
         "test.yaml: line 5 column 13: workloads[0].protocol: unknown variant `HBONEX`, expected `TCP` or `HBONE`"
     );
     let e = err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1, 10.0.0]\n");
-    assert_eq!(
-        e,
-        "test.yaml: line 3 column 27: workloads[0].workloadIps[1]: invalid IP address syntax"
-    );
+    assert_eq!(e, "test.yaml: line 3 column 27: workloads[0].workloadIps[1]: invalid IP address syntax");
     let e = err("workloads:\n- namespace: ns\n  workloadIp: 10.0.0.1\n");
-    assert!(
-        e.starts_with(
-            "test.yaml: line 3 column 3: workloads[0].workloadIp: unknown field `workloadIp`"
-        ),
-        "{e}"
-    );
+    assert!(e.starts_with("test.yaml: line 3 column 3: workloads[0].workloadIp: unknown field `workloadIp`"), "{e}");
     let e = err("workload: []\n");
     assert!(e.contains("line 1 column 1") && e.contains("unknown field `workload`"), "{e}");
     let e = err("workloads:\n- name: a\n  workloadIps: [10.0.0.1]\n");
     assert!(e.contains("line 2 column 3: workloads[0]: missing field `namespace`"), "{e}");
-    let e = err(
-        "workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    ns/a:\n      70000: 80\n",
-    );
+    let e = err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    ns/a:\n      70000: 80\n");
     assert!(e.contains("line 6") && e.contains("workloads[0].services"), "{e}");
     let e = err(
         "policies:\n- name: p\n  namespace: ns\n  scope: Namespace\n  action: Allow\n  rules: [[[{namespaces: [default]}]]]\n",
@@ -169,24 +158,19 @@ fn semantic_errors_are_located() {
         "workloads:\n- uid: same\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- uid: same\n  namespace: ns\n  workloadIps: [10.0.0.2]\n",
     );
     assert_eq!(e, "test.yaml: line 5 column 3: workloads[1].uid: duplicate workload uid \"same\"");
-    let e = err(
-        "workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    example.com:\n      80: 8080\n",
-    );
+    let e =
+        err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    example.com:\n      80: 8080\n");
     assert_eq!(
         e,
         "test.yaml: line 5 column 5: workloads[0].services.\"example.com\": service key \"example.com\" is not of the form \"<namespace>/<hostname>\""
     );
-    let e = err(
-        "workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    ns/h:\n      0: 8080\n",
-    );
+    let e = err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  services:\n    ns/h:\n      0: 8080\n");
     assert!(e.contains("line 6 column 7") && e.contains("service port 0"), "{e}");
     let e = err("workloads:\n- namespace: \"\"\n  workloadIps: [10.0.0.1]\n");
     assert_eq!(e, "test.yaml: line 2 column 3: workloads[0].namespace: must not be empty");
     let e = err("workloads:\n- namespace: ns\n");
     assert!(e.contains("workloads[0].workloadIps: a workload needs workloadIps"), "{e}");
-    let e = err(
-        "workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  authorizationPolicies: [p]\n",
-    );
+    let e = err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  authorizationPolicies: [p]\n");
     assert!(e.contains("line 4 column 3: workloads[0].authorizationPolicies[0]"), "{e}");
     let svc = "- name: s\n  namespace: ns\n  hostname: h\n  vips: [/10.96.0.1]\n";
     let e = err(&format!("services:\n{svc}{svc}"));
@@ -194,17 +178,10 @@ fn semantic_errors_are_located() {
     let e = err(
         "services:\n- name: s\n  namespace: ns\n  hostname: a\n  vips: [/10.96.0.1]\n- name: s\n  namespace: ns\n  hostname: b\n  vips: [net2/10.96.0.1]\n",
     );
-    assert!(
-        e.contains(
-            "line 9 column 3: services[1].vips: VIP 10.96.0.1 is already used by service \"ns/a\""
-        ),
-        "{e}"
-    );
+    assert!(e.contains("line 9 column 3: services[1].vips: VIP 10.96.0.1 is already used by service \"ns/a\""), "{e}");
     let e = err("services:\n- name: s\n  namespace: ns\n  hostname: a\n  ports:\n    0: 80\n");
     assert!(e.contains("line 6 column 5: services[0].ports.0: service port 0"), "{e}");
-    let e = err(
-        "services:\n- name: s\n  namespace: ns\n  hostname: a\n  endpoints:\n    u1:\n      workloadUid: u2\n",
-    );
+    let e = err("services:\n- name: s\n  namespace: ns\n  hostname: a\n  endpoints:\n    u1:\n      workloadUid: u2\n");
     assert!(e.contains("line 7 column 7: services[0].endpoints.u1.workloadUid"), "{e}");
     let pol = "- name: p\n  namespace: ns\n  scope: Namespace\n  action: Deny\n";
     let e = err(&format!("policies:\n{pol}{pol}"));

@@ -101,22 +101,15 @@ fn find_key<'a>(node: &[Line<'a>], key: &str) -> Option<Found<'a>> {
         return Some((pos, vec![Line { no: line.no, indent: col, text: value }]));
     }
     // Block value: more-indented lines, or a sequence written at the key's own indent.
-    let child = node[at + 1..]
-        .iter()
-        .take_while(|l| l.indent > ci || (l.indent == ci && is_item(l.text)))
-        .copied()
-        .collect();
+    let child =
+        node[at + 1..].iter().take_while(|l| l.indent > ci || (l.indent == ci && is_item(l.text))).copied().collect();
     Some((pos, child))
 }
 
 fn find_index<'a>(node: &[Line<'a>], index: usize) -> Option<Found<'a>> {
     let ci = node.iter().map(|l| l.indent).min()?;
-    let starts: Vec<usize> = node
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.indent == ci && is_item(l.text))
-        .map(|(i, _)| i)
-        .collect();
+    let starts: Vec<usize> =
+        node.iter().enumerate().filter(|(_, l)| l.indent == ci && is_item(l.text)).map(|(i, _)| i).collect();
     let start = *starts.get(index)?;
     let first = node[start];
     let pos = (first.no, first.indent + 1);
@@ -124,11 +117,7 @@ fn find_index<'a>(node: &[Line<'a>], index: usize) -> Option<Found<'a>> {
     let content = after_dash.trim_start();
     let mut child = Vec::new();
     if !content.is_empty() && !content.starts_with('#') {
-        child.push(Line {
-            no: first.no,
-            indent: first.indent + 1 + (after_dash.len() - content.len()),
-            text: content,
-        });
+        child.push(Line { no: first.no, indent: first.indent + 1 + (after_dash.len() - content.len()), text: content });
     }
     child.extend(node[start + 1..].iter().take_while(|l| l.indent > ci).copied());
     Some((pos, child))
@@ -182,26 +171,14 @@ services: [{name: s}]
         assert_eq!(locate(DOC, &[key("workloads"), idx(0), key("uid")]), Some((3, 3)));
         assert_eq!(locate(DOC, &[key("workloads"), idx(0), key("workloadIps")]), Some((5, 3)));
         assert_eq!(
-            locate(
-                DOC,
-                &[key("workloads"), idx(0), key("services"), key("default/example.com"), key("80")]
-            ),
+            locate(DOC, &[key("workloads"), idx(0), key("services"), key("default/example.com"), key("80")]),
             Some((8, 7))
         );
         assert_eq!(locate(DOC, &[key("workloads"), idx(1), key("name")]), Some((10, 5)));
         assert_eq!(
             locate(
                 DOC,
-                &[
-                    key("policies"),
-                    idx(0),
-                    key("rules"),
-                    idx(0),
-                    idx(0),
-                    idx(0),
-                    key("notDestinationPorts"),
-                    idx(0)
-                ]
+                &[key("policies"), idx(0), key("rules"), idx(0), idx(0), idx(0), key("notDestinationPorts"), idx(0)]
             ),
             Some((15, 11))
         );
@@ -216,9 +193,6 @@ services: [{name: s}]
 
     #[test]
     fn renders_like_path_to_error() {
-        assert_eq!(
-            render(&[key("workloads"), idx(1), key("services"), key("a/b")]),
-            "workloads[1].services.\"a/b\""
-        );
+        assert_eq!(render(&[key("workloads"), idx(1), key("services"), key("a/b")]), "workloads[1].services.\"a/b\"");
     }
 }

@@ -57,17 +57,9 @@ impl XdsMetrics {
     /// Registers the families in `registry` (which carries the `istio` prefix).
     pub fn register(registry: &mut Registry) -> Arc<XdsMetrics> {
         let m = XdsMetrics::default();
-        registry.register(
-            "xds_connection_terminations",
-            "ADS streams that ended, by reason",
-            m.terminations.clone(),
-        );
+        registry.register("xds_connection_terminations", "ADS streams that ended, by reason", m.terminations.clone());
         registry.register("xds_message", "xDS responses received, by type URL", m.messages.clone());
-        registry.register(
-            "xds_message_bytes",
-            "Bytes of xDS responses received, by type URL",
-            m.message_bytes.clone(),
-        );
+        registry.register("xds_message_bytes", "Bytes of xDS responses received, by type URL", m.message_bytes.clone());
         // Ours: upstream only logs a NACK. A control plane we disagree with should show on a
         // dashboard, not only in logs.
         registry.register("xds_nack", "xDS responses rejected (NACKed), by type URL", m.nacks.clone());
@@ -106,7 +98,13 @@ mod tests {
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         assert!(out.contains("istio_xds_connection_terminations_total{reason=\"Reconnect\"} 1"), "{out}");
         assert!(out.contains("istio_xds_message_total{url=\"type.googleapis.com/istio.workload.Address\"} 1"), "{out}");
-        assert!(out.contains("istio_xds_message_bytes_total{url=\"type.googleapis.com/istio.workload.Address\"} 120"), "{out}");
-        assert!(out.contains("istio_xds_nack_total{url=\"type.googleapis.com/istio.security.Authorization\"} 1"), "{out}");
+        assert!(
+            out.contains("istio_xds_message_bytes_total{url=\"type.googleapis.com/istio.workload.Address\"} 120"),
+            "{out}"
+        );
+        assert!(
+            out.contains("istio_xds_nack_total{url=\"type.googleapis.com/istio.security.Authorization\"} 1"),
+            "{out}"
+        );
     }
 }

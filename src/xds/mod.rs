@@ -5,10 +5,10 @@
 //! [`convert`]). Every source produces a whole [`crate::state::ProxyState`] and
 //! installs it through [`crate::state::StateStore`].
 
-pub mod local;
 pub mod cache;
 pub mod client;
 pub mod convert;
+pub mod local;
 mod locate;
 pub mod metrics;
 pub mod proto;

@@ -47,11 +47,7 @@ struct Fingerprint {
 fn fingerprint(text: &str, meta: Option<&std::fs::Metadata>) -> Fingerprint {
     let mut h = DefaultHasher::new();
     text.hash(&mut h);
-    Fingerprint {
-        modified: meta.and_then(|m| m.modified().ok()),
-        len: text.len() as u64,
-        hash: h.finish(),
-    }
+    Fingerprint { modified: meta.and_then(|m| m.modified().ok()), len: text.len() as u64, hash: h.finish() }
 }
 
 /// Watches one local config file and keeps a [`StateStore`] in sync with it.
@@ -81,13 +77,7 @@ impl LocalFileWatcher {
             state.policy_count()
         );
         store.replace(state);
-        Ok(LocalFileWatcher {
-            last: fingerprint(&text, Some(&meta)),
-            path,
-            store,
-            interval,
-            stats: Arc::default(),
-        })
+        Ok(LocalFileWatcher { last: fingerprint(&text, Some(&meta)), path, store, interval, stats: Arc::default() })
     }
 
     pub fn stats(&self) -> Arc<WatchStats> {
@@ -187,8 +177,7 @@ mod tests {
     }
 
     const GOOD: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n";
-    const BAD: &str =
-        "workloads:\n- name: a\n  namespace: ns\n  protocol: HBONEX\n  workloadIps: [10.0.0.1]\n";
+    const BAD: &str = "workloads:\n- name: a\n  namespace: ns\n  protocol: HBONEX\n  workloadIps: [10.0.0.1]\n";
     const GOOD2: &str = "workloads:\n- name: a\n  namespace: ns\n  workloadIps: [10.0.0.1]\n- name: b\n  namespace: ns\n  workloadIps: [10.0.0.2]\n";
 
     async fn wait_for(mut cond: impl FnMut() -> bool) {
@@ -207,9 +196,7 @@ mod tests {
         let path = dir.path().join("cfg.yaml");
         write(&path, GOOD);
         let store = StateStore::default();
-        let w = LocalFileWatcher::start(path.clone(), store.clone(), Duration::from_millis(10))
-            .await
-            .unwrap();
+        let w = LocalFileWatcher::start(path.clone(), store.clone(), Duration::from_millis(10)).await.unwrap();
         let stats = w.stats();
         assert_eq!(store.snapshot().workload_count(), 1);
         let (trigger, watcher) = crate::drain::new();
@@ -230,10 +217,7 @@ mod tests {
         wait_for(|| stats.error_count() == 2).await;
         assert_eq!(store.snapshot().workload_count(), 2);
 
-        assert_eq!(
-            trigger.drain(Duration::from_secs(5)).await,
-            crate::drain::DrainOutcome::Complete
-        );
+        assert_eq!(trigger.drain(Duration::from_secs(5)).await, crate::drain::DrainOutcome::Complete);
         task.await.unwrap();
     }
 
@@ -242,12 +226,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cfg.yaml");
         write(&path, BAD);
-        let e =
-            LocalFileWatcher::start(path.clone(), StateStore::default(), Duration::from_secs(1))
-                .await
-                .err()
-                .unwrap()
-                .to_string();
+        let e = LocalFileWatcher::start(path.clone(), StateStore::default(), Duration::from_secs(1))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("cfg.yaml: line 4 column 13: workloads[0].protocol"), "{e}");
     }
 }

@@ -122,8 +122,13 @@ impl IstioCp {
     pub fn ztunnel_config(&self, dump: &str, what: &str) -> String {
         let file = self.dir.path().join("dump.json");
         std::fs::write(&file, dump).unwrap();
-        let out = Command::new(istio_cp_bin()).args(["ztunnel-config", "--file"]).arg(&file).arg(what).output().unwrap();
-        assert!(out.status.success(), "istioctl's reader refused our config dump: {}", String::from_utf8_lossy(&out.stderr));
+        let out =
+            Command::new(istio_cp_bin()).args(["ztunnel-config", "--file"]).arg(&file).arg(what).output().unwrap();
+        assert!(
+            out.status.success(),
+            "istioctl's reader refused our config dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -166,7 +171,17 @@ pub mod k8s {
     impl<'a> Pod<'a> {
         /// A pod of namespace `default` that the CNI has enrolled, with its uid = its name.
         pub fn new(name: &'a str, service_account: &'a str, node: &'a str, ip: IpAddr, app: &'a str) -> Pod<'a> {
-            Pod { namespace: "default", name, uid: name, service_account, node, ip, app, host_network: false, ambient: true }
+            Pod {
+                namespace: "default",
+                name,
+                uid: name,
+                service_account,
+                node,
+                ip,
+                app,
+                host_network: false,
+                ambient: true,
+            }
         }
 
         pub fn yaml(&self) -> String {
@@ -220,7 +235,14 @@ pub mod k8s {
 
     /// A ServiceEntry for `host` (port 443), with `resolution` STATIC, DNS or NONE and, for
     /// STATIC, endpoint addresses; DNS ones name the host itself as their endpoint.
-    pub fn service_entry(namespace: &str, name: &str, host: &str, vip: Option<IpAddr>, resolution: &str, endpoints: &[IpAddr]) -> String {
+    pub fn service_entry(
+        namespace: &str,
+        name: &str,
+        host: &str,
+        vip: Option<IpAddr>,
+        resolution: &str,
+        endpoints: &[IpAddr],
+    ) -> String {
         let addresses = vip.map(|v| format!("  addresses:\n  - {v}\n")).unwrap_or_default();
         let endpoints = if endpoints.is_empty() {
             String::new()

@@ -117,7 +117,14 @@ pub fn write_atomic(path: &Path, body: impl AsRef<[u8]>) {
 /// Sends `data` through node A's SOCKS5 to `host:80` (an echo service) in `chunks` pieces with
 /// `gap` between them, while another thread reads the echo; returns what came back (short if
 /// the stream stalled for `read_timeout` or ended early).
-pub fn paced_echo(socks5: SocketAddr, host: &str, data: &[u8], chunks: usize, gap: std::time::Duration, read_timeout: std::time::Duration) -> Vec<u8> {
+pub fn paced_echo(
+    socks5: SocketAddr,
+    host: &str,
+    data: &[u8],
+    chunks: usize,
+    gap: std::time::Duration,
+    read_timeout: std::time::Duration,
+) -> Vec<u8> {
     use std::io::{Read, Write};
     use ztunnel::testbed::socks::{self, Dest};
     let mut conn = socks::connect(socks5, Dest::Host(host, 80)).unwrap();

@@ -71,7 +71,12 @@ impl Drop for Connections {
     }
 }
 
-pub(super) async fn serve(listener: TcpListener, cert_pem: String, key_pem: String, shared: Arc<Shared>) -> Result<(), String> {
+pub(super) async fn serve(
+    listener: TcpListener,
+    cert_pem: String,
+    key_pem: String,
+    shared: Arc<Shared>,
+) -> Result<(), String> {
     let certs = parse_certs(&cert_pem, "server certificate").map_err(|e| e.to_string())?;
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;
     let mut cfg = ServerConfig::builder_with_provider(provider::get())
@@ -159,7 +164,12 @@ impl AggregatedDiscoveryService for Ads {
 /// What this stream's client has: type URL → name → version.
 type Sent = BTreeMap<String, BTreeMap<String, String>>;
 
-fn diff(shared: &Shared, snap: &Snapshot, type_url: &str, sent: &mut BTreeMap<String, String>) -> DeltaDiscoveryResponse {
+fn diff(
+    shared: &Shared,
+    snap: &Snapshot,
+    type_url: &str,
+    sent: &mut BTreeMap<String, String>,
+) -> DeltaDiscoveryResponse {
     let empty = BTreeMap::new();
     let current = snap.get(type_url).unwrap_or(&empty);
     let mut resources = Vec::new();

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::rbac::{Authorization, Cidr, PolicyAction, PolicyScope, RbacMatch, StringMatch};
-use crate::state::service::{
-    IpFamily, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope, Visibility,
-};
+use crate::state::service::{IpFamily, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope, Visibility};
 use crate::state::workload::{AppTunnelProtocol, GatewayAddress, GatewayDestination, NetworkMode};
 use crate::state::{HealthStatus, ProxyState, Service, TunnelProtocol, Workload};
 use crate::xds::proto::{security as sec, workload as pw};
@@ -27,12 +25,10 @@ fn gateway(g: &GatewayAddress) -> pw::GatewayAddress {
             address: ip_bytes(a.address),
             length: None,
         }),
-        GatewayDestination::Hostname(h) => {
-            pw::gateway_address::Destination::Hostname(pw::NamespacedHostname {
-                namespace: h.namespace.clone(),
-                hostname: h.hostname.clone(),
-            })
-        }
+        GatewayDestination::Hostname(h) => pw::gateway_address::Destination::Hostname(pw::NamespacedHostname {
+            namespace: h.namespace.clone(),
+            hostname: h.hostname.clone(),
+        }),
     };
     pw::GatewayAddress { destination: Some(destination), hbone_mtls_port: g.hbone_mtls_port.into() }
 }
@@ -208,7 +204,10 @@ fn rbac_match(m: &RbacMatch) -> sec::Match {
     let sm = |v: &[StringMatch]| v.iter().map(string_match).collect::<Vec<_>>();
     let sa = |v: &[crate::rbac::ServiceAccountMatch]| {
         v.iter()
-            .map(|s| sec::ServiceAccountMatch { namespace: s.namespace.clone(), service_account: s.service_account.clone() })
+            .map(|s| sec::ServiceAccountMatch {
+                namespace: s.namespace.clone(),
+                service_account: s.service_account.clone(),
+            })
             .collect::<Vec<_>>()
     };
     let ci = |v: &[Cidr]| v.iter().map(cidr).collect::<Vec<_>>();

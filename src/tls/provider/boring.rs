@@ -47,10 +47,7 @@ pub(super) fn provider() -> CryptoProvider {
     };
     let suites = aead::suites();
     CryptoProvider {
-        cipher_suites: vec![
-            SupportedCipherSuite::Tls13(&suites[0]),
-            SupportedCipherSuite::Tls13(&suites[1]),
-        ],
+        cipher_suites: vec![SupportedCipherSuite::Tls13(&suites[0]), SupportedCipherSuite::Tls13(&suites[1])],
         kx_groups,
         key_provider: &KeysWithSpki,
         ..base
@@ -64,17 +61,12 @@ pub(super) fn provider() -> CryptoProvider {
 struct KeysWithSpki;
 
 impl KeyProvider for KeysWithSpki {
-    fn load_private_key(
-        &self,
-        der: PrivateKeyDer<'static>,
-    ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+    fn load_private_key(&self, der: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, rustls::Error> {
         let spki = ::boring::pkey::PKey::private_key_from_der(der.secret_der())
             .or_else(|_| ::boring::pkey::PKey::private_key_from_pkcs8(der.secret_der()))
             .and_then(|k| k.public_key_to_der())
             .map_err(|e| rustls::Error::General(format!("unusable private key: {e}")))?;
-        let inner = boring_rustls_provider::provider()
-            .key_provider
-            .load_private_key(der)?;
+        let inner = boring_rustls_provider::provider().key_provider.load_private_key(der)?;
         Ok(Arc::new(WithSpki { inner, spki }))
     }
 
@@ -125,12 +117,10 @@ fn check_fips_mode(enabled: bool) -> Result<(), String> {
     if enabled {
         Ok(())
     } else {
-        Err(
-            "this is a FIPS build (tls-boring) but BoringSSL reports FIPS_mode() == 0: the \
+        Err("this is a FIPS build (tls-boring) but BoringSSL reports FIPS_mode() == 0: the \
              linked library is not a FIPS-mode BoringSSL (check BORING_BSSL_FIPS_PATH and \
              vendor/boringssl-fips); refusing to run"
-                .into(),
-        )
+            .into())
     }
 }
 
@@ -143,10 +133,7 @@ mod tests {
         assert!(fips_mode());
         assert!(startup_check().is_ok());
         let err = check_fips_mode(false).unwrap_err();
-        assert!(
-            err.contains("FIPS_mode() == 0") && err.contains("refusing"),
-            "{err}"
-        );
+        assert!(err.contains("FIPS_mode() == 0") && err.contains("refusing"), "{err}");
     }
 
     #[test]
@@ -188,10 +175,7 @@ mod tests {
         assert_eq!(parsed.raw_serial().len(), 16);
         assert!(root.is_ca());
         // ECDSA with SHA-256 (1.2.840.10045.4.3.2).
-        assert_eq!(
-            parsed.signature_algorithm.algorithm.to_id_string(),
-            "1.2.840.10045.4.3.2"
-        );
+        assert_eq!(parsed.signature_algorithm.algorithm.to_id_string(), "1.2.840.10045.4.3.2");
         assert!(!leaf.key.secret_pkcs8_der().is_empty());
     }
 }

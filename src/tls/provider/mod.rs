@@ -42,9 +42,7 @@ pub static PROTOCOL_VERSIONS: &[&SupportedProtocolVersion] = &[&rustls::version:
 /// the provider itself is immutable.
 pub fn get() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(backend::provider()))
-        .clone()
+    PROVIDER.get_or_init(|| Arc::new(backend::provider())).clone()
 }
 
 /// Whether the compiled-in backend runs its crypto module in FIPS mode.
@@ -84,20 +82,9 @@ pub fn info() -> ProviderInfo {
         name: NAME.to_string(),
         fips_mode: fips_mode(),
         library: backend::library(),
-        protocol_versions: PROTOCOL_VERSIONS
-            .iter()
-            .map(|v| format!("{:?}", v.version))
-            .collect(),
-        cipher_suites: provider
-            .cipher_suites
-            .iter()
-            .map(|s| format!("{:?}", s.suite()))
-            .collect(),
-        kx_groups: provider
-            .kx_groups
-            .iter()
-            .map(|g| format!("{:?}", g.name()))
-            .collect(),
+        protocol_versions: PROTOCOL_VERSIONS.iter().map(|v| format!("{:?}", v.version)).collect(),
+        cipher_suites: provider.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect(),
+        kx_groups: provider.kx_groups.iter().map(|g| format!("{:?}", g.name())).collect(),
         signature_schemes: provider
             .signature_verification_algorithms
             .supported_schemes()
@@ -117,10 +104,7 @@ pub struct KeyedCert {
 impl std::fmt::Debug for KeyedCert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The key must never reach logs.
-        f.debug_struct("KeyedCert")
-            .field("cert_len", &self.cert.len())
-            .field("key", &"<redacted>")
-            .finish()
+        f.debug_struct("KeyedCert").field("cert_len", &self.cert.len()).field("key", &"<redacted>").finish()
     }
 }
 
@@ -139,17 +123,11 @@ mod tests {
     fn provider_is_tls13_aes_gcm_p256_first() {
         let info = info();
         assert_eq!(info.protocol_versions, vec!["TLSv1_3"]);
-        assert_eq!(
-            info.cipher_suites,
-            vec!["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"]
-        );
+        assert_eq!(info.cipher_suites, vec!["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"]);
         let third = if cfg!(feature = "tls-boring") { "X25519MLKEM768" } else { "X25519" };
         assert_eq!(info.kx_groups, vec!["secp256r1", "secp384r1", third]);
         assert!(startup_check().is_ok());
-        assert!(
-            info.signature_schemes
-                .contains(&"ECDSA_NISTP256_SHA256".to_string())
-        );
+        assert!(info.signature_schemes.contains(&"ECDSA_NISTP256_SHA256".to_string()));
         assert!(Arc::ptr_eq(&get(), &get()), "provider must be cached");
     }
 

@@ -3,10 +3,9 @@
 //! here; [`super`] re-exports the backend-neutral functions.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256, PublicKeyData, SanType,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
+    PKCS_RSA_SHA256, PublicKeyData, SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::crypto::CryptoProvider;
@@ -25,17 +24,10 @@ const P256_POINT_LEN: usize = 65;
 pub(super) fn provider() -> CryptoProvider {
     CryptoProvider {
         // No ChaCha20: HBONE peers (including FIPS builds) only ever agree on AES-GCM.
-        cipher_suites: vec![
-            rp::cipher_suite::TLS13_AES_256_GCM_SHA384,
-            rp::cipher_suite::TLS13_AES_128_GCM_SHA256,
-        ],
+        cipher_suites: vec![rp::cipher_suite::TLS13_AES_256_GCM_SHA384, rp::cipher_suite::TLS13_AES_128_GCM_SHA256],
         // P-256 first: a FIPS peer rejects X25519, and offering it first would cost every such
         // handshake a HelloRetryRequest.
-        kx_groups: vec![
-            rp::kx_group::SECP256R1,
-            rp::kx_group::SECP384R1,
-            rp::kx_group::X25519,
-        ],
+        kx_groups: vec![rp::kx_group::SECP256R1, rp::kx_group::SECP384R1, rp::kx_group::X25519],
         ..rp::default_provider()
     }
 }
@@ -63,8 +55,8 @@ fn new_key() -> Result<KeyPair, Error> {
 /// A CA key: ECDSA P-256 or P-384 (signing with SHA-256 / SHA-384) or RSA (PKCS#1 v1.5 with
 /// SHA-256, as istiod's own RSA roots sign). The key size policy is the dev CA's.
 fn load_key(key: &PrivatePkcs8KeyDer<'_>) -> Result<KeyPair, Error> {
-    let pair = KeyPair::try_from(key)
-        .map_err(|e| Error::Generate(format!("CA key is not a usable RSA or ECDSA key: {e}")))?;
+    let pair =
+        KeyPair::try_from(key).map_err(|e| Error::Generate(format!("CA key is not a usable RSA or ECDSA key: {e}")))?;
     let alg = pair.algorithm();
     if alg == &PKCS_ECDSA_P256_SHA256 || alg == &PKCS_ECDSA_P384_SHA384 || alg == &PKCS_RSA_SHA256 {
         Ok(pair)
@@ -87,12 +79,7 @@ fn random_serial() -> Result<SerialNumber, Error> {
 
 fn uri_sans(uris: &[String]) -> Result<Vec<SanType>, Error> {
     uris.iter()
-        .map(|u| {
-            u.clone()
-                .try_into()
-                .map(SanType::URI)
-                .map_err(|e| Error::Generate(format!("URI SAN {u:?}: {e}")))
-        })
+        .map(|u| u.clone().try_into().map(SanType::URI).map_err(|e| Error::Generate(format!("URI SAN {u:?}: {e}"))))
         .collect()
 }
 
@@ -104,14 +91,8 @@ fn leaf_params(sans: Vec<SanType>, validity: Validity) -> Result<CertificatePara
     params.distinguished_name = DistinguishedName::new();
     params.subject_alt_names = sans;
     params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
     params.not_before = validity.not_before.into();
     params.not_after = validity.not_after.into();
@@ -136,52 +117,34 @@ pub fn generate_ca(organization: &str, validity: Validity) -> Result<KeyedCert, 
     dn.push(DnType::CommonName, "ztunnel dev CA");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     params.not_before = validity.not_before.into();
     params.not_after = validity.not_after.into();
     params.serial_number = Some(random_serial()?);
     let cert = params.self_signed(&key).map_err(gen_err)?;
-    Ok(KeyedCert {
-        cert: cert.der().clone(),
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-    })
+    Ok(KeyedCert { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
 }
 
 /// Generates a fresh P-256 key and a leaf for `uris` signed by `ca`.
 pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result<KeyedCert, Error> {
     let issuer = issuer(ca)?;
     let key = new_key()?;
-    let cert = leaf_params(uri_sans(uris)?, validity)?
-        .signed_by(&key, &issuer)
-        .map_err(gen_err)?;
-    Ok(KeyedCert {
-        cert: cert.der().clone(),
-        key: PrivatePkcs8KeyDer::from(key.serialize_der()),
-    })
+    let cert = leaf_params(uri_sans(uris)?, validity)?.signed_by(&key, &issuer).map_err(gen_err)?;
+    Ok(KeyedCert { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
 }
 
 /// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
 /// DNS SAN). Used for control-plane servers (the fake istiod), never for workloads.
-pub fn issue_server_leaf(
-    ca: &KeyedCert,
-    hosts: &[String],
-    validity: Validity,
-) -> Result<KeyedCert, Error> {
+pub fn issue_server_leaf(ca: &KeyedCert, hosts: &[String], validity: Validity) -> Result<KeyedCert, Error> {
     let issuer = issuer(ca)?;
     let key = new_key()?;
     let sans = hosts
         .iter()
         .map(|h| match h.parse::<std::net::IpAddr>() {
             Ok(ip) => Ok(SanType::IpAddress(ip)),
-            Err(_) => h
-                .clone()
-                .try_into()
-                .map(SanType::DnsName)
-                .map_err(|e| Error::Generate(format!("DNS SAN {h:?}: {e}"))),
+            Err(_) => {
+                h.clone().try_into().map(SanType::DnsName).map_err(|e| Error::Generate(format!("DNS SAN {h:?}: {e}")))
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let cert = leaf_params(sans, validity)?.signed_by(&key, &issuer).map_err(gen_err)?;
@@ -190,33 +153,19 @@ pub fn issue_server_leaf(
 
 /// Signs a PKCS#10 request (DER) with `ca`. The request's signature is verified; only its key
 /// and URI SANs are used, everything else (usages, validity, subject) is our policy.
-pub fn sign_csr(
-    ca: &KeyedCert,
-    csr_der: &[u8],
-    validity: Validity,
-) -> Result<CertificateDer<'static>, Error> {
-    let csr =
-        CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
-            .map_err(|e| Error::Csr(e.to_string()))?;
-    if csr.public_key.algorithm() != &PKCS_ECDSA_P256_SHA256
-        || csr.public_key.der_bytes().len() != P256_POINT_LEN
-    {
+pub fn sign_csr(ca: &KeyedCert, csr_der: &[u8], validity: Validity) -> Result<CertificateDer<'static>, Error> {
+    let csr = CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+        .map_err(|e| Error::Csr(e.to_string()))?;
+    if csr.public_key.algorithm() != &PKCS_ECDSA_P256_SHA256 || csr.public_key.der_bytes().len() != P256_POINT_LEN {
         return Err(Error::Csr("only ECDSA P-256 keys are accepted".into()));
     }
-    let sans: Vec<SanType> = csr
-        .params
-        .subject_alt_names
-        .iter()
-        .filter(|s| matches!(s, SanType::URI(_)))
-        .cloned()
-        .collect();
+    let sans: Vec<SanType> =
+        csr.params.subject_alt_names.iter().filter(|s| matches!(s, SanType::URI(_))).cloned().collect();
     if sans.is_empty() {
         return Err(Error::Csr("request has no URI SAN".into()));
     }
     let issuer = issuer(ca)?;
-    let cert = leaf_params(sans, validity)?
-        .signed_by(&csr.public_key, &issuer)
-        .map_err(gen_err)?;
+    let cert = leaf_params(sans, validity)?.signed_by(&csr.public_key, &issuer).map_err(gen_err)?;
     Ok(cert.der().clone())
 }
 
@@ -251,12 +200,7 @@ mod tests {
     async fn tls12_only_client_is_refused() {
         let ca = DevCa::generate("cluster.local").unwrap();
         let b = Identity::new("cluster.local", "default", "b");
-        let client_cert = ca
-            .issue(
-                &Identity::new("cluster.local", "default", "a"),
-                Duration::from_secs(60),
-            )
-            .unwrap();
+        let client_cert = ca.issue(&Identity::new("cluster.local", "default", "a"), Duration::from_secs(60)).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = IdentityVerifier::new(
             root_store(client_cert.roots()).unwrap(),
@@ -274,10 +218,8 @@ mod tests {
 
         let (c, s) = tokio::io::duplex(64 * 1024);
         let name = ServerName::try_from("0.0.0.0").unwrap();
-        let (client, server) = tokio::join!(
-            TlsConnector::from(Arc::new(client)).connect(name, c),
-            TlsAcceptor::from(server).accept(s)
-        );
+        let (client, server) =
+            tokio::join!(TlsConnector::from(Arc::new(client)).connect(name, c), TlsAcceptor::from(server).accept(s));
         let server_err = server.expect_err("server must refuse TLS 1.2").to_string();
         assert!(server_err.contains("peer is incompatible"), "{server_err}");
         assert!(client.is_err());

@@ -18,9 +18,9 @@ use std::sync::OnceLock;
 use ::boring::aead::{AeadCtx, Algorithm};
 use rustls::crypto::CipherSuiteCommon;
 use rustls::crypto::cipher::{
-    AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, MessageDecrypter, MessageEncrypter,
-    Nonce, OutboundOpaqueMessage, OutboundPlainMessage, PrefixedPayload, Tls13AeadAlgorithm,
-    UnsupportedOperationError, make_tls13_aad,
+    AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, MessageDecrypter, MessageEncrypter, Nonce,
+    OutboundOpaqueMessage, OutboundPlainMessage, PrefixedPayload, Tls13AeadAlgorithm, UnsupportedOperationError,
+    make_tls13_aad,
 };
 use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion, Tls13CipherSuite};
 
@@ -79,11 +79,7 @@ impl Tls13AeadAlgorithm for AesGcmTls13 {
         }
     }
 
-    fn extract_keys(
-        &self,
-        key: AeadKey,
-        iv: Iv,
-    ) -> Result<ConnectionTrafficSecrets, UnsupportedOperationError> {
+    fn extract_keys(&self, key: AeadKey, iv: Iv) -> Result<ConnectionTrafficSecrets, UnsupportedOperationError> {
         Ok(match self {
             Self::Aes128 => ConnectionTrafficSecrets::Aes128Gcm { key, iv },
             Self::Aes256 => ConnectionTrafficSecrets::Aes256Gcm { key, iv },
@@ -101,11 +97,7 @@ struct Tls13Sealer {
 }
 
 impl MessageEncrypter for Tls13Sealer {
-    fn encrypt(
-        &mut self,
-        msg: OutboundPlainMessage<'_>,
-        seq: u64,
-    ) -> Result<OutboundOpaqueMessage, rustls::Error> {
+    fn encrypt(&mut self, msg: OutboundPlainMessage<'_>, seq: u64) -> Result<OutboundOpaqueMessage, rustls::Error> {
         let total_len = self.encrypted_payload_len(msg.payload.len());
         let mut payload = PrefixedPayload::with_capacity(total_len);
         payload.extend_from_chunks(&msg.payload);
@@ -117,10 +109,7 @@ impl MessageEncrypter for Tls13Sealer {
         let nonce = Nonce::new(&self.iv, seq);
         let aad = make_tls13_aad(total_len);
         let (text, tag) = payload.as_mut().split_at_mut(plain_len);
-        let written = self
-            .ctx
-            .seal_in_place_mut(&nonce.0, text, tag, &aad)
-            .map_err(|_| rustls::Error::EncryptError)?;
+        let written = self.ctx.seal_in_place_mut(&nonce.0, text, tag, &aad).map_err(|_| rustls::Error::EncryptError)?;
         if written.len() != TAG_LEN {
             return Err(rustls::Error::EncryptError);
         }
@@ -155,9 +144,7 @@ impl MessageDecrypter for Tls13Opener {
         let nonce = Nonce::new(&self.iv, seq);
         let aad = make_tls13_aad(total_len);
         let (text, tag) = msg.payload.split_at_mut(total_len - TAG_LEN);
-        self.ctx
-            .open_in_place_mut(&nonce.0, text, tag, &aad)
-            .map_err(|_| rustls::Error::DecryptError)?;
+        self.ctx.open_in_place_mut(&nonce.0, text, tag, &aad).map_err(|_| rustls::Error::DecryptError)?;
         msg.payload.truncate(total_len - TAG_LEN);
         msg.into_tls13_unpadded_message()
     }
@@ -167,11 +154,7 @@ impl MessageDecrypter for Tls13Opener {
 struct Broken;
 
 impl MessageEncrypter for Broken {
-    fn encrypt(
-        &mut self,
-        _: OutboundPlainMessage<'_>,
-        _: u64,
-    ) -> Result<OutboundOpaqueMessage, rustls::Error> {
+    fn encrypt(&mut self, _: OutboundPlainMessage<'_>, _: u64) -> Result<OutboundOpaqueMessage, rustls::Error> {
         Err(rustls::Error::EncryptError)
     }
 
@@ -181,11 +164,7 @@ impl MessageEncrypter for Broken {
 }
 
 impl MessageDecrypter for Broken {
-    fn decrypt<'a>(
-        &mut self,
-        _: InboundOpaqueMessage<'a>,
-        _: u64,
-    ) -> Result<InboundPlainMessage<'a>, rustls::Error> {
+    fn decrypt<'a>(&mut self, _: InboundOpaqueMessage<'a>, _: u64) -> Result<InboundPlainMessage<'a>, rustls::Error> {
         Err(rustls::Error::DecryptError)
     }
 }
@@ -269,20 +248,13 @@ mod tests {
 
     #[test]
     fn every_seal_is_an_approved_fips_service() {
-        assert!(
-            ::boring::fips::enabled(),
-            "FIPS build must run in FIPS mode"
-        );
+        assert!(::boring::fips::enabled(), "FIPS build must run in FIPS mode");
         for alg in ALGS {
             let mut enc = alg.sealer(&key(alg), iv());
             for seq in 0..6u64 {
-                let (res, approved) =
-                    service_indicator::approved(|| enc.encrypt(record(b"hbone bytes"), seq));
+                let (res, approved) = service_indicator::approved(|| enc.encrypt(record(b"hbone bytes"), seq));
                 res.expect("seal");
-                assert!(
-                    approved,
-                    "{alg:?} seal #{seq} not reported approved by the FIPS service indicator"
-                );
+                assert!(approved, "{alg:?} seal #{seq} not reported approved by the FIPS service indicator");
             }
         }
     }
@@ -294,10 +266,8 @@ mod tests {
         let mut ctx = AeadCtx::new(&Algorithm::aes_256_gcm(), &[0x42; 32], TAG_LEN).unwrap();
         let mut buf = *b"hbone bytes";
         let mut tag = [0u8; TAG_LEN];
-        let (res, approved) = service_indicator::approved(|| {
-            ctx.seal_in_place_mut(&[7u8; 12], &mut buf, &mut tag, b"")
-                .map(|_| ())
-        });
+        let (res, approved) =
+            service_indicator::approved(|| ctx.seal_in_place_mut(&[7u8; 12], &mut buf, &mut tag, b"").map(|_| ()));
         res.unwrap();
         assert!(!approved, "generic GCM seal unexpectedly reported approved");
     }
@@ -318,16 +288,10 @@ mod tests {
 
                 bad[6] ^= 1;
                 let mut fresh = alg.opener(&key(alg), iv());
-                assert!(
-                    fresh.decrypt(opaque(&mut bad[5..]), seq).is_err(),
-                    "tampered record opened"
-                );
+                assert!(fresh.decrypt(opaque(&mut bad[5..]), seq).is_err(), "tampered record opened");
                 let mut good = wire_copy.clone();
                 let mut wrong_seq = alg.opener(&key(alg), iv());
-                assert!(
-                    wrong_seq.decrypt(opaque(&mut good[5..]), seq + 1).is_err(),
-                    "wrong nonce opened"
-                );
+                assert!(wrong_seq.decrypt(opaque(&mut good[5..]), seq + 1).is_err(), "wrong nonce opened");
             }
         }
     }
@@ -337,12 +301,7 @@ mod tests {
         let mut enc = AesGcmTls13::Aes256.sealer(&[1u8; 5], iv());
         assert!(enc.encrypt(record(b"x"), 0).is_err());
         let mut buf = [0u8; 32];
-        assert!(
-            AesGcmTls13::Aes256
-                .opener(&[1u8; 5], iv())
-                .decrypt(opaque(&mut buf), 0)
-                .is_err()
-        );
+        assert!(AesGcmTls13::Aes256.opener(&[1u8; 5], iv()).decrypt(opaque(&mut buf), 0).is_err());
     }
 
     fn opaque(body: &mut [u8]) -> InboundOpaqueMessage<'_> {

@@ -17,8 +17,7 @@ use ::boring::nid::Nid;
 use ::boring::pkey::{Id, PKey, PKeyRef, Private, Public};
 use ::boring::stack::Stack;
 use ::boring::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 };
 use ::boring::x509::{X509, X509Builder, X509Name, X509NameRef, X509Ref, X509Req};
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
@@ -40,9 +39,7 @@ fn new_key() -> Result<PKey<Private>, Error> {
 }
 
 fn pkcs8(key: &PKeyRef<Private>) -> Result<PrivatePkcs8KeyDer<'static>, Error> {
-    key.private_key_to_der_pkcs8()
-        .map(PrivatePkcs8KeyDer::from)
-        .map_err(gen_err("encoding PKCS#8 key"))
+    key.private_key_to_der_pkcs8().map(PrivatePkcs8KeyDer::from).map_err(gen_err("encoding PKCS#8 key"))
 }
 
 fn is_p256<T>(key: &PKeyRef<T>) -> bool
@@ -50,11 +47,7 @@ where
     T: ::boring::pkey::HasPublic,
 {
     key.id() == Id::EC
-        && key
-            .ec_key()
-            .ok()
-            .and_then(|k| k.group().curve_name())
-            .is_some_and(|n| n == Nid::X9_62_PRIME256V1)
+        && key.ec_key().ok().and_then(|k| k.group().curve_name()).is_some_and(|n| n == Nid::X9_62_PRIME256V1)
 }
 
 /// A loaded CA: certificate, key, and the digest its signatures use (SHA-384 for a P-384 key,
@@ -66,8 +59,7 @@ struct Ca {
 }
 
 fn load_ca(ca: &KeyedCert) -> Result<Ca, Error> {
-    let cert = X509::from_der(&ca.cert)
-        .map_err(|e| Error::Generate(format!("CA certificate does not parse: {e}")))?;
+    let cert = X509::from_der(&ca.cert).map_err(|e| Error::Generate(format!("CA certificate does not parse: {e}")))?;
     let key = PKey::private_key_from_pkcs8(ca.key.secret_pkcs8_der())
         .map_err(|e| Error::Generate(format!("CA key is not a usable RSA or ECDSA key: {e}")))?;
     let curve = || key.ec_key().ok().and_then(|k| k.group().curve_name());
@@ -76,21 +68,15 @@ fn load_ca(ca: &KeyedCert) -> Result<Ca, Error> {
         Id::EC if curve() == Some(Nid::X9_62_PRIME256V1) => MessageDigest::sha256(),
         Id::EC if curve() == Some(Nid::SECP384R1) => MessageDigest::sha384(),
         _ => {
-            return Err(Error::Generate(
-                "CA key algorithm is not supported (RSA, ECDSA P-256 or P-384)".into(),
-            ));
+            return Err(Error::Generate("CA key algorithm is not supported (RSA, ECDSA P-256 or P-384)".into()));
         }
     };
     Ok(Ca { cert, key, digest })
 }
 
 fn asn1_time(t: SystemTime) -> Result<Asn1Time, Error> {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| Error::Generate("validity before 1970".into()))?
-        .as_secs();
-    let secs = libc::time_t::try_from(secs)
-        .map_err(|_| Error::Generate("validity out of range".into()))?;
+    let secs = t.duration_since(UNIX_EPOCH).map_err(|_| Error::Generate("validity before 1970".into()))?.as_secs();
+    let secs = libc::time_t::try_from(secs).map_err(|_| Error::Generate("validity out of range".into()))?;
     Asn1Time::from_unix(secs).map_err(gen_err("validity time"))
 }
 
@@ -102,16 +88,10 @@ fn base_builder(validity: Validity) -> Result<X509Builder, Error> {
     ::boring::rand::rand_bytes(&mut serial).map_err(gen_err("random serial"))?;
     // Positive and without a leading zero byte, so the DER INTEGER keeps a fixed length.
     serial[0] = (serial[0] & 0x7f) | 0x40;
-    let serial = BigNum::from_slice(&serial)
-        .and_then(|n| n.to_asn1_integer())
-        .map_err(gen_err("serial"))?;
+    let serial = BigNum::from_slice(&serial).and_then(|n| n.to_asn1_integer()).map_err(gen_err("serial"))?;
     b.set_serial_number(&serial).map_err(gen_err("serial"))?;
-    let (not_before, not_after) = (
-        asn1_time(validity.not_before)?,
-        asn1_time(validity.not_after)?,
-    );
-    b.set_not_before(&not_before)
-        .map_err(gen_err("notBefore"))?;
+    let (not_before, not_after) = (asn1_time(validity.not_before)?, asn1_time(validity.not_after)?);
+    b.set_not_before(&not_before).map_err(gen_err("notBefore"))?;
     b.set_not_after(&not_after).map_err(gen_err("notAfter"))?;
     Ok(b)
 }
@@ -145,11 +125,7 @@ fn sign_leaf(
     b.set_pubkey(subject_key).map_err(gen_err("public key"))?;
     let ext = [
         BasicConstraints::new().critical().build(),
-        KeyUsage::new()
-            .critical()
-            .digital_signature()
-            .key_encipherment()
-            .build(),
+        KeyUsage::new().critical().digital_signature().key_encipherment().build(),
         ExtendedKeyUsage::new().server_auth().client_auth().build(),
     ];
     for e in ext {
@@ -176,15 +152,9 @@ fn sign_leaf(
                     LeafNames::Hosts(_) => san.dns(name),
                 };
             }
-            Some(
-                san.build(&ctx)
-                    .map_err(|e| Error::Generate(format!("SAN {list:?}: {e}")))?,
-            )
+            Some(san.build(&ctx).map_err(|e| Error::Generate(format!("SAN {list:?}: {e}")))?)
         };
-        let aki = AuthorityKeyIdentifier::new()
-            .keyid(true)
-            .build(&ctx)
-            .map_err(gen_err("authority key identifier"))?;
+        let aki = AuthorityKeyIdentifier::new().keyid(true).build(&ctx).map_err(gen_err("authority key identifier"))?;
         (san, aki)
     };
     if let Some(san) = san {
@@ -196,9 +166,7 @@ fn sign_leaf(
 }
 
 fn der(cert: X509) -> Result<CertificateDer<'static>, Error> {
-    cert.to_der()
-        .map(CertificateDer::from)
-        .map_err(gen_err("encoding certificate"))
+    cert.to_der().map(CertificateDer::from).map_err(gen_err("encoding certificate"))
 }
 
 /// Generates a self-signed ECDSA P-256 root CA with `O=<organization>`.
@@ -206,11 +174,9 @@ pub fn generate_ca(organization: &str, validity: Validity) -> Result<KeyedCert, 
     let key = new_key()?;
     let mut name = X509Name::builder().map_err(gen_err("name"))?;
     if !organization.is_empty() {
-        name.append_entry_by_nid(Nid::ORGANIZATIONNAME, organization)
-            .map_err(gen_err("organization"))?;
+        name.append_entry_by_nid(Nid::ORGANIZATIONNAME, organization).map_err(gen_err("organization"))?;
     }
-    name.append_entry_by_nid(Nid::COMMONNAME, "ztunnel dev CA")
-        .map_err(gen_err("common name"))?;
+    name.append_entry_by_nid(Nid::COMMONNAME, "ztunnel dev CA").map_err(gen_err("common name"))?;
     let name = name.build();
     let mut b = base_builder(validity)?;
     b.set_subject_name(&name).map_err(gen_err("subject"))?;
@@ -218,27 +184,17 @@ pub fn generate_ca(organization: &str, validity: Validity) -> Result<KeyedCert, 
     b.set_pubkey(&key).map_err(gen_err("public key"))?;
     let ext = [
         BasicConstraints::new().critical().ca().build(),
-        KeyUsage::new()
-            .critical()
-            .key_cert_sign()
-            .crl_sign()
-            .digital_signature()
-            .build(),
+        KeyUsage::new().critical().key_cert_sign().crl_sign().digital_signature().build(),
     ];
     for e in ext {
         let e = e.map_err(gen_err("extension"))?;
         b.append_extension(&e).map_err(gen_err("extension"))?;
     }
-    let ski = SubjectKeyIdentifier::new()
-        .build(&b.x509v3_context(None, None))
-        .map_err(gen_err("subject key identifier"))?;
+    let ski =
+        SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).map_err(gen_err("subject key identifier"))?;
     b.append_extension(&ski).map_err(gen_err("SKI"))?;
-    b.sign(&key, MessageDigest::sha256())
-        .map_err(gen_err("self-signing CA"))?;
-    Ok(KeyedCert {
-        cert: der(b.build())?,
-        key: pkcs8(&key)?,
-    })
+    b.sign(&key, MessageDigest::sha256()).map_err(gen_err("self-signing CA"))?;
+    Ok(KeyedCert { cert: der(b.build())?, key: pkcs8(&key)? })
 }
 
 fn public_of(key: &PKeyRef<Private>) -> Result<PKey<Public>, Error> {
@@ -252,10 +208,7 @@ pub fn issue_leaf(ca: &KeyedCert, uris: &[String], validity: Validity) -> Result
     let key = new_key()?;
     let public = public_of(&key)?;
     let cert = sign_leaf(&ca, &public, LeafNames::Uris(uris), validity)?;
-    Ok(KeyedCert {
-        cert,
-        key: pkcs8(&key)?,
-    })
+    Ok(KeyedCert { cert, key: pkcs8(&key)? })
 }
 
 /// Issues a TLS server certificate for `hosts` (IP addresses become IP SANs, anything else a
@@ -265,23 +218,14 @@ pub fn issue_server_leaf(ca: &KeyedCert, hosts: &[String], validity: Validity) -
     let key = new_key()?;
     let public = public_of(&key)?;
     let cert = sign_leaf(&ca, &public, LeafNames::Hosts(hosts), validity)?;
-    Ok(KeyedCert {
-        cert,
-        key: pkcs8(&key)?,
-    })
+    Ok(KeyedCert { cert, key: pkcs8(&key)? })
 }
 
 /// Signs a PKCS#10 request (DER) with `ca`. The request's signature is verified; only its key
 /// and URI SANs are used, everything else (usages, validity, subject) is our policy.
-pub fn sign_csr(
-    ca: &KeyedCert,
-    csr_der: &[u8],
-    validity: Validity,
-) -> Result<CertificateDer<'static>, Error> {
+pub fn sign_csr(ca: &KeyedCert, csr_der: &[u8], validity: Validity) -> Result<CertificateDer<'static>, Error> {
     let req = X509Req::from_der(csr_der).map_err(|e| Error::Csr(format!("does not parse: {e}")))?;
-    let key = req
-        .public_key()
-        .map_err(|e| Error::Csr(format!("unreadable public key: {e}")))?;
+    let key = req.public_key().map_err(|e| Error::Csr(format!("unreadable public key: {e}")))?;
     if !is_p256(&key) {
         return Err(Error::Csr("only ECDSA P-256 keys are accepted".into()));
     }
@@ -319,8 +263,7 @@ pub fn generate_csr(id: &Identity) -> Result<(String, PrivatePkcs8KeyDer<'static
     let mut b = X509Req::builder().map_err(gen_err("CSR builder"))?;
     b.set_version(0).map_err(gen_err("CSR version"))?;
     let subject = empty_name()?;
-    b.set_subject_name(&subject)
-        .map_err(gen_err("CSR subject"))?;
+    b.set_subject_name(&subject).map_err(gen_err("CSR subject"))?;
     b.set_pubkey(&key).map_err(gen_err("CSR key"))?;
     let mut exts = Stack::new().map_err(gen_err("CSR extensions"))?;
     let san = SubjectAlternativeName::new()
@@ -330,8 +273,7 @@ pub fn generate_csr(id: &Identity) -> Result<(String, PrivatePkcs8KeyDer<'static
         .map_err(|e| Error::Generate(format!("URI SAN {id}: {e}")))?;
     exts.push(san).map_err(gen_err("CSR extensions"))?;
     b.add_extensions(&exts).map_err(gen_err("CSR extensions"))?;
-    b.sign(&key, MessageDigest::sha256())
-        .map_err(gen_err("signing CSR"))?;
+    b.sign(&key, MessageDigest::sha256()).map_err(gen_err("signing CSR"))?;
     let pem = b.build().to_pem().map_err(gen_err("encoding CSR"))?;
     let pem = String::from_utf8(pem).map_err(|_| Error::Generate("CSR PEM is not UTF-8".into()))?;
     Ok((pem, pkcs8(&key)?))
