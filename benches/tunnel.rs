@@ -17,7 +17,7 @@ use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ztunnel::identity::dev_ca::DevCa;
+use ztunnel::certs::dev_ca::DevCa;
 use ztunnel::testbed::backend::{Echo, Sink};
 use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};

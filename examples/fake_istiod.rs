@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ztunnel::identity::dev_ca::DevCa;
+use ztunnel::certs::dev_ca::DevCa;
 use ztunnel::testbed::istiod::{FakeIstiod, IstiodConfig};
 
 const USAGE: &str = "usage: fake_istiod --config <mesh.yaml> --ca-cert <root.pem> --ca-key <root-key.pem> \

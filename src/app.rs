@@ -12,17 +12,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::admin::Admin;
+use crate::certs::ca_client::{CaClient, CaClientConfig};
+use crate::certs::dev_ca::DevCa;
+use crate::certs::dev_ca_files::DevCaFiles;
+use crate::certs::manager::{CertificateSource, SecretManager};
 use crate::config::LocalXdsSource;
 use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
+use crate::control_plane::auth::Credentials;
+use crate::control_plane::channel::ControlPlaneEndpoint;
 use crate::dns::metrics::DnsMetrics;
 use crate::dns::server::parse_resolv_conf;
 use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
-use crate::identity::auth::Credentials;
-use crate::identity::ca_client::{CaClient, CaClientConfig};
-use crate::identity::dev_ca::DevCa;
-use crate::identity::dev_ca_files::DevCaFiles;
-use crate::identity::manager::{CertificateSource, SecretManager};
 use crate::inpod::{
     self,
     manager::ManagerConfig,
@@ -31,9 +32,8 @@ use crate::inpod::{
 use crate::metrics::{MetricsBuilder, TrafficMetrics};
 use crate::proxy::{BoundAddrs, Proxy, ProxyConfig};
 use crate::readiness::{self, Ready};
-use crate::redirect::{self, SocketOptions};
+use crate::socket::{self, SocketOptions};
 use crate::state::{LocalWorkloadKey, StateStore};
-use crate::tls::control::ControlPlaneEndpoint;
 use crate::xds::client::{NodeInfo, XdsClient, XdsClientConfig, node};
 use crate::xds::metrics::XdsMetrics;
 use crate::xds::{LocalFileWatcher, load_str};
@@ -81,7 +81,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Readiness first, so it can report what start-up is waiting for (e.g. the first xDS sync).
-    let readiness_listener = redirect::bind(cfg.readiness_addr, &redirect::ListenOptions::default())
+    let readiness_listener = socket::bind(cfg.readiness_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
     let readiness_addr = readiness_listener.local_addr()?;
     tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
@@ -245,12 +245,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     proxy_task.done();
 
-    let metrics_listener = redirect::bind(cfg.stats_addr, &redirect::ListenOptions::default())
+    let metrics_listener = socket::bind(cfg.stats_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
     let metrics_addr = metrics_listener.local_addr()?;
     tasks.spawn(crate::metrics::server::serve(metrics_listener, registry, watcher.clone()));
 
-    let admin_listener = redirect::bind(cfg.admin_addr, &redirect::ListenOptions::default())
+    let admin_listener = socket::bind(cfg.admin_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind admin listener on {}", cfg.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
     let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
@@ -370,7 +370,7 @@ fn credentials(cfg: &Config, headers: &[(String, String)]) -> Credentials {
 fn original_source(cfg: &Config) -> bool {
     let on = match cfg.enable_original_source {
         Some(on) => on,
-        None => cfg.proxy_mode == ProxyMode::Shared && redirect::ip_transparent_available(),
+        None => cfg.proxy_mode == ProxyMode::Shared && socket::ip_transparent_available(),
     };
     tracing::info!(
         enabled = on,

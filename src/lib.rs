@@ -1,32 +1,50 @@
 //! # ztunnel: the zero-trust node proxy of Istio's ambient mesh
 //!
-//! Module map (each module's `//!` header says what it owns):
+//! Module map (each module's `//!` header says what it owns). Dependencies point down this list:
+//! a module imports only modules above it (`scripts/module-graph.py` checks there are no cycles).
 //!
-//! - [`config`]: every environment variable and default; parsed from a key–value source.
-//! - [`identity`]: SPIFFE identities, the built-in dev CA, and the per-identity certificate cache.
-//! - [`tls`]: rustls client/server configs and peer verification; [`tls::provider`] is the only
-//!   place that knows which crypto backend is compiled in.
-//! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): client, server, stream, pool.
-//! - [`state`]: workloads, services and policies the proxy knows; lookups only, no I/O.
-//! - [`xds`]: where state comes from: the local config file, or istiod over delta ADS
-//!   ([`xds::client`]); generated protos live in [`xds::proto`].
-//! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
-//! - [`proxy`]: the listeners (15001, 15006, 15008, 15080) and the byte copy between them.
-//! - [`redirect`]: socket-level capture support (SO_ORIGINAL_DST, socket options), network
-//!   namespaces ([`redirect::netns`]) and the in-pod iptables rules ([`redirect::rules`]).
-//! - [`inpod`]: shared (in-pod) mode: the ZDS client and per-pod proxies.
-//! - [`dns`]: the DNS proxy (15053).
-//! - [`readiness`]: the 15021 readiness endpoint.
-//! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
-//! - [`metrics`]: Prometheus metrics and the 15020 scrape endpoint.
-//! - [`http_util`]: the small HTTP/1 server loop the operations endpoints share.
+//! Values and leaves:
 //! - [`drain`]: graceful-shutdown signalling.
+//! - [`identity`]: the SPIFFE identity value type (parse, format, compare). No I/O.
+//! - [`socket`]: the socket factory every listener and dialler goes through (options, marks,
+//!   transparent binds, keepalive, SO_REUSEPORT) and network namespaces ([`socket::netns`]).
+//! - [`config`]: every environment variable and default; parsed from a key-value source.
 //! - [`telemetry`]: logging setup.
+//! - [`proto`]: generated protobuf types (workload API, authorization, CA, ZDS, discovery).
+//!
+//! Security and the control plane:
+//! - [`redirect`]: capture: `SO_ORIGINAL_DST` and the in-pod iptables rules ([`redirect::rules`]).
+//! - [`tls`]: rustls client/server configs, peer verification and CRLs; [`tls::provider`] is the
+//!   only place that knows which crypto backend is compiled in.
+//! - [`control_plane`]: the gRPC channel to istiod and the credentials sent on it.
+//! - [`certs`]: where workload certificates come from (istiod's CA, the built-in dev CA, files)
+//!   and the per-identity certificate cache with rotation.
+//! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
+//! - [`state`]: workloads, services and policies the proxy knows; lookups only, no I/O.
+//! - [`readiness`]: the 15021 readiness endpoint and the tasks it waits for.
+//! - [`xds`]: where state comes from: the local config file, or istiod over delta ADS.
+//!
+//! The data path and the endpoints around it:
+//! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): dialler, client, server, stream,
+//!   connection pool.
+//! - [`http_util`]: the small HTTP/1 server loop the operations endpoints share.
+//! - [`metrics`]: Prometheus metrics, the baggage header, and the 15020 scrape endpoint.
+//! - [`proxy`]: the listeners (15001, 15006, 15008, 15080), routing, authorization and the byte
+//!   copy between them.
+//! - [`dns`]: the DNS proxy (15053).
+//! - [`inpod`]: shared (in-pod) mode: the ZDS client and per-pod proxies.
+//! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
+//! - `testbed` (tests, benches and `demo` only, behind the `testing` feature): a test istiod,
+//!   a test CNI, process spawners.
 
+// Roughly from the leaves up: each module imports only from modules listed above it, except
+// `app`, which wires everything.
 pub mod admin;
 pub mod app;
+pub mod certs;
 pub mod config;
+pub mod control_plane;
 pub mod dns;
 pub mod drain;
 pub mod hbone;
@@ -34,10 +52,12 @@ pub mod http_util;
 pub mod identity;
 pub mod inpod;
 pub mod metrics;
+pub mod proto;
 pub mod proxy;
 pub mod rbac;
 pub mod readiness;
 pub mod redirect;
+pub mod socket;
 pub mod state;
 pub mod telemetry;
 pub mod testbed;

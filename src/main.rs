@@ -59,7 +59,7 @@ fn run_proxy() -> anyhow::Result<()> {
     let cfg = Config::from_source(&ProcessEnv).context("invalid configuration")?;
     ztunnel::telemetry::init(&cfg.log_filter, cfg.log_format == ztunnel::config::LogFormat::Json)
         .map_err(anyhow::Error::msg)?;
-    match ztunnel::redirect::raise_open_files_limit() {
+    match ztunnel::socket::raise_open_files_limit() {
         Ok((before, after)) if after > before => tracing::info!(before, after, "raised the open files limit"),
         Ok(_) => {}
         Err(e) => tracing::warn!("could not raise the open files limit: {e}"),
@@ -116,7 +116,7 @@ fn dev_ca(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let (cert, key) = (cert.context("--cert is required")?, key.context("--key is required")?);
-    let ca = ztunnel::identity::dev_ca::DevCa::generate(&td)?;
+    let ca = ztunnel::certs::dev_ca::DevCa::generate(&td)?;
     ca.write(&cert, &key)?;
     println!("wrote CA root {} and key {}", cert.display(), key.display());
     println!("use it with FAKE_CA=true FAKE_CA_ROOT_CERT={} FAKE_CA_ROOT_KEY={}", cert.display(), key.display());
@@ -124,8 +124,8 @@ fn dev_ca(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn redirect(args: &[String]) -> anyhow::Result<()> {
-    use ztunnel::redirect::netns::Netns;
     use ztunnel::redirect::rules::{self, Backend, Family, Ports};
+    use ztunnel::socket::netns::Netns;
     let action = args.first().map(String::as_str).context("redirect needs `install` or `remove`")?;
     let mut netns = None;
     let mut backend = None;

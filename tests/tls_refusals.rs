@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use ztunnel::certs::dev_ca::DevCa;
 use ztunnel::drain;
 use ztunnel::hbone::{self, H2Settings};
 use ztunnel::identity::Identity;
-use ztunnel::identity::dev_ca::DevCa;
 use ztunnel::testbed::node::message;
 
 const TTL: Duration = Duration::from_secs(3600);

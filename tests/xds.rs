@@ -8,13 +8,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ztunnel::identity::dev_ca::DevCa;
+use ztunnel::certs::dev_ca::DevCa;
+use ztunnel::proto::ADDRESS_TYPE;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::{Echo, round_trip};
 use ztunnel::testbed::istiod::{FakeIstiod, IstiodConfig};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 use ztunnel::testbed::socks::{self, Dest};
-use ztunnel::xds::proto::ADDRESS_TYPE;
 
 const WAIT: Duration = Duration::from_secs(15);
 

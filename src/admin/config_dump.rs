@@ -15,8 +15,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use crate::certs::manager::CertificateDump;
 use crate::config::{Config, LocalXdsSource, ProxyMode};
-use crate::identity::manager::CertificateDump;
 use crate::inpod::states::PodState;
 use crate::rbac::PolicyScope;
 use crate::state::ProxyState;

@@ -18,10 +18,10 @@ use http::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::certs::manager::SecretManager;
 use crate::config::Config;
 use crate::drain::DrainWatcher;
 use crate::http_util::{self, Body};
-use crate::identity::manager::SecretManager;
 use crate::inpod::states::PodStates;
 use crate::state::StateStore;
 
@@ -169,7 +169,7 @@ mod tests {
     async fn routes_and_methods() {
         let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let (quit, mut quit_rx) = mpsc::channel(1);
-        let ca = crate::identity::dev_ca::DevCa::generate("cluster.local").unwrap();
+        let ca = crate::certs::dev_ca::DevCa::generate("cluster.local").unwrap();
         let admin = Admin {
             config: Arc::new(Config::from_source(&env).unwrap()),
             state: StateStore::default(),

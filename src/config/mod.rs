@@ -168,7 +168,7 @@ pub struct Config {
     /// CRL_PATH: revocation lists for peer certificates (the chart's `peerCaCrl.enabled`).
     pub crl_path: Option<PathBuf>,
     /// KEEPALIVE_ENABLED/_TIME/_INTERVAL/_RETRIES, USER_TIMEOUT_ENABLED.
-    pub keepalive: crate::redirect::Keepalive,
+    pub keepalive: crate::socket::Keepalive,
     /// INPOD_PORT_REUSE (default true): SO_REUSEPORT on per-pod listeners, so during a surge
     /// upgrade the new ztunnel binds each pod's ports while the old one still drains.
     pub inpod_port_reuse: bool,
@@ -350,8 +350,8 @@ impl Config {
             inpod_port_reuse: bool_or(src, "INPOD_PORT_REUSE", true)?,
             crl_path: non_empty(src, "CRL_PATH").map(PathBuf::from),
             keepalive: {
-                let d = crate::redirect::Keepalive::default();
-                crate::redirect::Keepalive {
+                let d = crate::socket::Keepalive::default();
+                crate::socket::Keepalive {
                     enabled: bool_or(src, "KEEPALIVE_ENABLED", d.enabled)?,
                     time: duration_or(src, "KEEPALIVE_TIME", d.time)?,
                     interval: duration_or(src, "KEEPALIVE_INTERVAL", d.interval)?,

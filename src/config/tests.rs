@@ -232,8 +232,8 @@ fn keepalive_settings() {
     assert!(e.contains("KEEPALIVE_RETRIES"), "{e}");
 }
 
-fn ztunnel_keepalive_default() -> crate::redirect::Keepalive {
-    crate::redirect::Keepalive {
+fn ztunnel_keepalive_default() -> crate::socket::Keepalive {
+    crate::socket::Keepalive {
         enabled: true,
         time: Duration::from_secs(180),
         interval: Duration::from_secs(180),

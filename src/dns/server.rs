@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use super::lookup;
 use super::metrics::{DnsLabels, DnsMetrics};
 use crate::drain::DrainWatcher;
-use crate::redirect::{self, SocketOptions};
+use crate::socket::{self, SocketOptions};
 use crate::state::StateStore;
 
 /// Upstream's TTL for answers from the mesh state.
@@ -223,7 +223,7 @@ impl DnsServer {
     }
 
     async fn forward_tcp(&self, query: &[u8], upstream: SocketAddr) -> io::Result<Vec<u8>> {
-        let mut s = redirect::connect(upstream, &self.cfg.socket, UPSTREAM_TIMEOUT).await?;
+        let mut s = socket::connect(upstream, &self.cfg.socket, UPSTREAM_TIMEOUT).await?;
         write_framed(&mut s, query).await?;
         read_framed(&mut s)
             .await?

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod client;
+pub mod connect;
 pub mod pool;
 pub mod server;
 pub mod stream;

@@ -215,7 +215,7 @@ fn recvmsg(fd: RawFd) -> io::Result<Result<Received, ProtocolError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xds::proto::zds;
+    use crate::proto::zds;
 
     #[tokio::test]
     async fn message_and_fd_round_trip() {

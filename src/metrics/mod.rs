@@ -11,6 +11,7 @@
 //! them under the `istio_` prefix (the xDS client's `istio_xds_*` families belong there); only
 //! the standard `process_*` set is unprefixed.
 
+pub mod baggage;
 pub mod process;
 pub mod server;
 pub mod traffic;

@@ -89,7 +89,7 @@ impl PeerLabels {
     }
 
     /// A peer known only by its verified identity, plus what its baggage claimed.
-    pub fn from_identity(id: &Identity, baggage: &crate::proxy::baggage::Baggage) -> PeerLabels {
+    pub fn from_identity(id: &Identity, baggage: &crate::metrics::baggage::Baggage) -> PeerLabels {
         let b = |v: &Option<String>| v.as_deref().map(or_unknown).unwrap_or_else(|| UNKNOWN.into());
         PeerLabels {
             workload: b(&baggage.workload_name),

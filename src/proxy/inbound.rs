@@ -22,7 +22,7 @@ use crate::identity::Identity;
 use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
-use crate::redirect;
+use crate::socket;
 use crate::state::workload::Workload;
 use crate::tls::crl::CrlStore;
 use crate::tls::{self, WorkloadCertificate};
@@ -73,7 +73,7 @@ async fn handle_connection(
     peer: SocketAddr,
     drain: DrainWatcher,
 ) -> Result<(), Error> {
-    let local = redirect::canonical(stream.local_addr()?);
+    let local = socket::canonical(stream.local_addr()?);
     let workload = inputs.local_workload().await?;
     let identity = workload.identity();
     let cert = inputs
@@ -178,7 +178,7 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             return Err(Error::AuthorizationPolicyRejection(reason));
         }
         let mut upstream =
-            match redirect::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
+            match socket::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
                 Ok(s) => s,
                 Err(source) => {
                     req.reject(StatusCode::SERVICE_UNAVAILABLE);
@@ -206,7 +206,7 @@ async fn validate(
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
     let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
-    let target = redirect::canonical(target);
+    let target = socket::canonical(target);
     log.dst_hbone_addr = Some(conn.local);
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses.
@@ -232,7 +232,7 @@ async fn validate(
 }
 
 /// Socket options for the hop to the local workload: original source when enabled.
-fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> redirect::SocketOptions {
+fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> socket::SocketOptions {
     let mut opts = inputs.cfg.socket.clone();
     if inputs.cfg.orig_src {
         opts.transparent_source = Some(conn.peer.ip());

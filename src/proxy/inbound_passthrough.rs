@@ -13,7 +13,7 @@ use crate::drain::DrainWatcher;
 use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
-use crate::redirect;
+use crate::{redirect, socket};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
     crate::proxy::accept_loop(listener, "inbound_plaintext", drain, move |stream, peer, drain| {
@@ -34,7 +34,7 @@ async fn proxy(
     peer: SocketAddr,
     log: &mut ConnectionLog,
 ) -> Result<copy::Transferred, Error> {
-    let dst = redirect::original_dst(&client).map(redirect::canonical).map_err(Error::NoOriginalDst)?;
+    let dst = redirect::original_dst(&client).map(socket::canonical).map_err(Error::NoOriginalDst)?;
     log.dst_addr = Some(dst);
     if inputs.is_self_call(dst) {
         return Err(Error::SelfCall(dst));
@@ -67,7 +67,7 @@ async fn proxy(
     if inputs.cfg.orig_src {
         opts.transparent_source = Some(peer.ip());
     }
-    let mut upstream = redirect::connect(dst, &opts, inputs.cfg.connect_timeout)
+    let mut upstream = socket::connect(dst, &opts, inputs.cfg.connect_timeout)
         .await
         .map_err(|source| Error::Connect { dst, source })?;
     tokio::select! {

@@ -13,8 +13,6 @@
 
 pub mod access;
 pub mod authz;
-pub mod baggage;
-pub mod connect;
 pub mod connections;
 pub mod copy;
 pub mod inbound;
@@ -33,13 +31,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use crate::certs::manager::SecretManager;
 use crate::config::ProxyWorkloadInfo;
 use crate::drain::DrainWatcher;
 use crate::hbone;
 use crate::identity::Identity;
-use crate::identity::manager::SecretManager;
 use crate::metrics::TrafficMetrics;
-use crate::redirect::{self, SocketOptions};
+use crate::socket::{self, SocketOptions};
 use crate::state::workload::Workload;
 use crate::state::{LocalWorkloadKey, StateStore};
 
@@ -185,7 +183,7 @@ impl ProxyInputs {
         if !self.own_ports.contains(&dst.port()) {
             return false;
         }
-        let ip = redirect::canonical(dst).ip();
+        let ip = socket::canonical(dst).ip();
         ip.is_loopback() || ip.is_unspecified() || self.own_ips.contains(&ip)
     }
 }
@@ -211,8 +209,8 @@ impl Proxy {
     ) -> Result<Proxy, BindError> {
         let b = |addr: SocketAddr, transparent: bool, what: &'static str| {
             let opts =
-                redirect::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
-            redirect::bind(addr, &opts).map_err(|source| BindError { what, addr, source })
+                socket::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
+            socket::bind(addr, &opts).map_err(|source| BindError { what, addr, source })
         };
         let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
         let inbound = b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?;
@@ -236,7 +234,7 @@ impl Proxy {
             .collect();
         let pool = hbone::pool::Pool::new(
             cfg.h2.clone(),
-            Arc::new(connect::HboneConnector::new(
+            Arc::new(crate::hbone::connect::HboneConnector::new(
                 certs.clone(),
                 cfg.crls.clone(),
                 cfg.socket.clone(),
@@ -322,7 +320,7 @@ where
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     // TCP_NODELAY and keepalive come with the socket (set on the listener).
-                    conns.spawn(handle(stream, redirect::canonical(peer), drain.clone()));
+                    conns.spawn(handle(stream, socket::canonical(peer), drain.clone()));
                 }
                 Err(e) => {
                     // Transient (fd exhaustion, aborted handshakes): back off briefly, keep serving.

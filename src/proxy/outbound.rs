@@ -17,7 +17,7 @@ use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
-use crate::redirect;
+use crate::{redirect, socket};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
     crate::proxy::accept_loop(listener, "outbound", drain, move |stream, peer, drain| {
@@ -25,7 +25,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
         async move {
             let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
             let result = async {
-                let dst = redirect::original_dst(&stream).map(redirect::canonical).map_err(Error::NoOriginalDst)?;
+                let dst = redirect::original_dst(&stream).map(socket::canonical).map_err(Error::NoOriginalDst)?;
                 proxy(&inputs, stream, dst, &mut log).await
             }
             .await;
@@ -104,7 +104,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             log.dst_identity = Some(workload.identity().to_string());
             let key = PoolKey { src: src_identity, dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
-            if let Ok(v) = HeaderValue::from_str(&crate::proxy::baggage::encode(&source)) {
+            if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(&source)) {
                 headers.insert("baggage", v);
             }
             let stream = inputs
@@ -124,7 +124,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
 }
 
 async fn dial(inputs: &ProxyInputs, addr: SocketAddr) -> Result<UpstreamConn, Error> {
-    let s = redirect::connect(addr, &inputs.cfg.socket, inputs.cfg.connect_timeout)
+    let s = socket::connect(addr, &inputs.cfg.socket, inputs.cfg.connect_timeout)
         .await
         .map_err(|source| Error::Connect { dst: addr, source })?;
     Ok(UpstreamConn::Tcp(s))

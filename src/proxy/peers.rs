@@ -11,9 +11,9 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use crate::identity::Identity;
+use crate::metrics::baggage;
 use crate::metrics::traffic::PeerLabels;
 use crate::proxy::access::ConnectionLog;
-use crate::proxy::baggage;
 use crate::state::{ProxyState, Service, Workload};
 
 /// Fills the source and destination-service labels of an inbound HBONE stream.

@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::inpod::protocol::{self, SeqPacket};
-use crate::xds::proto::zds::{self, workload_request::Payload, workload_response};
+use crate::proto::zds::{self, workload_request::Payload, workload_response};
 
 /// A pod as the CNI knows it.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::identity::dev_ca::DevCa;
+use crate::certs::dev_ca::DevCa;
 use crate::testbed::Mesh;
 use crate::testbed::backend::{self, Echo};
 use crate::testbed::node::{Node, NodeSpec, message};

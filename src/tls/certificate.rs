@@ -211,7 +211,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::identity::dev_ca::DevCa;
+    use crate::certs::dev_ca::DevCa;
     use crate::tls::provider::{self, Validity};
 
     fn id(sa: &str) -> Identity {

@@ -8,7 +8,6 @@
 //! crypto backend is chosen in [`provider`].
 
 pub mod certificate;
-pub mod control;
 pub mod crl;
 pub mod provider;
 pub mod verifier;

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::*;
-use crate::identity::dev_ca::DevCa;
+use crate::certs::dev_ca::DevCa;
 
 const ALLOWED_SUITES: [&str; 2] = ["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"];
 
@@ -104,7 +104,7 @@ async fn mutual_tls_between_workloads_of_one_ca() {
 #[tokio::test]
 async fn mutual_tls_under_rsa_and_p384_roots() {
     let fixture = |name: &str| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/identity/testdata");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/certs/testdata");
         std::fs::read_to_string(dir.join(name)).unwrap()
     };
     let cas = [

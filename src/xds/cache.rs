@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 use prost::Message;
 
 use super::convert::{self, AddressResource, ConvertError};
-use super::proto::discovery::Resource;
-use super::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE, security, workload};
+use crate::proto::discovery::Resource;
+use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE, security, workload};
 use crate::rbac::Authorization;
 use crate::state::{Endpoint, ProxyState, Service, Workload};
 

@@ -19,16 +19,16 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::cache::{Rejected, XdsCache};
 use super::metrics::{Termination, XdsMetrics};
-use super::proto::discovery::{
+use crate::control_plane::auth::Credentials;
+use crate::control_plane::channel::{self, ControlPlaneEndpoint};
+use crate::drain::DrainWatcher;
+use crate::proto::discovery::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Node, Status,
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
-use super::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
-use crate::drain::DrainWatcher;
-use crate::identity::auth::Credentials;
+use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
 use crate::readiness::ReadyTask;
 use crate::state::StateStore;
-use crate::tls::control::{self, ControlPlaneEndpoint};
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -186,9 +186,9 @@ pub struct XdsClient {
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
     #[error(transparent)]
-    Connect(#[from] control::ControlPlaneError),
+    Connect(#[from] channel::ControlPlaneError),
     #[error("credentials: {0}")]
-    Auth(#[from] crate::identity::auth::AuthError),
+    Auth(#[from] crate::control_plane::auth::AuthError),
     #[error("stream: {0}")]
     Grpc(String),
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::proto::{security as sec, workload as pw};
+use crate::proto::{security as sec, workload as pw};
 use crate::rbac::{Authorization, Cidr, PolicyAction, PolicyScope, RbacMatch, ServiceAccountMatch, StringMatch};
 use crate::state::service::{
     IpFamily, LoadBalancer, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope, Visibility, WeightedWaypoint,

@@ -1,10 +1,10 @@
 use prost::Message;
 
 use super::*;
+use crate::proto::ADDRESS_TYPE;
+use crate::proto::discovery::Resource;
 use crate::testbed::istiod::to_proto;
 use crate::xds::cache::XdsCache;
-use crate::xds::proto::ADDRESS_TYPE;
-use crate::xds::proto::discovery::Resource;
 
 const YAML: &str = include_str!("../../examples/localhost.yaml");
 
@@ -27,9 +27,9 @@ fn round_trip_through_the_wire_format() {
     assert!(cache.apply(ADDRESS_TYPE, addrs, &[]).rejected.is_empty());
     let pols = to_proto::authorizations(&state)
         .into_iter()
-        .map(|(n, a)| resource(&n, crate::xds::proto::AUTHORIZATION_TYPE, a.encode_to_vec()))
+        .map(|(n, a)| resource(&n, crate::proto::AUTHORIZATION_TYPE, a.encode_to_vec()))
         .collect();
-    assert!(cache.apply(crate::xds::proto::AUTHORIZATION_TYPE, pols, &[]).rejected.is_empty());
+    assert!(cache.apply(crate::proto::AUTHORIZATION_TYPE, pols, &[]).rejected.is_empty());
     let (got, conflicts) = cache.build();
     assert!(conflicts.is_empty());
     let mut want = serde_json::to_value(&state).unwrap();

@@ -11,7 +11,6 @@ pub mod convert;
 pub mod local;
 mod locate;
 pub mod metrics;
-pub mod proto;
 pub mod watch;
 
 pub use local::{InvalidConfig, LocalConfig, LocalConfigError, LocalWorkload, load_file, load_str};

@@ -7,7 +7,7 @@ pub mod netns;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ztunnel::identity::dev_ca::DevCa;
+use ztunnel::certs::dev_ca::DevCa;
 use ztunnel::testbed::Mesh;
 use ztunnel::testbed::backend::Echo;
 use ztunnel::testbed::node::{Node, NodeSpec};

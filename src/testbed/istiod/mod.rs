@@ -21,9 +21,9 @@ use std::time::Duration;
 use prost::Message;
 use tokio::sync::watch;
 
-use crate::identity::dev_ca::DevCa;
+use crate::certs::dev_ca::DevCa;
+use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
 use crate::state::ProxyState;
-use crate::xds::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
 
 /// Why the fake istiod could not start.
 #[derive(Debug, thiserror::Error)]

@@ -19,19 +19,17 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{Shared, Snapshot};
-use crate::tls::certificate::parse_certs;
-use crate::tls::provider;
-use crate::xds::proto::citadel::istio_certificate_service_server::{
-    IstioCertificateService, IstioCertificateServiceServer,
-};
-use crate::xds::proto::citadel::{IstioCertificateRequest, IstioCertificateResponse};
-use crate::xds::proto::discovery::aggregated_discovery_service_server::{
+use crate::proto::citadel::istio_certificate_service_server::{IstioCertificateService, IstioCertificateServiceServer};
+use crate::proto::citadel::{IstioCertificateRequest, IstioCertificateResponse};
+use crate::proto::discovery::aggregated_discovery_service_server::{
     AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
 };
-use crate::xds::proto::discovery::{
+use crate::proto::discovery::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
 };
-use crate::xds::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
+use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
+use crate::tls::certificate::parse_certs;
+use crate::tls::provider;
 
 /// A server-side TLS connection tonic can serve.
 struct TlsIo(TlsStream<TcpStream>);

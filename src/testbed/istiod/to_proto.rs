@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::proto::{security as sec, workload as pw};
 use crate::rbac::{Authorization, Cidr, PolicyAction, PolicyScope, RbacMatch, StringMatch};
 use crate::state::service::{IpFamily, LoadBalancerHealthPolicy, LoadBalancerMode, LoadBalancerScope, Visibility};
 use crate::state::workload::{AppTunnelProtocol, GatewayAddress, GatewayDestination, NetworkMode};
 use crate::state::{HealthStatus, ProxyState, Service, TunnelProtocol, Workload};
-use crate::xds::proto::{security as sec, workload as pw};
 
 fn ip_bytes(ip: IpAddr) -> Vec<u8> {
     match ip {

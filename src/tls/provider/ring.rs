@@ -190,8 +190,8 @@ mod tests {
     use rustls_pki_types::ServerName;
     use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+    use crate::certs::dev_ca::DevCa;
     use crate::identity::Identity;
-    use crate::identity::dev_ca::DevCa;
     use crate::tls::verifier::IdentityVerifier;
     use crate::tls::{root_store, server_config};
 

@@ -1,6 +1,7 @@
-//! Generated protobuf types (from `proto/`, see `build.rs`). Nothing outside [`crate::xds`],
-//! [`crate::identity::ca_client`] and [`crate::testbed`] should touch these: they are converted
-//! to domain types at the boundary ([`super::convert`]).
+//! Generated protobuf types (from `proto/`, see `build.rs`). Only the edges touch these: the
+//! xDS client and its converter ([`crate::xds`]), the CA client ([`crate::certs::ca_client`]),
+//! the ZDS client ([`crate::inpod`]) and the test bed. They are converted to domain types at
+//! the boundary ([`crate::xds::convert`]).
 
 #![allow(clippy::all, missing_docs, rustdoc::all)]
 

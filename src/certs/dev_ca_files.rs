@@ -9,9 +9,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Error;
 use super::dev_ca::DevCa;
 use super::manager::CertificateSource;
-use super::{Error, Identity};
+use crate::identity::Identity;
 use crate::tls::WorkloadCertificate;
 
 pub struct DevCaFiles {

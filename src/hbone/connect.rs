@@ -9,12 +9,12 @@ use std::time::Duration;
 use rustls_pki_types::{IpAddr as PkiIpAddr, ServerName};
 use tokio_rustls::TlsConnector;
 
+use crate::certs::manager::SecretManager;
 use crate::drain::DrainWatcher;
 use crate::hbone::client::H2Client;
 use crate::hbone::pool::{Connector, PoolKey};
 use crate::hbone::{self, H2Settings};
-use crate::identity::manager::SecretManager;
-use crate::redirect::{self, SocketOptions};
+use crate::socket::{self, SocketOptions};
 use crate::tls;
 use crate::tls::crl::CrlStore;
 
@@ -56,7 +56,7 @@ impl Connector for HboneConnector {
                 .map_err(|e| hbone::Error::Connect(format!("no certificate for {}: {e}", key.src)))?;
             let config = tls::client_config_with_crls(&cert, &key.dst_identities, crls)
                 .map_err(|e| hbone::Error::Connect(format!("TLS config: {e}")))?;
-            let tcp = redirect::connect(key.dst, &socket, timeout).await.map_err(|e| {
+            let tcp = socket::connect(key.dst, &socket, timeout).await.map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::TimedOut {
                     ", maybe a NetworkPolicy is blocking HBONE port 15008"
                 } else {

@@ -19,7 +19,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::AbortHandle;
 
-use super::{Error, Identity};
+use super::Error;
+use crate::identity::Identity;
 use crate::tls::WorkloadCertificate;
 use crate::tls::certificate::{details, to_pem};
 
@@ -290,7 +291,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
-    use crate::identity::dev_ca::DevCa;
+    use crate::certs::dev_ca::DevCa;
 
     /// A dev CA with a call counter, a failure switch and configurable validity.
     struct TestSource {

@@ -20,8 +20,9 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer, PrivateKeyDer};
 
+use super::Error;
 use super::manager::CertificateSource;
-use super::{Error, Identity};
+use crate::identity::Identity;
 use crate::tls::certificate::{pem_encode, to_pem};
 use crate::tls::provider::{self, KeyedCert, Validity};
 use crate::tls::{self, WorkloadCertificate};
@@ -326,7 +327,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/identity/testdata").join(name)).unwrap()
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/certs/testdata").join(name)).unwrap()
     }
 
     /// (Handshakes under these roots: `tls::tests::mutual_tls_under_rsa_and_p384_roots`.)

@@ -1,17 +1,11 @@
 //! Workload identities: the SPIFFE ID `spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`.
 //!
-//! Owns parsing, formatting and comparison of identities. It never performs I/O; certificates
-//! for an identity are issued by [`crate::identity`]'s CA sources and held by the secret manager.
-
-pub mod auth;
-pub mod ca_client;
-pub mod dev_ca;
-pub mod dev_ca_files;
-pub mod manager;
+//! Owns parsing, formatting and comparison of identities: a value type and a leaf of the
+//! module graph (it imports nothing from the crate). It never performs I/O; certificates for
+//! an identity are issued and held by [`crate::certs`].
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
@@ -24,28 +18,6 @@ pub enum IdentityError {
     NotSpiffe(String),
     #[error("identity {0:?} must have the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>")]
     BadShape(String),
-}
-
-/// Why a certificate for an identity could not be obtained. `Clone` because one failed fetch
-/// is reported to every task waiting for that identity.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Error {
-    #[error("CA unavailable: {0}")]
-    CaUnavailable(String),
-    #[error(transparent)]
-    Tls(#[from] crate::tls::Error),
-    #[error(transparent)]
-    Identity(#[from] IdentityError),
-    #[error("{path}: {reason}")]
-    Io { path: std::path::PathBuf, reason: String },
-    #[error("CA returned a certificate for {got} instead of {requested}")]
-    WrongIdentity { requested: String, got: String },
-    #[error("certificate for {identity} expired at {not_after:?}")]
-    Expired { identity: String, not_after: SystemTime },
-    #[error("CA certificate is not usable as a CA: {0}")]
-    InvalidCa(String),
-    #[error("certificate request for {0} was cancelled (identity forgotten or manager dropped)")]
-    Cancelled(String),
 }
 
 /// A SPIFFE workload identity. Upstream only accepts the `ns/<ns>/sa/<sa>` path shape, and so do we.

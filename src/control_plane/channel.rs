@@ -16,9 +16,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint};
 
-use super::certificate::parse_certs;
-use super::provider;
 use crate::config::RootCert;
+use crate::tls::certificate::parse_certs;
+use crate::tls::provider;
 
 /// Upstream's control-plane timings.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

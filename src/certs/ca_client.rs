@@ -10,15 +10,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::auth::Credentials;
+use super::Error;
 use super::manager::CertificateSource;
-use super::{Error, Identity};
+use crate::control_plane::auth::Credentials;
+use crate::control_plane::channel::ControlPlaneEndpoint;
+use crate::identity::Identity;
+use crate::proto::citadel::IstioCertificateRequest;
+use crate::proto::citadel::istio_certificate_service_client::IstioCertificateServiceClient;
 use crate::tls::WorkloadCertificate;
 use crate::tls::certificate::pem_encode;
-use crate::tls::control::ControlPlaneEndpoint;
 use crate::tls::provider;
-use crate::xds::proto::citadel::IstioCertificateRequest;
-use crate::xds::proto::citadel::istio_certificate_service_client::IstioCertificateServiceClient;
 
 /// How to reach the CA.
 #[derive(Debug, Clone)]
