@@ -186,7 +186,7 @@ impl H2Client {
             // Dropping `stream`/`body` resets it if the peer has not ended it already.
             return Err(Error::Status(parts.status));
         }
-        Ok(H2Stream::new(stream, body, Some(slot), parts.headers))
+        Ok(H2Stream::new(stream, body, Some(Arc::new(slot)), parts.headers))
     }
 
     // GOAWAY and connection-level failures make the connection useless for new streams; mark it

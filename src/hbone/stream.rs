@@ -15,7 +15,10 @@ use bytes::{Buf, Bytes};
 use h2::{RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::client::StreamSlot;
+/// Whatever the stream's creator needs kept alive until both halves are dropped (the client
+/// connection's stream slot, whose `Drop` releases it). Type-erased so this module does not
+/// depend on the client.
+pub(crate) type StreamGuard = Arc<dyn Send + Sync>;
 
 /// A bidirectional `CONNECT` tunnel. Split it with [`H2Stream::into_split`] to drive both
 /// directions from different tasks without a lock.
@@ -32,24 +35,23 @@ pub struct H2StreamReader {
     pending: Bytes,
     eof: bool,
     // Keeps the client connection's active-stream count up while either half lives.
-    _slot: Option<Arc<StreamSlot>>,
+    _slot: Option<StreamGuard>,
 }
 
 /// The sending half of an [`H2Stream`].
 pub struct H2StreamWriter {
     send: SendStream<Bytes>,
     shut_down: bool,
-    _slot: Option<Arc<StreamSlot>>,
+    _slot: Option<StreamGuard>,
 }
 
 impl H2Stream {
     pub(crate) fn new(
         send: SendStream<Bytes>,
         recv: RecvStream,
-        slot: Option<StreamSlot>,
+        slot: Option<StreamGuard>,
         response_headers: http::HeaderMap,
     ) -> Self {
-        let slot = slot.map(Arc::new);
         H2Stream {
             reader: H2StreamReader { recv, pending: Bytes::new(), eof: false, _slot: slot.clone() },
             writer: H2StreamWriter { send, shut_down: false, _slot: slot },

@@ -15,21 +15,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::drain::{self, DrainTrigger, DrainWatcher};
+use crate::proto::zds::{self, workload_request::Payload};
 use crate::readiness::ReadyTask;
-use crate::redirect::netns::Netns;
-use crate::xds::proto::zds::{self, workload_request::Payload};
+use crate::socket::netns::Netns;
 
 use super::protocol::{ProtocolError, SeqPacket};
-use super::states::{Phase, PodStates};
-
-/// What the CNI tells us about a pod.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodInfo {
-    pub uid: String,
-    pub name: String,
-    pub namespace: String,
-    pub service_account: String,
-}
+use super::states::{Phase, PodInfo, PodStates};
 
 /// Starts a pod's proxy inside its namespace; the returned handle stops it.
 pub trait PodStarter: Send + Sync {

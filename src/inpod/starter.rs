@@ -9,14 +9,15 @@ use std::sync::Arc;
 use crate::dns::metrics::DnsMetrics;
 use crate::dns::server::{self as dns, DnsConfig, DnsServer};
 
+use crate::certs::manager::SecretManager;
 use crate::config::ProxyWorkloadInfo;
-use crate::identity::manager::SecretManager;
 use crate::metrics::TrafficMetrics;
 use crate::proxy::{LOCAL_WORKLOAD_WAIT, Proxy, ProxyConfig};
-use crate::redirect::netns::Netns;
+use crate::socket::netns::Netns;
 use crate::state::StateStore;
 
-use super::manager::{PodHandle, PodInfo, PodStarter, pod_drain};
+use super::manager::{PodHandle, PodStarter, pod_drain};
+use super::states::PodInfo;
 
 /// The per-pod DNS proxy's shared settings (`None` when ISTIO_META_DNS_CAPTURE=false).
 pub struct DnsSettings {
@@ -65,12 +66,9 @@ impl PodStarter for ProxyStarter {
                 // namespace they were created in.
                 let _rt = handle.enter();
                 let reuse_port = cfg.reuse_port;
-                let listen = crate::redirect::ListenOptions {
-                    reuse_port,
-                    keepalive: cfg.socket.keepalive,
-                    ..Default::default()
-                };
-                if reuse_port && let Err(e) = crate::redirect::migrate_requests_on_close() {
+                let listen =
+                    crate::socket::ListenOptions { reuse_port, keepalive: cfg.socket.keepalive, ..Default::default() };
+                if reuse_port && let Err(e) = crate::socket::migrate_requests_on_close() {
                     tracing::debug!(
                         "cannot enable tcp_migrate_req in the pod (a hand-over may reset queued connections): {e}"
                     );
@@ -78,8 +76,8 @@ impl PodStarter for ProxyStarter {
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
                 let bind_dns = |addr: SocketAddr| -> Result<_, String> {
                     let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
-                    let udp = crate::redirect::bind_udp(addr, reuse_port).map_err(what)?;
-                    let tcp = crate::redirect::bind(addr, &listen).map_err(what)?;
+                    let udp = crate::socket::bind_udp(addr, reuse_port).map_err(what)?;
+                    let tcp = crate::socket::bind(addr, &listen).map_err(what)?;
                     Ok((udp, tcp))
                 };
                 let mut dns = Vec::new();

@@ -18,8 +18,16 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use serde::Serialize;
 
-use super::manager::PodInfo;
 use crate::proxy::connections::{ConnectionsDump, LiveConnections};
+
+/// What the CNI tells us about a pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    pub uid: String,
+    pub name: String,
+    pub namespace: String,
+    pub service_account: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Phase {
