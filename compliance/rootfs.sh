@@ -7,6 +7,16 @@
 # it as that user.
 stage_rootfs() {
   local bin=$1 rootfs=$2
+  # The test bed (a CA that signs any CSR, a test CNI) must never ship: it is compiled only
+  # with the `testing` feature, which image builds do not enable. Checked on the symbols.
+  local testbed
+  testbed=$(nm -C "$bin" 2>/dev/null | grep -c 'ztunnel::testbed::' || true)
+  if [ "$testbed" != 0 ]; then
+    echo "refusing to stage $bin: it contains $testbed test-bed symbols (built with --features testing?)" >&2
+    return 1
+  fi
+  nm "$bin" >/dev/null || { echo "cannot read the symbols of $bin" >&2; return 1; }
+  echo "no test-bed symbols in $bin"
   rm -rf "$rootfs"
   mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc" "$rootfs/tmp"
   chmod 1777 "$rootfs/tmp"

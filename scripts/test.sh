@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 FIPS_TARGET=target/fips   # own target dir: different features, and each build's tests find the other's binary
 fips() { CARGO_TARGET_DIR=$FIPS_TARGET "$@" --no-default-features --features tls-boring; }
 
+# Lints are policy (both builds): formatting, clippy with warnings as errors, no import
+# cycles between modules.
+cargo fmt --check
+python3 scripts/module-graph.py
+cargo clippy --locked --all-targets -- -D warnings
+fips cargo clippy --locked --all-targets -- -D warnings
+
 # Istio's own control plane (interop/istio: istiod's discovery server and CA, istioctl's
 # config-dump reader, built from Istio's Go packages) for tests/istio.rs, and its Go tests.
 mkdir -p target/interop

@@ -38,6 +38,12 @@
 //! - `testbed` (tests, benches and `demo` only, behind the `testing` feature): a test istiod,
 //!   a test CNI, process spawners.
 
+// `unsafe` only where the standard library, socket2 and tokio have no safe API; each such module
+// is allowed below (or at its declaration) and says why in its header: socket (setns, rlimit,
+// IPV6_TRANSPARENT), redirect (SO_ORIGINAL_DST), inpod::protocol (SCM_RIGHTS over SOCK_SEQPACKET),
+// tls::provider::boring (BoringSSL's FIPS self-test and service indicator), testbed::netns.
+#![deny(unsafe_code)]
+
 // Roughly from the leaves up: each module imports only from modules listed above it, except
 // `app`, which wires everything.
 pub mod admin;
@@ -56,10 +62,13 @@ pub mod proto;
 pub mod proxy;
 pub mod rbac;
 pub mod readiness;
+#[allow(unsafe_code)]
 pub mod redirect;
+#[allow(unsafe_code)]
 pub mod socket;
 pub mod state;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testbed;
 pub mod tls;
 pub mod xds;

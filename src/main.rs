@@ -37,7 +37,11 @@ fn main() -> ExitCode {
             print_version();
             Ok(())
         }
+        #[cfg(feature = "testing")]
         "demo" => ztunnel::testbed::demo::run(&args[1..]),
+        // Production builds carry no test bed (its CA signs anything): the demo is not in them.
+        #[cfg(not(feature = "testing"))]
+        "demo" => Err(anyhow::anyhow!("this build has no demo: run `cargo run --release --features testing -- demo`")),
         "dev-ca" => dev_ca(&args[1..]),
         "redirect" => redirect(&args[1..]),
         "help" | "-h" | "--help" => {

@@ -7,6 +7,7 @@
 //! - [`states`]: the per-pod view `/config_dump` shows as `workloadState`.
 
 pub mod manager;
+#[allow(unsafe_code)] // SCM_RIGHTS: receiving the pod's netns fd over the CNI's SOCK_SEQPACKET socket
 pub mod protocol;
 pub mod starter;
 pub mod states;

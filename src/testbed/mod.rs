@@ -10,6 +10,7 @@ pub mod cni;
 pub mod demo;
 pub mod http;
 pub mod istiod;
+#[allow(unsafe_code)] // setns(2) on the calling thread
 pub mod netns;
 pub mod node;
 pub mod socks;

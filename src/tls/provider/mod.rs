@@ -27,6 +27,7 @@ cfg_if::cfg_if! {
         // `self::` because a bare `ring` would be ambiguous with the `ring` crate.
         use self::ring as backend;
     } else if #[cfg(feature = "tls-boring")] {
+        #[allow(unsafe_code)] // BoringSSL's FIPS_version and FIPS service indicator
         mod boring;
         // `self::` because a bare `boring` would be ambiguous with the `boring` crate.
         use self::boring as backend;

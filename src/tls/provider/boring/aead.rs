@@ -284,7 +284,7 @@ mod tests {
                 let wire_copy = wire.clone();
                 let opened = dec.decrypt(opaque(&mut wire[5..]), seq).expect("open");
                 assert_eq!(opened.typ, ContentType::ApplicationData);
-                assert_eq!(&opened.payload[..], b"ping");
+                assert_eq!(opened.payload, b"ping");
 
                 bad[6] ^= 1;
                 let mut fresh = alg.opener(&key(alg), iv());
