@@ -13,7 +13,7 @@ use crate::certs::manager::SecretManager;
 use crate::drain::DrainWatcher;
 use crate::hbone::client::H2Client;
 use crate::hbone::pool::{Connector, PoolKey};
-use crate::hbone::{self, H2Settings};
+use crate::hbone::{self, DialError, H2Settings};
 use crate::socket::{self, SocketOptions};
 use crate::tls;
 use crate::tls::crl::CrlStore;
@@ -53,25 +53,20 @@ impl Connector for HboneConnector {
             let cert = certs
                 .fetch_certificate(&key.src)
                 .await
-                .map_err(|e| hbone::Error::Connect(format!("no certificate for {}: {e}", key.src)))?;
-            let config = tls::client_config_with_crls(&cert, &key.dst_identities, crls)
-                .map_err(|e| hbone::Error::Connect(format!("TLS config: {e}")))?;
-            let tcp = socket::connect(key.dst, &socket, timeout).await.map_err(|e| {
-                let hint = if e.kind() == std::io::ErrorKind::TimedOut {
-                    ", maybe a NetworkPolicy is blocking HBONE port 15008"
-                } else {
-                    ""
-                };
-                hbone::Error::Connect(format!("TCP connect to {}: {e}{hint}", key.dst))
-            })?;
+                .map_err(|e| DialError::Certificate { identity: key.src.to_string(), reason: e.to_string() })?;
+            let config =
+                tls::client_config_with_crls(&cert, &key.dst_identities, crls).map_err(DialError::TlsConfig)?;
+            let tcp = socket::connect(key.dst, &socket, timeout)
+                .await
+                .map_err(|source| DialError::Tcp { dst: key.dst, source })?;
             // The server name is ignored by our verifier (identities are checked instead) and
             // SNI is disabled, so any syntactically valid name works.
             let name = ServerName::IpAddress(PkiIpAddr::from(key.dst.ip()));
             let mut tls =
                 tokio::time::timeout(timeout, TlsConnector::from(config).connect(name, hbone::transport(tcp)))
                     .await
-                    .map_err(|_| hbone::Error::Connect(format!("TLS handshake with {} timed out", key.dst)))?
-                    .map_err(|e| hbone::Error::Connect(format!("TLS handshake with {}: {e}", key.dst)))?;
+                    .map_err(|_| DialError::HandshakeTimeout { dst: key.dst })?
+                    .map_err(|source| DialError::Handshake { dst: key.dst, source })?;
             tls.get_mut().1.set_buffer_limit(Some(hbone::TLS_BUFFER_LIMIT));
             let info = tls::connection_info(tls.get_ref().1);
             tracing::info!(

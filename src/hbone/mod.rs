@@ -107,7 +107,7 @@ pub enum Error {
     Status(http::StatusCode),
     /// Raised by [`Connector`] implementations (TCP/TLS failures, timeouts, ...).
     #[error("hbone connect failed: {0}")]
-    Connect(String),
+    Dial(#[from] DialError),
     /// A pooled dial failed; every caller waiting on that dial gets the same error.
     #[error("hbone pooled connection attempt failed: {0}")]
     PoolConnect(Arc<Error>),
@@ -120,6 +120,53 @@ pub enum Error {
     InvalidRequest(String),
     #[error("hbone keepalive: no PING answer within {0:?}")]
     KeepaliveTimeout(Duration),
+}
+
+/// Why dialling a peer ztunnel failed, before any HTTP/2 was spoken.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// Our own certificate for the source identity (CA unreachable, refused, ...).
+    #[error("no certificate for {identity}: {reason}")]
+    Certificate { identity: String, reason: String },
+    #[error("TLS config: {0}")]
+    TlsConfig(crate::tls::Error),
+    #[error("TCP connect to {dst}: {source}{}", if source.kind() == std::io::ErrorKind::TimedOut { ", maybe a NetworkPolicy is blocking HBONE port 15008" } else { "" })]
+    Tcp { dst: std::net::SocketAddr, source: std::io::Error },
+    #[error("TLS handshake with {dst} timed out")]
+    HandshakeTimeout { dst: std::net::SocketAddr },
+    /// The peer's certificate was refused (wrong identity, untrusted, revoked) or it refused ours.
+    #[error("TLS handshake with {dst}: {source}")]
+    Handshake { dst: std::net::SocketAddr, source: std::io::Error },
+    /// The shared dial this caller waited on was dropped without an outcome.
+    #[error("dial to {dst} ended without a result")]
+    Abandoned { dst: std::net::SocketAddr },
+}
+
+/// Who an HBONE failure is attributed to, for the proxy's error mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HboneBlame {
+    /// Our side: no certificate, a bad local TLS configuration.
+    Local,
+    /// The peer ztunnel: unreachable, refused TLS, answered CONNECT with an error.
+    Peer,
+}
+
+impl Error {
+    pub fn blame(&self) -> HboneBlame {
+        match self {
+            Error::Dial(DialError::Certificate { .. } | DialError::TlsConfig(_)) | Error::PoolClosed => {
+                HboneBlame::Local
+            }
+            Error::PoolConnect(inner) => inner.blame(),
+            Error::InvalidRequest(_) => HboneBlame::Local,
+            Error::Dial(_)
+            | Error::Io(_)
+            | Error::H2(_)
+            | Error::Status(_)
+            | Error::ConnectionClosed
+            | Error::KeepaliveTimeout(_) => HboneBlame::Peer,
+        }
+    }
 }
 
 /// Sends a PING every `interval` and resolves (with the reason) once one goes unanswered for

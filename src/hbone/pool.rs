@@ -33,7 +33,7 @@ use tracing::debug;
 
 use super::client::{H2Client, StreamSlot};
 use super::stream::H2Stream;
-use super::{Error, H2Settings};
+use super::{DialError, Error, H2Settings};
 use crate::drain::DrainWatcher;
 use crate::identity::Identity;
 
@@ -148,7 +148,7 @@ impl Pool {
                     }
                 }
                 Err(_) => {
-                    return Err(Error::Connect(format!("dial to {} ended without a result", key.dst)));
+                    return Err(DialError::Abandoned { dst: key.dst }.into());
                 }
             }
         }
@@ -272,7 +272,8 @@ mod tests {
                 this.dials.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(this.delay).await;
                 if this.fail.load(Ordering::SeqCst) {
-                    return Err(Error::Connect("test dial refused".into()));
+                    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+                    return Err(DialError::Tcp { dst: this.addr, source: refused }.into());
                 }
                 let sock = TcpStream::connect(this.addr).await?;
                 sock.set_nodelay(true)?;

@@ -40,9 +40,6 @@ pub struct ConnectionLog {
     pub dst_workload: Option<String>,
     pub dst_namespace: Option<String>,
     pub dst_identity: Option<String>,
-    /// Istio `response_flags` for a failed connection (e.g. "DENY" for an authorization
-    /// denial); `None` lets the outcome decide ("-" on success).
-    pub response_flags: Option<&'static str>,
     /// True when the connection is carried over HBONE (mTLS) on our side.
     pub mtls: bool,
     metrics: Arc<TrafficMetrics>,
@@ -66,7 +63,6 @@ impl ConnectionLog {
             dst_workload: None,
             dst_namespace: None,
             dst_identity: None,
-            response_flags: None,
             mtls: false,
             metrics: metrics.clone(),
             src_labels: None,
@@ -120,11 +116,11 @@ impl ConnectionLog {
 
     /// Emits the access-log line: INFO on success, ERROR with the reason on failure.
     /// Also records the close in the metrics (always, whatever the log level).
-    pub fn finish<E: std::fmt::Display>(mut self, result: Result<Transferred, E>) {
+    pub fn finish(mut self, result: Result<Transferred, super::Error>) {
         let bytes = result.as_ref().map(|t| *t).unwrap_or_default();
         self.opened();
         if let Some(open) = self.open.take() {
-            let flag = result.is_err().then(|| self.response_flags.unwrap_or("CONNECT"));
+            let flag = result.as_ref().err().map(super::Error::response_flag);
             open.close(bytes.sent, bytes.received, flag);
         }
         let enabled = match result {

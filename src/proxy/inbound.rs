@@ -129,7 +129,7 @@ struct ConnInfo {
 
 /// Why a CONNECT was refused, and the status that says so.
 #[derive(Debug, thiserror::Error)]
-enum Refusal {
+pub enum Refusal {
     #[error("authority {0:?} is not an ip:port")]
     BadAuthority(String),
     #[error("authority IP {authority} does not match the address the connection arrived on ({local})")]
@@ -141,7 +141,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Refusal::NoWorkload(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -158,8 +158,9 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         let (target, workload) = match target {
             Ok(t) => t,
             Err(refusal) => {
-                req.reject(refusal.status());
-                return Err(Error::Refused(format!("CONNECT {}: {refusal}", req_authority)));
+                let e = Error::ConnectRefused { authority: req_authority, refusal };
+                req.reject(e.hbone_status());
+                return Err(e);
             }
         };
         log.dst_addr = Some(target);
@@ -173,23 +174,23 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         // re-checked against this stream rather than missed.
         let mut registration = inputs.connections.register(facts.clone());
         if let Err(reason) = authz::authorize(&inputs.state.snapshot(), &facts, inputs.cfg.authz_info_logging) {
-            req.reject(StatusCode::UNAUTHORIZED);
-            log.response_flags = Some("DENY");
-            return Err(Error::AuthorizationPolicyRejection(reason));
+            let e = Error::AuthorizationPolicyRejection(reason);
+            req.reject(e.hbone_status());
+            return Err(e);
         }
         let mut upstream =
             match socket::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
                 Ok(s) => s,
                 Err(source) => {
-                    req.reject(StatusCode::SERVICE_UNAVAILABLE);
-                    return Err(Error::Connect { dst: target, source });
+                    let e = Error::Connect { dst: target, source };
+                    req.reject(e.hbone_status());
+                    return Err(e);
                 }
             };
         let stream = req.accept(HeaderMap::new()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         tokio::select! {
             copied = copy::hbone_to_tcp(stream, &mut upstream) => Ok(copied?),
             reason = registration.revoked() => {
-                log.response_flags = Some("DENY");
                 Err(Error::AuthorizationPolicyRevoked(reason))
             }
         }

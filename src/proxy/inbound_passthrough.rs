@@ -41,12 +41,11 @@ async fn proxy(
     }
     let workload = inputs.local_workload().await?;
     if !workload.workload_ips.contains(&dst.ip()) {
-        return Err(Error::Refused(format!(
-            "{} is not an address of local workload {}/{}",
-            dst.ip(),
-            workload.namespace,
-            workload.name
-        )));
+        return Err(Error::NotLocalAddress {
+            ip: dst.ip(),
+            namespace: workload.namespace.clone(),
+            name: workload.name.clone(),
+        });
     }
     log.dst_workload = Some(workload.name.clone());
     log.dst_namespace = Some(workload.namespace.clone());
@@ -59,7 +58,6 @@ async fn proxy(
     let facts = Arc::new(InboundConn::new(peer, None, dst, workload));
     let mut registration = inputs.connections.register(facts.clone());
     if let Err(reason) = authz::authorize(&inputs.state.snapshot(), &facts, inputs.cfg.authz_info_logging) {
-        log.response_flags = Some("DENY");
         // Returning drops `client`: closed without a byte read or forwarded.
         return Err(Error::AuthorizationPolicyRejection(reason));
     }
@@ -73,7 +71,6 @@ async fn proxy(
     tokio::select! {
         copied = copy::tcp(&mut client, &mut upstream) => Ok(copied?),
         reason = registration.revoked() => {
-            log.response_flags = Some("DENY");
             Err(Error::AuthorizationPolicyRevoked(reason))
         }
     }

@@ -113,7 +113,10 @@ pub struct BoundAddrs {
     pub socks5: Option<SocketAddr>,
 }
 
-/// Why a proxied connection failed. `side` says whose fault it was, for logs and metrics.
+/// Why a proxied connection failed. Each variant says what went wrong in terms of who is to
+/// blame ([`Error::blame`]); the SOCKS5 reply ([`socks5::reply_for`]), the HBONE status
+/// ([`Error::hbone_status`]) and the `response_flags` label ([`Error::response_flag`]) all derive
+/// from the variant, never from the message.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no original destination: {0} (connection was not redirected by iptables?)")]
@@ -130,17 +133,93 @@ pub enum Error {
     Hbone { dst: SocketAddr, source: hbone::Error },
     #[error("connect to {dst} failed: {source}")]
     Connect { dst: SocketAddr, source: io::Error },
-    #[error("refused: {0}")]
-    Refused(String),
+    /// The source's CONNECT names a destination this node does not serve.
+    #[error("refused: CONNECT {authority}: {refusal}")]
+    ConnectRefused { authority: String, refusal: inbound::Refusal },
+    /// Plaintext inbound (15006) to an IP that is not the local workload's.
+    #[error("refused: {ip} is not an address of local workload {namespace}/{name}")]
+    NotLocalAddress { ip: IpAddr, namespace: String, name: String },
     /// Upstream's wording, so access-log greps carry over.
     #[error("connection closed due to policy rejection: {0}")]
     AuthorizationPolicyRejection(crate::rbac::DenyReason),
     #[error("connection closed due to policy change: {0}")]
     AuthorizationPolicyRevoked(crate::rbac::DenyReason),
     #[error("SOCKS5: {0}")]
-    Socks5(String),
+    Socks5(#[from] socks5::Socks5Error),
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
+}
+
+/// Who a failed connection is attributed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Blame {
+    /// The client or peer that opened the connection: a bad request, a call to our own ports,
+    /// a policy that denies it.
+    Source,
+    /// Where it was going: unreachable, refused, no healthy endpoint, a peer ztunnel that failed.
+    Destination,
+    /// What istiod told us, or has not yet: an unknown local workload, no certificate.
+    ControlPlane,
+    /// This node: capture without an original destination, a local TLS configuration error.
+    Local,
+    /// The connection itself broke mid-way (reset, timeout), either end.
+    Network,
+}
+
+impl Error {
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::SelfCall(_)
+            | Error::ConnectRefused { .. }
+            | Error::NotLocalAddress { .. }
+            | Error::AuthorizationPolicyRejection(_)
+            | Error::AuthorizationPolicyRevoked(_)
+            | Error::Socks5(_) => Blame::Source,
+            Error::Route(_) | Error::Connect { .. } => Blame::Destination,
+            Error::Hbone { source, .. } => match source.blame() {
+                hbone::HboneBlame::Local => Blame::Local,
+                hbone::HboneBlame::Peer => Blame::Destination,
+            },
+            Error::UnknownLocalWorkload(_) | Error::Certificate { .. } => Blame::ControlPlane,
+            Error::NoOriginalDst(_) => Blame::Local,
+            Error::Io(_) => Blame::Network,
+        }
+    }
+
+    /// Istio's `response_flags` label for the connection's metrics.
+    pub fn response_flag(&self) -> &'static str {
+        match self {
+            Error::AuthorizationPolicyRejection(_) | Error::AuthorizationPolicyRevoked(_) => "DENY",
+            Error::NoOriginalDst(_)
+            | Error::SelfCall(_)
+            | Error::UnknownLocalWorkload(_)
+            | Error::Route(_)
+            | Error::Certificate { .. }
+            | Error::Hbone { .. }
+            | Error::Connect { .. }
+            | Error::ConnectRefused { .. }
+            | Error::NotLocalAddress { .. }
+            | Error::Socks5(_)
+            | Error::Io(_) => "CONNECT",
+        }
+    }
+
+    /// The status an inbound CONNECT is answered with when it fails before the tunnel opens.
+    pub fn hbone_status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Error::ConnectRefused { refusal, .. } => refusal.status(),
+            Error::AuthorizationPolicyRejection(_) | Error::AuthorizationPolicyRevoked(_) => StatusCode::UNAUTHORIZED,
+            Error::SelfCall(_) | Error::NotLocalAddress { .. } | Error::Socks5(_) => StatusCode::BAD_REQUEST,
+            Error::Connect { .. }
+            | Error::Route(_)
+            | Error::Hbone { .. }
+            | Error::UnknownLocalWorkload(_)
+            | Error::Certificate { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::NoOriginalDst(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 /// How long a connection waits for the local workload to appear in the state (upstream: 5 s).
@@ -334,3 +413,6 @@ where
     drop(drain);
     while conns.join_next().await.is_some() {}
 }
+
+#[cfg(test)]
+mod error_tests;

@@ -42,6 +42,36 @@ pub enum Target {
     Host(String, u16),
 }
 
+/// Why a SOCKS5 client got no tunnel.
+#[derive(Debug, thiserror::Error)]
+pub enum Socks5Error {
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    #[error("unknown host in {0:?}")]
+    UnknownHost(Target),
+}
+
+/// The reply a SOCKS5 client gets when its connection cannot be established.
+pub fn reply_for(e: &Error) -> Reply {
+    match e {
+        Error::Socks5(Socks5Error::Handshake(h)) => h.reply.unwrap_or(Reply::GeneralFailure),
+        Error::Socks5(Socks5Error::UnknownHost(_)) => Reply::HostUnreachable,
+        Error::Socks5(Socks5Error::HandshakeTimeout) => Reply::GeneralFailure,
+        Error::SelfCall(_)
+        | Error::ConnectRefused { .. }
+        | Error::NotLocalAddress { .. }
+        | Error::AuthorizationPolicyRejection(_)
+        | Error::AuthorizationPolicyRevoked(_) => Reply::NotAllowed,
+        Error::Route(_) => Reply::HostUnreachable,
+        Error::Connect { .. } | Error::Hbone { .. } => Reply::ConnectionRefused,
+        Error::NoOriginalDst(_) | Error::UnknownLocalWorkload(_) | Error::Certificate { .. } | Error::Io(_) => {
+            Reply::GeneralFailure
+        }
+    }
+}
+
 /// A malformed or unsupported request, with the reply it deserves (if any can be sent).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -151,32 +181,27 @@ async fn handle(
 ) -> Result<crate::proxy::copy::Transferred, Error> {
     // A client that never finishes its handshake must not hold a task forever.
     let target = match tokio::time::timeout(Duration::from_secs(10), read_request(&mut client)).await {
-        Err(_) => return Err(Error::Socks5("handshake timed out".into())),
+        Err(_) => return Err(Socks5Error::HandshakeTimeout.into()),
         Ok(Err(e)) => {
             if let Some(reply) = e.reply {
                 let _ = write_reply(&mut client, reply, UNSPECIFIED).await;
             }
-            return Err(Error::Socks5(e.message));
+            return Err(Socks5Error::Handshake(e).into());
         }
         Ok(Ok(t)) => t,
     };
     let dst = match resolve(inputs, &target) {
         Some(d) => d,
         None => {
-            let _ = write_reply(&mut client, Reply::HostUnreachable, UNSPECIFIED).await;
-            return Err(Error::Socks5(format!("unknown host in {target:?}")));
+            let e = Error::from(Socks5Error::UnknownHost(target));
+            let _ = write_reply(&mut client, reply_for(&e), UNSPECIFIED).await;
+            return Err(e);
         }
     };
     let upstream = match outbound::establish(inputs, dst, log).await {
         Ok(u) => u,
         Err(e) => {
-            let reply = match &e {
-                Error::SelfCall(_) | Error::Refused(_) => Reply::NotAllowed,
-                Error::Route(_) => Reply::HostUnreachable,
-                Error::Connect { .. } | Error::Hbone { .. } => Reply::ConnectionRefused,
-                _ => Reply::GeneralFailure,
-            };
-            let _ = write_reply(&mut client, reply, UNSPECIFIED).await;
+            let _ = write_reply(&mut client, reply_for(&e), UNSPECIFIED).await;
             return Err(e);
         }
     };
