@@ -4,6 +4,7 @@
 //! a module imports only modules above it (`scripts/module-graph.py` checks there are no cycles).
 //!
 //! Values and leaves:
+//! - [`util`]: locks, backoff with jitter, address normalisation (each written once).
 //! - [`drain`]: graceful-shutdown signalling.
 //! - [`identity`]: the SPIFFE identity value type (parse, format, compare). No I/O.
 //! - [`socket`]: the socket factory every listener and dialler goes through (options, marks,
@@ -46,29 +47,30 @@
 
 // Roughly from the leaves up: each module imports only from modules listed above it, except
 // `app`, which wires everything.
-pub mod admin;
-pub mod app;
-pub mod certs;
-pub mod config;
-pub mod control_plane;
-pub mod dns;
+pub mod util;
 pub mod drain;
-pub mod hbone;
-pub mod http_util;
 pub mod identity;
-pub mod inpod;
-pub mod metrics;
-pub mod proto;
-pub mod proxy;
-pub mod rbac;
-pub mod readiness;
-#[allow(unsafe_code)]
-pub mod redirect;
 #[allow(unsafe_code)]
 pub mod socket;
-pub mod state;
+pub mod config;
 pub mod telemetry;
+pub mod proto;
+#[allow(unsafe_code)]
+pub mod redirect;
+pub mod tls;
+pub mod control_plane;
+pub mod certs;
+pub mod rbac;
+pub mod state;
+pub mod readiness;
+pub mod xds;
+pub mod hbone;
+pub mod http_util;
+pub mod metrics;
+pub mod proxy;
+pub mod dns;
+pub mod inpod;
+pub mod admin;
+pub mod app;
 #[cfg(any(test, feature = "testing"))]
 pub mod testbed;
-pub mod tls;
-pub mod xds;

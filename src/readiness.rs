@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::drain::DrainWatcher;
+use crate::util::sync::lock;
 
 /// The set of start-up tasks still pending.
 #[derive(Clone, Default)]
@@ -30,7 +31,7 @@ pub struct ReadyTask {
 impl ReadyTask {
     /// Marks the task complete.
     pub fn done(self) {
-        self.ready.0.lock().expect("poisoned").remove(&self.name);
+        lock(&self.ready.0).remove(&self.name);
     }
 }
 
@@ -40,13 +41,13 @@ impl Ready {
     }
 
     pub fn register(&self, name: &str) -> ReadyTask {
-        self.0.lock().expect("poisoned").insert(name.to_string());
+        lock(&self.0).insert(name.to_string());
         ReadyTask { name: name.to_string(), ready: self.clone() }
     }
 
     /// Pending task names, sorted.
     pub fn pending(&self) -> Vec<String> {
-        self.0.lock().expect("poisoned").iter().cloned().collect()
+        lock(&self.0).iter().cloned().collect()
     }
 }
 

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
 
+use crate::util::sync::lock;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -38,7 +39,7 @@ pub struct LogControl {
 impl LogControl {
     /// The filter in force, in `RUST_LOG` syntax.
     pub fn current(&self) -> String {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.current).clone()
     }
 
     /// Replaces the filter (`info`, `ztunnel::proxy=debug,info`, ...). An invalid filter is
@@ -46,7 +47,7 @@ impl LogControl {
     pub fn set(&self, filter: &str) -> Result<(), LogError> {
         let parsed = parse(filter)?;
         self.reload.reload(parsed).map_err(|e| LogError::Reload(e.to_string()))?;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = filter.to_string();
+        *lock(&self.current) = filter.to_string();
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use super::dev_ca::DevCa;
 use super::manager::CertificateSource;
 use crate::identity::Identity;
 use crate::tls::WorkloadCertificate;
+use crate::util::sync::lock;
 
 pub struct DevCaFiles {
     cert: PathBuf,
@@ -28,7 +29,7 @@ impl DevCaFiles {
     }
 
     fn ca(&self) -> Result<Arc<DevCa>, Error> {
-        let mut slot = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = lock(&self.loaded);
         if let Some(ca) = slot.as_ref() {
             return Ok(ca.clone());
         }

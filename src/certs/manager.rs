@@ -23,6 +23,8 @@ use super::Error;
 use crate::identity::Identity;
 use crate::tls::WorkloadCertificate;
 use crate::tls::certificate::{details, to_pem};
+use crate::util::backoff::Backoff;
+use crate::util::sync::lock;
 
 /// Upstream's backoff between failed fetches of one identity: 500 ms doubling up to 150 s.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
@@ -64,7 +66,7 @@ impl Inner {
     fn entries(&self) -> MutexGuard<'_, HashMap<Identity, Entry>> {
         // The map stays consistent even if a holder panicked: every update is a single insert
         // or remove.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.entries)
     }
 }
 
@@ -191,7 +193,7 @@ async fn refresh_loop(
     id: Identity,
     tx: watch::Sender<CertState>,
 ) {
-    let mut backoff = INITIAL_BACKOFF;
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     loop {
         let result = {
             // The semaphore is never closed, so acquiring only fails if that changes.
@@ -202,33 +204,32 @@ async fn refresh_loop(
         let now = SystemTime::now();
         let wait = match result {
             Ok(cert) => {
-                backoff = INITIAL_BACKOFF;
+                backoff.reset();
                 let wait = until(cert.refresh_at(), now).max(MIN_REFRESH_INTERVAL);
                 tracing::debug!(identity = %id, serial = cert.serial(), refresh_in = ?wait, "certificate available");
                 tx.send_replace(CertState::Available { cert: Arc::new(cert), refresh_error: None });
                 wait
             }
             Err(err) => {
+                let retry_in = backoff.next_delay();
                 let still_valid = match &*tx.borrow() {
                     CertState::Available { cert, .. } if !cert.is_expired(now) => Some(cert.clone()),
                     _ => None,
                 };
-                let wait = match still_valid {
+                match still_valid {
                     Some(cert) => {
-                        tracing::warn!(identity = %id, error = %err, retry_in = ?backoff, "certificate refresh failed; keeping the still-valid certificate");
+                        tracing::warn!(identity = %id, error = %err, ?retry_in, "certificate refresh failed; keeping the still-valid certificate");
                         // Wake no later than expiry so the state flips to Unavailable on time.
-                        let wait = backoff.min(until(cert.not_after(), now));
+                        let wait = retry_in.min(until(cert.not_after(), now));
                         tx.send_replace(CertState::Available { cert, refresh_error: Some(err) });
                         wait
                     }
                     None => {
-                        tracing::warn!(identity = %id, error = %err, retry_in = ?backoff, "certificate fetch failed");
+                        tracing::warn!(identity = %id, error = %err, ?retry_in, "certificate fetch failed");
                         tx.send_replace(CertState::Unavailable(err));
-                        backoff
+                        retry_in
                     }
-                };
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                wait
+                }
             }
         };
         tokio::time::sleep(wait).await;

@@ -17,6 +17,7 @@ use tracing::debug;
 use super::stream::H2Stream;
 use super::{Error, H2Settings, keepalive};
 use crate::drain::DrainWatcher;
+use crate::util::sync::lock;
 
 // Top bit of `Shared::state`; the rest is the number of open streams.
 const CLOSED: usize = 1 << (usize::BITS - 1);
@@ -59,11 +60,6 @@ impl Drop for StreamSlot {
             self.shared.try_close_idle();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these short critical sections leaves consistent data behind.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

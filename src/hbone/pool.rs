@@ -36,6 +36,7 @@ use super::stream::H2Stream;
 use super::{DialError, Error, H2Settings};
 use crate::drain::DrainWatcher;
 use crate::identity::Identity;
+use crate::util::sync::lock;
 
 /// What makes two outbound connections interchangeable.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,10 +71,6 @@ struct Entry {
     conns: Vec<H2Client>,
     // The dial in flight for this key, if any; resolves to Some(outcome) when it lands.
     dialing: Option<watch::Receiver<DialOutcome>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Pool {

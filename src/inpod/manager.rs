@@ -18,6 +18,7 @@ use crate::drain::{self, DrainTrigger, DrainWatcher};
 use crate::proto::zds::{self, workload_request::Payload};
 use crate::readiness::ReadyTask;
 use crate::socket::netns::Netns;
+use crate::util::backoff::Backoff;
 
 use super::protocol::{ProtocolError, SeqPacket};
 use super::states::{Phase, PodInfo, PodStates};
@@ -246,7 +247,7 @@ pub async fn run<S: PodStarter>(
 ) {
     let mut table = PodTable::new(starter, states);
     let mut ready = Some(ready);
-    let mut backoff = BACKOFF_MIN;
+    let mut backoff = Backoff::new(BACKOFF_MIN, BACKOFF_MAX);
     loop {
         let conn = tokio::select! {
             _ = drain.signaled() => break,
@@ -255,12 +256,12 @@ pub async fn run<S: PodStarter>(
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(uds = %cfg.uds.display(), ?backoff, "cannot connect to the CNI's ZDS socket: {e}");
+                let delay = backoff.next_delay();
+                tracing::warn!(uds = %cfg.uds.display(), retry_in = ?delay, "cannot connect to the CNI's ZDS socket: {e}");
                 tokio::select! {
                     _ = drain.signaled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
             }
         };
@@ -271,9 +272,8 @@ pub async fn run<S: PodStarter>(
         }
         tokio::select! {
             _ = drain.signaled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
     table.stop_all();
     drain_stopped(&mut table, cfg.drain_deadline).await;
@@ -291,7 +291,7 @@ async fn serve_connection<S: PodStarter>(
     table: &mut PodTable<S>,
     ready: &mut Option<ReadyTask>,
     drain: &DrainWatcher,
-    backoff: &mut Duration,
+    backoff: &mut Backoff,
 ) -> Result<(), ProtocolError> {
     conn.send_msg(&zds::ZdsHello { version: zds::Version::V1 as i32 }, None).await?;
     tracing::info!(uds = %cfg.uds.display(), "connected to the CNI (ZDS hello sent)");
@@ -308,7 +308,7 @@ async fn serve_connection<S: PodStarter>(
             m = conn.recv() => m,
         };
         let (buf, fd) = msg?;
-        *backoff = BACKOFF_MIN;
+        backoff.reset();
         let reply = match prost::Message::decode(buf.as_slice()) {
             Ok(req) => match table.apply(req, fd.map(Netns::from_fd)) {
                 Ok(Applied::Ok) => ack(None),

@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use serde::Serialize;
 
 use crate::proxy::connections::{ConnectionsDump, LiveConnections};
+use crate::util::sync::{read, write};
 
 /// What the CNI tells us about a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,16 +79,16 @@ impl PodStates {
             service_account: pod.service_account.clone(),
         };
         let entry = PodState { state, connections: None, info, last_error };
-        self.0.pods.write().unwrap_or_else(|p| p.into_inner()).insert(pod.uid.clone(), entry);
+        write(&self.0.pods).insert(pod.uid.clone(), entry);
     }
 
     pub(super) fn remove(&self, uid: &str) {
-        self.0.pods.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
-        self.0.live.write().unwrap_or_else(|p| p.into_inner()).remove(uid);
+        write(&self.0.pods).remove(uid);
+        write(&self.0.live).remove(uid);
     }
 
     pub(super) fn set_connections(&self, uid: &str, live: LiveConnections) {
-        self.0.live.write().unwrap_or_else(|p| p.into_inner()).insert(uid.to_string(), live);
+        write(&self.0.live).insert(uid.to_string(), live);
     }
 
     /// A pod's proxy started (its listeners are bound).
@@ -102,8 +103,8 @@ impl PodStates {
 
     /// The current states, by pod uid, with each running proxy's open connections.
     pub fn snapshot(&self) -> BTreeMap<String, PodState> {
-        let mut pods = self.0.pods.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let live = self.0.live.read().unwrap_or_else(|p| p.into_inner());
+        let mut pods = read(&self.0.pods).clone();
+        let live = read(&self.0.live);
         for (uid, state) in pods.iter_mut() {
             state.connections = live.get(uid).map(LiveConnections::dump);
         }
@@ -119,7 +120,7 @@ pub struct WorkloadManagerMetrics(pub PodStates);
 impl Collector for WorkloadManagerMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let (active, pending) = {
-            let pods = self.0.0.pods.read().unwrap_or_else(|p| p.into_inner());
+            let pods = read(&self.0.0.pods);
             let up = pods.values().filter(|p| p.state == Phase::Up).count() as i64;
             (up, pods.len() as i64 - up)
         };

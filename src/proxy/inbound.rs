@@ -26,6 +26,7 @@ use crate::socket;
 use crate::state::workload::Workload;
 use crate::tls::crl::CrlStore;
 use crate::tls::{self, WorkloadCertificate};
+use crate::util::sync::lock;
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
     let configs = Arc::new(ServerConfigCache::default());
@@ -53,7 +54,7 @@ type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>);
 impl ServerConfigCache {
     fn get(&self, cert: Arc<WorkloadCertificate>, crls: &CrlStore) -> Result<Arc<ServerConfig>, tls::Error> {
         let crls = crls.current();
-        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = lock(&self.0);
         if let Some((c, generation, cfg)) = slot.as_ref()
             && Arc::ptr_eq(c, &cert)
             && *generation == crls.generation
@@ -73,7 +74,7 @@ async fn handle_connection(
     peer: SocketAddr,
     drain: DrainWatcher,
 ) -> Result<(), Error> {
-    let local = socket::canonical(stream.local_addr()?);
+    let local = crate::util::net::canonical(stream.local_addr()?);
     let workload = inputs.local_workload().await?;
     let identity = workload.identity();
     let cert = inputs
@@ -207,7 +208,7 @@ async fn validate(
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
     let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
-    let target = socket::canonical(target);
+    let target = crate::util::net::canonical(target);
     log.dst_hbone_addr = Some(conn.local);
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses.

@@ -34,7 +34,7 @@ async fn proxy(
     peer: SocketAddr,
     log: &mut ConnectionLog,
 ) -> Result<copy::Transferred, Error> {
-    let dst = redirect::original_dst(&client).map(socket::canonical).map_err(Error::NoOriginalDst)?;
+    let dst = redirect::original_dst(&client).map(crate::util::net::canonical).map_err(Error::NoOriginalDst)?;
     log.dst_addr = Some(dst);
     if inputs.is_self_call(dst) {
         return Err(Error::SelfCall(dst));

@@ -262,7 +262,7 @@ impl ProxyInputs {
         if !self.own_ports.contains(&dst.port()) {
             return false;
         }
-        let ip = socket::canonical(dst).ip();
+        let ip = crate::util::net::canonical(dst).ip();
         ip.is_loopback() || ip.is_unspecified() || self.own_ips.contains(&ip)
     }
 }
@@ -399,7 +399,7 @@ where
             res = listener.accept() => match res {
                 Ok((stream, peer)) => {
                     // TCP_NODELAY and keepalive come with the socket (set on the listener).
-                    conns.spawn(handle(stream, socket::canonical(peer), drain.clone()));
+                    conns.spawn(handle(stream, crate::util::net::canonical(peer), drain.clone()));
                 }
                 Err(e) => {
                     // Transient (fd exhaustion, aborted handshakes): back off briefly, keep serving.

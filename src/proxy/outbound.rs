@@ -25,7 +25,8 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
         async move {
             let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
             let result = async {
-                let dst = redirect::original_dst(&stream).map(socket::canonical).map_err(Error::NoOriginalDst)?;
+                let dst =
+                    redirect::original_dst(&stream).map(crate::util::net::canonical).map_err(Error::NoOriginalDst)?;
                 proxy(&inputs, stream, dst, &mut log).await
             }
             .await;

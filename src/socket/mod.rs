@@ -17,17 +17,6 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-/// Maps a v4-mapped IPv6 address (seen on dual-stack listeners) back to IPv4.
-pub fn canonical(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => addr,
-        },
-        v4 => v4,
-    }
-}
-
 /// Options for sockets we open towards upstreams.
 #[derive(Debug, Clone, Default)]
 pub struct SocketOptions {
@@ -283,14 +272,6 @@ mod tests {
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
         assert!(after >= before);
         assert_eq!(after, limit.rlim_max);
-    }
-
-    #[test]
-    fn canonical_unmaps_v4() {
-        let mapped: SocketAddr = "[::ffff:10.1.2.3]:80".parse().unwrap();
-        assert_eq!(canonical(mapped), "10.1.2.3:80".parse().unwrap());
-        let v6: SocketAddr = "[fd00::1]:80".parse().unwrap();
-        assert_eq!(canonical(v6), v6);
     }
 
     /// `bind` relies on the kernel copying the listener's options into accepted sockets.

@@ -18,6 +18,7 @@ use rustls_pki_types::CertificateRevocationListDer;
 use rustls_pki_types::pem::PemObject;
 
 use crate::drain::DrainWatcher;
+use crate::util::sync::{read, write};
 
 /// Why a CRL file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -68,14 +69,14 @@ impl CrlStore {
     }
 
     pub fn current(&self) -> Arc<CrlSet> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        read(&self.0).clone()
     }
 
     /// Re-reads `path`; on error the set in force is unchanged.
     pub fn reload(&self, path: &Path) -> Result<Arc<CrlSet>, CrlError> {
         let bytes = std::fs::read(path).map_err(|e| CrlError::Read { path: path.into(), reason: e.to_string() })?;
         let (ders, parsed) = parse(path, &bytes)?;
-        let mut slot = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut slot = write(&self.0);
         let next = Arc::new(CrlSet { generation: slot.generation + 1, ders, parsed });
         *slot = next.clone();
         Ok(next)

@@ -29,6 +29,7 @@ use crate::proto::discovery::{
 use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE};
 use crate::readiness::ReadyTask;
 use crate::state::StateStore;
+use crate::util::backoff::Backoff;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -117,30 +118,8 @@ pub fn node(info: &NodeInfo) -> Node {
     }
 }
 
-/// Backoff between reconnects: 10 ms doubling to 15 s.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { next: INITIAL_BACKOFF }
-    }
-}
-
-impl Backoff {
-    /// The delay to wait now; the following one doubles (capped).
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(MAX_BACKOFF);
-        d
-    }
-
-    pub fn reset(&mut self) {
-        self.next = INITIAL_BACKOFF;
-    }
-}
+/// Backoff between reconnects: 10 ms doubling to 15 s (upstream's schedule), jittered.
+pub const RECONNECT_BACKOFF: Backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
 
 /// Builds the ACK or NACK for a response. Pure, so the bookkeeping is unit-testable.
 pub fn reply(type_url: &str, nonce: &str, rejected: &[Rejected]) -> DeltaDiscoveryRequest {
@@ -223,7 +202,7 @@ impl XdsClient {
     }
 
     pub async fn run(mut self, drain: DrainWatcher) {
-        let mut backoff = Backoff::default();
+        let mut backoff = RECONNECT_BACKOFF;
         loop {
             let result = tokio::select! {
                 _ = drain.signaled() => {

@@ -3,7 +3,7 @@ use crate::xds::cache::Rejected;
 
 #[test]
 fn backoff_doubles_to_fifteen_seconds_and_resets() {
-    let mut b = Backoff::default();
+    let mut b = RECONNECT_BACKOFF.without_jitter();
     let seq: Vec<u128> = (0..13).map(|_| b.next_delay().as_millis()).collect();
     assert_eq!(&seq[..5], &[10, 20, 40, 80, 160]);
     assert_eq!(seq[11], 15_000);
