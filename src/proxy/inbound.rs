@@ -134,7 +134,7 @@ enum Refusal {
     BadAuthority(String),
     #[error("authority IP {authority} does not match the address the connection arrived on ({local})")]
     AddressMismatch { authority: SocketAddr, local: SocketAddr },
-    #[error("destination {0} is one of ztunnel's own ports")]
+    #[error("destination {0} is one of ztunnel's own ports (refused: it would loop back into ztunnel)")]
     SelfCall(SocketAddr),
     #[error("{0}")]
     NoWorkload(String),
@@ -213,7 +213,9 @@ async fn validate(
     if target.ip() != conn.local.ip() {
         return Err(Refusal::AddressMismatch { authority: target, local: conn.local });
     }
-    if inputs.is_self_call(target) {
+    if inputs.is_inbound_self_call(target) {
+        // Counted as a policy refusal ("DENY"): it is one, and the flag set stays bounded.
+        log.response_flags = Some("DENY");
         return Err(Refusal::SelfCall(target));
     }
     let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
