@@ -380,6 +380,10 @@ fn original_source(cfg: &Config) -> bool {
     on
 }
 
+/// TCP connect, TLS handshake, HTTP/2 handshake and CONNECT response: each gets this long
+/// (upstream's hard-coded connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::tls::crl::CrlStore) -> ProxyConfig {
     ProxyConfig {
         outbound_addr: cfg.outbound_addr,
@@ -399,7 +403,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::t
         },
         socket: SocketOptions { mark: cfg.packet_mark, keepalive: cfg.keepalive, ..SocketOptions::default() },
         orig_src: original_source(cfg),
-        connect_timeout: Duration::from_secs(10),
+        connect_timeout: CONNECT_TIMEOUT,
         authz_info_logging: cfg.authz_policy_info_logging,
         h2: H2Settings {
             stream_window: cfg.window_size,
@@ -407,6 +411,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::t
             frame_size: cfg.frame_size,
             max_streams_per_connection: cfg.pool_max_streams_per_conn,
             pool_idle_timeout: cfg.pool_unused_release_timeout,
+            handshake_timeout: CONNECT_TIMEOUT,
             ..H2Settings::default()
         },
     }

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod client;
+#[cfg(test)]
+mod deadline_tests;
 pub mod pool;
 pub mod server;
 pub mod stream;
@@ -58,6 +60,11 @@ pub struct H2Settings {
     pub keepalive_interval: Duration,
     /// A PING unanswered for this long means the peer is gone and the connection is dropped.
     pub keepalive_timeout: Duration,
+    /// Deadline for the HTTP/2 steps only the peer can complete: the server waiting for the
+    /// client preface and SETTINGS after TLS, and the client waiting for a CONNECT's response
+    /// (including for a stream slot). PINGs keep a connection alive, so without this a peer
+    /// that answers PINGs but nothing else pins the other side forever.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for H2Settings {
@@ -71,6 +78,7 @@ impl Default for H2Settings {
             pool_idle_timeout: Duration::from_secs(5 * 60),
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(20),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -119,6 +127,10 @@ pub enum Error {
     InvalidRequest(String),
     #[error("hbone keepalive: no PING answer within {0:?}")]
     KeepaliveTimeout(Duration),
+    #[error("hbone peer did not answer CONNECT within {0:?}")]
+    ConnectResponseTimeout(Duration),
+    #[error("hbone HTTP/2 handshake not completed within {0:?}")]
+    HandshakeTimeout(Duration),
 }
 
 /// Sends a PING every `interval` and resolves (with the reason) once one goes unanswered for
