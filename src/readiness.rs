@@ -3,16 +3,12 @@
 //! [`ReadyTask`] and are done when it is marked (or dropped after marking).
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::drain::DrainWatcher;
@@ -70,25 +66,14 @@ fn respond(ready: &Ready, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         .expect("static response")
 }
 
-/// Serves readiness on `listener` until drain.
+/// Serves readiness on `listener` until drain, with the operations listeners' limits and
+/// accept back-off (its own accept loop used to spin on EMFILE).
 pub async fn serve(listener: TcpListener, ready: Ready, drain: DrainWatcher) {
-    loop {
-        let (stream, _peer): (_, SocketAddr) = tokio::select! {
-            _ = drain.signaled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => { tracing::warn!("readiness accept failed: {e}"); continue; }
-            },
-        };
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let resp = respond(&ready, &req);
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-        });
-    }
+    crate::http_util::serve(listener, "readiness", drain, move |req| {
+        let resp = respond(&ready, &req);
+        async move { resp }
+    })
+    .await
 }
 
 #[cfg(test)]
