@@ -116,7 +116,11 @@ impl DnsServer {
         };
         let or_unknown = |s: String| if s.is_empty() { "unknown".to_string() } else { s };
         DnsLabels {
-            request_query_type: qtype.to_string(),
+            // Peer input: each unassigned type number would otherwise add series for good.
+            request_query_type: match qtype {
+                RecordType::Unknown(_) => "unknown".to_string(),
+                t => t.to_string(),
+            },
             request_protocol: proto.as_str().to_string(),
             source_canonical_service: or_unknown(svc),
             source_canonical_revision: or_unknown(rev),

@@ -217,3 +217,18 @@ async fn queries_beyond_the_in_flight_bound_are_refused() {
         "a refused query is not worked on"
     );
 }
+
+#[tokio::test]
+async fn unassigned_query_types_share_one_metric_label() {
+    let (s, metrics) = server(vec![], 0);
+    for t in [65_000, 65_001] {
+        s.handle(&query("echo.default.svc.cluster.local.", RecordType::Unknown(t)), Transport::Udp).await.unwrap();
+    }
+    let label = |t: &str| DnsLabels {
+        request_query_type: t.into(),
+        request_protocol: "udp".into(),
+        source_canonical_service: "unknown".into(),
+        source_canonical_revision: "unknown".into(),
+    };
+    assert_eq!(metrics.requests.get_or_create(&label("unknown")).get(), 2);
+}
