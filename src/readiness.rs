@@ -26,7 +26,7 @@ pub struct ReadyTask {
 impl ReadyTask {
     /// Marks the task complete.
     pub fn done(self) {
-        self.ready.0.lock().expect("poisoned").remove(&self.name);
+        self.ready.lock().remove(&self.name);
     }
 }
 
@@ -36,13 +36,19 @@ impl Ready {
     }
 
     pub fn register(&self, name: &str) -> ReadyTask {
-        self.0.lock().expect("poisoned").insert(name.to_string());
+        self.lock().insert(name.to_string());
         ReadyTask { name: name.to_string(), ready: self.clone() }
     }
 
     /// Pending task names, sorted.
     pub fn pending(&self) -> Vec<String> {
-        self.0.lock().expect("poisoned").iter().cloned().collect()
+        self.lock().iter().cloned().collect()
+    }
+
+    // A panic elsewhere while holding the lock leaves a valid set behind (every update is a
+    // single insert or remove), so poisoning must not turn every later probe into a panic.
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -89,6 +95,22 @@ mod tests {
         a.done();
         assert_eq!(r.pending(), vec!["state manager"]);
         b.done();
+        assert!(r.pending().is_empty());
+    }
+
+    #[test]
+    fn survives_a_poisoned_lock() {
+        let r = Ready::new();
+        let inner = r.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = inner.0.lock().unwrap();
+            panic!("poison the readiness set");
+        })
+        .join();
+        assert!(r.0.is_poisoned());
+        let t = r.register("proxy");
+        assert_eq!(r.pending(), vec!["proxy"]);
+        t.done();
         assert!(r.pending().is_empty());
     }
 }
