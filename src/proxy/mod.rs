@@ -37,7 +37,7 @@ use crate::config::ProxyWorkloadInfo;
 use crate::drain::DrainWatcher;
 use crate::hbone;
 use crate::identity::Identity;
-use crate::identity::manager::SecretManager;
+use crate::identity::manager::{CertificateLease, SecretManager};
 use crate::metrics::TrafficMetrics;
 use crate::redirect::{self, SocketOptions};
 use crate::state::workload::Workload;
@@ -161,6 +161,10 @@ pub struct ProxyInputs {
     pub outbound_connections: Arc<connections::OutboundConnections>,
     /// Filled in once listeners are bound; used for self-call checks.
     self_calls: SelfCalls,
+    /// Keeps the local workload's certificate cached and refreshed while this proxy lives. In
+    /// shared mode a pod's proxy ends when the pod leaves; with the last proxy using an
+    /// identity, its key, refresh worker and CA traffic go too.
+    cert_lease: std::sync::Mutex<Option<CertificateLease>>,
 }
 
 impl ProxyInputs {
@@ -171,12 +175,34 @@ impl ProxyInputs {
     pub async fn local_workload(&self) -> Result<Arc<Workload>, Error> {
         let info = &self.cfg.local_workload;
         let key = self.cfg.local_workload_key();
-        self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
+        let workload = self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
             Error::UnknownLocalWorkload(format!(
                 "{}/{} (service account {:?}) after waiting {LOCAL_WORKLOAD_WAIT:?}",
                 info.namespace, info.name, info.service_account
             ))
-        })
+        })?;
+        self.hold_certificate(&workload.identity());
+        Ok(workload)
+    }
+
+    /// Leases `id` (the local workload's identity, which every connection path resolves
+    /// before it needs a certificate) for as long as this proxy lives.
+    fn hold_certificate(&self, id: &Identity) {
+        let mut lease = self.cert_lease.lock().unwrap_or_else(|p| p.into_inner());
+        if lease.as_ref().is_none_or(|l| l.identity() != id) {
+            // The new lease is taken before the old one goes, so nothing in between is dropped.
+            *lease = Some(self.certs.lease(id));
+        }
+    }
+
+    /// Fetches the local workload's certificate ahead of its first connection.
+    pub async fn warm_certificate(&self) -> Result<(), Error> {
+        let id = self.local_workload().await?.identity();
+        self.certs
+            .fetch_certificate(&id)
+            .await
+            .map(drop)
+            .map_err(|e| Error::Certificate { identity: id, reason: e.to_string() })
     }
 
     /// True when an outbound `dst` points back at one of our own listeners.
@@ -292,12 +318,18 @@ impl Proxy {
             connections: Arc::default(),
             outbound_connections: Arc::default(),
             self_calls,
+            cert_lease: std::sync::Mutex::new(None),
         });
         Ok(Proxy { inputs, outbound, inbound, inbound_plaintext, socks5, addrs })
     }
 
     pub fn addresses(&self) -> BoundAddrs {
         self.addrs
+    }
+
+    /// The shared connection context (e.g. to warm the certificate before serving).
+    pub fn inputs(&self) -> Arc<ProxyInputs> {
+        self.inputs.clone()
     }
 
     /// This proxy's open connections, for the admin dump.
