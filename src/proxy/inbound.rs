@@ -93,12 +93,13 @@ async fn handle_connection(
     .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
     tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
     let info = tls::connection_info(tls.get_ref().1);
-    let peer_identity = tls::peer_identity(tls.get_ref().1);
+    // The SAN the verifier admitted the peer on, which is what RBAC must see too.
+    let peer_identity = tls::peer_identity(tls.get_ref().1, identity.trust_domain());
     tracing::info!(
         target: "hbone",
         src = %peer,
         local_identity = %identity,
-        peer_identity = info.peer_identity.as_deref().unwrap_or("-"),
+        peer_identity = %peer_identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
         tls_version = %info.version,
         cipher_suite = %info.cipher_suite,
         kx_group = %info.kx_group,
