@@ -7,11 +7,16 @@
 
 mod common;
 
-use std::net::{IpAddr, TcpStream};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use ztunnel::identity::Identity;
+use ztunnel::identity::dev_ca::DevCa;
 use ztunnel::testbed::Mesh;
+use ztunnel::testbed::backend::Echo;
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -26,7 +31,8 @@ fn mesh(octet: u8, backend_port: u16) -> Mesh {
     }
 }
 
-/// Starts node B (`default/server`) of `mesh` alone; `tweak` adjusts its spec.
+/// Starts node B (`default/server`) of `mesh` alone, with its CA root in `dir`; `tweak`
+/// adjusts its spec.
 fn server_node(dir: &std::path::Path, mesh: &Mesh, tweak: impl FnOnce(NodeSpec) -> NodeSpec) -> Node {
     let (_ca, ca_files) = write_ca(dir);
     let config = dir.join("mesh.yaml");
@@ -90,4 +96,77 @@ fn readiness_accept_backs_off_when_out_of_fds() {
     let (ok, out) = run("prlimit", &["--pid", &pid.to_string(), &format!("--nofile={hard}:")], b"");
     assert!(ok, "{out}");
     wait_ready(&node);
+}
+
+/// Opens an mTLS + HTTP/2 connection to `node`'s HBONE port as `default/client`, from
+/// `src_ip` (no workload of that identity there), and sends one CONNECT to `authority`
+/// carrying `baggage`; returns what the echo sent back.
+fn connect_with_baggage(dir: &std::path::Path, node: &Node, src_ip: IpAddr, authority: &str, baggage: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use ztunnel::hbone::{self, H2Settings};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ca = DevCa::load(&dir.join("root-cert.pem"), &dir.join("root-key.pem")).unwrap();
+    let cert = ca.issue(&Identity::new("cluster.local", "default", "client"), Duration::from_secs(3600)).unwrap();
+    let server = Identity::new("cluster.local", "default", "server");
+    let cfg = ztunnel::tls::client_config(&cert, &[server]).unwrap();
+    let addr = node.addrs.inbound;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("baggage", baggage.parse().unwrap());
+    rt.block_on(async move {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(src_ip, 0)).unwrap();
+        let tcp = sock.connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::IpAddress(addr.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&cfg)).connect(name, tcp).await.unwrap();
+        let (_trigger, watcher) = ztunnel::drain::new();
+        let client = hbone::client::connect(tls, &H2Settings::default(), watcher).await.unwrap();
+        let mut stream = client.send_connect(authority, headers).await.unwrap();
+        stream.write_all(b"ping").await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.unwrap();
+        out
+    })
+}
+
+/// A peer whose address does not place it in the state is labelled from its `baggage`
+/// claims. Inventing a new workload name per connection must not mint a new series each time.
+#[test]
+fn baggage_cannot_mint_unbounded_metric_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = mesh(96, 0);
+    let echo = Echo::start(SocketAddr::new(probe.server_ip, 0)).unwrap();
+    let mesh = mesh(96, echo.addr.port());
+    let node = server_node(dir.path(), &mesh, |s| s);
+    wait_ready(&node);
+    let authority = format!("{}:{}", mesh.server_ip, mesh.backend_port);
+    let outsider = IpAddr::from([127, 0, 96, 50]);
+    let attempts = 12;
+    for i in 0..attempts {
+        let baggage = format!("k8s.cluster.name=c1,k8s.deployment.name=made-up-{i},service.name=svc-{i}");
+        assert_eq!(connect_with_baggage(dir.path(), &node, outsider, &authority, &baggage), b"ping");
+    }
+    // Every connection was counted (closes are recorded just after the client sees EOF).
+    let deadline = Instant::now() + WAIT;
+    let workloads = loop {
+        let (status, body) = ztunnel::testbed::http::request(node.addrs.metrics, "GET", "/metrics").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let samples = ztunnel::testbed::http::parse_metrics(&body).unwrap();
+        let closed: Vec<_> = samples
+            .iter()
+            .filter(|s| s.name == "istio_tcp_connections_closed_total" && s.labels["reporter"] == "destination")
+            .collect();
+        let total: f64 = closed.iter().map(|s| s.value).sum();
+        if total as usize >= attempts || Instant::now() > deadline {
+            assert_eq!(total as usize, attempts, "{body}");
+            assert!(
+                closed.iter().all(|s| s.labels["source_principal"] == "spiffe://cluster.local/ns/default/sa/client"),
+                "the verified identity labels every series"
+            );
+            break closed.iter().map(|s| s.labels["source_workload"].clone()).collect::<BTreeSet<_>>();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(workloads.len() <= 5, "one series per invented workload name: {workloads:?}");
+    assert!(workloads.contains("unknown"), "claims past the allowance are labelled unknown: {workloads:?}");
 }
