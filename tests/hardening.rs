@@ -98,10 +98,16 @@ fn readiness_accept_backs_off_when_out_of_fds() {
     wait_ready(&node);
 }
 
-/// Opens an mTLS + HTTP/2 connection to `node`'s HBONE port as `default/client`, from
-/// `src_ip` (no workload of that identity there), and sends one CONNECT to `authority`
-/// carrying `baggage`; returns what the echo sent back.
-fn connect_with_baggage(dir: &std::path::Path, node: &Node, src_ip: IpAddr, authority: &str, baggage: &str) -> Vec<u8> {
+/// Opens an mTLS + HTTP/2 connection to `addr` as `default/client` (from `src_ip`, if given)
+/// and sends one CONNECT to `authority` with `headers`; returns what came back on the stream
+/// (a refusal is `hbone::Error::Status`).
+fn hbone_connect(
+    dir: &std::path::Path,
+    addr: SocketAddr,
+    src_ip: Option<IpAddr>,
+    authority: &str,
+    headers: http::HeaderMap,
+) -> Result<Vec<u8>, ztunnel::hbone::Error> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use ztunnel::hbone::{self, H2Settings};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -109,24 +115,30 @@ fn connect_with_baggage(dir: &std::path::Path, node: &Node, src_ip: IpAddr, auth
     let cert = ca.issue(&Identity::new("cluster.local", "default", "client"), Duration::from_secs(3600)).unwrap();
     let server = Identity::new("cluster.local", "default", "server");
     let cfg = ztunnel::tls::client_config(&cert, &[server]).unwrap();
-    let addr = node.addrs.inbound;
-    let mut headers = http::HeaderMap::new();
-    headers.insert("baggage", baggage.parse().unwrap());
     rt.block_on(async move {
         let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.bind(SocketAddr::new(src_ip, 0)).unwrap();
+        if let Some(ip) = src_ip {
+            sock.bind(SocketAddr::new(ip, 0)).unwrap();
+        }
         let tcp = sock.connect(addr).await.unwrap();
         let name = rustls_pki_types::ServerName::IpAddress(addr.ip().into());
         let tls = tokio_rustls::TlsConnector::from(Arc::clone(&cfg)).connect(name, tcp).await.unwrap();
         let (_trigger, watcher) = ztunnel::drain::new();
-        let client = hbone::client::connect(tls, &H2Settings::default(), watcher).await.unwrap();
-        let mut stream = client.send_connect(authority, headers).await.unwrap();
-        stream.write_all(b"ping").await.unwrap();
-        stream.shutdown().await.unwrap();
+        let client = hbone::client::connect(tls, &H2Settings::default(), watcher).await?;
+        let mut stream = client.send_connect(authority, headers).await?;
+        // Past the CONNECT, whatever happens is the answer: collect what comes back.
+        let _ = stream.write_all(b"ping").await;
+        let _ = stream.shutdown().await;
         let mut out = Vec::new();
-        stream.read_to_end(&mut out).await.unwrap();
-        out
+        let _ = stream.read_to_end(&mut out).await;
+        Ok(out)
     })
+}
+
+fn connect_with_baggage(dir: &std::path::Path, node: &Node, src_ip: IpAddr, authority: &str, baggage: &str) -> Vec<u8> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("baggage", baggage.parse().unwrap());
+    hbone_connect(dir, node.addrs.inbound, Some(src_ip), authority, headers).unwrap()
 }
 
 /// A peer whose address does not place it in the state is labelled from its `baggage`
@@ -169,4 +181,77 @@ fn baggage_cannot_mint_unbounded_metric_series() {
     };
     assert!(workloads.len() <= 5, "one series per invented workload name: {workloads:?}");
     assert!(workloads.contains("unknown"), "claims past the allowance are labelled unknown: {workloads:?}");
+}
+
+/// A network namespace of our own (unique name, so it collides with no other suite), with
+/// `ip` on its loopback device; deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: &str, ip: &str) -> Netns {
+        let (ok, out) = run("id", &["-u"], b"");
+        assert!(ok && out.trim() == "0", "this test needs root (a network namespace of its own): uid {out}");
+        let _ = run("ip", &["netns", "del", name], b"");
+        for args in [
+            vec!["netns", "add", name],
+            vec!["-n", name, "link", "set", "lo", "up"],
+            vec!["-n", name, "addr", "add", ip, "dev", "lo"],
+        ] {
+            let (ok, out) = run("ip", &args, b"");
+            assert!(ok, "ip {args:?} (iproute2 is required for this test): {out}");
+        }
+        Netns(name.to_string())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "del", &self.0], b"");
+    }
+}
+
+/// In-pod mode binds every listener on a wildcard, so the pod's own address reaches them all
+/// and no listener IP is known. A CONNECT to `<pod-ip>:15008` must then still be refused as a
+/// loop (it used to be dialled back into our own HBONE port, with the pod's IP as the nested
+/// session's source). Needs a non-loopback pod IP, hence a namespace of its own.
+#[test]
+fn connect_to_own_port_on_pod_ip_is_refused_with_wildcard_binds() {
+    let ns = Netns::new("zt-harden-97", "10.97.0.2/32");
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh {
+        client_ip: IpAddr::from([10, 97, 0, 1]),
+        server_ip: IpAddr::from([10, 97, 0, 2]),
+        service_vip: IpAddr::from([10, 97, 0, 10]),
+        ..Mesh::on_loopback(0, 8080)
+    };
+    let echo = ztunnel::testbed::netns::in_netns(&ns.0, || Echo::start("10.97.0.2:8080".parse().unwrap()).unwrap());
+    let node = server_node(dir.path(), &mesh, |mut s| {
+        s.netns = Some(ns.0.clone());
+        // As in-pod: wildcard binds.
+        s.set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008")
+            .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:0")
+            .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:0")
+    });
+    let hbone = SocketAddr::from(([10, 97, 0, 2], 15008));
+    let connect = |authority: String| {
+        let dir = dir.path().to_path_buf();
+        ztunnel::testbed::netns::in_netns(&ns.0, move || {
+            hbone_connect(&dir, hbone, None, &authority, http::HeaderMap::new()).map_err(|e| e.to_string())
+        })
+    };
+    // Control: the workload's own port works end to end.
+    assert_eq!(connect("10.97.0.2:8080".into()).unwrap(), b"ping");
+    // HBONE itself, and the other listeners (bound on port 0 here) by their actual ports.
+    for port in [15008, node.addrs.inbound_plaintext.port(), node.addrs.outbound.port()] {
+        let own = format!("10.97.0.2:{port}");
+        match connect(own.clone()) {
+            Err(e) => assert!(e.contains("400"), "CONNECT {own}: {e}"),
+            Ok(back) => panic!("CONNECT {own} was accepted (got {back:?}): ztunnel dialled itself"),
+        }
+    }
+    let refused = node.wait_for(WAIT, |e| {
+        message(e) == "connection complete" && e["error"].as_str().is_some_and(|s| s.contains("own ports"))
+    });
+    assert!(refused.is_ok(), "refusal not logged:\n{}", node.raw_log());
+    assert_eq!(echo.accepted(), 1, "only the control reached the workload");
 }
