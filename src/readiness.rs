@@ -120,8 +120,9 @@ pub async fn supervise(name: &'static str, ready: Ready, drain: DrainWatcher, ta
         return;
     }
     tracing::error!(task = name, "core task {}; reporting not ready", exit_reason(result));
-    // Deliberately never marked: a dead core task leaves the node unfit to serve.
-    std::mem::forget(ready.register(&format!("{name} (stopped)")));
+    // Never marked done (dropping a task leaves it pending): a dead core task leaves the node
+    // unfit to serve until it is restarted.
+    drop(ready.register(&format!("{name} (stopped)")));
 }
 
 /// Like [`supervise`], for a task that can be rebuilt from scratch: after an early end it is
