@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 use crate::admin::Admin;
 use crate::certs::ca_client::{CaClient, CaClientConfig};
@@ -84,7 +86,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let readiness_listener = socket::bind(cfg.readiness_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
     let readiness_addr = readiness_listener.local_addr()?;
-    tasks.spawn(readiness::serve(readiness_listener, ready.clone(), watcher.clone()));
+    // Core tasks run supervised: one that dies before drain turns readiness red (and the xDS
+    // client is restarted) instead of leaving a frozen node reporting ready.
+    let core = |name: &'static str, task: BoxFuture<'static, ()>| {
+        readiness::supervise(name, ready.clone(), watcher.clone(), task)
+    };
+    tasks.spawn(core("readiness server", readiness::serve(readiness_listener, ready.clone(), watcher.clone()).boxed()));
 
     // Metrics families are registered by each component as it is built; served once bound.
     let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
@@ -98,16 +105,31 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 .await
                 .context("loading LOCAL_XDS_PATH")?;
             state_task.done();
-            tasks.spawn(watcher_task.run(watcher.clone()));
+            tasks.spawn(core("local config watcher", watcher_task.run(watcher.clone()).boxed()));
         }
         Some(LocalXdsSource::Inline(yaml)) => {
             store.replace(load_str(yaml, "LOCAL_XDS").context("parsing LOCAL_XDS")?);
             state_task.done();
         }
         None if cfg.xds_address.is_some() => {
-            let client = xds_client(&cfg, store.clone(), state_task).with_metrics(xds_metrics);
+            let client = xds_client(&cfg, store.clone(), state_task).with_metrics(xds_metrics.clone());
             let mut synced = client.synced();
-            tasks.spawn(client.run(watcher.clone()));
+            // A fresh client resubscribes to everything, and the store keeps the last state
+            // until its first sync replaces it: restarting loses nothing.
+            let (restart_cfg, restart_store, restart_watcher) = (cfg.clone(), store.clone(), watcher.clone());
+            let restart = move |pending| {
+                xds_client(&restart_cfg, restart_store.clone(), pending)
+                    .with_metrics(xds_metrics.clone())
+                    .run(restart_watcher.clone())
+                    .boxed()
+            };
+            tasks.spawn(readiness::supervise_restarting(
+                "xDS client",
+                ready.clone(),
+                watcher.clone(),
+                client.run(watcher.clone()).boxed(),
+                restart,
+            ));
             tracing::info!(address = ?cfg.xds_address, "waiting for the first xDS sync");
             synced.wait_for(|s| *s).await.context("xDS client stopped before the first sync")?;
         }
@@ -155,7 +177,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         Some(path) => {
             let store = crate::tls::crl::CrlStore::load(path)?;
             tracing::info!(path = %path.display(), crls = store.current().ders().len(), "peer certificates are checked against CRLs");
-            tasks.spawn(crate::tls::crl::watch(path.clone(), store.clone(), CRL_POLL, watcher.clone()));
+            tasks.spawn(core(
+                "CRL watcher",
+                crate::tls::crl::watch(path.clone(), store.clone(), CRL_POLL, watcher.clone()).boxed(),
+            ));
             store
         }
         None => crate::tls::crl::CrlStore::default(),
@@ -203,7 +228,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 watcher.clone(),
             )?;
             let addrs = proxy.addresses();
-            tasks.spawn(proxy.run(watcher.clone()));
+            tasks.spawn(core("proxy", proxy.run(watcher.clone()).boxed()));
             addrs
         }
         None => {
@@ -233,7 +258,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tracing::info!(uds = %cfg.inpod_uds.display(), "in-pod mode: listeners are bound per pod, inside each pod's network namespace");
             let states = pod_states.clone().unwrap_or_default();
             let manager_ready = ready.register("workload proxy manager");
-            tasks.spawn(inpod::manager::run(manager, starter, states, manager_ready, watcher.clone()));
+            tasks.spawn(core(
+                "workload proxy manager (ZDS)",
+                inpod::manager::run(manager, starter, states, manager_ready, watcher.clone()).boxed(),
+            ));
             // Configured (per-pod) addresses: nothing is bound in the node's own namespace.
             BoundAddrs {
                 outbound: cfg.outbound_addr,
@@ -248,7 +276,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let metrics_listener = socket::bind(cfg.stats_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind metrics listener on {}", cfg.stats_addr))?;
     let metrics_addr = metrics_listener.local_addr()?;
-    tasks.spawn(crate::metrics::server::serve(metrics_listener, registry, watcher.clone()));
+    tasks.spawn(core(
+        "metrics server",
+        crate::metrics::server::serve(metrics_listener, registry, watcher.clone()).boxed(),
+    ));
 
     let admin_listener = socket::bind(cfg.admin_addr, &socket::ListenOptions::default())
         .with_context(|| format!("failed to bind admin listener on {}", cfg.admin_addr))?;
@@ -256,7 +287,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let (quit_tx, quit_rx) = tokio::sync::mpsc::channel(1);
     let deadline = cfg.self_termination_deadline;
     let admin = Arc::new(Admin { config: Arc::new(cfg), state: store, certs, quit: quit_tx, pods: pod_states });
-    tasks.spawn(crate::admin::serve(admin_listener, admin, watcher.clone()));
+    tasks.spawn(core("admin server", crate::admin::serve(admin_listener, admin, watcher.clone()).boxed()));
 
     // Installed before announcing the listeners, so a SIGTERM sent right after start-up
     // drains instead of killing the process.
@@ -380,6 +411,10 @@ fn original_source(cfg: &Config) -> bool {
     on
 }
 
+/// TCP connect, TLS handshake, HTTP/2 handshake and CONNECT response: each gets this long
+/// (upstream's hard-coded connect timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::tls::crl::CrlStore) -> ProxyConfig {
     ProxyConfig {
         outbound_addr: cfg.outbound_addr,
@@ -399,7 +434,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::t
         },
         socket: SocketOptions { mark: cfg.packet_mark, keepalive: cfg.keepalive, ..SocketOptions::default() },
         orig_src: original_source(cfg),
-        connect_timeout: Duration::from_secs(10),
+        connect_timeout: CONNECT_TIMEOUT,
         authz_info_logging: cfg.authz_policy_info_logging,
         h2: H2Settings {
             stream_window: cfg.window_size,
@@ -407,6 +442,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::t
             frame_size: cfg.frame_size,
             max_streams_per_connection: cfg.pool_max_streams_per_conn,
             pool_idle_timeout: cfg.pool_unused_release_timeout,
+            handshake_timeout: CONNECT_TIMEOUT,
             ..H2Settings::default()
         },
     }

@@ -5,6 +5,11 @@
 //! Callers only ever read the channel, so any number of concurrent first requests share one
 //! fetch. While a refresh keeps failing the still-valid certificate is served (with
 //! exponential backoff between attempts); an expired certificate is never handed out.
+//!
+//! Identities are kept for as long as someone holds a [`CertificateLease`] on them (each pod's
+//! proxy holds one for its workload): when the last lease goes, so do the private key, the
+//! refresh worker and its CA traffic. Without that, every identity ever seen on the node
+//! would be refreshed for the life of the process.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,6 +59,8 @@ enum CertState {
 struct Entry {
     state: watch::Receiver<CertState>,
     worker: AbortHandle,
+    /// Live [`CertificateLease`]s on this identity.
+    leases: usize,
 }
 
 struct Inner {
@@ -129,6 +136,14 @@ impl SecretManager {
         }
     }
 
+    /// Keeps `id`'s certificate cached and refreshed until the returned lease (and every other
+    /// lease on `id`) is dropped; then it is forgotten. Does not wait for the certificate.
+    pub fn lease(&self, id: &Identity) -> CertificateLease {
+        let mut entries = self.inner.entries();
+        self.entry(&mut entries, id).leases += 1;
+        CertificateLease { inner: self.inner.clone(), id: id.clone() }
+    }
+
     /// Drops `id`'s certificate and stops refreshing it (the workload left the node).
     pub fn forget(&self, id: &Identity) {
         if let Some(entry) = self.inner.entries().remove(id) {
@@ -159,14 +174,49 @@ impl SecretManager {
 
     fn subscribe(&self, id: &Identity) -> watch::Receiver<CertState> {
         let mut entries = self.inner.entries();
-        if let Some(entry) = entries.get(id) {
-            return entry.state.clone();
+        self.entry(&mut entries, id).state.clone()
+    }
+
+    /// `id`'s entry, starting its worker if it is new.
+    fn entry<'a>(&self, entries: &'a mut HashMap<Identity, Entry>, id: &Identity) -> &'a mut Entry {
+        entries.entry(id.clone()).or_insert_with(|| {
+            let (tx, rx) = watch::channel(CertState::Initializing);
+            let worker =
+                tokio::spawn(refresh_loop(self.inner.source.clone(), self.inner.fetch_permits.clone(), id.clone(), tx));
+            Entry { state: rx, worker: worker.abort_handle(), leases: 0 }
+        })
+    }
+}
+
+/// A claim on one identity's certificate (see [`SecretManager::lease`]).
+pub struct CertificateLease {
+    inner: Arc<Inner>,
+    id: Identity,
+}
+
+impl CertificateLease {
+    pub fn identity(&self) -> &Identity {
+        &self.id
+    }
+}
+
+impl std::fmt::Debug for CertificateLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateLease").field("identity", &self.id.to_string()).finish()
+    }
+}
+
+impl Drop for CertificateLease {
+    fn drop(&mut self) {
+        let mut entries = self.inner.entries();
+        let Some(entry) = entries.get_mut(&self.id) else { return };
+        entry.leases = entry.leases.saturating_sub(1);
+        if entry.leases == 0 {
+            if let Some(entry) = entries.remove(&self.id) {
+                entry.worker.abort();
+            }
+            tracing::info!(identity = %self.id, "no workload on this node uses the identity any more: certificate dropped");
         }
-        let (tx, rx) = watch::channel(CertState::Initializing);
-        let worker =
-            tokio::spawn(refresh_loop(self.inner.source.clone(), self.inner.fetch_permits.clone(), id.clone(), tx));
-        entries.insert(id.clone(), Entry { state: rx.clone(), worker: worker.abort_handle() });
-        rx
     }
 }
 
@@ -454,6 +504,34 @@ mod tests {
         let second = manager.fetch_certificate(&id("a")).await.unwrap();
         assert_eq!(source.calls(), 2);
         assert_ne!(first.serial(), second.serial());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn last_lease_dropped_forgets_the_identity_and_stops_refreshing() {
+        let source = TestSource::new(Duration::ZERO);
+        let manager = SecretManager::new(source.clone());
+        let (pod1, pod2) = (manager.lease(&id("a")), manager.lease(&id("a")));
+        let other = manager.lease(&id("b"));
+        manager.fetch_certificate(&id("a")).await.unwrap();
+        manager.fetch_certificate(&id("b")).await.unwrap();
+        // Control: while leased, a 1 h certificate is refreshed at half-life.
+        tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+        assert!(source.calls() >= 4, "leased identities are refreshed: {} calls", source.calls());
+        drop(pod1);
+        assert_eq!(manager.dump().len(), 2, "pod2 still uses identity a");
+        drop(pod2);
+        let left: Vec<String> = manager.dump().into_iter().map(|d| d.identity).collect();
+        assert_eq!(left, vec![id("b").to_string()], "a's key goes with its last user");
+        // Only b keeps the CA busy from now on.
+        drop(other);
+        assert!(manager.dump().is_empty());
+        let calls = source.calls();
+        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+        assert_eq!(source.calls(), calls, "no refresh (CA traffic) for forgotten identities");
+        // Coming back is a fresh fetch.
+        let _again = manager.lease(&id("a"));
+        manager.fetch_certificate(&id("a")).await.unwrap();
+        assert_eq!(source.calls(), calls + 1);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! DNS metrics, upstream's names and labels: `istio_dns_requests_total`,
 //! `istio_dns_upstream_requests_total`, `istio_dns_upstream_failures_total`,
-//! `istio_dns_upstream_request_duration_seconds`.
+//! `istio_dns_upstream_request_duration_seconds`; ours: `istio_dns_requests_refused_total`
+//! (over the in-flight bound, unlabelled).
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub struct DnsMetrics {
     pub upstream_requests: Family<DnsLabels, Counter>,
     pub upstream_failures: Family<DnsLabels, Counter>,
     pub upstream_duration: Histograms,
+    pub refused: Counter,
 }
 
 fn buckets() -> Histogram {
@@ -38,6 +40,7 @@ impl DnsMetrics {
             upstream_requests: Family::default(),
             upstream_failures: Family::default(),
             upstream_duration: Family::new_with_constructor(buckets as fn() -> Histogram),
+            refused: Counter::default(),
         };
         registry.register("dns_requests", "Total number of DNS requests", m.requests.clone());
         registry.register(
@@ -54,6 +57,11 @@ impl DnsMetrics {
             "dns_upstream_request_duration_seconds",
             "Total time in seconds that DNS requests to upstream took",
             m.upstream_duration.clone(),
+        );
+        registry.register(
+            "dns_requests_refused",
+            "DNS requests answered REFUSED because too many were in flight",
+            m.refused.clone(),
         );
         Arc::new(m)
     }

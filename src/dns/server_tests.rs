@@ -160,3 +160,75 @@ fn resolv_conf_parsing() {
     );
     assert_eq!(ups, vec!["10.0.0.10:53".parse().unwrap(), "[fd00::53]:53".parse().unwrap()]);
 }
+
+fn query_with_id(name: &str, id: u16) -> Vec<u8> {
+    let mut m = Message::from_vec(&query(name, RecordType::A)).unwrap();
+    m.metadata.id = id;
+    m.to_vec().unwrap()
+}
+
+/// Each forwarded query holds a task and a 64 KiB buffer until its upstream answers or times
+/// out; beyond the bound a query must be answered REFUSED at once (and counted) instead.
+#[tokio::test]
+async fn queries_beyond_the_in_flight_bound_are_refused() {
+    // An upstream that takes queries and never answers: forwarded queries stay in flight.
+    let black_hole = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let metrics = DnsMetrics::unregistered();
+    let cfg = DnsConfig {
+        namespace: "default".into(),
+        workload: "client".into(),
+        domain: "cluster.local".into(),
+        upstreams: vec![black_hole.local_addr().unwrap()],
+        socket: SocketOptions::default(),
+    };
+    let server = DnsServer::with_max_in_flight(cfg, state(0), metrics.clone(), 2);
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let (_trigger, watcher) = crate::drain::new();
+    tokio::spawn(serve_udp(sock, server, watcher));
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    for id in [1, 2] {
+        client.send(&query_with_id("example.org.", id)).await.unwrap();
+        // Forwarded, so it holds its slot.
+        black_hole.recv_from(&mut buf).await.unwrap();
+    }
+    client.send(&query_with_id("example.org.", 0x7777)).await.unwrap();
+    // Well inside the 5 s upstream timeout, after which the first two would be answered too.
+    let n = tokio::time::timeout(Duration::from_secs(3), client.recv(&mut buf))
+        .await
+        .expect("the query over the bound must be answered at once")
+        .unwrap();
+    let m = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!((m.metadata.id, m.metadata.response_code), (0x7777, ResponseCode::Refused));
+    assert_eq!(metrics.refused.get(), 1);
+    assert_eq!(
+        metrics
+            .requests
+            .get_or_create(&DnsLabels {
+                request_query_type: "A".into(),
+                request_protocol: "udp".into(),
+                source_canonical_service: "unknown".into(),
+                source_canonical_revision: "unknown".into(),
+            })
+            .get(),
+        2,
+        "a refused query is not worked on"
+    );
+}
+
+#[tokio::test]
+async fn unassigned_query_types_share_one_metric_label() {
+    let (s, metrics) = server(vec![], 0);
+    for t in [65_000, 65_001] {
+        s.handle(&query("echo.default.svc.cluster.local.", RecordType::Unknown(t)), Transport::Udp).await.unwrap();
+    }
+    let label = |t: &str| DnsLabels {
+        request_query_type: t.into(),
+        request_protocol: "udp".into(),
+        source_canonical_service: "unknown".into(),
+        source_canonical_revision: "unknown".into(),
+    };
+    assert_eq!(metrics.requests.get_or_create(&label("unknown")).get(), 2);
+}

@@ -43,6 +43,7 @@ pub(crate) struct Shared {
     // ends by itself after its last stream.
     send: Mutex<Option<SendRequest<Bytes>>>,
     our_max_streams: usize,
+    handshake_timeout: Duration,
 }
 
 /// Counts one open stream on a client connection; released when the stream's halves drop.
@@ -115,6 +116,7 @@ where
         last_active: Mutex::new(Instant::now()),
         send: Mutex::new(Some(send)),
         our_max_streams: settings.max_streams_per_connection.max(1) as usize,
+        handshake_timeout: settings.handshake_timeout,
     });
     let ping = conn.ping_pong();
     let interval = settings.keepalive_interval;
@@ -173,10 +175,24 @@ impl H2Client {
         *req.headers_mut() = headers;
 
         let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
-        // ready() waits if the peer's concurrent-stream limit is reached.
-        let mut send = send.ready().await.map_err(|e| self.on_conn_error(e))?;
-        let (resp, stream) = send.send_request(req, false).map_err(|e| self.on_conn_error(e))?;
-        let resp = resp.await.map_err(|e| self.on_conn_error(e))?;
+        let exchange = async {
+            // ready() waits if the peer's concurrent-stream limit is reached.
+            let mut send = send.ready().await.map_err(|e| self.on_conn_error(e))?;
+            let (resp, stream) = send.send_request(req, false).map_err(|e| self.on_conn_error(e))?;
+            let resp = resp.await.map_err(|e| self.on_conn_error(e))?;
+            Ok::<_, Error>((resp, stream))
+        };
+        let deadline = self.shared.handshake_timeout;
+        let (resp, stream) = match tokio::time::timeout(deadline, exchange).await {
+            Ok(r) => r?,
+            Err(_) => {
+                // A peer that sits on a CONNECT would sit on the next one too: stop putting new
+                // streams on this connection (the pool dials a fresh one); the ones already open
+                // carry on. Dropping the request future resets the stream.
+                self.shared.broken.store(true, Ordering::Release);
+                return Err(Error::ConnectResponseTimeout(deadline));
+            }
+        };
         let (parts, body) = resp.into_parts();
         if parts.status != http::StatusCode::OK {
             // Dropping `stream`/`body` resets it if the peer has not ended it already.

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 pub mod client;
 pub mod connect;
+#[cfg(test)]
+mod deadline_tests;
 pub mod pool;
 pub mod server;
 pub mod stream;
@@ -59,6 +61,11 @@ pub struct H2Settings {
     pub keepalive_interval: Duration,
     /// A PING unanswered for this long means the peer is gone and the connection is dropped.
     pub keepalive_timeout: Duration,
+    /// Deadline for the HTTP/2 steps only the peer can complete: the server waiting for the
+    /// client preface and SETTINGS after TLS, and the client waiting for a CONNECT's response
+    /// (including for a stream slot). PINGs keep a connection alive, so without this a peer
+    /// that answers PINGs but nothing else pins the other side forever.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for H2Settings {
@@ -72,6 +79,7 @@ impl Default for H2Settings {
             pool_idle_timeout: Duration::from_secs(5 * 60),
             keepalive_interval: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(20),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -120,6 +128,10 @@ pub enum Error {
     InvalidRequest(String),
     #[error("hbone keepalive: no PING answer within {0:?}")]
     KeepaliveTimeout(Duration),
+    #[error("hbone peer did not answer CONNECT within {0:?}")]
+    ConnectResponseTimeout(Duration),
+    #[error("hbone HTTP/2 handshake not completed within {0:?}")]
+    HandshakeTimeout(Duration),
 }
 
 /// Why dialling a peer ztunnel failed, before any HTTP/2 was spoken.
@@ -164,7 +176,9 @@ impl Error {
             | Error::H2(_)
             | Error::Status(_)
             | Error::ConnectionClosed
-            | Error::KeepaliveTimeout(_) => HboneBlame::Peer,
+            | Error::KeepaliveTimeout(_)
+            | Error::ConnectResponseTimeout(_)
+            | Error::HandshakeTimeout(_) => HboneBlame::Peer,
         }
     }
 }

@@ -87,15 +87,19 @@ where
     F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut conn = h2::server::Builder::new()
+    let handshake = h2::server::Builder::new()
         .initial_window_size(settings.stream_window_clamped())
         .initial_connection_window_size(settings.connection_window_clamped())
         .max_frame_size(settings.frame_size_clamped())
         .max_concurrent_streams(settings.server_max_concurrent_streams)
         .max_header_list_size(SERVER_MAX_HEADER_LIST)
         .max_send_buffer_size(SERVER_MAX_SEND_BUFFER)
-        .handshake::<_, Bytes>(io)
-        .await?;
+        .handshake::<_, Bytes>(io);
+    // Keepalive only starts once the handshake is done, so this is the only thing that frees
+    // a TLS connection whose peer never sends the HTTP/2 preface.
+    let mut conn = tokio::time::timeout(settings.handshake_timeout, handshake)
+        .await
+        .map_err(|_| Error::HandshakeTimeout(settings.handshake_timeout))??;
     let ka = keepalive(conn.ping_pong(), settings.keepalive_interval, settings.keepalive_timeout);
     tokio::pin!(ka);
     // Created once: this loop wakes for every frame, and a fresh drain future per wake-up

@@ -12,7 +12,7 @@ use crate::dns::server::{self as dns, DnsConfig, DnsServer};
 use crate::certs::manager::SecretManager;
 use crate::config::ProxyWorkloadInfo;
 use crate::metrics::TrafficMetrics;
-use crate::proxy::{LOCAL_WORKLOAD_WAIT, Proxy, ProxyConfig};
+use crate::proxy::{Proxy, ProxyConfig};
 use crate::socket::netns::Netns;
 use crate::state::StateStore;
 
@@ -118,17 +118,19 @@ impl PodStarter for ProxyStarter {
             inbound_plaintext = %proxy.addresses().inbound_plaintext,
             "pod proxy listening"
         );
-        // Warm the pod's certificate so its first connection does not wait for the CA.
-        let (state, certs, info) = (self.state.clone(), self.certs.clone(), prefetch_cfg);
+        // Warm the pod's certificate so its first connection does not wait for the CA. Through
+        // the proxy, so the certificate is leased by the pod's proxy and forgotten with it.
+        let (inputs, info) = (proxy.inputs(), prefetch_cfg);
         tokio::spawn(async move {
-            let key = info.local_workload_key();
-            let Some(w) = state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await else {
-                tracing::warn!(pod = %format!("{}/{}", key.namespace, key.name), "pod is not (yet) known to the control plane; its certificate is fetched on first use");
-                return;
-            };
-            let id = w.identity();
-            if let Err(e) = certs.fetch_certificate(&id).await {
-                tracing::warn!(identity = %id, "prefetching the pod's certificate failed (retried on first use): {e}");
+            let pod = format!("{}/{}", info.local_workload.namespace, info.local_workload.name);
+            match inputs.warm_certificate().await {
+                Ok(()) => {}
+                Err(e @ crate::proxy::Error::UnknownLocalWorkload(_)) => {
+                    tracing::warn!(pod = %pod, "pod is not (yet) known to the control plane; its certificate is fetched on first use: {e}");
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %pod, "prefetching the pod's certificate failed (retried on first use): {e}")
+                }
             }
         });
         let connections = proxy.live_connections();

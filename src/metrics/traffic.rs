@@ -188,6 +188,23 @@ impl EncodeLabelSet for ReporterLabel {
 /// A workload and the labels built from it.
 type CachedPeer = (Arc<Workload>, Arc<PeerLabels>);
 
+/// Distinct baggage claims (workload, service, version, cluster) one identity may put into
+/// labels. Series are never pruned, so each claim is memory and scrape size for good; a real
+/// service account runs one workload with one or two versions at a time (a canary), so four
+/// leaves room for that while a peer inventing values gains at most four.
+const CLAIMS_PER_IDENTITY: usize = 4;
+/// Identities whose claims are remembered. Verified identities are bounded by what the CA
+/// signs, but not by us; past this, new identities get `unknown` claims.
+const CLAIMING_IDENTITIES_MAX: usize = 4096;
+
+/// A baggage value we are willing to use as a label: what Kubernetes allows in names and
+/// label values (at most 253 characters of `[A-Za-z0-9._-]`). Anything else is `unknown`.
+fn plausible(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .filter(|v| v.len() <= 253 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b)))
+        .cloned()
+}
+
 /// Bound on the peer-label cache; past it the cache is simply cleared (it refills on demand).
 const PEER_CACHE_MAX: usize = 4096;
 
@@ -202,6 +219,8 @@ pub struct TrafficMetrics {
     /// workload uid → (the workload the labels were built from, its labels). A state update
     /// replaces workload `Arc`s, so a pointer mismatch means "rebuild".
     peer_cache: Mutex<HashMap<String, CachedPeer>>,
+    /// principal → the distinct claimed label sets accepted for it (see [`Self::claimed_peer`]).
+    claims: Mutex<HashMap<String, Vec<Arc<PeerLabels>>>>,
     unknown_peer: Arc<PeerLabels>,
     unknown_service: Arc<ServiceLabels>,
 }
@@ -223,6 +242,7 @@ impl TrafficMetrics {
             received_bytes: Family::default(),
             sockets_open: Family::default(),
             peer_cache: Mutex::new(HashMap::new()),
+            claims: Mutex::new(HashMap::new()),
             unknown_peer: Arc::new(PeerLabels::unknown()),
             unknown_service: Arc::new(ServiceLabels::unknown()),
         };
@@ -264,6 +284,40 @@ impl TrafficMetrics {
             cache.clear();
         }
         cache.insert(w.uid.clone(), (w.clone(), labels.clone()));
+        labels
+    }
+
+    /// Labels for a peer known only by its verified identity, from what its `baggage`
+    /// claims. The claims are peer input that would otherwise mint series without bound: only
+    /// name-like values are used, and each identity gets at most [`CLAIMS_PER_IDENTITY`]
+    /// distinct label sets; beyond that its connections are labelled with the identity alone
+    /// (claims `unknown`). Capped rather than checked against the state, because the peers
+    /// that land here are exactly those the state does not place (host network, VMs, other
+    /// networks): there is nothing to check them against.
+    pub fn claimed_peer(&self, id: &Identity, baggage: &crate::metrics::baggage::Baggage) -> Arc<PeerLabels> {
+        let clean = crate::metrics::baggage::Baggage {
+            cluster: plausible(&baggage.cluster),
+            namespace: plausible(&baggage.namespace),
+            workload_name: plausible(&baggage.workload_name),
+            service_name: plausible(&baggage.service_name),
+            service_version: plausible(&baggage.service_version),
+        };
+        let claimed = PeerLabels::from_identity(id, &clean);
+        let identity_only = || Arc::new(PeerLabels::from_identity(id, &Default::default()));
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        if !claims.contains_key(&claimed.principal) && claims.len() >= CLAIMING_IDENTITIES_MAX {
+            return identity_only();
+        }
+        let seen = claims.entry(claimed.principal.clone()).or_default();
+        if let Some(known) = seen.iter().find(|l| ***l == claimed) {
+            return known.clone();
+        }
+        if seen.len() >= CLAIMS_PER_IDENTITY {
+            tracing::debug!(identity = %id, "more distinct baggage claims than allowed; labelling by identity only");
+            return identity_only();
+        }
+        let labels = Arc::new(claimed);
+        seen.push(labels.clone());
         labels
     }
 
@@ -399,6 +453,33 @@ mod tests {
         changed.canonical_revision = "v2".into();
         let changed = Arc::new(changed);
         assert_eq!(m.peer(&changed).version, "v2");
+    }
+
+    #[test]
+    fn baggage_claims_are_bounded_per_identity() {
+        use crate::metrics::baggage::Baggage;
+        let m = TrafficMetrics::register(&mut Registry::default());
+        let id = Identity::new("cluster.local", "default", "vm");
+        let claim = |name: &str| Baggage { workload_name: Some(name.into()), ..Default::default() };
+        // A canary's two versions are kept, and repeats share one label set.
+        let (a, b) = (m.claimed_peer(&id, &claim("web-v1")), m.claimed_peer(&id, &claim("web-v2")));
+        assert_eq!((a.workload.as_str(), b.workload.as_str()), ("web-v1", "web-v2"));
+        assert!(Arc::ptr_eq(&a, &m.claimed_peer(&id, &claim("web-v1"))));
+        // A peer inventing values gets a few, then only its identity.
+        let workloads: std::collections::HashSet<String> =
+            (0..1000).map(|i| m.claimed_peer(&id, &claim(&format!("made-up-{i}"))).workload.clone()).collect();
+        assert_eq!(workloads.len(), CLAIMS_PER_IDENTITY - 2 + 1, "{workloads:?}");
+        assert!(workloads.contains(UNKNOWN));
+        let capped = m.claimed_peer(&id, &claim("made-up-5000"));
+        assert_eq!(capped.principal, id.to_string(), "the verified identity is always labelled");
+        // Another identity has its own allowance.
+        let other = Identity::new("cluster.local", "default", "other");
+        assert_eq!(m.claimed_peer(&other, &claim("api")).workload, "api");
+        // Values no Kubernetes name can have are not labels.
+        let junk = Identity::new("cluster.local", "default", "junk");
+        for bad in ["a b", "x\"y", &"z".repeat(300), "ünï"] {
+            assert_eq!(m.claimed_peer(&junk, &claim(bad)).workload, UNKNOWN, "{bad:?}");
+        }
     }
 
     #[test]

@@ -78,9 +78,10 @@ impl ConnectionLog {
         self.src_labels = Some(self.metrics.peer(w));
     }
 
-    /// Metric labels for a source we only know by identity and baggage.
-    pub fn source_labels(&mut self, labels: PeerLabels) {
-        self.src_labels = Some(Arc::new(labels));
+    /// Metric labels for a source we only know by identity and baggage (bounded: see
+    /// [`TrafficMetrics::claimed_peer`]).
+    pub fn source_claims(&mut self, id: &crate::identity::Identity, claims: &crate::metrics::baggage::Baggage) {
+        self.src_labels = Some(self.metrics.claimed_peer(id, claims));
     }
 
     pub fn destination_workload(&mut self, w: &Arc<Workload>) {

@@ -45,6 +45,13 @@ fn refusals_keep_their_own_status_and_message() {
         refusal: inbound::Refusal::NoWorkload("no workload".into()),
     };
     assert_eq!(missing.hbone_status(), StatusCode::SERVICE_UNAVAILABLE);
+    let own_port = Error::ConnectRefused {
+        authority: "10.0.0.9:15008".into(),
+        refusal: inbound::Refusal::SelfCall("10.0.0.9:15008".parse().unwrap()),
+    };
+    assert_eq!(own_port.response_flag(), "DENY");
+    assert_eq!(own_port.hbone_status(), StatusCode::BAD_REQUEST);
+    assert_eq!(Error::SelfCall("10.0.0.9:15006".parse().unwrap()).response_flag(), "DENY");
 }
 
 #[test]

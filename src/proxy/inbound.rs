@@ -94,12 +94,13 @@ async fn handle_connection(
     .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
     tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
     let info = tls::connection_info(tls.get_ref().1);
-    let peer_identity = tls::peer_identity(tls.get_ref().1);
+    // The SAN the verifier admitted the peer on, which is what RBAC must see too.
+    let peer_identity = tls::peer_identity(tls.get_ref().1, identity.trust_domain());
     tracing::info!(
         target: "hbone",
         src = %peer,
         local_identity = %identity,
-        peer_identity = info.peer_identity.as_deref().unwrap_or("-"),
+        peer_identity = %peer_identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
         tls_version = %info.version,
         cipher_suite = %info.cipher_suite,
         kx_group = %info.kx_group,
@@ -135,7 +136,7 @@ pub enum Refusal {
     BadAuthority(String),
     #[error("authority IP {authority} does not match the address the connection arrived on ({local})")]
     AddressMismatch { authority: SocketAddr, local: SocketAddr },
-    #[error("destination {0} is one of ztunnel's own ports")]
+    #[error("destination {0} is one of ztunnel's own ports (refused: it would loop back into ztunnel)")]
     SelfCall(SocketAddr),
     #[error("{0}")]
     NoWorkload(String),
@@ -215,7 +216,7 @@ async fn validate(
     if target.ip() != conn.local.ip() {
         return Err(Refusal::AddressMismatch { authority: target, local: conn.local });
     }
-    if inputs.is_self_call(target) {
+    if inputs.is_inbound_self_call(target) {
         return Err(Refusal::SelfCall(target));
     }
     let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;

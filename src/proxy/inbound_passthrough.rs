@@ -36,7 +36,7 @@ async fn proxy(
 ) -> Result<copy::Transferred, Error> {
     let dst = redirect::original_dst(&client).map(crate::util::net::canonical).map_err(Error::NoOriginalDst)?;
     log.dst_addr = Some(dst);
-    if inputs.is_self_call(dst) {
+    if inputs.is_inbound_self_call(dst) {
         return Err(Error::SelfCall(dst));
     }
     let workload = inputs.local_workload().await?;

@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::certs::manager::SecretManager;
+use crate::certs::manager::{CertificateLease, SecretManager};
 use crate::config::ProxyWorkloadInfo;
 use crate::drain::DrainWatcher;
 use crate::hbone;
@@ -187,12 +187,15 @@ impl Error {
         }
     }
 
-    /// Istio's `response_flags` label for the connection's metrics.
+    /// Istio's `response_flags` label for the connection's metrics. A call to our own ports is
+    /// counted as a policy refusal ("DENY"): it is one, and the flag set stays bounded.
     pub fn response_flag(&self) -> &'static str {
         match self {
-            Error::AuthorizationPolicyRejection(_) | Error::AuthorizationPolicyRevoked(_) => "DENY",
-            Error::NoOriginalDst(_)
+            Error::AuthorizationPolicyRejection(_)
+            | Error::AuthorizationPolicyRevoked(_)
             | Error::SelfCall(_)
+            | Error::ConnectRefused { refusal: inbound::Refusal::SelfCall(_), .. } => "DENY",
+            Error::NoOriginalDst(_)
             | Error::UnknownLocalWorkload(_)
             | Error::Route(_)
             | Error::Certificate { .. }
@@ -237,8 +240,11 @@ pub struct ProxyInputs {
     /// Live outbound connections, for the admin dump.
     pub outbound_connections: Arc<connections::OutboundConnections>,
     /// Filled in once listeners are bound; used for self-call checks.
-    own_ports: HashSet<u16>,
-    own_ips: HashSet<IpAddr>,
+    self_calls: SelfCalls,
+    /// Keeps the local workload's certificate cached and refreshed while this proxy lives. In
+    /// shared mode a pod's proxy ends when the pod leaves; with the last proxy using an
+    /// identity, its key, refresh worker and CA traffic go too.
+    cert_lease: std::sync::Mutex<Option<CertificateLease>>,
 }
 
 impl ProxyInputs {
@@ -249,21 +255,84 @@ impl ProxyInputs {
     pub async fn local_workload(&self) -> Result<Arc<Workload>, Error> {
         let info = &self.cfg.local_workload;
         let key = self.cfg.local_workload_key();
-        self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
+        let workload = self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
             Error::UnknownLocalWorkload(format!(
                 "{}/{} (service account {:?}) after waiting {LOCAL_WORKLOAD_WAIT:?}",
                 info.namespace, info.name, info.service_account
             ))
-        })
+        })?;
+        self.hold_certificate(&workload.identity());
+        Ok(workload)
     }
 
-    /// True when `dst` points back at one of our own listeners.
+    /// Leases `id` (the local workload's identity, which every connection path resolves
+    /// before it needs a certificate) for as long as this proxy lives.
+    fn hold_certificate(&self, id: &Identity) {
+        let mut lease = self.cert_lease.lock().unwrap_or_else(|p| p.into_inner());
+        if lease.as_ref().is_none_or(|l| l.identity() != id) {
+            // The new lease is taken before the old one goes, so nothing in between is dropped.
+            *lease = Some(self.certs.lease(id));
+        }
+    }
+
+    /// Fetches the local workload's certificate ahead of its first connection.
+    pub async fn warm_certificate(&self) -> Result<(), Error> {
+        let id = self.local_workload().await?.identity();
+        self.certs
+            .fetch_certificate(&id)
+            .await
+            .map(drop)
+            .map_err(|e| Error::Certificate { identity: id, reason: e.to_string() })
+    }
+
+    /// True when an outbound `dst` points back at one of our own listeners.
     pub fn is_self_call(&self, dst: SocketAddr) -> bool {
-        if !self.own_ports.contains(&dst.port()) {
+        self.self_calls.outbound(dst)
+    }
+
+    /// True when an inbound target (CONNECT authority, or 15006's original destination) is one
+    /// of our own ports, whatever its IP.
+    pub fn is_inbound_self_call(&self, dst: SocketAddr) -> bool {
+        self.self_calls.inbound(dst)
+    }
+}
+
+/// Which destinations would loop back into this ztunnel.
+///
+/// Outbound, a workload may legitimately dial port 15008 (or 15001...) on *another* host, so
+/// only our own addresses count. Inbound, the target is by construction on the local workload,
+/// and with wildcard binds (the default, and always in-pod) every local IP reaches our
+/// listeners, while `own_ips` knows none of them: so inbound goes by port alone, as upstream
+/// does (`illegal_ports` in its `find_inbound_upstream`). Otherwise a CONNECT to
+/// `<pod-ip>:15008` is dialled back into our own HBONE listener, and the nested session's
+/// RBAC sees the pod's own IP as the source.
+#[derive(Debug, Clone, Default)]
+struct SelfCalls {
+    ports: HashSet<u16>,
+    /// Specific (non-wildcard) IPs our listeners are bound to.
+    ips: HashSet<IpAddr>,
+}
+
+impl SelfCalls {
+    fn new(ports: HashSet<u16>, bound: &BoundAddrs) -> SelfCalls {
+        let ips = [bound.outbound, bound.inbound, bound.inbound_plaintext]
+            .iter()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        SelfCalls { ports, ips }
+    }
+
+    fn outbound(&self, dst: SocketAddr) -> bool {
+        if !self.ports.contains(&dst.port()) {
             return false;
         }
         let ip = crate::util::net::canonical(dst).ip();
-        ip.is_loopback() || ip.is_unspecified() || self.own_ips.contains(&ip)
+        ip.is_loopback() || ip.is_unspecified() || self.ips.contains(&ip)
+    }
+
+    fn inbound(&self, dst: SocketAddr) -> bool {
+        self.ports.contains(&dst.port())
     }
 }
 
@@ -305,12 +374,7 @@ impl Proxy {
             inbound_plaintext: addr(&inbound_plaintext),
             socks5: socks5.as_ref().map(addr),
         };
-        let own_ports = cfg.own_ports(&addrs);
-        let own_ips = [addrs.outbound, addrs.inbound, addrs.inbound_plaintext]
-            .iter()
-            .map(|a| a.ip())
-            .filter(|ip| !ip.is_unspecified())
-            .collect();
+        let self_calls = SelfCalls::new(cfg.own_ports(&addrs), &addrs);
         let pool = hbone::pool::Pool::new(
             cfg.h2.clone(),
             Arc::new(crate::hbone::connect::HboneConnector::new(
@@ -333,14 +397,19 @@ impl Proxy {
             metrics,
             connections: Arc::default(),
             outbound_connections: Arc::default(),
-            own_ports,
-            own_ips,
+            self_calls,
+            cert_lease: std::sync::Mutex::new(None),
         });
         Ok(Proxy { inputs, outbound, inbound, inbound_plaintext, socks5, addrs })
     }
 
     pub fn addresses(&self) -> BoundAddrs {
         self.addrs
+    }
+
+    /// The shared connection context (e.g. to warm the certificate before serving).
+    pub fn inputs(&self) -> Arc<ProxyInputs> {
+        self.inputs.clone()
     }
 
     /// This proxy's open connections, for the admin dump.
@@ -416,3 +485,42 @@ where
 
 #[cfg(test)]
 mod error_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-pod default: every listener on a wildcard, so no own IP is known.
+    fn wildcard() -> SelfCalls {
+        let any = |port| SocketAddr::from(([0, 0, 0, 0], port));
+        let bound =
+            BoundAddrs { outbound: any(15001), inbound: any(15008), inbound_plaintext: any(15006), socks5: None };
+        SelfCalls::new([15001, 15006, 15008].into(), &bound)
+    }
+
+    #[test]
+    fn inbound_refuses_own_ports_on_the_pod_ip_with_wildcard_binds() {
+        let calls = wildcard();
+        for port in [15001, 15006, 15008] {
+            let pod = SocketAddr::from(([10, 1, 2, 3], port));
+            assert!(calls.inbound(pod), "{pod} would be dialled back into ztunnel");
+        }
+        assert!(!calls.inbound(SocketAddr::from(([10, 1, 2, 3], 8080))), "the application's own port");
+    }
+
+    #[test]
+    fn outbound_only_refuses_our_own_addresses() {
+        let calls = wildcard();
+        assert!(calls.outbound(SocketAddr::from(([127, 0, 0, 1], 15008))));
+        // Another pod's HBONE port is a legitimate (if unusual) outbound destination.
+        assert!(!calls.outbound(SocketAddr::from(([10, 9, 9, 9], 15008))));
+        let bound = BoundAddrs {
+            outbound: SocketAddr::from(([10, 1, 2, 3], 15001)),
+            inbound: SocketAddr::from(([10, 1, 2, 3], 15008)),
+            inbound_plaintext: SocketAddr::from(([10, 1, 2, 3], 15006)),
+            socks5: None,
+        };
+        let specific = SelfCalls::new([15001, 15006, 15008].into(), &bound);
+        assert!(specific.outbound(SocketAddr::from(([10, 1, 2, 3], 15006))));
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! The verified peer identity is the anchor. The source workload is the one at the client
 //! address (from the `forwarded` header, else the TCP peer) *if* its identity matches the
-//! certificate; otherwise the labels come from the identity plus the peer's `baggage` claims.
+//! certificate; otherwise the labels come from the identity plus the peer's `baggage` claims,
+//! bounded per identity ([`crate::metrics::TrafficMetrics::claimed_peer`]).
 //! The destination service is guessed from the local workload's services by target port.
 
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +13,6 @@ use http::HeaderMap;
 
 use crate::identity::Identity;
 use crate::metrics::baggage;
-use crate::metrics::traffic::PeerLabels;
 use crate::proxy::access::ConnectionLog;
 use crate::state::{ProxyState, Service, Workload};
 
@@ -38,7 +38,7 @@ pub fn label_inbound(
         Some(w) => log.source_workload(&w),
         None => {
             let claims = headers.get("baggage").and_then(|v| v.to_str().ok()).map(baggage::parse).unwrap_or_default();
-            log.source_labels(PeerLabels::from_identity(id, &claims));
+            log.source_claims(id, &claims);
         }
     }
 }

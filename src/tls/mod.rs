@@ -132,8 +132,24 @@ pub fn server_config_with_crls(cert: &WorkloadCertificate, crls: &crl::CrlSet) -
     Ok(Arc::new(config))
 }
 
-/// The peer's identity: the first parseable SPIFFE URI SAN of its leaf certificate.
-pub fn peer_identity(conn: &CommonState) -> Option<Identity> {
+/// The identity an inbound peer is known by: the first of its SPIFFE URI SANs in
+/// `trust_domain` (ours). The inbound verifier admits a client exactly when there is one, and
+/// RBAC, logs and metrics act on that one: a single rule, so a foreign-trust-domain SAN listed
+/// first can never be what policy sees while another SAN got the peer in (namespace and
+/// service-account matching ignore the trust domain).
+pub fn select_peer_identity<'a>(sans: &'a [Identity], trust_domain: &str) -> Option<&'a Identity> {
+    sans.iter().find(|id| id.trust_domain() == trust_domain)
+}
+
+/// An inbound peer's identity, chosen from its leaf certificate by [`select_peer_identity`].
+pub fn peer_identity(conn: &CommonState, trust_domain: &str) -> Option<Identity> {
+    let leaf = conn.peer_certificates()?.first()?;
+    select_peer_identity(&san_identities(leaf), trust_domain).cloned()
+}
+
+/// The first parseable SPIFFE URI SAN of the peer's leaf, for logging connections whose side
+/// has no trust-domain rule (outbound: the verifier matched the expected identities).
+fn first_peer_identity(conn: &CommonState) -> Option<Identity> {
     let leaf = conn.peer_certificates()?.first()?;
     san_identities(leaf).into_iter().next()
 }
@@ -154,7 +170,7 @@ pub fn connection_info(conn: &CommonState) -> ConnectionInfo {
         version: conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default(),
         cipher_suite: conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default(),
         kx_group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())).unwrap_or_default(),
-        peer_identity: peer_identity(conn).map(|id| id.to_string()),
+        peer_identity: first_peer_identity(conn).map(|id| id.to_string()),
         alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }

@@ -313,3 +313,47 @@ fn san_identities_reads_all_spiffe_uris() {
 fn id_ns(td: &str, ns: &str, sa: &str) -> Identity {
     Identity::new(td, ns, sa)
 }
+
+/// A client certificate carrying a foreign-trust-domain SAN first and one of ours second: the
+/// verifier admits it on the second, so that is the identity RBAC must see, not the first
+/// (whose namespace and service account could match policy written for our own workloads).
+#[tokio::test]
+async fn inbound_identity_is_the_san_the_verifier_admitted() {
+    use crate::tls::provider::Validity;
+    let now = SystemTime::now();
+    let validity = Validity { not_before: now - Duration::from_secs(60), not_after: now + Duration::from_secs(3600) };
+    let ca = provider::generate_ca("cluster.local", validity).unwrap();
+    let workload = |uris: &[String]| {
+        let leaf = provider::issue_leaf(&ca, uris, validity).unwrap();
+        WorkloadCertificate::new(
+            vec![leaf.cert],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(leaf.key),
+            vec![ca.cert.clone()],
+        )
+        .unwrap()
+    };
+    let (ours, foreign) = (id_ns("cluster.local", "default", "a"), id_ns("evil.example", "kube-system", "admin"));
+    let client_cert = workload(&[foreign.to_string(), ours.to_string()]);
+    let server_id = id("cluster.local", "b");
+    let server_cert = workload(&[server_id.to_string()]);
+    let client = client_config(&client_cert, std::slice::from_ref(&server_id)).unwrap();
+    let server = server_config(&server_cert).unwrap();
+
+    let (c, s) = tokio::io::duplex(64 * 1024);
+    let serve = async move {
+        let mut tls = TlsAcceptor::from(server).accept(s).await?;
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await?;
+        tls.write_all(b"pong").await?;
+        tls.flush().await?;
+        io::Result::Ok(peer_identity(tls.get_ref().1, server_id.trust_domain()))
+    };
+    let (client_out, seen) = tokio::join!(client_side(client, c), serve);
+    client_out.expect("admitted on its cluster.local SAN");
+    assert_eq!(seen.unwrap(), Some(ours.clone()), "RBAC must see the SAN that passed verification");
+
+    // The same rule, without a handshake; and no SAN of ours means no identity (and no entry).
+    let sans = [foreign.clone(), ours.clone()];
+    assert_eq!(select_peer_identity(&sans, "cluster.local"), Some(&ours));
+    assert_eq!(select_peer_identity(&sans[..1], "cluster.local"), None);
+}

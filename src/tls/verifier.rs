@@ -17,7 +17,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherEr
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::crl::CrlSet;
-use super::san_identities;
+use super::{san_identities, select_peer_identity};
 use crate::identity::Identity;
 
 /// Why a peer's (otherwise valid) certificate was refused. Carried inside
@@ -192,7 +192,8 @@ impl ClientCertVerifier for TrustDomainVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
         let found = san_identities(end_entity);
-        if found.iter().any(|id| id.trust_domain() == self.trust_domain) {
+        // The same selection RBAC uses (`peer_identity`), so both act on one SAN.
+        if select_peer_identity(&found, &self.trust_domain).is_some() {
             Ok(verified)
         } else {
             Err(VerifyError::TrustDomainMismatch { found: names(&found), trust_domain: self.trust_domain.clone() }

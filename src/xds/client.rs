@@ -33,6 +33,10 @@ use crate::util::backoff::Backoff;
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
+/// Largest xDS response we decode: upstream's bound. A mesh's whole Address set arrives in
+/// one response, so this is generous; unbounded, a control plane (or whoever holds its
+/// connection) could make us allocate any amount.
+pub const MAX_MESSAGE_BYTES: usize = 200 * 1024 * 1024;
 /// gRPC status code INVALID_ARGUMENT, used in NACK error details.
 const INVALID_ARGUMENT: i32 = 3;
 
@@ -170,6 +174,18 @@ enum StreamError {
     Auth(#[from] crate::control_plane::auth::AuthError),
     #[error("stream: {0}")]
     Grpc(String),
+    #[error("xDS response over the {limit}-byte limit, not applied ({detail})")]
+    TooLarge { limit: usize, detail: String },
+}
+
+/// Names the one stream error an operator must act on (istiod pushes more than we accept,
+/// and will again after every reconnect) instead of burying it among transient ones.
+fn stream_error(s: tonic::Status) -> StreamError {
+    if s.code() == tonic::Code::OutOfRange && s.message().contains("message length too large") {
+        StreamError::TooLarge { limit: MAX_MESSAGE_BYTES, detail: s.message().to_string() }
+    } else {
+        StreamError::Grpc(s.to_string())
+    }
 }
 
 impl XdsClient {
@@ -214,13 +230,16 @@ impl XdsClient {
             self.stats.connection_failures.fetch_add(1, Ordering::Relaxed);
             self.metrics.terminated(match &result {
                 Ok(()) => Termination::Reconnect,
-                Err(StreamError::Grpc(_)) => Termination::Error,
+                Err(StreamError::Grpc(_) | StreamError::TooLarge { .. }) => Termination::Error,
                 Err(_) => Termination::ConnectionError,
             });
             let delay = backoff.next_delay();
             match result {
                 Ok(()) => {
                     tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream closed by server; reconnecting (keeping last state)")
+                }
+                Err(e @ StreamError::TooLarge { .. }) => {
+                    tracing::error!(address = %self.cfg.endpoint.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)")
                 }
                 Err(e) => {
                     tracing::warn!(address = %self.cfg.endpoint.address, ?delay, "xDS stream failed: {e}; reconnecting (keeping last state)")
@@ -241,7 +260,7 @@ impl XdsClient {
         }
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
         self.cfg.credentials.apply(request.metadata_mut()).await?;
-        let mut client = AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(usize::MAX);
+        let mut client = AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
         let mut responses = client
             .delta_aggregated_resources(request)
             .await
@@ -253,7 +272,7 @@ impl XdsClient {
             let resp = match responses.message().await {
                 Ok(Some(r)) => r,
                 Ok(None) => return Ok(()),
-                Err(s) => return Err(StreamError::Grpc(s.to_string())),
+                Err(s) => return Err(stream_error(s)),
             };
             backoff.reset();
             let reply = self.handle(resp);

@@ -55,3 +55,23 @@ fn initial_request_is_wildcard_with_known_versions() {
     assert!(r.node.is_some());
     assert!(r.initial_resource_versions.is_empty());
 }
+
+/// A response over the limit is refused by tonic's decoder before it is buffered, and comes
+/// out as its own error rather than a generic stream failure.
+#[tokio::test]
+async fn oversized_response_is_a_clear_error() {
+    use tonic::codec::Codec;
+    let limit = 64;
+    // One gRPC frame: uncompressed flag, then a length over the limit (the body never comes).
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&1000u32.to_be_bytes());
+    let body = http_body_util::Full::new(bytes::Bytes::from(frame));
+    let decoder = tonic_prost::ProstCodec::<DeltaDiscoveryRequest, DeltaDiscoveryResponse>::default().decoder();
+    let mut stream = tonic::codec::Streaming::new_response(decoder, body, http::StatusCode::OK, None, Some(limit));
+    let status = stream.message().await.expect_err("over the limit");
+    let err = stream_error(status);
+    assert!(matches!(err, StreamError::TooLarge { limit: MAX_MESSAGE_BYTES, .. }), "{err}");
+    assert!(err.to_string().contains("limit"), "{err}");
+    // Anything else stays a plain stream error.
+    assert!(matches!(stream_error(tonic::Status::unavailable("gone")), StreamError::Grpc(_)));
+}
