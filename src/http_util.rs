@@ -67,10 +67,6 @@ impl Default for Limits {
     }
 }
 
-/// Back-off after a failed `accept` (EMFILE and friends): the failing connection stays in the
-/// backlog, so retrying at once would fail again at once, spinning a core.
-pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
-
 /// Serves `handler` on `listener` until drain, within [`Limits::default`]. Each connection
 /// runs in its own task; an operator's slow client cannot hold up the data path or shutdown
 /// (connections are not drain-tracked).
@@ -104,14 +100,7 @@ pub async fn serve_with<H, F>(
     loop {
         let stream = tokio::select! {
             _ = drain.signaled() => return,
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    tracing::warn!(listener = name, "accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                    continue;
-                }
-            },
+            (s, _) = crate::socket::accept(&listener, name) => s,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             if !saturated {

@@ -329,14 +329,7 @@ pub async fn serve_tcp(listener: TcpListener, server: Arc<DnsServer>, drain: Dra
     loop {
         let (mut s, _) = tokio::select! {
             _ = drain.signaled() => return,
-            r = listener.accept() => match r {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!("DNS TCP accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            r = socket::accept(&listener, "dns_tcp") => r,
         };
         let server = server.clone();
         tokio::spawn(async move {

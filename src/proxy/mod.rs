@@ -465,16 +465,9 @@ where
             }
             // Reap finished connections so the set only holds live ones.
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            res = listener.accept() => match res {
-                Ok((stream, peer)) => {
-                    // TCP_NODELAY and keepalive come with the socket (set on the listener).
-                    conns.spawn(handle(stream, crate::util::net::canonical(peer), drain.clone()));
-                }
-                Err(e) => {
-                    // Transient (fd exhaustion, aborted handshakes): back off briefly, keep serving.
-                    tracing::warn!(listener = name, "accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+            (stream, peer) = socket::accept(&listener, name) => {
+                // TCP_NODELAY and keepalive come with the socket (set on the listener).
+                conns.spawn(handle(stream, peer, drain.clone()));
             }
         }
     }

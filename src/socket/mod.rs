@@ -17,6 +17,26 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+/// How long an accept loop pauses after a failed accept.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The next connection on `listener`, with the peer address normalised. Accept errors are
+/// transient (EMFILE/ENFILE when file descriptors run out, ECONNABORTED): each is logged and
+/// retried after [`ACCEPT_ERROR_BACKOFF`], so a process out of descriptors does not spin at
+/// 100% CPU, and serving resumes by itself once descriptors free up. Cancel-safe (for
+/// `select!` with a drain signal). Every accept loop of the crate goes through here.
+pub async fn accept(listener: &TcpListener, name: &'static str) -> (TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => return (stream, crate::util::net::canonical(peer)),
+            Err(e) => {
+                tracing::warn!(listener = name, "accept failed: {e}");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+            }
+        }
+    }
+}
+
 /// Options for sockets we open towards upstreams.
 #[derive(Debug, Clone, Default)]
 pub struct SocketOptions {

@@ -106,7 +106,14 @@ async fn serve(listener: protocol::SeqPacketListener, mut cmds: mpsc::UnboundedR
     loop {
         // Not connected: keep the pod list current while waiting for ztunnel.
         let conn = tokio::select! {
-            c = listener.accept() => match c { Ok(c) => c, Err(_) => continue },
+            c = listener.accept() => match c {
+                Ok(c) => c,
+                Err(_) => {
+                    // Same pause as the crate's TCP accept loops (crate::socket::accept).
+                    tokio::time::sleep(crate::socket::ACCEPT_ERROR_BACKOFF).await;
+                    continue;
+                }
+            },
             cmd = cmds.recv() => {
                 match cmd {
                     None => return,

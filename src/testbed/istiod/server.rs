@@ -91,9 +91,9 @@ pub(super) async fn serve(
         let conns = conns.clone();
         async move {
             loop {
-                let Ok((tcp, peer)) = listener.accept().await else { continue };
+                let (tcp, peer) = crate::socket::accept(&listener, "fake_istiod").await;
                 if let Ok(fd) = tcp.as_fd().try_clone_to_owned() {
-                    conns.0.lock().unwrap_or_else(|p| p.into_inner()).push(fd);
+                    crate::util::sync::lock(&conns.0).push(fd);
                 }
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
