@@ -2,9 +2,9 @@
 //! namespace fd attached to `Add` requests as `SCM_RIGHTS` ancillary data.
 //!
 //! [`SeqPacket`] is both ends: ztunnel connects as the client ([`SeqPacket::connect`]); the
-//! test CNI ([`crate::testbed::cni`]) listens and accepts ([`listen`]). This and
-//! src/redirect are the only modules with `unsafe` (sendmsg/recvmsg with control messages,
-//! which neither std nor socket2 expose for SEQPACKET sockets).
+//! test CNI (`crate::testbed::cni`, tests only) listens and accepts ([`listen`]). One of the
+//! few modules allowed `unsafe` (see the crate root): sendmsg/recvmsg with control messages,
+//! which neither std nor socket2 expose for SEQPACKET sockets.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
