@@ -79,7 +79,7 @@ impl DrainWatcher {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn drain_waits_for_watchers() {
         let (trigger, watcher) = new();
         let w2 = watcher.clone();
@@ -89,7 +89,9 @@ mod tests {
             drop(w2);
         });
         drop(watcher);
+        let started = tokio::time::Instant::now();
         assert_eq!(trigger.drain(Duration::from_secs(5)).await, DrainOutcome::Complete);
+        assert_eq!(started.elapsed(), Duration::from_millis(20), "completed when the last watcher went");
         task.await.unwrap();
     }
 
