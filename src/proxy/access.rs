@@ -51,10 +51,10 @@ pub struct ConnectionLog {
 }
 
 impl ConnectionLog {
-    pub fn new(direction: Direction, src_addr: SocketAddr, metrics: &Arc<TrafficMetrics>) -> Self {
+    pub fn new(direction: Direction, src: super::SourceAddr, metrics: &Arc<TrafficMetrics>) -> Self {
         ConnectionLog {
             direction,
-            src_addr,
+            src_addr: src.get(),
             src_workload: None,
             src_namespace: None,
             src_identity: None,

@@ -16,6 +16,7 @@ use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use super::addr::{DestinationAddr, ServedAddr, SourceAddr};
 use crate::drain::DrainWatcher;
 use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
@@ -74,7 +75,7 @@ async fn handle_connection(
     peer: SocketAddr,
     drain: DrainWatcher,
 ) -> Result<(), Error> {
-    let local = crate::util::net::canonical(stream.local_addr()?);
+    let served = ServedAddr::new(stream.local_addr()?);
     let workload = inputs.local_workload().await?;
     let identity = workload.identity();
     let cert = inputs
@@ -106,7 +107,7 @@ async fn handle_connection(
         kx_group = %info.kx_group,
         "HBONE connection accepted"
     );
-    let conn = Arc::new(ConnInfo { peer, local, peer_identity });
+    let conn = Arc::new(ConnInfo { peer: SourceAddr::new(peer), served, peer_identity });
     let h2 = inputs.cfg.h2.clone();
     let handler_drain = drain.clone();
     server::serve(tls, &h2, drain, move |req| {
@@ -124,8 +125,8 @@ async fn handle_connection(
 
 /// Facts about the TLS connection shared by all its streams.
 struct ConnInfo {
-    peer: SocketAddr,
-    local: SocketAddr,
+    peer: SourceAddr,
+    served: ServedAddr,
     peer_identity: Option<Identity>,
 }
 
@@ -134,8 +135,8 @@ struct ConnInfo {
 pub enum Refusal {
     #[error("authority {0:?} is not an ip:port")]
     BadAuthority(String),
-    #[error("authority IP {authority} does not match the address the connection arrived on ({local})")]
-    AddressMismatch { authority: SocketAddr, local: SocketAddr },
+    #[error("authority IP {authority} does not match the address the connection arrived on ({served})")]
+    AddressMismatch { authority: DestinationAddr, served: ServedAddr },
     #[error("destination {0} is one of ztunnel's own ports (refused: it would loop back into ztunnel)")]
     SelfCall(SocketAddr),
     #[error("{0}")]
@@ -169,9 +170,9 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         log.mtls = true;
         let id = conn.peer_identity.as_ref();
         let state = inputs.state.snapshot();
-        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer, id, &workload, target);
+        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer.get(), id, &workload, target);
         log.opened();
-        let facts = Arc::new(InboundConn::new(conn.peer, conn.peer_identity.clone(), target, workload));
+        let facts = Arc::new(InboundConn::new(conn.peer.get(), conn.peer_identity.clone(), target, workload));
         // Registered before deciding, so a policy change that lands while we decide is
         // re-checked against this stream rather than missed.
         let mut registration = inputs.connections.register(facts.clone());
@@ -208,17 +209,17 @@ async fn validate(
     authority: &str,
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
-    let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
-    let target = crate::util::net::canonical(target);
-    log.dst_hbone_addr = Some(conn.local);
+    let dst = DestinationAddr::new(authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?);
+    log.dst_hbone_addr = Some(conn.served.get());
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses.
-    if target.ip() != conn.local.ip() {
-        return Err(Refusal::AddressMismatch { authority: target, local: conn.local });
+    if dst.ip() != conn.served.ip() {
+        return Err(Refusal::AddressMismatch { authority: dst, served: conn.served });
     }
-    if inputs.is_inbound_self_call(target) {
-        return Err(Refusal::SelfCall(target));
+    if inputs.is_inbound_self_call(dst) {
+        return Err(Refusal::SelfCall(dst.get()));
     }
+    let target = dst.get();
     let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
     if !workload.workload_ips.contains(&target.ip()) {
         return Err(Refusal::NoWorkload(format!(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
 
+use super::addr::DestinationAddr;
 use crate::drain::DrainWatcher;
 use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::authz::{self, InboundConn};
@@ -19,7 +20,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
     crate::proxy::accept_loop(listener, "inbound_plaintext", drain, move |stream, peer, drain| {
         let inputs = inputs.clone();
         async move {
-            let mut log = ConnectionLog::new(Direction::Inbound, peer, &inputs.metrics);
+            let mut log = ConnectionLog::new(Direction::Inbound, super::SourceAddr::new(peer), &inputs.metrics);
             let result = proxy(&inputs, stream, peer, &mut log).await;
             log.finish(result);
             drop(drain);
@@ -36,7 +37,7 @@ async fn proxy(
 ) -> Result<copy::Transferred, Error> {
     let dst = redirect::original_dst(&client).map(crate::util::net::canonical).map_err(Error::NoOriginalDst)?;
     log.dst_addr = Some(dst);
-    if inputs.is_inbound_self_call(dst) {
+    if inputs.is_inbound_self_call(DestinationAddr::new(dst)) {
         return Err(Error::SelfCall(dst));
     }
     let workload = inputs.local_workload().await?;

@@ -12,6 +12,7 @@
 //! address) and served by [`Proxy::run`] until the drain signal.
 
 pub mod access;
+pub mod addr;
 pub mod authz;
 pub mod connections;
 pub mod copy;
@@ -40,6 +41,7 @@ use crate::metrics::TrafficMetrics;
 use crate::socket::{self, SocketOptions};
 use crate::state::workload::Workload;
 use crate::state::{LocalWorkloadKey, StateStore};
+pub use addr::{DestinationAddr, ServedAddr, SourceAddr};
 
 /// What the data path needs to know, and nothing more (components get this, not `Config`).
 #[derive(Debug, Clone)]
@@ -286,13 +288,13 @@ impl ProxyInputs {
     }
 
     /// True when an outbound `dst` points back at one of our own listeners.
-    pub fn is_self_call(&self, dst: SocketAddr) -> bool {
+    pub fn is_self_call(&self, dst: DestinationAddr) -> bool {
         self.self_calls.outbound(dst)
     }
 
     /// True when an inbound target (CONNECT authority, or 15006's original destination) is one
     /// of our own ports, whatever its IP.
-    pub fn is_inbound_self_call(&self, dst: SocketAddr) -> bool {
+    pub fn is_inbound_self_call(&self, dst: DestinationAddr) -> bool {
         self.self_calls.inbound(dst)
     }
 }
@@ -323,15 +325,15 @@ impl SelfCalls {
         SelfCalls { ports, ips }
     }
 
-    fn outbound(&self, dst: SocketAddr) -> bool {
+    fn outbound(&self, dst: DestinationAddr) -> bool {
         if !self.ports.contains(&dst.port()) {
             return false;
         }
-        let ip = crate::util::net::canonical(dst).ip();
+        let ip = dst.ip();
         ip.is_loopback() || ip.is_unspecified() || self.ips.contains(&ip)
     }
 
-    fn inbound(&self, dst: SocketAddr) -> bool {
+    fn inbound(&self, dst: DestinationAddr) -> bool {
         self.ports.contains(&dst.port())
     }
 }
@@ -496,17 +498,20 @@ mod tests {
         let calls = wildcard();
         for port in [15001, 15006, 15008] {
             let pod = SocketAddr::from(([10, 1, 2, 3], port));
-            assert!(calls.inbound(pod), "{pod} would be dialled back into ztunnel");
+            assert!(calls.inbound(DestinationAddr::new(pod)), "{pod} would be dialled back into ztunnel");
         }
-        assert!(!calls.inbound(SocketAddr::from(([10, 1, 2, 3], 8080))), "the application's own port");
+        assert!(
+            !calls.inbound(DestinationAddr::new(SocketAddr::from(([10, 1, 2, 3], 8080)))),
+            "the application's own port"
+        );
     }
 
     #[test]
     fn outbound_only_refuses_our_own_addresses() {
         let calls = wildcard();
-        assert!(calls.outbound(SocketAddr::from(([127, 0, 0, 1], 15008))));
+        assert!(calls.outbound(DestinationAddr::new(SocketAddr::from(([127, 0, 0, 1], 15008)))));
         // Another pod's HBONE port is a legitimate (if unusual) outbound destination.
-        assert!(!calls.outbound(SocketAddr::from(([10, 9, 9, 9], 15008))));
+        assert!(!calls.outbound(DestinationAddr::new(SocketAddr::from(([10, 9, 9, 9], 15008)))));
         let bound = BoundAddrs {
             outbound: SocketAddr::from(([10, 1, 2, 3], 15001)),
             inbound: SocketAddr::from(([10, 1, 2, 3], 15008)),
@@ -514,6 +519,6 @@ mod tests {
             socks5: None,
         };
         let specific = SelfCalls::new([15001, 15006, 15008].into(), &bound);
-        assert!(specific.outbound(SocketAddr::from(([10, 1, 2, 3], 15006))));
+        assert!(specific.outbound(DestinationAddr::new(SocketAddr::from(([10, 1, 2, 3], 15006)))));
     }
 }

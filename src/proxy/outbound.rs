@@ -10,6 +10,7 @@ use http::HeaderMap;
 use http::header::HeaderValue;
 use tokio::net::{TcpListener, TcpStream};
 
+use super::addr::DestinationAddr;
 use crate::drain::DrainWatcher;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
@@ -23,7 +24,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
     crate::proxy::accept_loop(listener, "outbound", drain, move |stream, peer, drain| {
         let inputs = inputs.clone();
         async move {
-            let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
+            let mut log = ConnectionLog::new(Direction::Outbound, super::SourceAddr::new(peer), &inputs.metrics);
             let result = async {
                 let dst =
                     redirect::original_dst(&stream).map(crate::util::net::canonical).map_err(Error::NoOriginalDst)?;
@@ -75,7 +76,7 @@ pub async fn pump(client: &mut TcpStream, upstream: UpstreamConn) -> Result<copy
 /// Decides where `dst` goes and opens that upstream (HBONE stream or TCP connection).
 pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut ConnectionLog) -> Result<UpstreamConn, Error> {
     log.dst_addr = Some(dst);
-    if inputs.is_self_call(dst) {
+    if inputs.is_self_call(DestinationAddr::new(dst)) {
         return Err(Error::SelfCall(dst));
     }
     let source = inputs.local_workload().await?;

@@ -165,7 +165,7 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
     crate::proxy::accept_loop(listener, "socks5", drain, move |stream, peer, drain| {
         let inputs = inputs.clone();
         async move {
-            let mut log = ConnectionLog::new(Direction::Outbound, peer, &inputs.metrics);
+            let mut log = ConnectionLog::new(Direction::Outbound, super::SourceAddr::new(peer), &inputs.metrics);
             let result = handle(&inputs, stream, &mut log).await;
             log.finish(result);
             drop(drain);
