@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints the crate's module dependency graph (from `crate::` paths in non-test code) and fails
-if two top-level modules, or two files of one module, import each other through a cycle.
+if two top-level modules, or two files of one module, import each other through a cycle, or
+if a top-level module imports one declared after it in src/lib.rs (which lists leaves first).
 
 Run: python3 scripts/module-graph.py [--edges]. `app` (the wiring) and `testbed` (the test
 bed, compiled only for tests) are exempt as sources: they may import anything."""
@@ -52,7 +53,13 @@ def main():
             print(f"{k} -> {', '.join(sorted(edges[k]))}")
     for c in cycles:
         print("cycle:", c, file=sys.stderr)
-    return 1 if cycles else 0
+    lib = open(os.path.join(ROOT, "lib.rs")).read()
+    order = re.findall(r"^pub mod ([a-z_]+);", lib, re.M)
+    upward = [f"{a} -> {b}" for a in sorted(edges) for b in sorted(edges[a])
+              if a in order and b in order and order.index(b) > order.index(a)]
+    for u in upward:
+        print(f"imports a module declared later in lib.rs: {u}", file=sys.stderr)
+    return 1 if cycles or upward else 0
 
 def find_cycles(g, scope):
     out, state = [], {}

@@ -22,13 +22,13 @@
 //!   and the per-identity certificate cache with rotation.
 //! - [`rbac`]: authorization policy types and the L4 allow/deny decision engine (pure).
 //! - [`state`]: workloads, services and policies the proxy knows; lookups only, no I/O.
-//! - [`readiness`]: the 15021 readiness endpoint and the tasks it waits for.
+//! - [`http_util`]: the small HTTP/1 server loop the operations endpoints share (with limits).
+//! - [`readiness`]: the 15021 readiness endpoint, the tasks it waits for, core-task supervision.
 //! - [`xds`]: where state comes from: the local config file, or istiod over delta ADS.
 //!
 //! The data path and the endpoints around it:
 //! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): dialler, client, server, stream,
 //!   connection pool.
-//! - [`http_util`]: the small HTTP/1 server loop the operations endpoints share.
 //! - [`metrics`]: Prometheus metrics, the baggage header, and the 15020 scrape endpoint.
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080), routing, authorization and the byte
 //!   copy between them.
@@ -62,10 +62,10 @@ pub mod control_plane;
 pub mod certs;
 pub mod rbac;
 pub mod state;
+pub mod http_util;
 pub mod readiness;
 pub mod xds;
 pub mod hbone;
-pub mod http_util;
 pub mod metrics;
 pub mod proxy;
 pub mod dns;
