@@ -71,10 +71,7 @@ impl fmt::Display for InboundConn {
 /// gone, nothing can authorize the connection and it is denied (fail closed).
 pub fn evaluate(state: &ProxyState, conn: &InboundConn) -> Evaluation {
     match state.workload_by_uid(&conn.dst_workload.uid) {
-        Some(w) => {
-            let policies = state.policies_for(&w);
-            rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac)
-        }
+        Some(w) => state.evaluate(&w, &conn.rbac),
         None => Evaluation {
             decision: Decision::Deny(workload_gone(&conn.dst_workload)),
             dry_run: Vec::new(),

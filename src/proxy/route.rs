@@ -145,7 +145,7 @@ fn upstream_for(
     let target = SocketAddr::new(ip, target_port);
     match wl.protocol {
         TunnelProtocol::Hbone => {
-            let mut identities = vec![wl.identity()];
+            let mut identities = vec![wl.identity().into_owned()];
             if let Some(svc) = &service {
                 for san in &svc.subject_alt_names {
                     match san.parse::<Identity>() {

@@ -30,8 +30,7 @@ fn round_trip_through_the_wire_format() {
         .map(|(n, a)| resource(&n, crate::xds::proto::AUTHORIZATION_TYPE, a.encode_to_vec()))
         .collect();
     assert!(cache.apply(crate::xds::proto::AUTHORIZATION_TYPE, pols, &[]).rejected.is_empty());
-    let (got, conflicts) = cache.build();
-    assert!(conflicts.is_empty());
+    let got = cache.snapshot();
     let mut want = serde_json::to_value(&state).unwrap();
     // proto3 enums have no "unset": a workload without a type arrives as DEPLOYMENT (0).
     for w in want["workloads"].as_array_mut().unwrap() {
@@ -67,10 +66,10 @@ fn malformed_resources_are_rejected_precisely_and_the_rest_applies() {
     assert_eq!(reasons[0], "u2: workload.addresses[0]: an IP address must be 4 or 16 bytes, got 3");
     assert_eq!(reasons[1], "u3: workload.tunnelProtocol: LEGACY_ISTIO_MTLS is not supported");
     assert!(reasons[2].starts_with("u4: cannot decode type.googleapis.com/istio.workload.Address"), "{}", reasons[2]);
-    assert_eq!(cache.build().0.workload_count(), 1);
+    assert_eq!(cache.snapshot().workload_count(), 1);
     assert_eq!(cache.versions(ADDRESS_TYPE).len(), 1);
     // Removal.
     let out = cache.apply(ADDRESS_TYPE, vec![], &["u1".into()]);
     assert_eq!(out.removed, 1);
-    assert_eq!(cache.build().0.workload_count(), 0);
+    assert_eq!(cache.snapshot().workload_count(), 0);
 }

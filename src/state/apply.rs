@@ -1,0 +1,368 @@
+//! Delta application: insert, update or remove one workload, service or policy in a
+//! [`ProxyState`], keeping every index, and record what changed as [`StateChange`]s.
+//!
+//! This is the one builder of state: the xDS cache and the local config both feed it, so the
+//! defaults ([`Workload::apply_defaults`]), the endpoint derivation (a workload lists the
+//! services it belongs to; a [`Service`] holds its endpoints) and the index rules live here
+//! only. Every operation is O(log n) in the size of the mesh (plus the size of what it
+//! touches: the workload's IPs and services, a service's VIPs, a policy's scope bucket), and
+//! either applies completely or leaves the state unchanged. A value equal to the stored one
+//! changes nothing and keeps its `Arc`, so caches keyed on it survive re-sends.
+
+use std::sync::Arc;
+
+use imbl::OrdMap;
+
+use super::{
+    Endpoint, Memberships, NetworkMode, ProxyState, Service, ServiceEntry, StateChange, StateError, Workload,
+    WorkloadEntry,
+};
+use crate::rbac::{Authorization, PolicyScope, PolicySet};
+
+impl ProxyState {
+    /// Adds a workload; its uid must be new. On error the state is unchanged.
+    pub fn insert_workload(&mut self, w: Workload) -> Result<Arc<Workload>, StateError> {
+        if self.workloads.contains_key(w.uid.as_str()) {
+            return Err(StateError::DuplicateWorkloadUid(w.uid));
+        }
+        Ok(self.upsert_workload(w, &Memberships::new(), &mut Vec::new()))
+    }
+
+    /// Adds a service (with its declared endpoints); its key and VIPs must be new.
+    pub fn insert_service(&mut self, s: Service) -> Result<Arc<Service>, StateError> {
+        let key = s.key();
+        if self.services.contains_key(key.as_str()) {
+            return Err(StateError::DuplicateService(key));
+        }
+        self.upsert_service(s, &mut Vec::new())
+    }
+
+    /// Adds a policy; its `ns/name` must be new.
+    pub fn insert_policy(&mut self, p: Authorization) -> Result<Arc<Authorization>, StateError> {
+        let key = p.key();
+        if self.policies.contains_key(key.as_str()) {
+            return Err(StateError::DuplicatePolicy(key));
+        }
+        Ok(self.upsert_policy(p, &mut Vec::new()))
+    }
+
+    /// Adds or replaces the workload with `w.uid`, with the services it is an endpoint of.
+    /// Never fails: several workloads may share an IP (lookups rank them).
+    pub fn upsert_workload(
+        &mut self,
+        mut w: Workload,
+        memberships: &Memberships,
+        log: &mut Vec<StateChange>,
+    ) -> Arc<Workload> {
+        w.apply_defaults();
+        let old = self.workloads.get(w.uid.as_str()).cloned();
+        if let Some(old) = &old
+            && *old.workload == w
+            && old.services.len() == memberships.len()
+            && memberships.iter().all(|(k, ports)| self.endpoint_is(k, &w, ports))
+        {
+            return old.workload.clone();
+        }
+        let w = Arc::new(w);
+        let old_w = old.as_ref().map(|e| e.workload.clone());
+        self.index_ips(old_w.as_deref(), Some(&w));
+        self.index_name(old_w.as_deref(), Some(&w));
+        self.index_node(old_w.as_deref(), Some(&w));
+        let old_services = old.as_ref().map(|e| e.services.clone()).unwrap_or_else(|| Arc::from(Vec::new()));
+        for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_ref())) {
+            self.set_derived_endpoint(key, &w.uid, None, log);
+        }
+        for (key, ports) in memberships {
+            if !self.endpoint_is(key, &w, ports) {
+                let ep = Endpoint { workload_uid: w.uid.clone(), port: ports.clone(), status: w.status };
+                self.set_derived_endpoint(key, &w.uid, Some(ep), log);
+            }
+        }
+        let services: Arc<[Box<str>]> = memberships.keys().map(|k| Box::from(k.as_str())).collect();
+        let bindings_changed = old_w
+            .as_ref()
+            .is_none_or(|o| o.namespace != w.namespace || o.authorization_policies != w.authorization_policies);
+        self.workloads.insert(w.uid.clone(), WorkloadEntry { workload: w.clone(), services });
+        log.push(StateChange::WorkloadChanged { uid: w.uid.clone(), policy_bindings_changed: bindings_changed });
+        w
+    }
+
+    /// Removes the workload with `uid` and the endpoints it contributed.
+    pub fn remove_workload(&mut self, uid: &str, log: &mut Vec<StateChange>) -> Option<Arc<Workload>> {
+        let old = self.workloads.remove(uid)?;
+        let w = old.workload;
+        self.index_ips(Some(&w), None);
+        self.index_name(Some(&w), None);
+        self.index_node(Some(&w), None);
+        for key in old.services.iter() {
+            self.set_derived_endpoint(key, uid, None, log);
+        }
+        log.push(StateChange::WorkloadRemoved { uid: uid.to_string() });
+        Some(w)
+    }
+
+    /// Adds or replaces the service with `s.key()`. Its endpoints are the ones it declares,
+    /// overridden by those workloads contributed. Fails, changing nothing, if one of its VIPs
+    /// belongs to another service.
+    pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
+        for vip in &s.vips {
+            if let Some(existing) = self.services_by_vip.get(&vip.address)
+                && (existing.namespace != s.namespace || existing.hostname != s.hostname)
+            {
+                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.key() });
+            }
+        }
+        let key = s.key();
+        let declared = std::mem::take(&mut s.endpoints);
+        s.endpoints = match self.derived_endpoints.get(key.as_str()) {
+            // `union` keeps the receiver's values: derived endpoints win over declared ones.
+            Some(derived) => derived.clone().union(declared.clone()),
+            None => declared.clone(),
+        };
+        if let Some(old) = self.services.get(key.as_str())
+            && *old.service == s
+            && old.declared == declared
+        {
+            return Ok(old.service.clone());
+        }
+        let s = Arc::new(s);
+        let old = self.services.get(key.as_str()).map(|e| e.service.clone());
+        self.index_service(old.as_deref(), Some(&s));
+        self.services.insert(key.clone(), ServiceEntry { service: s.clone(), declared });
+        log.push(StateChange::ServiceChanged { key });
+        Ok(s)
+    }
+
+    /// Removes the service with `key` (`ns/hostname`). Endpoints workloads contributed stay
+    /// known, for when it comes back.
+    pub fn remove_service(&mut self, key: &str, log: &mut Vec<StateChange>) -> Option<Arc<Service>> {
+        let old = self.services.remove(key)?.service;
+        self.index_service(Some(&old), None);
+        log.push(StateChange::ServiceRemoved { key: key.to_string() });
+        Some(old)
+    }
+
+    /// Adds or replaces the policy with `p.key()`, and rebuilds the precomputed set of the
+    /// scope bucket(s) it leaves or enters: O(policies in that bucket), the price of decisions
+    /// that never look at policies outside their bucket.
+    pub fn upsert_policy(&mut self, p: Authorization, log: &mut Vec<StateChange>) -> Arc<Authorization> {
+        let key = p.key();
+        let old = self.policies.get(key.as_str()).cloned();
+        if let Some(old) = &old
+            && **old == p
+        {
+            return old.clone();
+        }
+        let p = Arc::new(p);
+        if let Some(old) = &old {
+            self.unbucket(old);
+            if (old.scope, &old.namespace) != (p.scope, &p.namespace) {
+                log.push(StateChange::PolicyChanged {
+                    key: key.clone(),
+                    namespace: old.namespace.clone(),
+                    scope: old.scope,
+                });
+            }
+        }
+        self.bucket(&p);
+        self.policies.insert(key.clone(), p.clone());
+        log.push(StateChange::PolicyChanged { key, namespace: p.namespace.clone(), scope: p.scope });
+        p
+    }
+
+    /// Removes the policy with `key` (`ns/name`).
+    pub fn remove_policy(&mut self, key: &str, log: &mut Vec<StateChange>) -> Option<Arc<Authorization>> {
+        let old = self.policies.remove(key)?;
+        self.unbucket(&old);
+        log.push(StateChange::PolicyChanged {
+            key: key.to_string(),
+            namespace: old.namespace.clone(),
+            scope: old.scope,
+        });
+        Some(old)
+    }
+
+    fn endpoint_is(&self, key: &str, w: &Workload, ports: &std::collections::BTreeMap<u16, u16>) -> bool {
+        self.derived_endpoints
+            .get(key)
+            .and_then(|eps| eps.get(w.uid.as_str()))
+            .is_some_and(|ep| ep.port == *ports && ep.status == w.status)
+    }
+
+    /// Sets (or clears) the endpoint `uid` contributed to service `key`, and the service's
+    /// merged endpoint (clearing falls back to one the service declared itself).
+    fn set_derived_endpoint(&mut self, key: &str, uid: &str, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
+        let mut eps = self.derived_endpoints.get(key).cloned().unwrap_or_default();
+        match &ep {
+            Some(ep) => {
+                eps.insert(uid.to_string(), ep.clone());
+            }
+            None => {
+                eps.remove(uid);
+            }
+        }
+        if eps.is_empty() {
+            self.derived_endpoints.remove(key);
+        } else {
+            self.derived_endpoints.insert(key.to_string(), eps);
+        }
+        let Some(entry) = self.services.get(key) else { return };
+        let merged = ep.or_else(|| entry.declared.get(uid).cloned());
+        let mut s = Service::clone(&entry.service);
+        match merged {
+            Some(ep) => s.endpoints.insert(uid.to_string(), ep),
+            None => s.endpoints.remove(uid),
+        };
+        let s = Arc::new(s);
+        let old = entry.service.clone();
+        let declared = entry.declared.clone();
+        self.index_service(Some(&old), Some(&s));
+        self.services.insert(key.to_string(), ServiceEntry { service: s, declared });
+        log.push(StateChange::ServiceChanged { key: key.to_string() });
+    }
+
+    /// Moves `old`'s IP entries to `new`. An update keeps its place in each list (it must not
+    /// win or lose an IP tie by being re-sent); host-network workloads are never indexed.
+    fn index_ips(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        let new_ips = indexed_ips(new.map(Arc::as_ref));
+        for ip in indexed_ips(old) {
+            if !new_ips.contains(ip) {
+                let uid = &old.expect("had IPs").uid;
+                if let Some(list) = self.workloads_by_ip.get_mut(ip) {
+                    list.retain(|w| w.uid != *uid);
+                    if list.is_empty() {
+                        self.workloads_by_ip.remove(ip);
+                    }
+                }
+            }
+        }
+        if let Some(new) = new {
+            for ip in new_ips {
+                upsert_in(self.workloads_by_ip.entry(*ip).or_default(), new);
+            }
+        }
+    }
+
+    fn index_name(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        if let Some(old) = old
+            && new.is_none_or(|n| (&n.namespace, &n.name) != (&old.namespace, &old.name))
+            && let Some(names) = self.workloads_by_name.get_mut(old.namespace.as_str())
+        {
+            if let Some(list) = names.get_mut(old.name.as_str()) {
+                list.retain(|w| w.uid != old.uid);
+                if list.is_empty() {
+                    names.remove(old.name.as_str());
+                }
+            }
+            if names.is_empty() {
+                self.workloads_by_name.remove(old.namespace.as_str());
+            }
+        }
+        if let Some(new) = new {
+            let names = self.workloads_by_name.entry(new.namespace.clone()).or_default();
+            upsert_in(names.entry(new.name.clone()).or_default(), new);
+        }
+    }
+
+    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        let key = |w: &Workload| (w.node.clone(), w.namespace.clone(), w.service_account.clone());
+        let old_key = old.filter(|w| !w.node.is_empty()).map(key);
+        let new_key = new.filter(|w| !w.node.is_empty()).map(|w| key(w));
+        if old_key == new_key {
+            return;
+        }
+        if let (Some(k), Some(old)) = (old_key, old)
+            && let Some(uids) = self.by_node_identity.get_mut(&k)
+        {
+            uids.remove(old.uid.as_str());
+            if uids.is_empty() {
+                self.by_node_identity.remove(&k);
+            }
+        }
+        if let (Some(k), Some(new)) = (new_key, new) {
+            self.by_node_identity.entry(k).or_default().insert(new.uid.clone());
+        }
+    }
+
+    /// Moves `old`'s VIP and hostname entries to `new` (same key, or none).
+    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>) {
+        if let Some(old) = old {
+            for vip in &old.vips {
+                if new.is_none_or(|n| !n.vips.iter().any(|v| v.address == vip.address)) {
+                    self.services_by_vip.remove(&vip.address);
+                }
+            }
+            if new.is_none()
+                && let Some(list) = self.services_by_hostname.get_mut(old.hostname.as_str())
+            {
+                list.retain(|s| s.namespace != old.namespace);
+                if list.is_empty() {
+                    self.services_by_hostname.remove(old.hostname.as_str());
+                }
+            }
+        }
+        if let Some(new) = new {
+            for vip in &new.vips {
+                self.services_by_vip.insert(vip.address, new.clone());
+            }
+            let list = self.services_by_hostname.entry(new.hostname.clone()).or_default();
+            match list.binary_search_by(|s| s.namespace.cmp(&new.namespace)) {
+                Ok(i) => list[i] = new.clone(),
+                Err(i) => list.insert(i, new.clone()),
+            }
+        }
+    }
+
+    fn bucket(&mut self, p: &Arc<Authorization>) {
+        if let Some(b) = bucket_of(p) {
+            let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
+            members.insert((p.namespace.clone(), p.name.clone()), p.clone());
+            self.install_bucket(b, members);
+        }
+    }
+
+    fn unbucket(&mut self, p: &Authorization) {
+        if let Some(b) = bucket_of(p) {
+            let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
+            members.remove(&(p.namespace.clone(), p.name.clone()));
+            self.install_bucket(b, members);
+        }
+    }
+
+    fn install_bucket(&mut self, bucket: &str, members: OrdMap<(String, String), Arc<Authorization>>) {
+        if members.is_empty() {
+            self.scoped_policies.remove(bucket);
+            self.policy_sets.remove(bucket);
+            return;
+        }
+        let set = PolicySet::new(members.values().cloned().collect());
+        self.scoped_policies.insert(bucket.to_string(), members);
+        self.policy_sets.insert(bucket.to_string(), Arc::new(set));
+    }
+}
+
+/// NAMESPACE policies apply under their namespace, GLOBAL ones under "" (as upstream stores
+/// them); selector-scoped ones are found through the workloads that list them.
+fn bucket_of(p: &Authorization) -> Option<&str> {
+    match p.scope {
+        PolicyScope::Global => Some(""),
+        PolicyScope::Namespace => Some(p.namespace.as_str()),
+        PolicyScope::WorkloadSelector => None,
+    }
+}
+
+/// The IPs a workload is indexed under: none for host-network ones (the node's IPs).
+fn indexed_ips(w: Option<&Workload>) -> &[std::net::IpAddr] {
+    match w {
+        Some(w) if w.network_mode != NetworkMode::HostNetwork => w.workload_ips.as_slice(),
+        _ => &[],
+    }
+}
+
+/// Replaces the entry with `w`'s uid in place, or appends `w`.
+fn upsert_in(list: &mut Vec<Arc<Workload>>, w: &Arc<Workload>) {
+    match list.iter_mut().find(|x| x.uid == w.uid) {
+        Some(slot) => *slot = w.clone(),
+        None => list.push(w.clone()),
+    }
+}
