@@ -152,3 +152,27 @@ pub(crate) fn log_denial(conn: &InboundConn, reason: &DenyReason, when: Denial) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload whose only ALLOW policy is referenced but unknown (rejected at conversion,
+    /// or not arrived yet) is denied: skipping the reference would flip it to allow-all.
+    #[test]
+    fn unknown_selected_policy_denies() {
+        let mut st = ProxyState::new();
+        let mut w = Workload::new("u1", "ns", "a", vec!["10.0.0.1".parse().unwrap()]);
+        w.authorization_policies = vec!["ns/only-allow".into()];
+        let w = st.insert_workload(w).unwrap();
+        let conn = InboundConn::new(
+            "10.0.0.5:4000".parse().unwrap(),
+            Some(Identity::new("cluster.local", "ns", "client")),
+            "10.0.0.1:80".parse().unwrap(),
+            w,
+        );
+        let eval = evaluate(&st, &conn);
+        let Decision::Deny(reason) = eval.decision else { panic!("allowed: {eval:?}") };
+        assert!(reason.message.contains("ns/only-allow"), "{reason}");
+    }
+}

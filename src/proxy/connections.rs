@@ -382,4 +382,58 @@ mod tests {
         assert_eq!(reg.recheck(&ProxyState::new()), 1);
         assert!(r.revoked().await.message.contains("no longer exists"));
     }
+
+    #[test]
+    fn scope_follows_typed_changes() {
+        let mut scope = RecheckScope::Nothing;
+        // Workload-only and service changes re-check nothing.
+        scope.add(&StateChange::WorkloadChanged { uid: "u".into(), policy_bindings_changed: false });
+        scope.add(&StateChange::ServiceChanged { key: "ns/s".into() });
+        assert_eq!(scope, RecheckScope::Nothing);
+        scope.add(&StateChange::PolicyChanged {
+            key: "other/p".into(),
+            namespace: "other".into(),
+            scope: PolicyScope::Namespace,
+        });
+        scope.add(&StateChange::PolicyChanged {
+            key: "x/sel".into(),
+            namespace: "x".into(),
+            scope: PolicyScope::WorkloadSelector,
+        });
+        let w = workload();
+        assert!(!scope.covers(&w, Some(&w)), "a policy of another namespace cannot affect it");
+        let mut selecting = workload();
+        selecting.authorization_policies = vec!["x/sel".into()];
+        assert!(scope.covers(&w, Some(&selecting)), "it selects the changed policy now");
+        scope.add(&StateChange::PolicyChanged {
+            key: "default/p".into(),
+            namespace: "default".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert!(scope.covers(&w, None));
+        scope.add(&StateChange::PolicyChanged { key: "/g".into(), namespace: "".into(), scope: PolicyScope::Global });
+        assert_eq!(scope, RecheckScope::All);
+    }
+
+    #[tokio::test]
+    async fn scoped_recheck_skips_connections_out_of_scope() {
+        let st = state(vec![]);
+        let reg = ConnectionRegistry::default();
+        let _foo = reg.register(conn(&st, "foo"));
+        let st2 = state(vec![deny_ns("foo")]);
+        let mut other_ns = RecheckScope::Nothing;
+        other_ns.add(&StateChange::PolicyChanged {
+            key: "x/p".into(),
+            namespace: "x".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert_eq!(reg.recheck_scoped(&st2, &other_ns), 0, "not in scope: not evaluated");
+        let mut ours = RecheckScope::Nothing;
+        ours.add(&StateChange::PolicyChanged {
+            key: "default/httpbin".into(),
+            namespace: "default".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert_eq!(reg.recheck_scoped(&st2, &ours), 1);
+    }
 }
