@@ -104,7 +104,7 @@ fn policy(p: usize, namespace: String, caller: usize) -> Authorization {
         name: format!("allow-{p}"),
         namespace,
         scope: PolicyScope::Namespace,
-        action: if p % 2 == 0 { PolicyAction::Allow } else { PolicyAction::Deny },
+        action: if p.is_multiple_of(2) { PolicyAction::Allow } else { PolicyAction::Deny },
         rules: vec![vec![vec![RbacMatch {
             destination_ports: vec![8080, 9090],
             namespaces: vec![StringMatch::Exact(format!("caller-{caller}"))],
@@ -194,7 +194,7 @@ fn size(n: usize, churn: usize) {
     let before_rss = rss_bytes();
     let t = Instant::now();
     for i in 0..churn {
-        let (w, m) = workload((i * 104_729) % n, if i % 2 == 0 { "v3" } else { "v4" });
+        let (w, m) = workload((i * 104_729) % n, if i.is_multiple_of(2) { "v3" } else { "v4" });
         store.update(|st, log| {
             st.upsert_workload(w, &m, log);
         });
