@@ -14,8 +14,8 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::{
-    Endpoint, Memberships, NetworkMode, ProxyState, Service, ServiceEntry, StateChange, StateError, Workload,
-    WorkloadEntry,
+    Endpoint, Key, Memberships, NetworkMode, NodeIdentity, ProxyState, Service, ServiceEntry, StateChange, StateError,
+    Workload, WorkloadEntry, Workloads,
 };
 use crate::rbac::{Authorization, PolicyScope, PolicySet};
 
@@ -64,38 +64,50 @@ impl ProxyState {
             return old.workload.clone();
         }
         let w = Arc::new(w);
+        // One shared key per workload, for every index that names it.
+        let uid: Key = match self.workloads.get_key_value(w.uid.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => w.uid.as_str().into(),
+        };
         let old_w = old.as_ref().map(|e| e.workload.clone());
         self.index_ips(old_w.as_deref(), Some(&w));
         self.index_name(old_w.as_deref(), Some(&w));
-        self.index_node(old_w.as_deref(), Some(&w));
-        let old_services = old.as_ref().map(|e| e.services.clone()).unwrap_or_else(|| Arc::from(Vec::new()));
+        self.index_node(old_w.as_deref(), Some(&w), &uid);
+        let no_services: Arc<[Key]> = Arc::new([]);
+        let old_services = old.as_ref().map(|e| e.services.clone()).unwrap_or(no_services);
         for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_ref())) {
-            self.set_derived_endpoint(key, &w.uid, None, log);
+            self.set_derived_endpoint(key.clone(), &uid, None, log);
         }
+        let services: Arc<[Key]> = memberships
+            .keys()
+            .map(|k| {
+                old_services.iter().find(|o| o.as_ref() == k.as_str()).cloned().unwrap_or_else(|| k.as_str().into())
+            })
+            .collect();
         for (key, ports) in memberships {
             if !self.endpoint_is(key, &w, ports) {
                 let ep = Endpoint { workload_uid: w.uid.clone(), port: ports.clone(), status: w.status };
-                self.set_derived_endpoint(key, &w.uid, Some(ep), log);
+                let key = services.iter().find(|s| s.as_ref() == key.as_str()).expect("just built").clone();
+                self.set_derived_endpoint(key, &uid, Some(ep), log);
             }
         }
-        let services: Arc<[Box<str>]> = memberships.keys().map(|k| Box::from(k.as_str())).collect();
         let bindings_changed = old_w
             .as_ref()
             .is_none_or(|o| o.namespace != w.namespace || o.authorization_policies != w.authorization_policies);
-        self.workloads.insert(w.uid.clone(), WorkloadEntry { workload: w.clone(), services });
+        self.workloads.insert(uid, WorkloadEntry { workload: w.clone(), services });
         log.push(StateChange::WorkloadChanged { uid: w.uid.clone(), policy_bindings_changed: bindings_changed });
         w
     }
 
     /// Removes the workload with `uid` and the endpoints it contributed.
     pub fn remove_workload(&mut self, uid: &str, log: &mut Vec<StateChange>) -> Option<Arc<Workload>> {
-        let old = self.workloads.remove(uid)?;
+        let (key, old) = self.workloads.remove_with_key(uid)?;
         let w = old.workload;
         self.index_ips(Some(&w), None);
         self.index_name(Some(&w), None);
-        self.index_node(Some(&w), None);
-        for key in old.services.iter() {
-            self.set_derived_endpoint(key, uid, None, log);
+        self.index_node(Some(&w), None, &key);
+        for svc in old.services.iter() {
+            self.set_derived_endpoint(svc.clone(), &key, None, log);
         }
         log.push(StateChange::WorkloadRemoved { uid: uid.to_string() });
         Some(w)
@@ -115,8 +127,14 @@ impl ProxyState {
         let key = s.key();
         let declared = std::mem::take(&mut s.endpoints);
         s.endpoints = match self.derived_endpoints.get(key.as_str()) {
-            // `union` keeps the receiver's values: derived endpoints win over declared ones.
-            Some(derived) => derived.clone().union(declared.clone()),
+            // Derived endpoints win over declared ones.
+            Some(derived) => {
+                let mut merged = declared.clone();
+                for (uid, ep) in derived {
+                    merged.insert(uid.to_string(), ep.clone());
+                }
+                merged
+            }
             None => declared.clone(),
         };
         if let Some(old) = self.services.get(key.as_str())
@@ -128,7 +146,7 @@ impl ProxyState {
         let s = Arc::new(s);
         let old = self.services.get(key.as_str()).map(|e| e.service.clone());
         self.index_service(old.as_deref(), Some(&s));
-        self.services.insert(key.clone(), ServiceEntry { service: s.clone(), declared });
+        self.services.insert(key.as_str().into(), ServiceEntry { service: s.clone(), declared });
         log.push(StateChange::ServiceChanged { key });
         Ok(s)
     }
@@ -165,7 +183,7 @@ impl ProxyState {
             }
         }
         self.bucket(&p);
-        self.policies.insert(key.clone(), p.clone());
+        self.policies.insert(key.as_str().into(), p.clone());
         log.push(StateChange::PolicyChanged { key, namespace: p.namespace.clone(), scope: p.scope });
         p
     }
@@ -191,33 +209,33 @@ impl ProxyState {
 
     /// Sets (or clears) the endpoint `uid` contributed to service `key`, and the service's
     /// merged endpoint (clearing falls back to one the service declared itself).
-    fn set_derived_endpoint(&mut self, key: &str, uid: &str, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
-        let mut eps = self.derived_endpoints.get(key).cloned().unwrap_or_default();
+    fn set_derived_endpoint(&mut self, key: Key, uid: &Key, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
+        let mut eps = self.derived_endpoints.get(&key).cloned().unwrap_or_default();
         match &ep {
             Some(ep) => {
-                eps.insert(uid.to_string(), ep.clone());
+                eps.insert(uid.clone(), ep.clone());
             }
             None => {
                 eps.remove(uid);
             }
         }
         if eps.is_empty() {
-            self.derived_endpoints.remove(key);
+            self.derived_endpoints.remove(&key);
         } else {
-            self.derived_endpoints.insert(key.to_string(), eps);
+            self.derived_endpoints.insert(key.clone(), eps);
         }
-        let Some(entry) = self.services.get(key) else { return };
-        let merged = ep.or_else(|| entry.declared.get(uid).cloned());
+        let Some(entry) = self.services.get(&key) else { return };
+        let merged = ep.or_else(|| entry.declared.get(uid.as_ref()).cloned());
         let mut s = Service::clone(&entry.service);
         match merged {
             Some(ep) => s.endpoints.insert(uid.to_string(), ep),
-            None => s.endpoints.remove(uid),
+            None => s.endpoints.remove(uid.as_ref()),
         };
         let s = Arc::new(s);
         let old = entry.service.clone();
         let declared = entry.declared.clone();
         self.index_service(Some(&old), Some(&s));
-        self.services.insert(key.to_string(), ServiceEntry { service: s, declared });
+        self.services.insert(key.clone(), ServiceEntry { service: s, declared });
         log.push(StateChange::ServiceChanged { key: key.to_string() });
     }
 
@@ -225,20 +243,18 @@ impl ProxyState {
     /// win or lose an IP tie by being re-sent); host-network workloads are never indexed.
     fn index_ips(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
         let new_ips = indexed_ips(new.map(Arc::as_ref));
-        for ip in indexed_ips(old) {
-            if !new_ips.contains(ip) {
-                let uid = &old.expect("had IPs").uid;
-                if let Some(list) = self.workloads_by_ip.get_mut(ip) {
-                    list.retain(|w| w.uid != *uid);
-                    if list.is_empty() {
-                        self.workloads_by_ip.remove(ip);
-                    }
-                }
+        if let Some(old) = old {
+            for ip in indexed_ips(Some(old)).iter().filter(|ip| !new_ips.contains(ip)) {
+                match self.workloads_by_ip.get(ip).and_then(|l| without(l, &old.uid)) {
+                    Some(rest) => self.workloads_by_ip.insert(*ip, rest),
+                    None => self.workloads_by_ip.remove(ip),
+                };
             }
         }
         if let Some(new) = new {
             for ip in new_ips {
-                upsert_in(self.workloads_by_ip.entry(*ip).or_default(), new);
+                let list = with(self.workloads_by_ip.get(ip), new);
+                self.workloads_by_ip.insert(*ip, list);
             }
         }
     }
@@ -246,41 +262,50 @@ impl ProxyState {
     fn index_name(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
         if let Some(old) = old
             && new.is_none_or(|n| (&n.namespace, &n.name) != (&old.namespace, &old.name))
-            && let Some(names) = self.workloads_by_name.get_mut(old.namespace.as_str())
+            && let Some(names) = self.workloads_by_name.get(old.namespace.as_str())
         {
-            if let Some(list) = names.get_mut(old.name.as_str()) {
-                list.retain(|w| w.uid != old.uid);
-                if list.is_empty() {
-                    names.remove(old.name.as_str());
-                }
-            }
+            let mut names = names.clone();
+            match names.get(old.name.as_str()).and_then(|l| without(l, &old.uid)) {
+                Some(rest) => names.insert(old.name.as_str().into(), rest),
+                None => names.remove(old.name.as_str()),
+            };
             if names.is_empty() {
                 self.workloads_by_name.remove(old.namespace.as_str());
+            } else {
+                self.workloads_by_name.insert(old.namespace.as_str().into(), names);
             }
         }
         if let Some(new) = new {
-            let names = self.workloads_by_name.entry(new.namespace.clone()).or_default();
-            upsert_in(names.entry(new.name.clone()).or_default(), new);
+            let mut names = self.workloads_by_name.get(new.namespace.as_str()).cloned().unwrap_or_default();
+            let list = with(names.get(new.name.as_str()), new);
+            names.insert(new.name.as_str().into(), list);
+            self.workloads_by_name.insert(new.namespace.as_str().into(), names);
         }
     }
 
-    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
-        let key = |w: &Workload| (w.node.clone(), w.namespace.clone(), w.service_account.clone());
-        let old_key = old.filter(|w| !w.node.is_empty()).map(key);
-        let new_key = new.filter(|w| !w.node.is_empty()).map(|w| key(w));
-        if old_key == new_key {
+    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>, uid: &Key) {
+        let same = |a: &Workload, b: &Workload| {
+            (&a.node, &a.namespace, &a.service_account) == (&b.node, &b.namespace, &b.service_account)
+        };
+        if let (Some(o), Some(n)) = (old, new)
+            && same(o, n)
+        {
             return;
         }
-        if let (Some(k), Some(old)) = (old_key, old)
-            && let Some(uids) = self.by_node_identity.get_mut(&k)
-        {
-            uids.remove(old.uid.as_str());
-            if uids.is_empty() {
-                self.by_node_identity.remove(&k);
+        let key = |w: &Workload| -> NodeIdentity {
+            (w.node.as_str().into(), w.namespace.as_str().into(), w.service_account.as_str().into())
+        };
+        if let Some(old) = old.filter(|w| !w.node.is_empty()) {
+            let k = key(old);
+            if let Some(uids) = self.by_node_identity.get_mut(&k) {
+                uids.remove(uid);
+                if uids.is_empty() {
+                    self.by_node_identity.remove(&k);
+                }
             }
         }
-        if let (Some(k), Some(new)) = (new_key, new) {
-            self.by_node_identity.entry(k).or_default().insert(new.uid.clone());
+        if let Some(new) = new.filter(|w| !w.node.is_empty()) {
+            self.by_node_identity.entry(key(new)).or_default().insert(uid.clone());
         }
     }
 
@@ -293,11 +318,13 @@ impl ProxyState {
                 }
             }
             if new.is_none()
-                && let Some(list) = self.services_by_hostname.get_mut(old.hostname.as_str())
+                && let Some(list) = self.services_by_hostname.get(old.hostname.as_str())
             {
-                list.retain(|s| s.namespace != old.namespace);
-                if list.is_empty() {
+                let rest: Vec<Arc<Service>> = list.iter().filter(|s| s.namespace != old.namespace).cloned().collect();
+                if rest.is_empty() {
                     self.services_by_hostname.remove(old.hostname.as_str());
+                } else {
+                    self.services_by_hostname.insert(old.hostname.as_str().into(), rest.into());
                 }
             }
         }
@@ -305,18 +332,20 @@ impl ProxyState {
             for vip in &new.vips {
                 self.services_by_vip.insert(vip.address, new.clone());
             }
-            let list = self.services_by_hostname.entry(new.hostname.clone()).or_default();
+            let mut list: Vec<Arc<Service>> =
+                self.services_by_hostname.get(new.hostname.as_str()).map(|l| l.to_vec()).unwrap_or_default();
             match list.binary_search_by(|s| s.namespace.cmp(&new.namespace)) {
                 Ok(i) => list[i] = new.clone(),
                 Err(i) => list.insert(i, new.clone()),
             }
+            self.services_by_hostname.insert(new.hostname.as_str().into(), list.into());
         }
     }
 
     fn bucket(&mut self, p: &Arc<Authorization>) {
         if let Some(b) = bucket_of(p) {
             let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
-            members.insert((p.namespace.clone(), p.name.clone()), p.clone());
+            members.insert((p.namespace.as_str().into(), p.name.as_str().into()), p.clone());
             self.install_bucket(b, members);
         }
     }
@@ -324,20 +353,20 @@ impl ProxyState {
     fn unbucket(&mut self, p: &Authorization) {
         if let Some(b) = bucket_of(p) {
             let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
-            members.remove(&(p.namespace.clone(), p.name.clone()));
+            members.remove(&(p.namespace.as_str().into(), p.name.as_str().into()));
             self.install_bucket(b, members);
         }
     }
 
-    fn install_bucket(&mut self, bucket: &str, members: OrdMap<(String, String), Arc<Authorization>>) {
+    fn install_bucket(&mut self, bucket: &str, members: OrdMap<(Key, Key), Arc<Authorization>>) {
         if members.is_empty() {
             self.scoped_policies.remove(bucket);
             self.policy_sets.remove(bucket);
             return;
         }
         let set = PolicySet::new(members.values().cloned().collect());
-        self.scoped_policies.insert(bucket.to_string(), members);
-        self.policy_sets.insert(bucket.to_string(), Arc::new(set));
+        self.scoped_policies.insert(bucket.into(), members);
+        self.policy_sets.insert(bucket.into(), Arc::new(set));
     }
 }
 
@@ -359,10 +388,19 @@ fn indexed_ips(w: Option<&Workload>) -> &[std::net::IpAddr] {
     }
 }
 
-/// Replaces the entry with `w`'s uid in place, or appends `w`.
-fn upsert_in(list: &mut Vec<Arc<Workload>>, w: &Arc<Workload>) {
-    match list.iter_mut().find(|x| x.uid == w.uid) {
+/// `list` with `w` in place of the entry with its uid, or appended (a new list: lists are
+/// shared with older snapshots).
+fn with(list: Option<&Workloads>, w: &Arc<Workload>) -> Workloads {
+    let mut v: Vec<Arc<Workload>> = list.map(|l| l.to_vec()).unwrap_or_default();
+    match v.iter_mut().find(|x| x.uid == w.uid) {
         Some(slot) => *slot = w.clone(),
-        None => list.push(w.clone()),
+        None => v.push(w.clone()),
     }
+    v.into()
+}
+
+/// `list` without the entry with `uid`; `None` if nothing is left.
+fn without(list: &Workloads, uid: &str) -> Option<Workloads> {
+    let rest: Vec<Arc<Workload>> = list.iter().filter(|w| w.uid != uid).cloned().collect();
+    (!rest.is_empty()).then(|| rest.into())
 }

@@ -10,9 +10,15 @@
 //! 100k-pod mesh and still apply an xDS delta in microseconds: the writer never rebuilds or
 //! deep-copies, readers keep a consistent view for as long as they hold their `Arc`, and a
 //! workload that did not change keeps its `Arc` (the metrics peer cache keys on it). `imbl`
-//! over `rpds`: it has both a hash map and an ordered map with `Borrow` lookups and serde, and
-//! its maps are `Send + Sync` without a pointer-kind parameter. An `ArcSwap` of plain maps
-//! would have needed a full copy per write.
+//! over `rpds`: its ordered map has `Borrow` lookups and serde, and its maps are `Send + Sync`
+//! without a pointer-kind parameter. An `ArcSwap` of plain maps would have needed a full copy
+//! per write.
+//!
+//! Two rules keep a delta cheap and the mesh small. Only B-tree maps (`OrdMap`): imbl's hash
+//! map allocates fixed 32-slot nodes, most of them nearly empty at this size, which cost
+//! several times the entries themselves. And every key and value is cheap to clone (`Arc<str>`
+//! keys, `Arc<[_]>` lists): a write copies the nodes on its path, and a node copy clones every
+//! entry in it, so one `String` key there would mean dozens of allocations per delta.
 
 pub mod apply;
 pub mod service;
@@ -23,7 +29,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap, OrdSet};
+use imbl::{OrdMap, OrdSet};
 use serde::Serialize;
 
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
@@ -65,8 +71,14 @@ pub struct LocalWorkloadKey<'a> {
 #[derive(Debug, Clone)]
 struct WorkloadEntry {
     workload: Arc<Workload>,
-    services: Arc<[Box<str>]>,
+    services: Arc<[Key]>,
 }
+
+/// Map keys: names shared between indexes and cheap to clone when a node is copied.
+type Key = Arc<str>;
+
+/// The workloads one index entry holds (usually one), shared with older snapshots.
+type Workloads = Arc<[Arc<Workload>]>;
 
 /// A service as stored: the merged value and the endpoints its source declared itself (the
 /// local config may list some), which workload-derived endpoints override.
@@ -84,32 +96,32 @@ struct ServiceEntry {
 /// indexed by IP at all: their IPs are the node's, shared by every such pod on the node.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyState {
-    workloads: OrdMap<String, WorkloadEntry>,
+    workloads: OrdMap<Key, WorkloadEntry>,
     /// Each list in insertion order (an update keeps its place).
-    workloads_by_ip: HashMap<IpAddr, Vec<Arc<Workload>>>,
+    workloads_by_ip: OrdMap<IpAddr, Workloads>,
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
-    workloads_by_name: HashMap<String, HashMap<String, Vec<Arc<Workload>>>>,
+    workloads_by_name: OrdMap<Key, OrdMap<Key, Workloads>>,
     /// Workloads that name a node, by `node`, `namespace`, `service account`: who a node's
     /// certificates are for (prefetch), without a scan of the mesh.
-    by_node_identity: HashMap<NodeIdentity, OrdSet<String>>,
-    services: OrdMap<String, ServiceEntry>,
-    services_by_vip: HashMap<IpAddr, Arc<Service>>,
+    by_node_identity: OrdMap<NodeIdentity, OrdSet<Key>>,
+    services: OrdMap<Key, ServiceEntry>,
+    services_by_vip: OrdMap<IpAddr, Arc<Service>>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
-    services_by_hostname: HashMap<String, Vec<Arc<Service>>>,
+    services_by_hostname: OrdMap<Key, Arc<[Arc<Service>]>>,
     /// Endpoints workloads contributed, per service key, kept even while the service itself is
     /// unknown (it may arrive later, as upstream keeps them).
-    derived_endpoints: HashMap<String, OrdMap<String, Endpoint>>,
-    policies: OrdMap<String, Arc<Authorization>>,
+    derived_endpoints: OrdMap<Key, OrdMap<Key, Endpoint>>,
+    policies: OrdMap<Key, Arc<Authorization>>,
     /// Policies that apply by scope alone: NAMESPACE ones under their namespace, GLOBAL ones
     /// under "" (as upstream stores them), ordered by (namespace, name).
-    scoped_policies: HashMap<String, OrdMap<(String, String), Arc<Authorization>>>,
+    scoped_policies: OrdMap<Key, OrdMap<(Key, Key), Arc<Authorization>>>,
     /// The same buckets, precomputed for decisions (rebuilt when their bucket changes).
-    policy_sets: HashMap<String, Arc<PolicySet>>,
+    policy_sets: OrdMap<Key, Arc<PolicySet>>,
 }
 
 /// `(node, namespace, service account)`.
-type NodeIdentity = (String, String, String);
+type NodeIdentity = (Key, Key, Key);
 
 impl ProxyState {
     pub fn new() -> ProxyState {
@@ -122,8 +134,10 @@ impl ProxyState {
     /// left out here; [`ProxyState::evaluate`] (what enforcement uses) fails closed on it.
     /// Allocates a list: for the admin view and tests, not the data path.
     pub fn policies_for(&self, workload: &Workload) -> Vec<Arc<Authorization>> {
-        let mut out: Vec<Arc<Authorization>> = Vec::new();
-        for set in self.scoped_sets(workload).into_iter().flatten() {
+        let sets = self.scoped_sets(workload);
+        let len = sets.iter().flatten().map(|s| s.len()).sum::<usize>() + workload.authorization_policies.len();
+        let mut out: Vec<Arc<Authorization>> = Vec::with_capacity(len);
+        for set in sets.into_iter().flatten() {
             out.extend_from_slice(set.policies());
         }
         self.for_each_selected(workload, |p| {
@@ -211,7 +225,7 @@ impl ProxyState {
 
     /// Every workload claiming `ip`, in insertion order.
     pub fn workloads_by_ip(&self, ip: IpAddr) -> &[Arc<Workload>] {
-        self.workloads_by_ip.get(&canonical_ip(ip)).map(Vec::as_slice).unwrap_or(&[])
+        self.workloads_by_ip.get(&canonical_ip(ip)).map(|l| &l[..]).unwrap_or(&[])
     }
 
     /// The first (by insertion) workload with this namespace and name. A proxy looking for the
@@ -221,13 +235,13 @@ impl ProxyState {
     }
 
     fn named(&self, namespace: &str, name: &str) -> &[Arc<Workload>] {
-        self.workloads_by_name.get(namespace).and_then(|m| m.get(name)).map(Vec::as_slice).unwrap_or(&[])
+        self.workloads_by_name.get(namespace).and_then(|m| m.get(name)).map(|l| &l[..]).unwrap_or(&[])
     }
 
     /// Uids of the workloads on `node` running as `namespace`/`service_account`, in uid order.
     pub fn node_workloads(&self, node: &str, namespace: &str, service_account: &str) -> Vec<String> {
-        let key = (node.to_string(), namespace.to_string(), service_account.to_string());
-        self.by_node_identity.get(&key).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        let key: NodeIdentity = (node.into(), namespace.into(), service_account.into());
+        self.by_node_identity.get(&key).map(|s| s.iter().map(|u| u.to_string()).collect()).unwrap_or_default()
     }
 
     /// The workload a proxy serves. The uid, when given and known, decides. Otherwise the
@@ -272,7 +286,7 @@ impl ProxyState {
     }
 
     pub fn services_by_hostname(&self, hostname: &str) -> &[Arc<Service>] {
-        self.services_by_hostname.get(hostname).map(Vec::as_slice).unwrap_or(&[])
+        self.services_by_hostname.get(hostname).map(|l| &l[..]).unwrap_or(&[])
     }
 
     pub fn service_by_namespaced_host(&self, namespace: &str, hostname: &str) -> Option<Arc<Service>> {
@@ -305,8 +319,8 @@ impl ProxyState {
         let mut out: Vec<(&str, &Endpoint)> = self
             .derived_endpoints
             .iter()
-            .filter(|(k, _)| !self.services.contains_key(k.as_str()))
-            .flat_map(|(k, eps)| eps.values().map(move |e| (k.as_str(), e)))
+            .filter(|(k, _)| !self.services.contains_key(k.as_ref()))
+            .flat_map(|(k, eps)| eps.values().map(move |e| (k.as_ref(), e)))
             .collect();
         out.sort_by(|a, b| (a.0, &a.1.workload_uid).cmp(&(b.0, &b.1.workload_uid)));
         out
