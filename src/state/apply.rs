@@ -210,7 +210,7 @@ impl ProxyState {
     /// Sets (or clears) the endpoint `uid` contributed to service `key`, and the service's
     /// merged endpoint (clearing falls back to one the service declared itself).
     fn set_derived_endpoint(&mut self, key: Key, uid: &Key, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
-        let mut eps = self.derived_endpoints.get(&key).cloned().unwrap_or_default();
+        let eps = self.derived_endpoints.entry(key.clone()).or_default();
         match &ep {
             Some(ep) => {
                 eps.insert(uid.clone(), ep.clone());
@@ -221,8 +221,6 @@ impl ProxyState {
         }
         if eps.is_empty() {
             self.derived_endpoints.remove(&key);
-        } else {
-            self.derived_endpoints.insert(key.clone(), eps);
         }
         let Some(entry) = self.services.get(&key) else { return };
         let merged = ep.or_else(|| entry.declared.get(uid.as_ref()).cloned());
@@ -262,24 +260,21 @@ impl ProxyState {
     fn index_name(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
         if let Some(old) = old
             && new.is_none_or(|n| (&n.namespace, &n.name) != (&old.namespace, &old.name))
-            && let Some(names) = self.workloads_by_name.get(old.namespace.as_str())
+            && let Some(names) = self.workloads_by_name.get_mut(old.namespace.as_str())
         {
-            let mut names = names.clone();
+            // In place (`get_mut`): copies only what an older snapshot still shares.
             match names.get(old.name.as_str()).and_then(|l| without(l, &old.uid)) {
                 Some(rest) => names.insert(old.name.as_str().into(), rest),
                 None => names.remove(old.name.as_str()),
             };
             if names.is_empty() {
                 self.workloads_by_name.remove(old.namespace.as_str());
-            } else {
-                self.workloads_by_name.insert(old.namespace.as_str().into(), names);
             }
         }
         if let Some(new) = new {
-            let mut names = self.workloads_by_name.get(new.namespace.as_str()).cloned().unwrap_or_default();
+            let names = self.workloads_by_name.entry(new.namespace.as_str().into()).or_default();
             let list = with(names.get(new.name.as_str()), new);
             names.insert(new.name.as_str().into(), list);
-            self.workloads_by_name.insert(new.namespace.as_str().into(), names);
         }
     }
 

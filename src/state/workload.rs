@@ -209,9 +209,10 @@ pub struct Workload {
 
 /// The identity of a workload, computed once: a connection asks for it several times, and
 /// building it costs three `String`s. Equality, cloning and debug output ignore it, so two
-/// workloads compare by their fields alone.
+/// workloads compare by their fields alone. Boxed: 16 bytes in every workload of the mesh
+/// instead of 80, paid in full only by the workloads a connection actually used.
 #[derive(Default)]
-pub struct IdentityCache(OnceLock<Identity>);
+pub struct IdentityCache(OnceLock<Box<Identity>>);
 
 impl Clone for IdentityCache {
     /// Starts empty: the clone is usually about to have its fields changed.
@@ -268,7 +269,7 @@ impl Workload {
     /// the first call (no allocation); the fields are public, so a cached value that no longer
     /// agrees with them (a workload changed after it was asked) is recomputed, never served.
     pub fn identity(&self) -> Cow<'_, Identity> {
-        let id = self.identity_cache.0.get_or_init(|| self.compute_identity());
+        let id = self.identity_cache.0.get_or_init(|| Box::new(self.compute_identity()));
         if id.trust_domain() == self.trust_domain
             && id.namespace() == self.namespace
             && id.service_account() == self.service_account
