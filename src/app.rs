@@ -192,7 +192,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     if let Some(local_workload) = local_workload {
         let cert_task = ready.register("workload certificate");
         let certs = certs.clone();
-        let id = local_workload.identity();
+        let id = local_workload.identity().into_owned();
         tasks.spawn(async move {
             // The secret manager retries failed fetches with backoff; poll until it has one.
             loop {

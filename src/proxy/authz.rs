@@ -71,10 +71,7 @@ impl fmt::Display for InboundConn {
 /// gone, nothing can authorize the connection and it is denied (fail closed).
 pub fn evaluate(state: &ProxyState, conn: &InboundConn) -> Evaluation {
     match state.workload_by_uid(&conn.dst_workload.uid) {
-        Some(w) => {
-            let policies = state.policies_for(&w);
-            rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac)
-        }
+        Some(w) => state.evaluate(&w, &conn.rbac),
         None => Evaluation {
             decision: Decision::Deny(workload_gone(&conn.dst_workload)),
             dry_run: Vec::new(),
@@ -153,5 +150,29 @@ pub(crate) fn log_denial(conn: &InboundConn, reason: &DenyReason, when: Denial) 
         Denial::AfterUpdate => {
             warn_with!("connection closed because it is no longer allowed after a policy update")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workload whose only ALLOW policy is referenced but unknown (rejected at conversion,
+    /// or not arrived yet) is denied: skipping the reference would flip it to allow-all.
+    #[test]
+    fn unknown_selected_policy_denies() {
+        let mut st = ProxyState::new();
+        let mut w = Workload::new("u1", "ns", "a", vec!["10.0.0.1".parse().unwrap()]);
+        w.authorization_policies = vec!["ns/only-allow".into()];
+        let w = st.insert_workload(w).unwrap();
+        let conn = InboundConn::new(
+            "10.0.0.5:4000".parse().unwrap(),
+            Some(Identity::new("cluster.local", "ns", "client")),
+            "10.0.0.1:80".parse().unwrap(),
+            w,
+        );
+        let eval = evaluate(&st, &conn);
+        let Decision::Deny(reason) = eval.decision else { panic!("allowed: {eval:?}") };
+        assert!(reason.message.contains("ns/only-allow"), "{reason}");
     }
 }

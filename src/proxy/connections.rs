@@ -1,7 +1,11 @@
 //! The registry of live inbound connections, so authorization can be re-checked when policies
 //! change and connections no longer allowed can be closed.
 //!
-//! Owns [`ConnectionRegistry`] and the task that watches the state ([`watch_policies`]).
+//! Owns [`ConnectionRegistry`], [`RecheckScope`] (which connections a set of state changes can
+//! affect) and the task that watches the state ([`watch_policies`]). Re-checks follow the
+//! store's typed change events: a workload-only change (new pod, new IP, new endpoint)
+//! re-checks nothing; a policy change re-checks only connections to workloads in its scope;
+//! a removed workload or changed policy bindings re-check only connections to that workload.
 //! Per connection the cost is one map insert when it is registered and one remove when its
 //! [`Registration`] is dropped. A re-check copies the entries out under the lock (an `Arc`
 //! clone each), evaluates without holding it, then takes the lock again only to remove and
@@ -15,17 +19,17 @@
 //! (upstream's `workloadState[uid].connections`, which `istioctl ztunnel-config connections`
 //! prints): inbound ones from the registry, outbound ones from [`OutboundConnections`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use super::authz::{self, Denial, InboundConn};
 use crate::drain::DrainWatcher;
-use crate::rbac::{Authorization, Decision, DenyReason};
-use crate::state::{ProxyState, StateStore};
+use crate::rbac::{Decision, DenyReason, PolicyScope};
+use crate::state::{ProxyState, StateChange, StateStore, Workload};
 
 /// Live inbound connections (HBONE streams and plaintext) and their authorization inputs.
 #[derive(Debug, Default)]
@@ -93,20 +97,24 @@ impl ConnectionRegistry {
     /// Re-evaluates every registered connection against `state` and closes the ones it no
     /// longer allows, logging each once. Returns how many were closed.
     pub fn recheck(&self, state: &ProxyState) -> usize {
-        let live: Vec<(u64, Arc<InboundConn>)> = self.lock().iter().map(|(id, e)| (*id, e.conn.clone())).collect();
-        if live.is_empty() {
+        self.recheck_scoped(state, &RecheckScope::All)
+    }
+
+    /// Like [`ConnectionRegistry::recheck`], for the connections `scope` covers only.
+    pub fn recheck_scoped(&self, state: &ProxyState, scope: &RecheckScope) -> usize {
+        if matches!(scope, RecheckScope::Nothing) {
             return 0;
         }
-        // Policies are looked up once per destination workload, not once per connection.
-        // `None`: the workload is gone from the new state.
-        let mut scoped: HashMap<&str, Option<Vec<Arc<Authorization>>>> = HashMap::new();
+        let live: Vec<(u64, Arc<InboundConn>)> = self.lock().iter().map(|(id, e)| (*id, e.conn.clone())).collect();
         let mut revoke = Vec::new();
         for (id, conn) in &live {
-            let scope = scoped
-                .entry(conn.dst_workload.uid.as_str())
-                .or_insert_with(|| state.workload_by_uid(&conn.dst_workload.uid).map(|w| state.policies_for(&w)));
-            let decision = match scope {
-                Some(policies) => crate::rbac::evaluate(policies.iter().map(Arc::as_ref), &conn.rbac).decision,
+            let current = state.workload_by_uid(&conn.dst_workload.uid);
+            if !scope.covers(&conn.dst_workload, current.as_deref()) {
+                continue;
+            }
+            let decision = match current {
+                // Decided in place over the precomputed policy sets: nothing collected.
+                Some(w) => state.evaluate(&w, &conn.rbac).decision,
                 // The workload is gone: nothing can authorize traffic to it (fail closed).
                 None => Decision::Deny(authz::workload_gone(&conn.dst_workload)),
             };
@@ -124,6 +132,69 @@ impl ConnectionRegistry {
             closed += 1;
         }
         closed
+    }
+}
+
+/// Which live connections a batch of state changes can affect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RecheckScope {
+    /// Nothing that decisions depend on changed.
+    #[default]
+    Nothing,
+    /// Connections to these workloads, to workloads in these namespaces, or to workloads
+    /// selecting these policies.
+    Some { uids: HashSet<String>, namespaces: HashSet<String>, policies: HashSet<String> },
+    /// Every connection (a GLOBAL policy changed, the whole state was replaced, or change
+    /// events were missed).
+    All,
+}
+
+impl RecheckScope {
+    /// Widens the scope by what `change` can affect.
+    pub fn add(&mut self, change: &StateChange) {
+        if matches!(self, RecheckScope::All) {
+            return;
+        }
+        let (uid, ns, policy) = match change {
+            StateChange::WorkloadChanged { uid, policy_bindings_changed: true }
+            | StateChange::WorkloadRemoved { uid } => (Some(uid), None, None),
+            StateChange::PolicyChanged { namespace, scope: PolicyScope::Namespace, .. } => {
+                (None, Some(namespace), None)
+            }
+            StateChange::PolicyChanged { key, scope: PolicyScope::WorkloadSelector, .. } => (None, None, Some(key)),
+            StateChange::PolicyChanged { scope: PolicyScope::Global, .. } | StateChange::Replaced => {
+                *self = RecheckScope::All;
+                return;
+            }
+            StateChange::WorkloadChanged { policy_bindings_changed: false, .. }
+            | StateChange::ServiceChanged { .. }
+            | StateChange::ServiceRemoved { .. } => return,
+        };
+        if matches!(self, RecheckScope::Nothing) {
+            *self = RecheckScope::Some { uids: HashSet::new(), namespaces: HashSet::new(), policies: HashSet::new() };
+        }
+        if let RecheckScope::Some { uids, namespaces, policies } = self {
+            uids.extend(uid.cloned());
+            namespaces.extend(ns.cloned());
+            policies.extend(policy.cloned());
+        }
+    }
+
+    /// Whether a connection to `accepted` (the workload as it was when the connection was
+    /// accepted; `current`, as it is now) is in scope. Both versions count: a workload may
+    /// have started or stopped selecting a policy since.
+    pub fn covers(&self, accepted: &Workload, current: Option<&Workload>) -> bool {
+        match self {
+            RecheckScope::Nothing => false,
+            RecheckScope::All => true,
+            RecheckScope::Some { uids, namespaces, policies } => {
+                uids.contains(&accepted.uid)
+                    || [Some(accepted), current].into_iter().flatten().any(|w| {
+                        namespaces.contains(&w.namespace)
+                            || w.authorization_policies.iter().any(|k| policies.contains(k))
+                    })
+            }
+        }
     }
 }
 
@@ -207,22 +278,33 @@ impl LiveConnections {
     }
 }
 
-/// Re-checks live connections after every state update, until drain.
+/// Re-checks the live connections each state update can affect, until drain.
 pub async fn watch_policies(state: StateStore, registry: Arc<ConnectionRegistry>, drain: DrainWatcher) {
-    let mut updates = state.subscribe();
+    let mut changes = state.subscribe_changes();
     loop {
+        let mut scope = RecheckScope::Nothing;
         tokio::select! {
             _ = drain.signaled() => return,
-            changed = updates.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                // Several quick updates coalesce into one re-check against the newest state.
-                let snapshot = state.snapshot();
-                let closed = registry.recheck(&snapshot);
-                tracing::debug!(target: "rbac", closed, "re-checked live connections after a state update");
+            first = changes.recv() => match first {
+                Ok(set) => set.changes.iter().for_each(|c| scope.add(c)),
+                Err(broadcast::error::RecvError::Lagged(_)) => scope = RecheckScope::All,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+        // Several quick updates coalesce into one re-check against the newest state.
+        loop {
+            match changes.try_recv() {
+                Ok(set) => set.changes.iter().for_each(|c| scope.add(c)),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => scope = RecheckScope::All,
+                Err(_) => break,
             }
         }
+        if scope == RecheckScope::Nothing {
+            continue;
+        }
+        let snapshot = state.snapshot();
+        let closed = registry.recheck_scoped(&snapshot, &scope);
+        tracing::debug!(target: "rbac", closed, "re-checked live connections after a state update");
     }
 }
 
@@ -230,7 +312,7 @@ pub async fn watch_policies(state: StateStore, registry: Arc<ConnectionRegistry>
 mod tests {
     use super::*;
     use crate::identity::Identity;
-    use crate::rbac::{PolicyAction, PolicyScope, RbacMatch, StringMatch};
+    use crate::rbac::{Authorization, PolicyAction, PolicyScope, RbacMatch, StringMatch};
     use crate::state::workload::Workload;
 
     fn workload() -> Workload {
@@ -299,5 +381,59 @@ mod tests {
         let mut r = reg.register(conn(&st, "foo"));
         assert_eq!(reg.recheck(&ProxyState::new()), 1);
         assert!(r.revoked().await.message.contains("no longer exists"));
+    }
+
+    #[test]
+    fn scope_follows_typed_changes() {
+        let mut scope = RecheckScope::Nothing;
+        // Workload-only and service changes re-check nothing.
+        scope.add(&StateChange::WorkloadChanged { uid: "u".into(), policy_bindings_changed: false });
+        scope.add(&StateChange::ServiceChanged { key: "ns/s".into() });
+        assert_eq!(scope, RecheckScope::Nothing);
+        scope.add(&StateChange::PolicyChanged {
+            key: "other/p".into(),
+            namespace: "other".into(),
+            scope: PolicyScope::Namespace,
+        });
+        scope.add(&StateChange::PolicyChanged {
+            key: "x/sel".into(),
+            namespace: "x".into(),
+            scope: PolicyScope::WorkloadSelector,
+        });
+        let w = workload();
+        assert!(!scope.covers(&w, Some(&w)), "a policy of another namespace cannot affect it");
+        let mut selecting = workload();
+        selecting.authorization_policies = vec!["x/sel".into()];
+        assert!(scope.covers(&w, Some(&selecting)), "it selects the changed policy now");
+        scope.add(&StateChange::PolicyChanged {
+            key: "default/p".into(),
+            namespace: "default".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert!(scope.covers(&w, None));
+        scope.add(&StateChange::PolicyChanged { key: "/g".into(), namespace: "".into(), scope: PolicyScope::Global });
+        assert_eq!(scope, RecheckScope::All);
+    }
+
+    #[tokio::test]
+    async fn scoped_recheck_skips_connections_out_of_scope() {
+        let st = state(vec![]);
+        let reg = ConnectionRegistry::default();
+        let _foo = reg.register(conn(&st, "foo"));
+        let st2 = state(vec![deny_ns("foo")]);
+        let mut other_ns = RecheckScope::Nothing;
+        other_ns.add(&StateChange::PolicyChanged {
+            key: "x/p".into(),
+            namespace: "x".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert_eq!(reg.recheck_scoped(&st2, &other_ns), 0, "not in scope: not evaluated");
+        let mut ours = RecheckScope::Nothing;
+        ours.add(&StateChange::PolicyChanged {
+            key: "default/httpbin".into(),
+            namespace: "default".into(),
+            scope: PolicyScope::Namespace,
+        });
+        assert_eq!(reg.recheck_scoped(&st2, &ours), 1);
     }
 }

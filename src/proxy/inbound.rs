@@ -82,10 +82,10 @@ async fn handle_connection(
         .certs
         .fetch_certificate(&identity)
         .await
-        .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
+        .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
     let config = configs
         .get(cert, &inputs.cfg.crls)
-        .map_err(|e| Error::Certificate { identity: identity.clone(), reason: e.to_string() })?;
+        .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
     let mut tls = tokio::time::timeout(
         inputs.cfg.connect_timeout,
         TlsAcceptor::from(config).accept(crate::hbone::transport(stream)),

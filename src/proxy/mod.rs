@@ -270,7 +270,7 @@ impl ProxyInputs {
     /// Leases `id` (the local workload's identity, which every connection path resolves
     /// before it needs a certificate) for as long as this proxy lives.
     fn hold_certificate(&self, id: &Identity) {
-        let mut lease = self.cert_lease.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lease = crate::util::sync::lock(&self.cert_lease);
         if lease.as_ref().is_none_or(|l| l.identity() != id) {
             // The new lease is taken before the old one goes, so nothing in between is dropped.
             *lease = Some(self.certs.lease(id));
@@ -279,12 +279,13 @@ impl ProxyInputs {
 
     /// Fetches the local workload's certificate ahead of its first connection.
     pub async fn warm_certificate(&self) -> Result<(), Error> {
-        let id = self.local_workload().await?.identity();
+        let workload = self.local_workload().await?;
+        let id = workload.identity();
         self.certs
             .fetch_certificate(&id)
             .await
             .map(drop)
-            .map_err(|e| Error::Certificate { identity: id, reason: e.to_string() })
+            .map_err(|e| Error::Certificate { identity: id.into_owned(), reason: e.to_string() })
     }
 
     /// True when an outbound `dst` points back at one of our own listeners.

@@ -104,7 +104,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             log.dst_workload = Some(workload.name.clone());
             log.dst_namespace = Some(workload.namespace.clone());
             log.dst_identity = Some(workload.identity().to_string());
-            let key = PoolKey { src: src_identity, dst_identities: identities, dst: hbone_addr };
+            let key = PoolKey { src: src_identity.into_owned(), dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
             if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(&source)) {
                 headers.insert("baggage", v);

@@ -33,7 +33,7 @@ pub fn label_inbound(
     let Some(id) = peer_identity else { return };
     let candidates = [forwarded_for(headers), Some(tcp_peer.ip())];
     let by_ip =
-        candidates.into_iter().flatten().filter_map(|ip| state.workload_by_ip(ip)).find(|w| &w.identity() == id);
+        candidates.into_iter().flatten().filter_map(|ip| state.workload_by_ip(ip)).find(|w| *w.identity() == *id);
     match by_ip {
         Some(w) => log.source_workload(&w),
         None => {

@@ -13,7 +13,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use rand::Rng;
-use rand::seq::IndexedRandom;
 
 use crate::identity::Identity;
 use crate::state::{ProxyState, Service, TunnelProtocol, Workload};
@@ -100,28 +99,35 @@ fn route_service(
         return Err(RouteError::UnknownServicePort { service: svc.key(), port: svc_port });
     }
     let allow_unhealthy = svc.allows_unhealthy();
-    let candidates: Vec<(Arc<Workload>, u16)> = svc
-        .endpoints
-        .values()
-        .filter(|ep| allow_unhealthy || ep.status == crate::state::HealthStatus::Healthy)
-        .filter_map(|ep| {
-            let wl = state.workload_by_uid(&ep.workload_uid)?;
-            if !allow_unhealthy && !wl.is_healthy() {
-                return None;
-            }
-            // Endpoint mapping first, then the service's, 0/absent meaning "same port".
-            let target = ep
-                .port
-                .get(&svc_port)
-                .copied()
-                .filter(|p| *p != 0)
-                .or(declared.filter(|p| *p != 0))
-                .unwrap_or(svc_port);
-            Some((wl, target))
-        })
-        .filter(|(wl, _)| !wl.workload_ips.is_empty())
-        .collect();
-    let Some((wl, target_port)) = candidates.choose(rng).cloned() else {
+    // Two passes over the endpoints (count, then walk to the chosen one) instead of
+    // collecting them: a connection to a large service allocates nothing here and clones one
+    // workload `Arc`, not one per endpoint. The pick is the same `random_range(..count)`
+    // over the same order as choosing from the collected list.
+    let candidates = || {
+        svc.endpoints
+            .values()
+            .filter(move |ep| allow_unhealthy || ep.status == crate::state::HealthStatus::Healthy)
+            .filter_map(move |ep| {
+                let wl = state.workload_by_uid(&ep.workload_uid)?;
+                if (!allow_unhealthy && !wl.is_healthy()) || wl.workload_ips.is_empty() {
+                    return None;
+                }
+                // Endpoint mapping first, then the service's, 0/absent meaning "same port".
+                let target = ep
+                    .port
+                    .get(&svc_port)
+                    .copied()
+                    .filter(|p| *p != 0)
+                    .or(declared.filter(|p| *p != 0))
+                    .unwrap_or(svc_port);
+                Some((wl, target))
+            })
+    };
+    let count = candidates().count();
+    if count == 0 {
+        return Err(RouteError::NoHealthyEndpoint { service: svc.key() });
+    }
+    let Some((wl, target_port)) = candidates().nth(rng.random_range(..count)) else {
         return Err(RouteError::NoHealthyEndpoint { service: svc.key() });
     };
     // Prefer an endpoint address of the same family as the VIP the client used.
@@ -145,7 +151,7 @@ fn upstream_for(
     let target = SocketAddr::new(ip, target_port);
     match wl.protocol {
         TunnelProtocol::Hbone => {
-            let mut identities = vec![wl.identity()];
+            let mut identities = vec![wl.identity().into_owned()];
             if let Some(svc) = &service {
                 for san in &svc.subject_alt_names {
                     match san.parse::<Identity>() {

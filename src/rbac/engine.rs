@@ -30,6 +30,7 @@ use std::net::IpAddr;
 
 use tracing::{debug, trace};
 
+use super::index::{Lane, PolicySet};
 use super::types::{Authorization, PolicyAction, RbacMatch, StringMatch};
 use crate::identity::Identity;
 
@@ -80,6 +81,13 @@ impl DenyReason {
     fn not_allowed() -> DenyReason {
         DenyReason { policy: None, message: NOT_ALLOWED.to_string() }
     }
+
+    fn unknown_policy(key: &str) -> DenyReason {
+        DenyReason {
+            policy: None,
+            message: format!("{NOT_ALLOWED} (selected policy {key} is unknown; failing closed)"),
+        }
+    }
 }
 
 /// The enforced decision plus what dry-run policies would have done.
@@ -106,60 +114,134 @@ impl Evaluation {
 /// One pass over `policies`; the result does not depend on their order except for which
 /// matching policy is named in `allowed_by`/`DenyReason::policy` (the first one).
 pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a Authorization>, conn: &Connection) -> Evaluation {
-    let subject = Subject::new(conn);
-    let mut denied_by: Option<&Authorization> = None;
-    let mut allowed_by: Option<&Authorization> = None;
-    let mut any_allow = false;
-    // `Vec::new` does not allocate; only a matching dry-run policy pays for one.
-    let mut dry_run = Vec::new();
-
+    let mut ev = Evaluator::new(conn);
     for p in policies {
+        ev.visit(p);
+    }
+    ev.finish(None)
+}
+
+/// An evaluation in progress: policies are fed in their overall order, one at a time
+/// ([`Evaluator::visit`]) or a precomputed [`PolicySet`] at a time ([`Evaluator::visit_set`]),
+/// and [`Evaluator::finish`] gives the same [`Evaluation`] [`evaluate`] would for the
+/// concatenation. It exists so a caller holding policies in several places (namespace bucket,
+/// global bucket, selected ones) never has to collect them into one list.
+pub struct Evaluator<'a, 'c> {
+    subject: Subject<'c>,
+    denied_by: Option<&'a Authorization>,
+    allowed_by: Option<&'a Authorization>,
+    any_allow: bool,
+    // `Vec::new` does not allocate; only a matching dry-run policy pays for one.
+    dry_run: Vec<(String, Decision)>,
+}
+
+impl<'a, 'c> Evaluator<'a, 'c> {
+    pub fn new(conn: &'c Connection) -> Evaluator<'a, 'c> {
+        Evaluator {
+            subject: Subject::new(conn),
+            denied_by: None,
+            allowed_by: None,
+            any_allow: false,
+            dry_run: Vec::new(),
+        }
+    }
+
+    /// Feeds one policy (the next in overall order).
+    pub fn visit(&mut self, p: &'a Authorization) {
         if p.dry_run {
-            if subject.policy_matches(p) {
-                let would = match p.action {
-                    PolicyAction::Allow => Decision::Allow,
-                    PolicyAction::Deny => Decision::Deny(DenyReason::explicitly_denied(p)),
-                };
-                debug!(policy.namespace = %p.namespace, policy.name = %p.name,
-                       action = ?p.action, "dry-run policy matched (not enforced)");
-                dry_run.push((p.key(), would));
-            }
-            continue;
+            self.dry_run_candidate(p);
+            return;
         }
         match p.action {
-            PolicyAction::Deny => {
-                // After the first matching DENY the outcome is fixed; later enforced policies
-                // need no evaluation (dry-run ones still do, above).
-                if denied_by.is_none() && subject.policy_matches(p) {
-                    debug!(policy.namespace = %p.namespace, policy.name = %p.name,
-                           "deny policy matched");
-                    denied_by = Some(p);
+            PolicyAction::Deny => self.deny_candidate(p),
+            PolicyAction::Allow => {
+                self.any_allow = true;
+                self.allow_candidate(p);
+            }
+        }
+    }
+
+    /// Feeds every policy of `set` (the next ones in overall order), visiting only those
+    /// the set's index cannot rule out for this connection. Equivalent to visiting each
+    /// policy of the set in order: within each lane candidates come in set order, the first
+    /// matching DENY/ALLOW is the first in that order, and dry-run reports keep set order.
+    pub fn visit_set(&mut self, set: &'a PolicySet) {
+        let ns = self.subject.namespace;
+        self.any_allow |= set.has_enforced_allow();
+        for p in set.candidates(Lane::DryRun, ns) {
+            self.dry_run_candidate(p);
+        }
+        if self.denied_by.is_none() {
+            for p in set.candidates(Lane::Deny, ns) {
+                self.deny_candidate(p);
+                if self.denied_by.is_some() {
+                    break;
                 }
             }
-            PolicyAction::Allow => {
-                any_allow = true;
-                if denied_by.is_none() && allowed_by.is_none() && subject.policy_matches(p) {
-                    trace!(policy.namespace = %p.namespace, policy.name = %p.name,
-                           "allow policy matched");
-                    allowed_by = Some(p);
+        }
+        if self.denied_by.is_none() && self.allowed_by.is_none() {
+            for p in set.candidates(Lane::Allow, ns) {
+                self.allow_candidate(p);
+                if self.allowed_by.is_some() {
+                    break;
                 }
             }
         }
     }
 
-    let (decision, allowed_by) = match (denied_by, allowed_by) {
-        (Some(deny), _) => (Decision::Deny(DenyReason::explicitly_denied(deny)), None),
-        (None, Some(allow)) => (Decision::Allow, Some(allow.key())),
-        (None, None) if !any_allow => {
-            trace!("no allow policies, allow");
-            (Decision::Allow, None)
+    fn dry_run_candidate(&mut self, p: &'a Authorization) {
+        if self.subject.policy_matches(p) {
+            let would = match p.action {
+                PolicyAction::Allow => Decision::Allow,
+                PolicyAction::Deny => Decision::Deny(DenyReason::explicitly_denied(p)),
+            };
+            debug!(policy.namespace = %p.namespace, policy.name = %p.name,
+                   action = ?p.action, "dry-run policy matched (not enforced)");
+            self.dry_run.push((p.key(), would));
         }
-        (None, None) => {
-            debug!("allow policies exist, but none matched");
-            (Decision::Deny(DenyReason::not_allowed()), None)
+    }
+
+    fn deny_candidate(&mut self, p: &'a Authorization) {
+        // After the first matching DENY the outcome is fixed; later enforced policies need no
+        // evaluation (dry-run ones still do).
+        if self.denied_by.is_none() && self.subject.policy_matches(p) {
+            debug!(policy.namespace = %p.namespace, policy.name = %p.name, "deny policy matched");
+            self.denied_by = Some(p);
         }
-    };
-    Evaluation { decision, dry_run, allowed_by }
+    }
+
+    fn allow_candidate(&mut self, p: &'a Authorization) {
+        if self.denied_by.is_none() && self.allowed_by.is_none() && self.subject.policy_matches(p) {
+            trace!(policy.namespace = %p.namespace, policy.name = %p.name, "allow policy matched");
+            self.allowed_by = Some(p);
+        }
+    }
+
+    /// The decision. `missing_allow` names a policy the workload selects that is not known
+    /// (rejected at conversion, or not arrived yet): it counts as an ALLOW policy that
+    /// matches nothing, so a workload whose only ALLOW policy is missing is denied rather
+    /// than flipped to allow-all (upstream skips it; we fail closed).
+    pub fn finish(self, missing_allow: Option<&str>) -> Evaluation {
+        let Evaluator { denied_by, allowed_by, any_allow, dry_run, .. } = self;
+        let (decision, allowed_by) = match (denied_by, allowed_by) {
+            (Some(deny), _) => (Decision::Deny(DenyReason::explicitly_denied(deny)), None),
+            (None, Some(allow)) => (Decision::Allow, Some(allow.key())),
+            (None, None) if !any_allow && missing_allow.is_none() => {
+                trace!("no allow policies, allow");
+                (Decision::Allow, None)
+            }
+            (None, None) if !any_allow => {
+                let key = missing_allow.unwrap_or_default();
+                debug!(policy = key, "selected policy unknown, failing closed");
+                (Decision::Deny(DenyReason::unknown_policy(key)), None)
+            }
+            (None, None) => {
+                debug!("allow policies exist, but none matched");
+                (Decision::Deny(DenyReason::not_allowed()), None)
+            }
+        };
+        Evaluation { decision, dry_run, allowed_by }
+    }
 }
 
 impl Authorization {
@@ -171,7 +253,7 @@ impl Authorization {
 
 /// One connection's facts in the shapes policies compare against, derived once per
 /// evaluation rather than once per policy or match.
-struct Subject<'c> {
+pub(super) struct Subject<'c> {
     src_ip: IpAddr,
     dst_ip: IpAddr,
     dst_port: u16,

@@ -711,6 +711,15 @@ fn randomized_against_reference_model() {
             let c = gen_conn(&mut r);
             let want = reference::evaluate(&ps, &c);
             let got = evaluate(&ps, &c);
+            // The indexed path over the same policies, split into two sets at a point that
+            // depends on the connection (no extra draws from the generator), decides the same.
+            let arcs: Vec<Arc<Authorization>> = ps.iter().cloned().map(Arc::new).collect();
+            let k = usize::from(c.dst_port) % (n + 1);
+            let (s1, s2) = (PolicySet::new(arcs[..k].to_vec()), PolicySet::new(arcs[k..].to_vec()));
+            let mut ev = Evaluator::new(&c);
+            ev.visit_set(&s1);
+            ev.visit_set(&s2);
+            assert_eq!(ev.finish(None), got, "indexed: {ps:#?}\nconnection: {c:?}");
             let got_deny_policy = denied_by(&got).and_then(|d| d.policy.clone());
             let got_dry: Vec<(String, bool)> = got.dry_run.iter().map(|(k, d)| (k.clone(), d.is_allow())).collect();
             let got = (got.is_allowed(), got_deny_policy, got.allowed_by.clone(), got_dry);

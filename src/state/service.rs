@@ -99,9 +99,10 @@ pub struct Service {
     /// Service port → target port; a target of 0 means "same as the service port".
     #[serde(default)]
     pub ports: BTreeMap<u16, u16>,
-    /// Keyed by workload uid.
+    /// Keyed by workload uid. A persistent map: the state store updates one endpoint of a
+    /// large service in O(log n) and shares the rest with the previous snapshot.
     #[serde(default)]
-    pub endpoints: BTreeMap<String, Endpoint>,
+    pub endpoints: imbl::OrdMap<String, Endpoint>,
     /// Extra identities accepted for this service's endpoints (`spiffe://...`).
     #[serde(default)]
     pub subject_alt_names: Vec<String>,
@@ -129,7 +130,7 @@ impl Service {
             vips: Vec::new(),
             cidr_vips: Vec::new(),
             ports: BTreeMap::new(),
-            endpoints: BTreeMap::new(),
+            endpoints: imbl::OrdMap::new(),
             subject_alt_names: Vec::new(),
             waypoint: None,
             weighted_waypoints: Vec::new(),

@@ -4,9 +4,11 @@
 //! gateway addresses, namespaced hostnames). These are domain types, never proto types; the
 //! local config loader and (later) xDS convert into them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -200,6 +202,37 @@ pub struct Workload {
     pub application_tunnel: Option<ApplicationTunnel>,
     /// Load-balancing weight (upstream default 1).
     pub capacity: u32,
+    /// [`Workload::identity`], built on first use. Not part of the workload's value.
+    #[serde(skip)]
+    pub identity_cache: IdentityCache,
+}
+
+/// The identity of a workload, computed once: a connection asks for it several times, and
+/// building it costs three `String`s. Equality, cloning and debug output ignore it, so two
+/// workloads compare by their fields alone. Boxed: 16 bytes in every workload of the mesh
+/// instead of 80, paid in full only by the workloads a connection actually used.
+#[derive(Default)]
+pub struct IdentityCache(OnceLock<Box<Identity>>);
+
+impl Clone for IdentityCache {
+    /// Starts empty: the clone is usually about to have its fields changed.
+    fn clone(&self) -> Self {
+        IdentityCache::default()
+    }
+}
+
+impl PartialEq for IdentityCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for IdentityCache {}
+
+impl fmt::Debug for IdentityCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdentityCache")
+    }
 }
 
 /// Service account when a source gives none (upstream's rule, for xDS and local config alike).
@@ -232,9 +265,38 @@ fn or_default(value: String, default: &str) -> String {
 }
 
 impl Workload {
-    /// The SPIFFE identity certificates for this workload carry.
-    pub fn identity(&self) -> Identity {
+    /// The SPIFFE identity certificates for this workload carry. Borrowed from a cache after
+    /// the first call (no allocation); the fields are public, so a cached value that no longer
+    /// agrees with them (a workload changed after it was asked) is recomputed, never served.
+    pub fn identity(&self) -> Cow<'_, Identity> {
+        let id = self.identity_cache.0.get_or_init(|| Box::new(self.compute_identity()));
+        if id.trust_domain() == self.trust_domain
+            && id.namespace() == self.namespace
+            && id.service_account() == self.service_account
+        {
+            Cow::Borrowed(id)
+        } else {
+            Cow::Owned(self.compute_identity())
+        }
+    }
+
+    fn compute_identity(&self) -> Identity {
         Identity::new(&self.trust_domain, &self.namespace, &self.service_account)
+    }
+
+    /// Fills what a source left empty with upstream's defaults. Every source (xDS, local
+    /// config, tests) goes through this when a workload enters the state, so they cannot
+    /// drift apart (an empty trust domain once meant `spiffe:///` on one path only).
+    pub fn apply_defaults(&mut self) {
+        for (field, default) in [
+            (&mut self.trust_domain, DEFAULT_TRUST_DOMAIN),
+            (&mut self.service_account, DEFAULT_SERVICE_ACCOUNT),
+            (&mut self.cluster_id, DEFAULT_CLUSTER_ID),
+        ] {
+            if field.is_empty() {
+                default.clone_into(field);
+            }
+        }
     }
 
     /// A workload with only the required fields set; the rest take upstream defaults.
@@ -271,6 +333,7 @@ impl Workload {
             native_tunnel: false,
             application_tunnel: None,
             capacity: 1,
+            identity_cache: IdentityCache::default(),
         }
     }
 

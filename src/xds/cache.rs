@@ -1,12 +1,13 @@
-//! The xDS client's pure core: the resources accepted so far and the [`ProxyState`] built
-//! from them.
+//! The xDS client's pure core: the resources accepted so far, applied one by one as deltas to
+//! a working [`ProxyState`].
 //!
-//! Owns the per-type resource maps, their versions (sent back as `initial_resource_versions`
-//! on reconnect), and the merge rule from istiod's shape to ours: on the wire a workload lists
-//! the services it belongs to, while [`Service`] holds its endpoints, so endpoints are derived
-//! here on every build. A resource that fails to decode or to fit into the state (e.g. it
-//! claims an IP another workload owns) is reported by name so the client can NACK it; the
-//! previous version of that resource, if any, stays in force. No I/O.
+//! Owns the resource versions (sent back as `initial_resource_versions` on reconnect) and the
+//! mapping from resource names to state keys. Each resource in a response is decoded,
+//! converted and applied on its own: one that fails to decode, to convert, or to fit into the
+//! state (a VIP another service owns) is rejected by name for the NACK and changes nothing,
+//! so the previous version of that resource, if any, stays in force. Merging (a workload's
+//! service memberships become the services' endpoints) and defaults are the state's own
+//! builder ([`crate::state::apply`]), the same one the local config goes through. No I/O.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,15 +16,7 @@ use prost::Message;
 use super::convert::{self, AddressResource, ConvertError};
 use crate::proto::discovery::Resource;
 use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE, security, workload};
-use crate::rbac::Authorization;
-use crate::state::{Endpoint, ProxyState, Service, Workload};
-
-/// One workload as received: the domain workload plus its service memberships.
-#[derive(Debug, Clone)]
-struct WorkloadEntry {
-    workload: Workload,
-    memberships: BTreeMap<String, BTreeMap<u16, u16>>,
-}
+use crate::state::{ProxyState, StateChange, StateError};
 
 /// A resource that was rejected, with the reason (goes into the NACK's error_detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +33,35 @@ pub struct ApplyOutcome {
     pub rejected: Vec<Rejected>,
 }
 
-/// Accepted resources, keyed by resource name. BTreeMaps so builds are deterministic (which of
-/// two conflicting workloads wins never depends on hash order).
+/// What one address resource name stands for in the state. Names are normally the state key
+/// itself (a workload's uid, a service's `ns/hostname`); only names that differ are recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AddressKey {
+    Workload(String),
+    Service(String),
+}
+
+/// Why a resource could not be applied.
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Accepted resources, as a working state plus what the client must report.
 #[derive(Debug, Default, Clone)]
 pub struct XdsCache {
-    workloads: BTreeMap<String, WorkloadEntry>,
-    services: BTreeMap<String, Service>,
-    policies: BTreeMap<String, Authorization>,
+    state: ProxyState,
+    /// Changes applied since the last [`XdsCache::take_changes`].
+    changes: Vec<StateChange>,
     /// type URL → resource name → version.
     versions: HashMap<String, BTreeMap<String, String>>,
+    /// Address names that differ from their state key.
+    address_aliases: HashMap<String, AddressKey>,
+    /// Policy names that differ from their `ns/name` key.
+    policy_aliases: HashMap<String, String>,
 }
 
 impl XdsCache {
@@ -62,7 +75,17 @@ impl XdsCache {
     }
 
     pub fn workload_count(&self) -> usize {
-        self.workloads.len()
+        self.state.workload_count()
+    }
+
+    /// The state as of the last response (O(1) to clone).
+    pub fn snapshot(&self) -> ProxyState {
+        self.state.clone()
+    }
+
+    /// The changes made since the last call, oldest first.
+    pub fn take_changes(&mut self) -> Vec<StateChange> {
+        std::mem::take(&mut self.changes)
     }
 
     /// Applies one delta response's resources and removals. Valid resources replace their
@@ -71,13 +94,11 @@ impl XdsCache {
         let mut out = ApplyOutcome::default();
         for name in removed {
             let existed = match type_url {
-                ADDRESS_TYPE => {
-                    // Address names are a workload uid or a service `ns/hostname`.
-                    let w = self.workloads.remove(name).is_some();
-                    let s = self.services.remove(name).is_some();
-                    w || s
+                ADDRESS_TYPE => self.remove_address(name),
+                AUTHORIZATION_TYPE => {
+                    let key = self.policy_aliases.remove(name).unwrap_or_else(|| name.clone());
+                    self.state.remove_policy(&key, &mut self.changes).is_some()
                 }
-                AUTHORIZATION_TYPE => self.policies.remove(name).is_some(),
                 _ => false,
             };
             if let Some(v) = self.versions.get_mut(type_url) {
@@ -100,7 +121,20 @@ impl XdsCache {
         out
     }
 
-    fn apply_one(&mut self, type_url: &str, r: Resource) -> Result<String, ConvertError> {
+    /// Removes whatever `name` stands for; true if something was there.
+    fn remove_address(&mut self, name: &str) -> bool {
+        match self.address_aliases.remove(name) {
+            Some(AddressKey::Workload(uid)) => self.state.remove_workload(&uid, &mut self.changes).is_some(),
+            Some(AddressKey::Service(key)) => self.state.remove_service(&key, &mut self.changes).is_some(),
+            None => {
+                let w = self.state.remove_workload(name, &mut self.changes).is_some();
+                let s = self.state.remove_service(name, &mut self.changes).is_some();
+                w || s
+            }
+        }
+    }
+
+    fn apply_one(&mut self, type_url: &str, r: Resource) -> Result<String, ApplyError> {
         let any = r
             .resource
             .ok_or_else(|| ConvertError::Decode { type_url: type_url.into(), reason: "resource has no body".into() })?;
@@ -108,7 +142,8 @@ impl XdsCache {
             return Err(ConvertError::Decode {
                 type_url: type_url.into(),
                 reason: format!("body has type {:?}", any.type_url),
-            });
+            }
+            .into());
         }
         let decode_err =
             |e: prost::DecodeError| ConvertError::Decode { type_url: type_url.into(), reason: e.to_string() };
@@ -117,81 +152,85 @@ impl XdsCache {
                 let addr = workload::Address::decode(any.value.as_slice()).map_err(decode_err)?;
                 match convert::address(addr)? {
                     AddressResource::Workload(w, memberships) => {
-                        // A name can switch kind only via removal; drop any stale service.
-                        self.services.remove(&r.name);
-                        self.workloads.insert(r.name, WorkloadEntry { workload: *w, memberships });
+                        // Two names claiming one uid: the second would silently replace the
+                        // first; refuse it instead (the first stays in force).
+                        if w.uid != r.name
+                            && self.state.workload_by_uid(&w.uid).is_some()
+                            && self.address_aliases.get(&r.name) != Some(&AddressKey::Workload(w.uid.clone()))
+                        {
+                            return Err(StateError::DuplicateWorkloadUid(w.uid).into());
+                        }
+                        let uid = w.uid.clone();
+                        // A name can switch kind only via removal; drop any stale entry first.
+                        self.drop_other_kind(&r.name, AddressKey::Workload(uid.clone()));
+                        self.state.upsert_workload(*w, &memberships, &mut self.changes);
+                        self.alias_address(&r.name, AddressKey::Workload(uid));
                     }
                     AddressResource::Service(s) => {
-                        self.workloads.remove(&r.name);
-                        self.services.insert(r.name, s);
+                        let key = s.key();
+                        // Fails (changing nothing) on a VIP another service owns.
+                        self.state.upsert_service(s, &mut self.changes)?;
+                        self.drop_other_kind(&r.name, AddressKey::Service(key.clone()));
+                        self.alias_address(&r.name, AddressKey::Service(key));
                     }
                 }
             }
             AUTHORIZATION_TYPE => {
                 let p = security::Authorization::decode(any.value.as_slice()).map_err(decode_err)?;
-                self.policies.insert(r.name, convert::authorization(p)?);
+                let p = convert::authorization(p)?;
+                let key = p.key();
+                if let Some(old) = self.policy_aliases.get(&r.name).filter(|old| **old != key).cloned() {
+                    self.state.remove_policy(&old, &mut self.changes);
+                }
+                self.state.upsert_policy(p, &mut self.changes);
+                if key == r.name {
+                    self.policy_aliases.remove(&r.name);
+                } else {
+                    self.policy_aliases.insert(r.name.clone(), key);
+                }
             }
             other => {
                 return Err(ConvertError::Decode {
                     type_url: other.into(),
                     reason: "unsubscribed resource type".into(),
-                });
+                }
+                .into());
             }
         }
         Ok(r.version)
     }
 
-    /// Builds the snapshot. Resources that do not fit (duplicate IP/VIP/uid) are left out and
-    /// returned by name so the caller can NACK those that arrived in the current response.
-    pub fn build(&self) -> (ProxyState, Vec<Rejected>) {
-        let mut state = ProxyState::new();
-        let mut rejected = Vec::new();
-        let mut endpoints: HashMap<&str, Vec<Endpoint>> = HashMap::new();
-        for (name, e) in &self.workloads {
-            match state.insert_workload(e.workload.clone()) {
-                Ok(_) => {
-                    for (svc, ports) in &e.memberships {
-                        endpoints.entry(svc.as_str()).or_default().push(Endpoint {
-                            workload_uid: e.workload.uid.clone(),
-                            port: ports.clone(),
-                            status: e.workload.status,
-                        });
-                    }
+    /// Before `name` is (re)applied as `now`: removes what it stood for before, if that was
+    /// something else (the other kind, or another key).
+    fn drop_other_kind(&mut self, name: &str, now: AddressKey) {
+        let before = self.address_aliases.get(name).cloned();
+        match before {
+            Some(b) if b == now => {}
+            Some(AddressKey::Workload(uid)) => {
+                self.state.remove_workload(&uid, &mut self.changes);
+            }
+            Some(AddressKey::Service(key)) => {
+                self.state.remove_service(&key, &mut self.changes);
+            }
+            None => match now {
+                AddressKey::Workload(_) => {
+                    self.state.remove_service(name, &mut self.changes);
                 }
-                Err(err) => rejected.push(Rejected { name: name.clone(), reason: err.to_string() }),
-            }
+                AddressKey::Service(_) => {
+                    self.state.remove_workload(name, &mut self.changes);
+                }
+            },
         }
-        for (name, s) in &self.services {
-            let mut s = s.clone();
-            for ep in endpoints.remove(s.key().as_str()).unwrap_or_default() {
-                s.endpoints.insert(ep.workload_uid.clone(), ep);
-            }
-            if let Err(err) = state.insert_service(s) {
-                rejected.push(Rejected { name: name.clone(), reason: err.to_string() });
-            }
-        }
-        for (name, p) in &self.policies {
-            if let Err(err) = state.insert_policy(p.clone()) {
-                rejected.push(Rejected { name: name.clone(), reason: err.to_string() });
-            }
-        }
-        (state, rejected)
     }
 
-    /// Drops a resource that was accepted by [`XdsCache::apply`] but then failed to build,
-    /// so the cache (and the versions we report) only hold what is actually in force.
-    pub fn forget(&mut self, type_url: &str, name: &str) {
-        match type_url {
-            ADDRESS_TYPE => {
-                self.workloads.remove(name);
-                self.services.remove(name);
-            }
-            _ => {
-                self.policies.remove(name);
-            }
-        }
-        if let Some(v) = self.versions.get_mut(type_url) {
-            v.remove(name);
+    fn alias_address(&mut self, name: &str, key: AddressKey) {
+        let same = match &key {
+            AddressKey::Workload(k) | AddressKey::Service(k) => k == name,
+        };
+        if same {
+            self.address_aliases.remove(name);
+        } else {
+            self.address_aliases.insert(name.to_string(), key);
         }
     }
 }

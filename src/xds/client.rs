@@ -296,39 +296,23 @@ impl XdsClient {
             self.metrics.nacked("unsubscribed");
             return reply(&type_url, &resp.nonce, &rejected);
         }
-        let names: Vec<String> = resp.resources.iter().map(|r| r.name.clone()).collect();
-        let mut outcome = self.cache.apply(&type_url, resp.resources, &resp.removed_resources);
-        let (state, conflicts) = self.cache.build();
-        let mut state = Some(state);
-        let mut stale = Vec::new();
-        for c in conflicts {
-            if names.contains(&c.name) {
-                stale.push(c);
-            } else {
-                tracing::warn!(resource = %c.name, "resource left out of state: {}", c.reason);
-            }
-        }
-        if !stale.is_empty() {
-            // Conflicting resources from this response are dropped so what we report as
-            // accepted is exactly what is in force.
-            for c in &stale {
-                self.cache.forget(&type_url, &c.name);
-            }
-            state = Some(self.cache.build().0);
-            outcome.rejected.extend(stale);
-        }
-        let state = state.expect("built");
+        let outcome = self.cache.apply(&type_url, resp.resources, &resp.removed_resources);
+        let changes = self.cache.take_changes();
+        let state = self.cache.snapshot();
         tracing::info!(
             type_url = %type_url,
             applied = outcome.applied,
             removed = outcome.removed,
             rejected = outcome.rejected.len(),
+            changes = changes.len(),
             workloads = state.workload_count(),
             services = state.service_count(),
             policies = state.policy_count(),
             "xDS update applied"
         );
-        self.store.replace(state);
+        // Published even when nothing changed: the version bump is what waiters on "the
+        // first response of each type" observe.
+        self.store.publish(state, changes);
         for r in &outcome.rejected {
             tracing::error!(type_url = %type_url, resource = %r.name, "rejected xDS resource: {}", r.reason);
         }

@@ -195,6 +195,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         application_tunnel,
         // Upstream: an absent capacity means 1.
         capacity: w.capacity.unwrap_or(1),
+        identity_cache: Default::default(),
     };
     Ok((out, memberships))
 }

@@ -30,8 +30,7 @@ fn round_trip_through_the_wire_format() {
         .map(|(n, a)| resource(&n, crate::proto::AUTHORIZATION_TYPE, a.encode_to_vec()))
         .collect();
     assert!(cache.apply(crate::proto::AUTHORIZATION_TYPE, pols, &[]).rejected.is_empty());
-    let (got, conflicts) = cache.build();
-    assert!(conflicts.is_empty());
+    let got = cache.snapshot();
     let mut want = serde_json::to_value(&state).unwrap();
     // proto3 enums have no "unset": a workload without a type arrives as DEPLOYMENT (0).
     for w in want["workloads"].as_array_mut().unwrap() {
@@ -67,10 +66,45 @@ fn malformed_resources_are_rejected_precisely_and_the_rest_applies() {
     assert_eq!(reasons[0], "u2: workload.addresses[0]: an IP address must be 4 or 16 bytes, got 3");
     assert_eq!(reasons[1], "u3: workload.tunnelProtocol: LEGACY_ISTIO_MTLS is not supported");
     assert!(reasons[2].starts_with("u4: cannot decode type.googleapis.com/istio.workload.Address"), "{}", reasons[2]);
-    assert_eq!(cache.build().0.workload_count(), 1);
+    assert_eq!(cache.snapshot().workload_count(), 1);
     assert_eq!(cache.versions(ADDRESS_TYPE).len(), 1);
     // Removal.
     let out = cache.apply(ADDRESS_TYPE, vec![], &["u1".into()]);
     assert_eq!(out.removed, 1);
-    assert_eq!(cache.build().0.workload_count(), 0);
+    assert_eq!(cache.snapshot().workload_count(), 0);
+}
+
+/// A service claiming another's VIP is rejected by name and changes nothing; the previous
+/// version of the resource stays in force (no rebuild, no `forget`).
+#[test]
+fn conflicting_update_is_rejected_and_the_previous_version_stays() {
+    let svc = |ns: &str, vip: [u8; 4]| {
+        let s = pw::Service {
+            name: "s".into(),
+            namespace: ns.into(),
+            hostname: format!("s.{ns}"),
+            addresses: vec![pw::NetworkAddress { network: String::new(), address: vip.to_vec(), length: None }],
+            ..Default::default()
+        };
+        pw::Address { r#type: Some(pw::address::Type::Service(s)) }.encode_to_vec()
+    };
+    let mut cache = XdsCache::new();
+    let out = cache.apply(
+        ADDRESS_TYPE,
+        vec![
+            resource("a/s.a", ADDRESS_TYPE, svc("a", [10, 96, 0, 1])),
+            resource("b/s.b", ADDRESS_TYPE, svc("b", [10, 96, 0, 2])),
+        ],
+        &[],
+    );
+    assert!(out.rejected.is_empty(), "{out:?}");
+    cache.take_changes();
+    let out = cache.apply(ADDRESS_TYPE, vec![resource("b/s.b", ADDRESS_TYPE, svc("b", [10, 96, 0, 1]))], &[]);
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].name, "b/s.b");
+    assert!(cache.take_changes().is_empty(), "nothing changed");
+    let st = cache.snapshot();
+    assert_eq!(st.service_by_vip("10.96.0.2".parse().unwrap()).unwrap().namespace, "b", "old version in force");
+    assert_eq!(st.service_by_vip("10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
+    assert_eq!(cache.versions(ADDRESS_TYPE).len(), 2);
 }

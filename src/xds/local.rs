@@ -18,7 +18,7 @@ use crate::state::workload::{
     self as workload_defaults, ApplicationTunnel, GatewayAddress, HealthStatus, Locality, NamespacedHostname,
     NetworkMode, TunnelProtocol,
 };
-use crate::state::{Endpoint, ProxyState, Service, StateError, Workload};
+use crate::state::{Memberships, ProxyState, Service, StateError, Workload};
 
 /// The whole file. Every section is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -213,8 +213,8 @@ fn fail<T>(path: Vec<Seg>, message: impl Into<String>) -> Result<T, Failure> {
 
 fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
     let mut state = ProxyState::new();
-    // Endpoints contributed by workloads, per service key.
-    let mut extra_endpoints: BTreeMap<String, Vec<(Vec<Seg>, Endpoint)>> = BTreeMap::new();
+    // Where each workload lists each service, to name it if the service is never defined.
+    let mut listed_at: BTreeMap<String, Vec<(Vec<Seg>, String)>> = BTreeMap::new();
     let mut workloads = Vec::with_capacity(cfg.workloads.len());
 
     for (i, lw) in cfg.workloads.into_iter().enumerate() {
@@ -239,6 +239,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
         }
         let uid = if lw.uid.is_empty() { derived_uid(&lw) } else { lw.uid.clone() };
         let mut services = Vec::with_capacity(lw.services.len());
+        let mut memberships = Memberships::new();
         for (svc_key, ports) in &lw.services {
             let Some((namespace, hostname)) = split_pair(svc_key) else {
                 return fail(
@@ -253,28 +254,29 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
                 );
             }
             services.push(NamespacedHostname { namespace: namespace.to_string(), hostname: hostname.to_string() });
-            extra_endpoints.entry(svc_key.clone()).or_default().push((
-                at(&[key("services"), key(svc_key.clone())]),
-                Endpoint { workload_uid: uid.clone(), port: ports.clone(), status: lw.status },
-            ));
+            listed_at
+                .entry(svc_key.clone())
+                .or_default()
+                .push((at(&[key("services"), key(svc_key.clone())]), uid.clone()));
+            memberships.insert(svc_key.clone(), ports.clone());
         }
         let w = into_workload(lw, uid, services);
-        workloads.push((at(&[]), w));
+        workloads.push((at(&[]), w, memberships));
     }
 
-    for (path, w) in workloads {
-        let uid_given = !w.uid.is_empty();
-        state.insert_workload(w).map_err(|e| {
-            let mut path = path;
-            if matches!(e, StateError::DuplicateWorkloadUid(_)) && uid_given {
-                path.push(key("uid"));
-            }
-            (path, e.to_string())
-        })?;
+    // The same builder the xDS cache uses: endpoints derived from memberships, defaults applied.
+    let mut log = Vec::new();
+    for (mut path, w, memberships) in workloads {
+        if state.workload_by_uid(&w.uid).is_some() {
+            // Derived uids repeat only when the names do; a given one is named precisely.
+            path.push(key("uid"));
+            return Err((path, StateError::DuplicateWorkloadUid(w.uid).to_string()));
+        }
+        state.upsert_workload(w, &memberships, &mut log);
     }
 
     let mut seen_services = HashSet::new();
-    for (i, mut svc) in cfg.services.into_iter().enumerate() {
+    for (i, svc) in cfg.services.into_iter().enumerate() {
         let at = |rest: &[Seg]| {
             let mut p = vec![key("services"), idx(i)];
             p.extend_from_slice(rest);
@@ -296,13 +298,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
                 );
             }
         }
-        let svc_key = svc.key();
-        if let Some(eps) = extra_endpoints.remove(&svc_key) {
-            for (_, ep) in eps {
-                svc.endpoints.insert(ep.workload_uid.clone(), ep);
-            }
-        }
-        seen_services.insert(svc_key);
+        seen_services.insert(svc.key());
         state.insert_service(svc).map_err(|e| {
             let p = match &e {
                 StateError::DuplicateVip { .. } => at(&[key("vips")]),
@@ -313,11 +309,11 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
     }
     // Upstream keeps endpoints for not-yet-known services (they may arrive later over xDS);
     // with a static file they can never be used, which is almost always a typo, so say so.
-    for (svc_key, eps) in &extra_endpoints {
-        for (path, ep) in eps {
+    for (svc_key, eps) in listed_at.iter().filter(|(k, _)| !seen_services.contains(*k)) {
+        for (path, uid) in eps {
             tracing::warn!(
                 service = %svc_key,
-                workload = %ep.workload_uid,
+                workload = %uid,
                 at = %locate::render(path),
                 "workload lists a service that is not defined in the local config; ignoring it"
             );
@@ -382,6 +378,7 @@ fn into_workload(lw: LocalWorkload, uid: String, services: Vec<NamespacedHostnam
         native_tunnel: lw.native_tunnel,
         application_tunnel: lw.application_tunnel,
         capacity: lw.capacity,
+        identity_cache: Default::default(),
     }
 }
 

@@ -1,0 +1,401 @@
+//! Delta application: insert, update or remove one workload, service or policy in a
+//! [`ProxyState`], keeping every index, and record what changed as [`StateChange`]s.
+//!
+//! This is the one builder of state: the xDS cache and the local config both feed it, so the
+//! defaults ([`Workload::apply_defaults`]), the endpoint derivation (a workload lists the
+//! services it belongs to; a [`Service`] holds its endpoints) and the index rules live here
+//! only. Every operation is O(log n) in the size of the mesh (plus the size of what it
+//! touches: the workload's IPs and services, a service's VIPs, a policy's scope bucket), and
+//! either applies completely or leaves the state unchanged. A value equal to the stored one
+//! changes nothing and keeps its `Arc`, so caches keyed on it survive re-sends.
+
+use std::sync::Arc;
+
+use imbl::OrdMap;
+
+use super::{
+    Endpoint, Key, Memberships, NetworkMode, NodeIdentity, ProxyState, Service, ServiceEntry, StateChange, StateError,
+    Workload, WorkloadEntry, Workloads,
+};
+use crate::rbac::{Authorization, PolicyScope, PolicySet};
+
+impl ProxyState {
+    /// Adds a workload; its uid must be new. On error the state is unchanged.
+    pub fn insert_workload(&mut self, w: Workload) -> Result<Arc<Workload>, StateError> {
+        if self.workloads.contains_key(w.uid.as_str()) {
+            return Err(StateError::DuplicateWorkloadUid(w.uid));
+        }
+        Ok(self.upsert_workload(w, &Memberships::new(), &mut Vec::new()))
+    }
+
+    /// Adds a service (with its declared endpoints); its key and VIPs must be new.
+    pub fn insert_service(&mut self, s: Service) -> Result<Arc<Service>, StateError> {
+        let key = s.key();
+        if self.services.contains_key(key.as_str()) {
+            return Err(StateError::DuplicateService(key));
+        }
+        self.upsert_service(s, &mut Vec::new())
+    }
+
+    /// Adds a policy; its `ns/name` must be new.
+    pub fn insert_policy(&mut self, p: Authorization) -> Result<Arc<Authorization>, StateError> {
+        let key = p.key();
+        if self.policies.contains_key(key.as_str()) {
+            return Err(StateError::DuplicatePolicy(key));
+        }
+        Ok(self.upsert_policy(p, &mut Vec::new()))
+    }
+
+    /// Adds or replaces the workload with `w.uid`, with the services it is an endpoint of.
+    /// Never fails: several workloads may share an IP (lookups rank them).
+    pub fn upsert_workload(
+        &mut self,
+        mut w: Workload,
+        memberships: &Memberships,
+        log: &mut Vec<StateChange>,
+    ) -> Arc<Workload> {
+        w.apply_defaults();
+        let old = self.workloads.get(w.uid.as_str()).cloned();
+        if let Some(old) = &old
+            && *old.workload == w
+            && old.services.len() == memberships.len()
+            && memberships.iter().all(|(k, ports)| self.endpoint_is(k, &w, ports))
+        {
+            return old.workload.clone();
+        }
+        let w = Arc::new(w);
+        // One shared key per workload, for every index that names it.
+        let uid: Key = match self.workloads.get_key_value(w.uid.as_str()) {
+            Some((k, _)) => k.clone(),
+            None => w.uid.as_str().into(),
+        };
+        let old_w = old.as_ref().map(|e| e.workload.clone());
+        self.index_ips(old_w.as_deref(), Some(&w));
+        self.index_name(old_w.as_deref(), Some(&w));
+        self.index_node(old_w.as_deref(), Some(&w), &uid);
+        let no_services: Arc<[Key]> = Arc::new([]);
+        let old_services = old.as_ref().map(|e| e.services.clone()).unwrap_or(no_services);
+        for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_ref())) {
+            self.set_derived_endpoint(key.clone(), &uid, None, log);
+        }
+        let services: Arc<[Key]> = memberships
+            .keys()
+            .map(|k| {
+                old_services.iter().find(|o| o.as_ref() == k.as_str()).cloned().unwrap_or_else(|| k.as_str().into())
+            })
+            .collect();
+        for (key, ports) in memberships {
+            if !self.endpoint_is(key, &w, ports) {
+                let ep = Endpoint { workload_uid: w.uid.clone(), port: ports.clone(), status: w.status };
+                let key = services.iter().find(|s| s.as_ref() == key.as_str()).expect("just built").clone();
+                self.set_derived_endpoint(key, &uid, Some(ep), log);
+            }
+        }
+        let bindings_changed = old_w
+            .as_ref()
+            .is_none_or(|o| o.namespace != w.namespace || o.authorization_policies != w.authorization_policies);
+        self.workloads.insert(uid, WorkloadEntry { workload: w.clone(), services });
+        log.push(StateChange::WorkloadChanged { uid: w.uid.clone(), policy_bindings_changed: bindings_changed });
+        w
+    }
+
+    /// Removes the workload with `uid` and the endpoints it contributed.
+    pub fn remove_workload(&mut self, uid: &str, log: &mut Vec<StateChange>) -> Option<Arc<Workload>> {
+        let (key, old) = self.workloads.remove_with_key(uid)?;
+        let w = old.workload;
+        self.index_ips(Some(&w), None);
+        self.index_name(Some(&w), None);
+        self.index_node(Some(&w), None, &key);
+        for svc in old.services.iter() {
+            self.set_derived_endpoint(svc.clone(), &key, None, log);
+        }
+        log.push(StateChange::WorkloadRemoved { uid: uid.to_string() });
+        Some(w)
+    }
+
+    /// Adds or replaces the service with `s.key()`. Its endpoints are the ones it declares,
+    /// overridden by those workloads contributed. Fails, changing nothing, if one of its VIPs
+    /// belongs to another service.
+    pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
+        for vip in &s.vips {
+            if let Some(existing) = self.services_by_vip.get(&vip.address)
+                && (existing.namespace != s.namespace || existing.hostname != s.hostname)
+            {
+                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.key() });
+            }
+        }
+        let key = s.key();
+        let declared = std::mem::take(&mut s.endpoints);
+        s.endpoints = match self.derived_endpoints.get(key.as_str()) {
+            // Derived endpoints win over declared ones.
+            Some(derived) => {
+                let mut merged = declared.clone();
+                for (uid, ep) in derived {
+                    merged.insert(uid.to_string(), ep.clone());
+                }
+                merged
+            }
+            None => declared.clone(),
+        };
+        if let Some(old) = self.services.get(key.as_str())
+            && *old.service == s
+            && old.declared == declared
+        {
+            return Ok(old.service.clone());
+        }
+        let s = Arc::new(s);
+        let old = self.services.get(key.as_str()).map(|e| e.service.clone());
+        self.index_service(old.as_deref(), Some(&s));
+        self.services.insert(key.as_str().into(), ServiceEntry { service: s.clone(), declared });
+        log.push(StateChange::ServiceChanged { key });
+        Ok(s)
+    }
+
+    /// Removes the service with `key` (`ns/hostname`). Endpoints workloads contributed stay
+    /// known, for when it comes back.
+    pub fn remove_service(&mut self, key: &str, log: &mut Vec<StateChange>) -> Option<Arc<Service>> {
+        let old = self.services.remove(key)?.service;
+        self.index_service(Some(&old), None);
+        log.push(StateChange::ServiceRemoved { key: key.to_string() });
+        Some(old)
+    }
+
+    /// Adds or replaces the policy with `p.key()`, and rebuilds the precomputed set of the
+    /// scope bucket(s) it leaves or enters: O(policies in that bucket), the price of decisions
+    /// that never look at policies outside their bucket.
+    pub fn upsert_policy(&mut self, p: Authorization, log: &mut Vec<StateChange>) -> Arc<Authorization> {
+        let key = p.key();
+        let old = self.policies.get(key.as_str()).cloned();
+        if let Some(old) = &old
+            && **old == p
+        {
+            return old.clone();
+        }
+        let p = Arc::new(p);
+        if let Some(old) = &old {
+            self.unbucket(old);
+            if (old.scope, &old.namespace) != (p.scope, &p.namespace) {
+                log.push(StateChange::PolicyChanged {
+                    key: key.clone(),
+                    namespace: old.namespace.clone(),
+                    scope: old.scope,
+                });
+            }
+        }
+        self.bucket(&p);
+        self.policies.insert(key.as_str().into(), p.clone());
+        log.push(StateChange::PolicyChanged { key, namespace: p.namespace.clone(), scope: p.scope });
+        p
+    }
+
+    /// Removes the policy with `key` (`ns/name`).
+    pub fn remove_policy(&mut self, key: &str, log: &mut Vec<StateChange>) -> Option<Arc<Authorization>> {
+        let old = self.policies.remove(key)?;
+        self.unbucket(&old);
+        log.push(StateChange::PolicyChanged {
+            key: key.to_string(),
+            namespace: old.namespace.clone(),
+            scope: old.scope,
+        });
+        Some(old)
+    }
+
+    fn endpoint_is(&self, key: &str, w: &Workload, ports: &std::collections::BTreeMap<u16, u16>) -> bool {
+        self.derived_endpoints
+            .get(key)
+            .and_then(|eps| eps.get(w.uid.as_str()))
+            .is_some_and(|ep| ep.port == *ports && ep.status == w.status)
+    }
+
+    /// Sets (or clears) the endpoint `uid` contributed to service `key`, and the service's
+    /// merged endpoint (clearing falls back to one the service declared itself).
+    fn set_derived_endpoint(&mut self, key: Key, uid: &Key, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
+        let eps = self.derived_endpoints.entry(key.clone()).or_default();
+        match &ep {
+            Some(ep) => {
+                eps.insert(uid.clone(), ep.clone());
+            }
+            None => {
+                eps.remove(uid);
+            }
+        }
+        if eps.is_empty() {
+            self.derived_endpoints.remove(&key);
+        }
+        let Some(entry) = self.services.get(&key) else { return };
+        let merged = ep.or_else(|| entry.declared.get(uid.as_ref()).cloned());
+        let mut s = Service::clone(&entry.service);
+        match merged {
+            Some(ep) => s.endpoints.insert(uid.to_string(), ep),
+            None => s.endpoints.remove(uid.as_ref()),
+        };
+        let s = Arc::new(s);
+        let old = entry.service.clone();
+        let declared = entry.declared.clone();
+        self.index_service(Some(&old), Some(&s));
+        self.services.insert(key.clone(), ServiceEntry { service: s, declared });
+        log.push(StateChange::ServiceChanged { key: key.to_string() });
+    }
+
+    /// Moves `old`'s IP entries to `new`. An update keeps its place in each list (it must not
+    /// win or lose an IP tie by being re-sent); host-network workloads are never indexed.
+    fn index_ips(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        let new_ips = indexed_ips(new.map(Arc::as_ref));
+        if let Some(old) = old {
+            for ip in indexed_ips(Some(old)).iter().filter(|ip| !new_ips.contains(ip)) {
+                match self.workloads_by_ip.get(ip).and_then(|l| without(l, &old.uid)) {
+                    Some(rest) => self.workloads_by_ip.insert(*ip, rest),
+                    None => self.workloads_by_ip.remove(ip),
+                };
+            }
+        }
+        if let Some(new) = new {
+            for ip in new_ips {
+                let list = with(self.workloads_by_ip.get(ip), new);
+                self.workloads_by_ip.insert(*ip, list);
+            }
+        }
+    }
+
+    fn index_name(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        if let Some(old) = old
+            && new.is_none_or(|n| (&n.namespace, &n.name) != (&old.namespace, &old.name))
+            && let Some(names) = self.workloads_by_name.get_mut(old.namespace.as_str())
+        {
+            // In place (`get_mut`): copies only what an older snapshot still shares.
+            match names.get(old.name.as_str()).and_then(|l| without(l, &old.uid)) {
+                Some(rest) => names.insert(old.name.as_str().into(), rest),
+                None => names.remove(old.name.as_str()),
+            };
+            if names.is_empty() {
+                self.workloads_by_name.remove(old.namespace.as_str());
+            }
+        }
+        if let Some(new) = new {
+            let names = self.workloads_by_name.entry(new.namespace.as_str().into()).or_default();
+            let list = with(names.get(new.name.as_str()), new);
+            names.insert(new.name.as_str().into(), list);
+        }
+    }
+
+    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>, uid: &Key) {
+        let same = |a: &Workload, b: &Workload| {
+            (&a.node, &a.namespace, &a.service_account) == (&b.node, &b.namespace, &b.service_account)
+        };
+        if let (Some(o), Some(n)) = (old, new)
+            && same(o, n)
+        {
+            return;
+        }
+        let key = |w: &Workload| -> NodeIdentity {
+            (w.node.as_str().into(), w.namespace.as_str().into(), w.service_account.as_str().into())
+        };
+        if let Some(old) = old.filter(|w| !w.node.is_empty()) {
+            let k = key(old);
+            if let Some(uids) = self.by_node_identity.get_mut(&k) {
+                uids.remove(uid);
+                if uids.is_empty() {
+                    self.by_node_identity.remove(&k);
+                }
+            }
+        }
+        if let Some(new) = new.filter(|w| !w.node.is_empty()) {
+            self.by_node_identity.entry(key(new)).or_default().insert(uid.clone());
+        }
+    }
+
+    /// Moves `old`'s VIP and hostname entries to `new` (same key, or none).
+    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>) {
+        if let Some(old) = old {
+            for vip in &old.vips {
+                if new.is_none_or(|n| !n.vips.iter().any(|v| v.address == vip.address)) {
+                    self.services_by_vip.remove(&vip.address);
+                }
+            }
+            if new.is_none()
+                && let Some(list) = self.services_by_hostname.get(old.hostname.as_str())
+            {
+                let rest: Vec<Arc<Service>> = list.iter().filter(|s| s.namespace != old.namespace).cloned().collect();
+                if rest.is_empty() {
+                    self.services_by_hostname.remove(old.hostname.as_str());
+                } else {
+                    self.services_by_hostname.insert(old.hostname.as_str().into(), rest.into());
+                }
+            }
+        }
+        if let Some(new) = new {
+            for vip in &new.vips {
+                self.services_by_vip.insert(vip.address, new.clone());
+            }
+            let mut list: Vec<Arc<Service>> =
+                self.services_by_hostname.get(new.hostname.as_str()).map(|l| l.to_vec()).unwrap_or_default();
+            match list.binary_search_by(|s| s.namespace.cmp(&new.namespace)) {
+                Ok(i) => list[i] = new.clone(),
+                Err(i) => list.insert(i, new.clone()),
+            }
+            self.services_by_hostname.insert(new.hostname.as_str().into(), list.into());
+        }
+    }
+
+    fn bucket(&mut self, p: &Arc<Authorization>) {
+        if let Some(b) = bucket_of(p) {
+            let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
+            members.insert((p.namespace.as_str().into(), p.name.as_str().into()), p.clone());
+            self.install_bucket(b, members);
+        }
+    }
+
+    fn unbucket(&mut self, p: &Authorization) {
+        if let Some(b) = bucket_of(p) {
+            let mut members = self.scoped_policies.get(b).cloned().unwrap_or_default();
+            members.remove(&(p.namespace.as_str().into(), p.name.as_str().into()));
+            self.install_bucket(b, members);
+        }
+    }
+
+    fn install_bucket(&mut self, bucket: &str, members: OrdMap<(Key, Key), Arc<Authorization>>) {
+        if members.is_empty() {
+            self.scoped_policies.remove(bucket);
+            self.policy_sets.remove(bucket);
+            return;
+        }
+        let set = PolicySet::new(members.values().cloned().collect());
+        self.scoped_policies.insert(bucket.into(), members);
+        self.policy_sets.insert(bucket.into(), Arc::new(set));
+    }
+}
+
+/// NAMESPACE policies apply under their namespace, GLOBAL ones under "" (as upstream stores
+/// them); selector-scoped ones are found through the workloads that list them.
+fn bucket_of(p: &Authorization) -> Option<&str> {
+    match p.scope {
+        PolicyScope::Global => Some(""),
+        PolicyScope::Namespace => Some(p.namespace.as_str()),
+        PolicyScope::WorkloadSelector => None,
+    }
+}
+
+/// The IPs a workload is indexed under: none for host-network ones (the node's IPs).
+fn indexed_ips(w: Option<&Workload>) -> &[std::net::IpAddr] {
+    match w {
+        Some(w) if w.network_mode != NetworkMode::HostNetwork => w.workload_ips.as_slice(),
+        _ => &[],
+    }
+}
+
+/// `list` with `w` in place of the entry with its uid, or appended (a new list: lists are
+/// shared with older snapshots).
+fn with(list: Option<&Workloads>, w: &Arc<Workload>) -> Workloads {
+    let mut v: Vec<Arc<Workload>> = list.map(|l| l.to_vec()).unwrap_or_default();
+    match v.iter_mut().find(|x| x.uid == w.uid) {
+        Some(slot) => *slot = w.clone(),
+        None => v.push(w.clone()),
+    }
+    v.into()
+}
+
+/// `list` without the entry with `uid`; `None` if nothing is left.
+fn without(list: &Workloads, uid: &str) -> Option<Workloads> {
+    let rest: Vec<Arc<Workload>> = list.iter().filter(|w| w.uid != uid).cloned().collect();
+    (!rest.is_empty()).then(|| rest.into())
+}
