@@ -7,7 +7,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock (the same monotonic clock in production) so idle eviction follows paused time
+// in tests.
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use h2::client::SendRequest;

@@ -246,16 +246,28 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
 
     use super::*;
     use crate::drain;
     use crate::hbone::server::ConnectRequest;
-    use crate::hbone::server::tests::{echo, start_server};
+    use crate::hbone::server::tests::echo;
+
+    /// Dials an in-memory HTTP/2 server (a duplex pipe per connection, served by the real
+    /// server code), so the pool tests run on paused time: nothing waits on a real socket
+    /// while the clock jumps.
+    type Handler = Arc<dyn Fn(ConnectRequest) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+    fn echo_handler() -> Handler {
+        Arc::new(|req| Box::pin(echo(req)))
+    }
 
     struct TestConnector {
         addr: SocketAddr,
         settings: H2Settings,
+        server_settings: H2Settings,
+        server_drain: DrainWatcher,
+        server_closed: Arc<AtomicUsize>,
+        handler: Handler,
         drain: DrainWatcher,
         dials: AtomicUsize,
         fail: AtomicBool,
@@ -272,9 +284,15 @@ mod tests {
                     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
                     return Err(DialError::Tcp { dst: this.addr, source: refused }.into());
                 }
-                let sock = TcpStream::connect(this.addr).await?;
-                sock.set_nodelay(true)?;
-                crate::hbone::client::connect(sock, &this.settings, this.drain.clone()).await
+                let (client, server) = tokio::io::duplex(1 << 20);
+                let (settings, drain, closed) =
+                    (this.server_settings.clone(), this.server_drain.clone(), this.server_closed.clone());
+                let handler = this.handler.clone();
+                tokio::spawn(async move {
+                    let _ = crate::hbone::server::serve(server, &settings, drain, move |req| handler(req)).await;
+                    closed.fetch_add(1, Ordering::SeqCst);
+                });
+                crate::hbone::client::connect(client, &this.settings, this.drain.clone()).await
             })
         }
     }
@@ -299,10 +317,14 @@ mod tests {
         // The server is not part of the drain under test.
         let (server_trigger, server_w) = drain::new();
         std::mem::forget(server_trigger);
-        let (addr, server_closed) = start_server(server_settings, server_w, echo).await;
+        let server_closed = Arc::new(AtomicUsize::new(0));
         let conn = Arc::new(TestConnector {
-            addr,
+            addr: "127.0.0.1:15008".parse().unwrap(),
             settings: settings.clone(),
+            server_settings,
+            server_drain: server_w,
+            server_closed: server_closed.clone(),
+            handler: echo_handler(),
             drain: w.clone(),
             dials: AtomicUsize::new(0),
             fail: AtomicBool::new(false),
@@ -404,7 +426,7 @@ mod tests {
         finish(b).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn idle_connections_are_evicted() {
         let settings = H2Settings { pool_idle_timeout: Duration::from_millis(100), ..Default::default() };
         let f = fixture(settings, H2Settings::default(), Duration::ZERO).await;
@@ -441,7 +463,7 @@ mod tests {
         assert_eq!(f.conn.dials.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn drain_closes_connections_as_they_go_idle() {
         let f = fixture(H2Settings::default(), H2Settings::default(), Duration::ZERO).await;
         let idle = open(&f.pool, key("idle")).await;
@@ -467,16 +489,21 @@ mod tests {
     #[tokio::test]
     async fn handler_sees_authority() {
         let (_t, w) = drain::new();
-        let (addr, _) = start_server(H2Settings::default(), w.clone(), |req: ConnectRequest| async move {
-            let auth = req.authority().to_string();
-            let mut st = req.accept(http::HeaderMap::new()).unwrap();
-            st.write_all(auth.as_bytes()).await.unwrap();
-            st.shutdown().await.unwrap();
-        })
-        .await;
+        let handler: Handler = Arc::new(|req: ConnectRequest| {
+            Box::pin(async move {
+                let auth = req.authority().to_string();
+                let mut st = req.accept(http::HeaderMap::new()).unwrap();
+                st.write_all(auth.as_bytes()).await.unwrap();
+                st.shutdown().await.unwrap();
+            })
+        });
         let conn = Arc::new(TestConnector {
-            addr,
+            addr: "127.0.0.1:15008".parse().unwrap(),
             settings: H2Settings::default(),
+            server_settings: H2Settings::default(),
+            server_drain: w.clone(),
+            server_closed: Arc::new(AtomicUsize::new(0)),
+            handler,
             drain: w.clone(),
             dials: AtomicUsize::new(0),
             fail: AtomicBool::new(false),
