@@ -196,6 +196,31 @@ pub(crate) mod tests {
     }
 
     /// Accepts and echoes until the client half-closes, then half-closes back.
+    /// A client connected over an in-memory pipe to `serve(handler)`, for tests on paused
+    /// time (nothing waits on a real socket while the clock jumps). `serve`'s result arrives
+    /// on the returned handle.
+    fn in_memory<F, Fut>(
+        client: &H2Settings,
+        server: &H2Settings,
+        drain: DrainWatcher,
+        handler: F,
+    ) -> (impl Future<Output = H2Client>, tokio::task::JoinHandle<Result<(), Error>>)
+    where
+        F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (c, s) = tokio::io::duplex(64 * 1024);
+        let server = server.clone();
+        let served = tokio::spawn(async move { serve(s, &server, drain, handler).await });
+        let (client, (_t, client_w)) = (client.clone(), drain::new());
+        let dialled = async move {
+            // The client's driver is not part of any drain under test.
+            std::mem::forget(_t);
+            connect(c, &client, client_w).await.unwrap()
+        };
+        (dialled, served)
+    }
+
     pub(crate) async fn echo(req: ConnectRequest) {
         let stream = req.accept(HeaderMap::new()).unwrap();
         let (mut r, mut w) = stream.into_split();
@@ -357,13 +382,13 @@ pub(crate) mod tests {
         assert!(got == *data, "echoed bytes differ");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn slow_reader_pushes_back() {
         let (_t, w) = drain::new();
         let s = small_windows();
         let written = Arc::new(AtomicUsize::new(0));
         let written2 = written.clone();
-        let (addr, _) = start_server(s.clone(), w.clone(), move |req: ConnectRequest| {
+        let (client, _served) = in_memory(&s, &s, w, move |req: ConnectRequest| {
             let written = written2.clone();
             async move {
                 let mut st = req.accept(HeaderMap::new()).unwrap();
@@ -376,10 +401,11 @@ pub(crate) mod tests {
                 }
                 let _ = st.shutdown().await;
             }
-        })
-        .await;
-        let client = dial(addr, &s, w).await;
+        });
+        let client = client.await;
         let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
+        // Paused time: the clock only moves once every task is blocked, so after this the
+        // server has written all that flow control lets it.
         tokio::time::sleep(Duration::from_millis(300)).await;
         // 64 KiB window + the server's 400 KiB send buffer + one chunk, not 16 MiB.
         let stalled = written.load(Ordering::SeqCst);
@@ -457,24 +483,17 @@ pub(crate) mod tests {
         assert_eq!(client.active_streams(), 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn drain_finishes_open_streams_and_refuses_new_ones() {
         let (trigger, w) = drain::new();
         let s = H2Settings::default();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server_w = w.clone();
-        let server = tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            serve(sock, &H2Settings::default(), server_w, echo).await
-        });
-        // The client's driver is not part of the drain under test.
-        let (_t2, client_w) = drain::new();
-        let client = dial(addr, &s, client_w).await;
+        let (client, server) = in_memory(&s, &s, w.clone(), echo);
+        let client = client.await;
         let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         st.write_all(b"before ").await.unwrap();
         drop(w);
         trigger.signal();
+        // Paused time: by the time the clock moves, the GOAWAY has been sent and read.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(client.send_connect("127.0.0.1:1", HeaderMap::new()).await.is_err());
         assert!(client.is_closed(), "GOAWAY must mark the client closed");
@@ -490,13 +509,13 @@ pub(crate) mod tests {
         assert_eq!(trigger.drain(Duration::from_secs(5)).await, drain::DrainOutcome::Complete);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn drop_without_shutdown_resets_the_stream() {
         let (_t, w) = drain::new();
         let s = H2Settings::default();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        let (addr, _) = start_server(s.clone(), w.clone(), move |req: ConnectRequest| {
+        let (client, _served) = in_memory(&s, &s, w, move |req: ConnectRequest| {
             let tx = tx.clone();
             async move {
                 let mut st = req.accept(HeaderMap::new()).unwrap();
@@ -504,12 +523,12 @@ pub(crate) mod tests {
                 let res = st.read_to_end(&mut got).await;
                 tx.lock().unwrap().take().unwrap().send((got, res.map_err(|e| e.kind()))).unwrap();
             }
-        })
-        .await;
-        let client = dial(addr, &s, w).await;
+        });
+        let client = client.await;
         let mut st = client.send_connect("127.0.0.1:1", HeaderMap::new()).await.unwrap();
         st.write_all(b"partial").await.unwrap();
-        // Let the data go out before the reset, so the reader sees bytes then the error.
+        // Let the data go out before the reset, so the reader sees bytes then the error (paused
+        // time: the clock moves only once both sides are idle).
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop(st);
         let (got, res) = rx.await.unwrap();
@@ -526,23 +545,27 @@ pub(crate) mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn client_keepalive_detects_silent_peer() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        // Accepts and then never reads or writes.
+        // A peer that completes the HTTP/2 handshake and then never reads or writes again:
+        // answer the preface by hand, then hold the pipe.
+        let (c, mut peer) = tokio::io::duplex(64 * 1024);
         let _hold = tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            drop(sock);
+            let mut preface = [0u8; 24];
+            peer.read_exact(&mut preface).await.unwrap();
+            peer.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+            std::future::pending::<()>().await;
+            drop(peer);
         });
         let (_t, w) = drain::new();
-        let client = dial(addr, &fast_keepalive(), w).await;
-        let start = Instant::now();
+        let client = connect(c, &fast_keepalive(), w).await.unwrap();
+        let start = tokio::time::Instant::now();
         while !client.is_closed() {
             assert!(start.elapsed() < Duration::from_secs(3), "keepalive never fired");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // interval 100 ms + timeout 200 ms, checked every 20 ms.
+        assert!(start.elapsed() <= Duration::from_millis(400), "closed after {:?}", start.elapsed());
     }
 
     #[tokio::test]
