@@ -175,8 +175,9 @@ fn sigterm_drains_open_connections_then_exits_zero() {
     conn.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"during");
     // ...while new ones are refused.
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).is_err());
+    common::eventually(WAIT, "new connections refused while draining", || {
+        socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).is_err()
+    });
     let started = std::time::Instant::now();
     let status = env.a.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(status.success(), "exit status {status}");

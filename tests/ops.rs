@@ -364,8 +364,9 @@ fn quitquitquit_drains_and_exits_zero() {
     assert_eq!((status, body.as_str()), (200, "draining\n"));
     env.a.wait_for(WAIT, |e| message(e) == "shutdown requested by admin, draining").unwrap();
     // Draining: no new connections, but the open one keeps working until it closes.
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(socks::connect(socks5, Dest::Host(&env.mesh.service_host, 80)).is_err());
+    common::eventually(WAIT, "new connections refused while draining", || {
+        socks::connect(socks5, Dest::Host(&env.mesh.service_host, 80)).is_err()
+    });
     assert!(env.a.is_running(), "exited before the open connection finished");
     open.write_all(b"during").unwrap();
     open.read_exact(&mut buf).unwrap();

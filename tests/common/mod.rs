@@ -61,6 +61,16 @@ pub fn start_with(n: u8, yaml: impl Fn(&Mesh) -> String, tweak: impl Fn(&str, No
     Env { dir, mesh, echo, ca, ca_files, config, a, b }
 }
 
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `deadline`. For waiting
+/// on another process, where paused time cannot help, instead of a fixed sleep.
+pub fn eventually(deadline: std::time::Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < deadline, "not within {deadline:?}: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
