@@ -31,11 +31,17 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A mesh on 127.0.<octet>.1 (client) / .2 (server) / .101 (service VIP).
 pub fn mesh(octet: u8, backend_port: u16) -> Mesh {
+    mesh_in_slot(octet, 0, backend_port)
+}
+
+/// Several meshes in one octet: slot `s` uses .(10s+1) / .(10s+2) / .(101+s).
+pub fn mesh_in_slot(octet: u8, slot: u8, backend_port: u16) -> Mesh {
     assert!((80..=89).contains(&octet), "this suite owns 127.0.80-89.x only");
+    assert!(slot < 10);
     Mesh {
-        client_ip: IpAddr::from([127, 0, octet, 1]),
-        server_ip: IpAddr::from([127, 0, octet, 2]),
-        service_vip: IpAddr::from([127, 0, octet, 101]),
+        client_ip: IpAddr::from([127, 0, octet, 10 * slot + 1]),
+        server_ip: IpAddr::from([127, 0, octet, 10 * slot + 2]),
+        service_vip: IpAddr::from([127, 0, octet, 101 + slot]),
         ..Mesh::on_loopback(0, backend_port)
     }
 }
@@ -52,9 +58,14 @@ pub struct Bed {
 }
 
 pub fn start(octet: u8, tweak: impl Fn(&str, NodeSpec) -> NodeSpec) -> Bed {
+    start_in_slot(octet, 0, tweak)
+}
+
+/// [`start`] on [`mesh_in_slot`] addresses.
+pub fn start_in_slot(octet: u8, slot: u8, tweak: impl Fn(&str, NodeSpec) -> NodeSpec) -> Bed {
     let dir = tempfile::tempdir().unwrap();
-    let echo = Echo::start(SocketAddr::new(mesh(octet, 0).server_ip, 0)).unwrap();
-    let mesh = mesh(octet, echo.addr.port());
+    let echo = Echo::start(SocketAddr::new(mesh_in_slot(octet, slot, 0).server_ip, 0)).unwrap();
+    let mesh = mesh_in_slot(octet, slot, echo.addr.port());
     let (ca, ca_files) = write_ca(dir.path());
     let config = dir.path().join("mesh.yaml");
     std::fs::write(&config, mesh.config_yaml()).unwrap();
