@@ -162,6 +162,45 @@ fn client_node_killed_mid_upload_resets_the_backend() {
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
 }
 
+/// A download still running when node A's drain deadline (2 s) passes is cut: the client
+/// must see a reset, not an EOF that would make the partial download look complete.
+#[test]
+fn drain_deadline_cut_is_a_reset_not_a_truncation() {
+    let mut bed =
+        start_in_slot(OCTET, 7, |name, s| if name == "a" { s.set("CONNECTION_TERMINATION_DEADLINE", "2s") } else { s });
+    let listener = TcpListener::bind(SocketAddr::new(bed.mesh.server_ip, 0)).unwrap();
+    let backend = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let chunk = payload(64 * 1024, 4);
+        // 10 s of trickle: far longer than the drain deadline.
+        for _ in 0..100 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut conn = socks::connect(bed.a.addrs.socks5.unwrap(), Dest::Addr(backend)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let first = conn.read(&mut buf).unwrap();
+    kill(&bed.a, "-TERM");
+    let mut got = first;
+    let end = loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got += n,
+            Err(e) => break Err(e),
+        }
+    };
+    let status = bed.a.wait_exit(WAIT).unwrap();
+    println!("FAULT drain deadline cut: {} KiB of 6400 received, then {end:?}; exit {status}", got >> 10);
+    assert!(got < 100 * 64 * 1024, "the download was not cut");
+    let err = end.expect_err("a download cut at the drain deadline ended in a clean EOF: silent data loss");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
+}
+
 /// Runs `n` transfers through node A at once, each `len` bytes in 16 paced chunks, starting
 /// together; calls `during` once every one of them has its tunnel, then returns each
 /// transfer's outcome.

@@ -44,59 +44,51 @@ pub async fn hbone_to_tcp(client: H2Stream, upstream: &mut TcpStream) -> io::Res
 
 /// Two TCP sockets (plain outbound, inbound passthrough).
 pub async fn tcp(client: &mut TcpStream, upstream: &mut TcpStream) -> io::Result<Transferred> {
-    let (to_upstream, to_client) = (Done::default(), Done::default());
-    let res = {
-        let (mut cr, mut cw) = client.split();
-        let (mut ur, mut uw) = upstream.split();
-        tokio::try_join!(
-            to_upstream.track(plain_one_way(&mut cr, &mut uw)),
-            to_client.track(plain_one_way(&mut ur, &mut cw))
-        )
-    };
-    if res.is_err() {
-        to_upstream.reset_unless_done(upstream);
-        to_client.reset_unless_done(client);
-    }
-    let (sent, received) = res?;
+    abortive(client);
+    abortive(upstream);
+    let (mut cr, mut cw) = client.split();
+    let (mut ur, mut uw) = upstream.split();
+    let (sent, received) = tokio::try_join!(
+        async {
+            let n = plain_one_way(&mut cr, &mut uw).await?;
+            graceful(uw.as_ref());
+            Ok::<_, io::Error>(n)
+        },
+        async {
+            let n = plain_one_way(&mut ur, &mut cw).await?;
+            graceful(cw.as_ref());
+            Ok(n)
+        }
+    )?;
     Ok(Transferred { sent, received })
 }
 
 /// Returns (bytes socket → stream, bytes stream → socket).
 async fn tcp_hbone(sock: &mut TcpStream, stream: H2Stream) -> io::Result<(u64, u64)> {
-    let to_socket = Done::default();
-    let res = {
-        let (mut h2r, mut h2w) = stream.into_split();
-        let (mut sr, mut sw) = sock.split();
-        // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL).
-        tokio::try_join!(socket_to_stream(&mut sr, &mut h2w), to_socket.track(stream_to_socket(&mut h2r, &mut sw)))
-    };
-    if res.is_err() {
-        to_socket.reset_unless_done(sock);
-    }
-    res
+    abortive(sock);
+    let (mut h2r, mut h2w) = stream.into_split();
+    let (mut sr, mut sw) = sock.split();
+    // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL).
+    tokio::try_join!(socket_to_stream(&mut sr, &mut h2w), async {
+        let n = stream_to_socket(&mut h2r, &mut sw).await?;
+        graceful(sw.as_ref());
+        Ok(n)
+    })
 }
 
-/// Whether one direction delivered everything, up to its half-close. When the pump fails, a
-/// socket whose direction did not finish is reset (RST) rather than closed: a FIN would tell
-/// that peer "this is all", and a truncated transfer would pass as a complete one (a peer
-/// ztunnel killed mid-download did exactly that). A finished direction keeps its graceful
-/// close, so bytes still queued for a slow reader are not thrown away.
-#[derive(Default)]
-struct Done(std::sync::atomic::AtomicBool);
+/// Until everything meant for a socket has been written and half-closed, closing it must
+/// reset it (RST): a FIN tells the peer "this is all", so a tunnel that failed, or was cut
+/// at the drain deadline (its task dropped mid-copy), would pass a truncated transfer off as
+/// a complete one. SO_LINGER 0 makes any close abortive, whatever path drops the socket.
+fn abortive(sock: &TcpStream) {
+    // Best effort: a socket that cannot take the option is already broken.
+    let _ = sock.set_zero_linger();
+}
 
-impl Done {
-    async fn track<F: std::future::Future<Output = io::Result<u64>>>(&self, f: F) -> io::Result<u64> {
-        let n = f.await?;
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-
-    fn reset_unless_done(&self, sock: &TcpStream) {
-        if !self.0.load(std::sync::atomic::Ordering::Relaxed) {
-            // Best effort: the socket may already be gone, which is what we wanted anyway.
-            let _ = sock.set_zero_linger();
-        }
-    }
+/// The direction into `sock` finished (FIN queued after the last byte): a later close is an
+/// ordinary one again, so bytes still queued for a slow reader are delivered.
+fn graceful(sock: &TcpStream) {
+    let _ = socket2::SockRef::from(sock).set_linger(None);
 }
 
 async fn socket_to_stream<R: AsyncRead + Unpin>(r: &mut R, w: &mut H2StreamWriter) -> io::Result<u64> {
