@@ -299,4 +299,40 @@ mod tests {
         let t = pump.await.unwrap().unwrap();
         assert_eq!((t.sent, t.received), (3_000_000, 3));
     }
+
+    /// A connected loopback pair: (our end, the peer's end).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (s, c)
+    }
+
+    /// A pump dropped mid-transfer (as at the drain deadline) resets both peers; one that
+    /// finished closes them gracefully, every byte delivered first.
+    #[tokio::test]
+    async fn cut_pump_resets_finished_pump_closes() {
+        let ((mut client, mut client_peer), (mut upstream, mut upstream_peer)) = (pair().await, pair().await);
+        let pump = tokio::spawn(async move { tcp(&mut client, &mut upstream).await });
+        upstream_peer.write_all(b"partial").await.unwrap();
+        let mut buf = [0u8; 7];
+        client_peer.read_exact(&mut buf).await.unwrap();
+        pump.abort();
+        let _ = pump.await;
+        let mut rest = Vec::new();
+        let err = client_peer.read_to_end(&mut rest).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "a cut transfer must not end in EOF");
+        assert!(upstream_peer.read_to_end(&mut rest).await.is_err());
+
+        let ((mut client, mut client_peer), (mut upstream, mut upstream_peer)) = (pair().await, pair().await);
+        let pump = tokio::spawn(async move { tcp(&mut client, &mut upstream).await });
+        upstream_peer.write_all(b"all of it").await.unwrap();
+        upstream_peer.shutdown().await.unwrap();
+        client_peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"all of it");
+        assert_eq!(upstream_peer.read_to_end(&mut got).await.unwrap(), 0);
+        pump.await.unwrap().unwrap();
+    }
 }
