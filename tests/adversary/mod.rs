@@ -291,6 +291,8 @@ pub struct Seen {
     /// Status codes of the responses, in order (the `:status` is the first header, which h2
     /// sends as an indexed static-table entry or a literal with an indexed name).
     pub statuses: Vec<u16>,
+    /// The same, by stream id (responses to concurrent streams come in any order).
+    pub status_of_stream: std::collections::BTreeMap<u32, u16>,
     pub closed: bool,
 }
 
@@ -377,7 +379,10 @@ async fn read_frames(mut r: ReadHalf<TlsStream<TcpStream>>, seen: Arc<std::sync:
         match head[3] {
             HEADERS => {
                 s.headers += 1;
-                s.statuses.push(status_of(&body));
+                let status = status_of(&body);
+                s.statuses.push(status);
+                let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+                s.status_of_stream.insert(id, status);
             }
             RST_STREAM if body.len() >= 4 => *s.resets.entry(code(&body)).or_default() += 1,
             GOAWAY if body.len() >= 8 => s.goaway = Some(code(&body[4..])),
