@@ -369,7 +369,8 @@ fn fd_exhaustion_fails_tunnels_then_recovers() {
         let cpu = usage(pid).cpu_ticks - before.cpu_ticks;
         println!("FAULT fd exhaustion node {}: {outcomes:?} in {spent:?}, {cpu} CPU ticks", node.name);
         assert!(outcomes.iter().any(|o| o.is_err()), "no tunnel failed with no fds left");
-        assert!(outcomes.iter().all(|o| o.as_ref().is_err_and(|e| !e.contains("mismatch"))), "{outcomes:?}");
+        // Failing is fine, corrupting is not (a probe may also slip into an fd freed meanwhile).
+        assert!(!outcomes.iter().any(|o| o.as_ref().is_err_and(|e| e.contains("mismatch"))), "{outcomes:?}");
         assert!(cpu < 100 * spent.as_secs() + 50, "node {} spins without fds: {cpu} ticks", node.name);
         set_soft_nofile(pid, &hard);
         let deadline = Instant::now() + WAIT;
