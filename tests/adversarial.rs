@@ -246,6 +246,61 @@ fn h2_streams_beyond_the_concurrency_limit_are_refused() {
     assert_serving(&mut bed, "too many streams");
 }
 
+/// A peer that fills every window and never reads: 200 echo tunnels on one connection, sent
+/// DATA for 8 s (up to 800 MiB), while the peer neither reads the socket nor returns
+/// flow-control credit for the echoes. What B holds in user space must stay bounded (its
+/// per-stream send buffer and read buffer; the rest backs up in kernel socket buffers and
+/// the backend), and everything is freed when the peer goes.
+#[test]
+fn h2_deaf_peer_filling_every_window_is_bounded() {
+    let mut bed = start_in_slot(80, 1, |_, s| s);
+    let authority = format!("{}:{}", bed.mesh.server_ip, bed.mesh.backend_port);
+    let cert = client_cert(&bed);
+    let transfers = Transfers::start(&bed);
+    let fds_before = usage(bed.b.pid()).fds;
+    let fig = Figures::start("deaf peer filling windows", &bed.b);
+    let (offered, held) = rt().block_on(async {
+        let mut h = RawH2::connect_deaf(bed.b.addrs.inbound, &cert).await.unwrap();
+        let mut buf = Vec::new();
+        for i in 0..200u32 {
+            frame(&mut buf, HEADERS, END_HEADERS, 1 + 2 * i, &connect_block(&authority));
+        }
+        h.send(&buf).await;
+        let chunk = vec![0x5au8; 16 * 1024];
+        let mut offered = 0usize;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+        'fill: for _ in 0..256 {
+            let mut round = Vec::new();
+            for i in 0..200u32 {
+                frame(&mut round, DATA, 0, 1 + 2 * i, &chunk);
+            }
+            match tokio::time::timeout_at(deadline, h.send(&round)).await {
+                Ok(true) => offered += round.len(),
+                _ => break 'fill,
+            }
+        }
+        let held = usage(bed.b.pid());
+        drop(h);
+        (offered, held)
+    });
+    println!(
+        "ATTACK deaf peer filling windows: {} KiB taken in 8 s at most, B RSS {} KiB / fds {} while held",
+        offered >> 10,
+        held.rss_kib,
+        held.fds
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    while usage(bed.b.pid()).fds > fds_before + 20 {
+        assert!(std::time::Instant::now() < deadline, "tunnels of a dropped connection were not freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    transfers.finish("deaf peer filling windows");
+    // Per stream at most h2's 400 KiB send buffer plus a 256 KiB read buffer: 200 streams
+    // can pin up to ~128 MiB; measured 17-61 MiB.
+    fig.check(160, 3000);
+    assert_serving(&mut bed, "deaf peer filling windows");
+}
+
 /// CONNECTs whose authority is not the local workload (other local addresses, link-local
 /// metadata, public IPs, IPv6 loopback, port 0): each gets 400 and nothing is dialled.
 #[test]
