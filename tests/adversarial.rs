@@ -116,6 +116,55 @@ fn h2_settings_and_ping_floods_are_bounded() {
     assert_serving(&mut bed, "SETTINGS/PING floods");
 }
 
+/// Frames that cost the sender nothing and the server a wake-up each (CVE-2019-9518 and
+/// friends): 50,000 each of empty DATA on an open tunnel, WINDOW_UPDATE(+1), PRIORITY and an
+/// unknown extension type, read back as they come.
+#[test]
+fn h2_empty_and_control_frame_floods_are_bounded() {
+    let mut bed = start_in_slot(81, 1, |_, s| s);
+    let authority = format!("{}:{}", bed.mesh.server_ip, bed.mesh.backend_port);
+    let cert = client_cert(&bed);
+    let transfers = Transfers::start(&bed);
+    let floods: [(&'static str, u8, u32, &[u8]); 4] = [
+        ("empty DATA flood", DATA, 1, &[]),
+        ("WINDOW_UPDATE flood", WINDOW_UPDATE, 0, &[0, 0, 0, 1]),
+        ("PRIORITY flood", 2, 3, &[0, 0, 0, 0, 16]),
+        ("unknown frame type flood", 0xfa, 0, b"hello"),
+    ];
+    for (name, kind, stream, body) in floods {
+        let fig = Figures::start(name, &bed.b);
+        let seen = rt().block_on(async {
+            let mut h = RawH2::connect(bed.b.addrs.inbound, &cert).await.unwrap();
+            let mut open = Vec::new();
+            frame(&mut open, HEADERS, END_HEADERS, 1, &connect_block(&authority));
+            h.send(&open).await;
+            h.wait(WAIT, |s| s.headers > 0).await;
+            let mut one = Vec::new();
+            frame(&mut one, kind, 0, stream, body);
+            let batch = one.repeat(1000);
+            let mut sent = 0;
+            for _ in 0..50 {
+                if !h.send(&batch).await {
+                    break;
+                }
+                sent += 1000;
+            }
+            // A PING answered after the flood: the connection is still being served.
+            let mut ping = Vec::new();
+            frame(&mut ping, PING, 0, 0, b"after!!!");
+            let alive = h.send(&ping).await && h.wait(WAIT, |s| s.ping_acks > 0 || s.closed).await.ping_acks > 0;
+            (sent, alive, h.seen())
+        });
+        fig.check(32, 1000);
+        let (sent, alive, seen) = seen;
+        println!("ATTACK {name}: {sent} frames, then PING answered {alive}, GOAWAY {:?}", seen.goaway);
+        // Either tolerated (and the connection still answers) or cut off with a GOAWAY.
+        assert!(alive || seen.goaway.is_some(), "{name}: {seen:?}");
+    }
+    transfers.finish("empty / control frame floods");
+    assert_serving(&mut bed, "empty / control frame floods");
+}
+
 /// Header blocks: one oversized header (256 KiB, over the 64 KiB list limit), 4,000 small
 /// headers, and a CONTINUATION flood (HEADERS without END_HEADERS, then 16 MiB of
 /// CONTINUATION frames that never end the block).
