@@ -431,3 +431,68 @@ fn expired_and_not_yet_valid_client_certificates_are_refused() {
     assert!(failures >= 200, "refusals are logged: {failures}");
     assert_serving(&mut bed, "expired / not-yet-valid certs");
 }
+
+/// Client certificates the mesh CA did not sign as a CA: a self-signed one, and one signed by
+/// a mesh *leaf* (no CA basic constraint), each with the right SPIFFE ID, sent by
+/// `openssl s_client`. Both are refused; a proper client is accepted (control).
+#[test]
+fn self_signed_and_leaf_signed_client_certificates_are_refused() {
+    let mut bed = start_in_slot(85, 1, |_, s| s);
+    let d = bed.dir.path().to_path_buf();
+    let file = |n: &str| d.join(n).display().to_string();
+    let id = Identity::new("cluster.local", "default", "client");
+    let (leaf, leaf_key) = bed.ca.issue_pem(&id, Duration::from_secs(3600)).unwrap();
+    std::fs::write(file("leaf.pem"), leaf).unwrap();
+    std::fs::write(file("leaf.key"), leaf_key).unwrap();
+    let san = "subjectAltName=URI:spiffe://cluster.local/ns/default/sa/client";
+    std::fs::write(file("ext.cnf"), format!("{san}\n")).unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let steps: Vec<Vec<String>> = vec![
+        [&["req", "-x509"][..], &ec, &["-keyout", &file("self.key"), "-out", &file("self.pem"), "-days", "1"]]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["-subj", "/CN=self", "-addext", san].map(String::from))
+            .collect(),
+        [&["req", "-new"][..], &ec, &["-keyout", &file("sub.key"), "-out", &file("sub.csr"), "-subj", "/CN=sub"]]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ["x509", "-req", "-in", &file("sub.csr"), "-CA", &file("leaf.pem"), "-CAkey", &file("leaf.key")]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(
+                ["-CAcreateserial", "-out", &file("sub.pem"), "-days", "1", "-extfile", &file("ext.cnf")]
+                    .map(String::from),
+            )
+            .collect(),
+    ];
+    for args in &steps {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = common::run("openssl", &args, b"");
+        assert!(ok, "openssl {args:?}: {out}");
+    }
+    let connect = bed.b.addrs.inbound.to_string();
+    let root = bed.ca_files.0.display().to_string();
+    let s_client = |extra: &[&str]| {
+        let mut args =
+            vec!["10", "openssl", "s_client", "-connect", &connect, "-CAfile", &root, "-alpn", "h2", "-ign_eof"];
+        args.extend_from_slice(extra);
+        common::run("timeout", &args, b"")
+    };
+    let fig = Figures::start("self-signed / leaf-signed certs", &bed.b);
+    let (_, control) = s_client(&["-cert", &file("leaf.pem"), "-key", &file("leaf.key")]);
+    assert!(control.contains("ALPN protocol: h2") && !control.contains("alert"), "control refused:\n{control}");
+    let (_, selfsigned) = s_client(&["-cert", &file("self.pem"), "-key", &file("self.key")]);
+    let (_, leafsigned) =
+        s_client(&["-cert", &file("sub.pem"), "-key", &file("sub.key"), "-cert_chain", &file("leaf.pem")]);
+    fig.check(16, 300);
+    let alert = |out: &str| out.lines().find(|l| l.contains("alert")).unwrap_or("").to_string();
+    println!("ATTACK self-signed cert: {}", alert(&selfsigned));
+    println!("ATTACK leaf-signed cert: {}", alert(&leafsigned));
+    assert!(selfsigned.contains("alert"), "self-signed client was not refused:\n{selfsigned}");
+    assert!(leafsigned.contains("alert"), "leaf-signed client was not refused:\n{leafsigned}");
+    assert_eq!(bed.echo.accepted(), 0);
+    assert_serving(&mut bed, "self-signed / leaf-signed certs");
+}
