@@ -107,7 +107,7 @@ impl DevCa {
 
     /// Issues a leaf with an explicit validity window (tests use it for expired or
     /// soon-to-refresh certificates).
-    pub(crate) fn issue_with_validity(
+    pub fn issue_with_validity(
         &self,
         id: &Identity,
         not_before: SystemTime,

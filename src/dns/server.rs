@@ -29,10 +29,12 @@ use crate::state::StateStore;
 pub const TTL: u32 = 30;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 const UDP_DEFAULT_MAX: usize = 512;
-/// Queries one pod's DNS proxy works on at once (UDP and TCP together). Each forwarded one
-/// holds a task and a 64 KiB receive buffer for up to 5 s per upstream, and one node proxy
-/// serves every pod: without a bound one pod could make it allocate without limit. Queries
-/// beyond it are answered REFUSED at once (cheap: a 12-byte header), as a busy resolver does.
+/// Queries one pod's DNS proxy forwards at once (UDP and TCP together). Each holds a task and
+/// a 64 KiB receive buffer for up to 5 s per upstream, and one node proxy serves every pod:
+/// without a bound one pod could make it allocate without limit. Queries to forward beyond it
+/// are answered REFUSED at once (cheap: a 12-byte header), as a busy resolver does. Names
+/// answered from the mesh state take no slot, so a flood of forwarded queries cannot get them
+/// refused (`tests/adversarial_dns.rs`).
 pub const MAX_IN_FLIGHT: usize = 128;
 
 /// One pod's DNS proxy.
@@ -99,7 +101,7 @@ impl DnsServer {
         Arc::new(DnsServer { cfg, state, metrics, in_flight: Arc::new(Semaphore::new(max)) })
     }
 
-    /// A slot for one query, or `None` (counted) when [`MAX_IN_FLIGHT`] are being worked on.
+    /// A slot for one forwarded query, or `None` (counted) when [`MAX_IN_FLIGHT`] are out.
     fn admit(&self) -> Option<OwnedSemaphorePermit> {
         let permit = self.in_flight.clone().try_acquire_owned().ok();
         if permit.is_none() {
@@ -146,14 +148,24 @@ impl DnsServer {
             return Message::error_msg(id, req.metadata.op_code, ResponseCode::NotImp).to_vec().ok();
         }
         let q = req.queries[0].clone();
+        let qname = q.name().to_ascii();
+        let state = self.state.snapshot();
+        let found = lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain);
+        // Only forwarding is bounded: names we answer from memory cost microseconds, and a
+        // flood of queries to a slow or black-holed upstream must not get them refused.
+        let _permit = match found {
+            Some(_) => None,
+            None => match self.admit() {
+                Some(p) => Some(p),
+                None => return refused(query),
+            },
+        };
         let labels = self.labels(q.query_type(), proto);
         self.metrics.requests.get_or_create(&labels).inc();
         let max_udp =
             req.edns.as_ref().map(|e| e.max_payload() as usize).unwrap_or(UDP_DEFAULT_MAX).max(UDP_DEFAULT_MAX);
 
-        let qname = q.name().to_ascii();
-        let state = self.state.snapshot();
-        let bytes = match lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain) {
+        let bytes = match found {
             Some(found) => {
                 let mut resp = Message::response(id, OpCode::Query);
                 resp.metadata.authoritative = true;
@@ -305,18 +317,11 @@ pub async fn serve_udp(sock: UdpSocket, server: Arc<DnsServer>, drain: DrainWatc
                 }
             },
         };
-        // Admitted before anything is allocated or spawned for the query.
-        let Some(permit) = server.admit() else {
-            if let Some(reply) = refused(&buf[..n]) {
-                // Never wait here: a full send buffer must not stall the receive loop.
-                let _ = sock.try_send_to(&reply, from);
-            }
-            continue;
-        };
+        // The task is short-lived unless the query is forwarded, and forwarding is bounded
+        // (`handle` answers REFUSED beyond MAX_IN_FLIGHT), so tasks do not pile up.
         let query = buf[..n].to_vec();
         let (sock, server) = (sock.clone(), server.clone());
         tokio::spawn(async move {
-            let _permit = permit;
             if let Some(reply) = server.handle(&query, Transport::Udp).await {
                 let _ = sock.send_to(&reply, from).await;
             }
@@ -336,11 +341,7 @@ pub async fn serve_tcp(listener: TcpListener, server: Arc<DnsServer>, drain: Dra
             while let Ok(Some(q)) =
                 tokio::time::timeout(Duration::from_secs(30), read_framed(&mut s)).await.unwrap_or(Ok(None))
             {
-                let reply = match server.admit() {
-                    Some(_permit) => server.handle(&q, Transport::Tcp).await,
-                    None => refused(&q),
-                };
-                let Some(reply) = reply else { return };
+                let Some(reply) = server.handle(&q, Transport::Tcp).await else { return };
                 if write_framed(&mut s, &reply).await.is_err() {
                     return;
                 }

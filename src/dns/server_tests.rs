@@ -218,6 +218,41 @@ async fn queries_beyond_the_in_flight_bound_are_refused() {
     );
 }
 
+/// With every forwarding slot taken by a black-holed upstream, names of the mesh are still
+/// answered: they take no slot.
+#[tokio::test]
+async fn local_names_are_answered_while_forwarding_is_saturated() {
+    let black_hole = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let cfg = DnsConfig {
+        namespace: "default".into(),
+        workload: "client".into(),
+        domain: "cluster.local".into(),
+        upstreams: vec![black_hole.local_addr().unwrap()],
+        socket: SocketOptions::default(),
+    };
+    let server = DnsServer::with_max_in_flight(cfg, state(0), DnsMetrics::unregistered(), 1);
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let (_trigger, watcher) = crate::drain::new();
+    tokio::spawn(serve_udp(sock, server, watcher));
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    client.send(&query_with_id("example.org.", 1)).await.unwrap();
+    black_hole.recv_from(&mut buf).await.unwrap();
+    // The only slot is held; another forwarded query is refused, a local name answered.
+    client.send(&query_with_id("example.org.", 2)).await.unwrap();
+    client.send(&query_with_id("echo.default.svc.cluster.local.", 3)).await.unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let n = tokio::time::timeout(Duration::from_secs(3), client.recv(&mut buf)).await.unwrap().unwrap();
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        codes.push((m.metadata.id, m.metadata.response_code));
+    }
+    codes.sort_by_key(|c| c.0);
+    assert_eq!(codes, [(2, ResponseCode::Refused), (3, ResponseCode::NoError)]);
+}
+
 #[tokio::test]
 async fn unassigned_query_types_share_one_metric_label() {
     let (s, metrics) = server(vec![], 0);

@@ -44,18 +44,51 @@ pub async fn hbone_to_tcp(client: H2Stream, upstream: &mut TcpStream) -> io::Res
 
 /// Two TCP sockets (plain outbound, inbound passthrough).
 pub async fn tcp(client: &mut TcpStream, upstream: &mut TcpStream) -> io::Result<Transferred> {
+    abortive(client);
+    abortive(upstream);
     let (mut cr, mut cw) = client.split();
     let (mut ur, mut uw) = upstream.split();
-    let (sent, received) = tokio::try_join!(plain_one_way(&mut cr, &mut uw), plain_one_way(&mut ur, &mut cw))?;
+    let (sent, received) = tokio::try_join!(
+        async {
+            let n = plain_one_way(&mut cr, &mut uw).await?;
+            graceful(uw.as_ref());
+            Ok::<_, io::Error>(n)
+        },
+        async {
+            let n = plain_one_way(&mut ur, &mut cw).await?;
+            graceful(cw.as_ref());
+            Ok(n)
+        }
+    )?;
     Ok(Transferred { sent, received })
 }
 
 /// Returns (bytes socket → stream, bytes stream → socket).
 async fn tcp_hbone(sock: &mut TcpStream, stream: H2Stream) -> io::Result<(u64, u64)> {
+    abortive(sock);
     let (mut h2r, mut h2w) = stream.into_split();
     let (mut sr, mut sw) = sock.split();
-    // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL), as before.
-    tokio::try_join!(socket_to_stream(&mut sr, &mut h2w), stream_to_socket(&mut h2r, &mut sw))
+    // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL).
+    tokio::try_join!(socket_to_stream(&mut sr, &mut h2w), async {
+        let n = stream_to_socket(&mut h2r, &mut sw).await?;
+        graceful(sw.as_ref());
+        Ok(n)
+    })
+}
+
+/// Until everything meant for a socket has been written and half-closed, closing it must
+/// reset it (RST): a FIN tells the peer "this is all", so a tunnel that failed, or was cut
+/// at the drain deadline (its task dropped mid-copy), would pass a truncated transfer off as
+/// a complete one. SO_LINGER 0 makes any close abortive, whatever path drops the socket.
+fn abortive(sock: &TcpStream) {
+    // Best effort: a socket that cannot take the option is already broken.
+    let _ = sock.set_zero_linger();
+}
+
+/// The direction into `sock` finished (FIN queued after the last byte): a later close is an
+/// ordinary one again, so bytes still queued for a slow reader are delivered.
+fn graceful(sock: &TcpStream) {
+    let _ = socket2::SockRef::from(sock).set_linger(None);
 }
 
 async fn socket_to_stream<R: AsyncRead + Unpin>(r: &mut R, w: &mut H2StreamWriter) -> io::Result<u64> {
@@ -265,5 +298,41 @@ mod tests {
         assert_eq!(writer.await.unwrap(), b"bye");
         let t = pump.await.unwrap().unwrap();
         assert_eq!((t.sent, t.received), (3_000_000, 3));
+    }
+
+    /// A connected loopback pair: (our end, the peer's end).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (s, c)
+    }
+
+    /// A pump dropped mid-transfer (as at the drain deadline) resets both peers; one that
+    /// finished closes them gracefully, every byte delivered first.
+    #[tokio::test]
+    async fn cut_pump_resets_finished_pump_closes() {
+        let ((mut client, mut client_peer), (mut upstream, mut upstream_peer)) = (pair().await, pair().await);
+        let pump = tokio::spawn(async move { tcp(&mut client, &mut upstream).await });
+        upstream_peer.write_all(b"partial").await.unwrap();
+        let mut buf = [0u8; 7];
+        client_peer.read_exact(&mut buf).await.unwrap();
+        pump.abort();
+        let _ = pump.await;
+        let mut rest = Vec::new();
+        let err = client_peer.read_to_end(&mut rest).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "a cut transfer must not end in EOF");
+        assert!(upstream_peer.read_to_end(&mut rest).await.is_err());
+
+        let ((mut client, mut client_peer), (mut upstream, mut upstream_peer)) = (pair().await, pair().await);
+        let pump = tokio::spawn(async move { tcp(&mut client, &mut upstream).await });
+        upstream_peer.write_all(b"all of it").await.unwrap();
+        upstream_peer.shutdown().await.unwrap();
+        client_peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"all of it");
+        assert_eq!(upstream_peer.read_to_end(&mut got).await.unwrap(), 0);
+        pump.await.unwrap().unwrap();
     }
 }
