@@ -1,9 +1,11 @@
 //! The L4 authorization decision: Istio's ALLOW/DENY evaluation over one connection.
 //!
-//! Owns [`Connection`] (the facts a decision may use), [`evaluate`] and [`Authorization::matches`].
-//! It decides; it never performs I/O and never looks policies up — the caller passes the
-//! policies already scoped to the destination workload (see
-//! [`crate::state::ProxyState::policies_for`]).
+//! Owns [`Connection`] (the facts a decision may use), [`evaluate`], [`Evaluator`] and
+//! [`Authorization::matches`]. It decides; it never performs I/O and never looks policies up —
+//! the caller feeds the policies scoped to the destination workload, as a list ([`evaluate`])
+//! or as precomputed [`PolicySet`]s plus loose policies ([`Evaluator`], what
+//! [`crate::state::ProxyState::evaluate`] does, visiting only candidates the set's index
+//! cannot rule out).
 //!
 //! Semantics mirror upstream ztunnel (`src/rbac.rs` `matches`, `src/state.rs` `assert_rbac`):
 //! - a policy matches if ANY rule matches; a rule if ALL its clauses match; a clause if ANY of

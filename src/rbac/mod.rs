@@ -5,7 +5,7 @@
 //! deny with Istio's semantics. It decides; it never performs I/O, never looks anything up and
 //! never closes connections — the proxy does that with the [`Evaluation`] it gets back. Which
 //! policies apply to a workload is answered by the state ([`crate::state::ProxyState::evaluate`]),
-//! which keeps one precomputed [`PolicySet`] ([`index`]) per scope.
+//! which keeps one precomputed [`PolicySet`] per scope (`index.rs`).
 
 mod engine;
 mod index;

@@ -78,10 +78,17 @@ impl ProxyState {
         for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_ref())) {
             self.set_derived_endpoint(key.clone(), &uid, None, log);
         }
+        // Service keys shared with the endpoint index when it has them: one allocation per
+        // service, not one per member.
         let services: Arc<[Key]> = memberships
             .keys()
             .map(|k| {
-                old_services.iter().find(|o| o.as_ref() == k.as_str()).cloned().unwrap_or_else(|| k.as_str().into())
+                old_services
+                    .iter()
+                    .find(|o| o.as_ref() == k.as_str())
+                    .or_else(|| self.derived_endpoints.get_key_value(k.as_str()).map(|(k, _)| k))
+                    .cloned()
+                    .unwrap_or_else(|| k.as_str().into())
             })
             .collect();
         for (key, ports) in memberships {
