@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 use crate::identity::Identity;
 use crate::state::{Service, Workload};
+use crate::util::sync::lock;
 
 /// The value Istio uses for a label it cannot fill.
 pub const UNKNOWN: &str = "unknown";
@@ -273,7 +274,7 @@ impl TrafficMetrics {
 
     /// Labels for a workload, from the cache when the workload has not changed.
     pub fn peer(&self, w: &Arc<Workload>) -> Arc<PeerLabels> {
-        let mut cache = self.peer_cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = lock(&self.peer_cache);
         if let Some((cached, labels)) = cache.get(&w.uid)
             && Arc::ptr_eq(cached, w)
         {
@@ -304,7 +305,7 @@ impl TrafficMetrics {
         };
         let claimed = PeerLabels::from_identity(id, &clean);
         let identity_only = || Arc::new(PeerLabels::from_identity(id, &Default::default()));
-        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        let mut claims = lock(&self.claims);
         if !claims.contains_key(&claimed.principal) && claims.len() >= CLAIMING_IDENTITIES_MAX {
             return identity_only();
         }

@@ -30,6 +30,7 @@ use super::authz::{self, Denial, InboundConn};
 use crate::drain::DrainWatcher;
 use crate::rbac::{Decision, DenyReason, PolicyScope};
 use crate::state::{ProxyState, StateChange, StateStore, Workload};
+use crate::util::sync::lock;
 
 /// Live inbound connections (HBONE streams and plaintext) and their authorization inputs.
 #[derive(Debug, Default)]
@@ -74,7 +75,7 @@ impl ConnectionRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
         // A panic while holding the lock cannot leave the map half-updated (single
         // insert/remove calls), so keep using it.
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.conns)
     }
 
     /// Tracks `conn` until the returned registration is dropped.
@@ -252,14 +253,14 @@ pub struct Tracked<'r> {
 
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
-        self.list.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        lock(&self.list.conns).remove(&self.id);
     }
 }
 
 impl OutboundConnections {
     pub fn track(&self, conn: ConnectionDump) -> Tracked<'_> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, conn);
+        lock(&self.conns).insert(id, conn);
         Tracked { list: self, id }
     }
 }
@@ -273,7 +274,7 @@ pub struct LiveConnections {
 
 impl LiveConnections {
     pub fn dump(&self) -> ConnectionsDump {
-        let outbound = self.outbound.conns.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let outbound = lock(&self.outbound.conns).values().cloned().collect();
         ConnectionsDump { inbound: self.inbound.dump(), outbound }
     }
 }

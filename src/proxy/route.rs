@@ -171,11 +171,8 @@ fn upstream_for(
 }
 
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    let canon = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    canon(a) == canon(b)
+    use crate::util::net::canonical_ip;
+    canonical_ip(a) == canonical_ip(b)
 }
 
 #[cfg(test)]

@@ -227,10 +227,7 @@ impl Cidr {
     /// True if `ip` is inside this prefix. Families never match each other; IPv4-mapped IPv6
     /// addresses are compared as IPv4 so a dual-stack socket's view matches a v4 policy.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        let ip = crate::util::net::canonical_ip(ip);
         ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix_len) == self.addr
     }
 }

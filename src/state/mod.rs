@@ -33,6 +33,7 @@ use imbl::{OrdMap, OrdSet};
 use serde::Serialize;
 
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
+use crate::util::net::canonical_ip;
 pub use service::{Endpoint, Service};
 pub use store::{ChangeSet, StateChange, StateStore};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};
@@ -336,14 +337,6 @@ impl ProxyState {
 
     pub fn policy_count(&self) -> usize {
         self.policies.len()
-    }
-}
-
-/// Sockets bound to `[::]` report IPv4 peers as `::ffff:a.b.c.d`; look those up as IPv4.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::{LocalWorkloadKey, ProxyState, Workload};
 use crate::rbac::PolicyScope;
+use crate::util::sync::{lock, read, write};
 
 /// One thing that changed in a new snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,26 +98,26 @@ impl StateStore {
     pub fn snapshot(&self) -> Arc<ProxyState> {
         // A poisoned lock only means a writer panicked between two whole-Arc assignments; the
         // value inside is still a complete snapshot, so keep serving it.
-        self.inner.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        read(&self.inner.current).clone()
     }
 
     /// Installs a whole new snapshot (anything may have changed).
     pub fn replace(&self, state: ProxyState) {
-        let _w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = lock(&self.inner.writer);
         self.install(state, vec![StateChange::Replaced]);
     }
 
     /// Installs `state`, which `changes` describe relative to the current snapshot. For a
     /// writer that keeps its own working copy (the xDS cache).
     pub fn publish(&self, state: ProxyState, changes: Vec<StateChange>) {
-        let _w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = lock(&self.inner.writer);
         self.install(state, changes);
     }
 
     /// Applies `f` to a copy of the current snapshot (O(1): structure is shared) and installs
     /// the result with the changes `f` logged. Readers keep the old snapshot meanwhile.
     pub fn update<R>(&self, f: impl FnOnce(&mut ProxyState, &mut Vec<StateChange>) -> R) -> R {
-        let _w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _w = lock(&self.inner.writer);
         let mut next = ProxyState::clone(&self.snapshot());
         let mut changes = Vec::new();
         let out = f(&mut next, &mut changes);
@@ -126,7 +127,7 @@ impl StateStore {
 
     fn install(&self, state: ProxyState, changes: Vec<StateChange>) {
         let next = Arc::new(state);
-        let old = std::mem::replace(&mut *self.inner.current.write().unwrap_or_else(|e| e.into_inner()), next);
+        let old = std::mem::replace(&mut *write(&self.inner.current), next);
         // Dropped outside the lock: freeing what only the old snapshot held is the writer's
         // cost, never a reader's wait.
         drop(old);
