@@ -208,8 +208,7 @@ async fn validate(
     authority: &str,
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
-    let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
-    let target = crate::util::net::canonical(target);
+    let target = parse_authority(authority)?;
     log.dst_hbone_addr = Some(conn.local);
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses.
@@ -232,6 +231,13 @@ async fn validate(
     log.dst_namespace = Some(workload.namespace.clone());
     log.dst_identity = Some(workload.identity().to_string());
     Ok((target, workload))
+}
+
+/// The `ip:port` a CONNECT `:authority` names, canonical (IPv4-mapped IPv6 as IPv4). The pure
+/// first step of [`validate`], public so fuzz/fuzz_targets/connect_headers.rs can reach it.
+pub fn parse_authority(authority: &str) -> Result<SocketAddr, Refusal> {
+    let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
+    Ok(crate::util::net::canonical(target))
 }
 
 /// Socket options for the hop to the local workload: original source when enabled.
