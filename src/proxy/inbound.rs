@@ -248,3 +248,18 @@ fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> socket::SocketOption
     }
     opts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_is_an_ip_and_port_made_canonical() {
+        assert_eq!(parse_authority("10.0.0.7:8080").unwrap(), "10.0.0.7:8080".parse().unwrap());
+        assert_eq!(parse_authority("[::ffff:10.0.0.7]:80").unwrap(), "10.0.0.7:80".parse().unwrap());
+        assert_eq!(parse_authority("[fd00::1]:80").unwrap(), "[fd00::1]:80".parse().unwrap());
+        for bad in ["echo.default.svc:80", "10.0.0.7", "10.0.0.7:99999", ""] {
+            assert!(matches!(parse_authority(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+    }
+}
