@@ -209,7 +209,7 @@ async fn validate(
     authority: &str,
     log: &mut ConnectionLog,
 ) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
-    let dst = DestinationAddr::new(authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?);
+    let dst = DestinationAddr::new(parse_authority(authority)?);
     log.dst_hbone_addr = Some(conn.served.get());
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses.
@@ -235,6 +235,13 @@ async fn validate(
     Ok((target, workload))
 }
 
+/// The `ip:port` a CONNECT `:authority` names, canonical (IPv4-mapped IPv6 as IPv4). The pure
+/// first step of [`validate`], public so fuzz/fuzz_targets/connect_headers.rs can reach it.
+pub fn parse_authority(authority: &str) -> Result<SocketAddr, Refusal> {
+    let target: SocketAddr = authority.parse().map_err(|_| Refusal::BadAuthority(authority.to_string()))?;
+    Ok(crate::util::net::canonical(target))
+}
+
 /// Socket options for the hop to the local workload: original source when enabled.
 fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> socket::SocketOptions {
     let mut opts = inputs.cfg.socket.clone();
@@ -242,4 +249,19 @@ fn inbound_socket(inputs: &ProxyInputs, conn: &ConnInfo) -> socket::SocketOption
         opts.transparent_source = Some(conn.peer.ip());
     }
     opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_is_an_ip_and_port_made_canonical() {
+        assert_eq!(parse_authority("10.0.0.7:8080").unwrap(), "10.0.0.7:8080".parse().unwrap());
+        assert_eq!(parse_authority("[::ffff:10.0.0.7]:80").unwrap(), "10.0.0.7:80".parse().unwrap());
+        assert_eq!(parse_authority("[fd00::1]:80").unwrap(), "[fd00::1]:80".parse().unwrap());
+        for bad in ["echo.default.svc:80", "10.0.0.7", "10.0.0.7:99999", ""] {
+            assert!(matches!(parse_authority(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+    }
 }

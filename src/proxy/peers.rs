@@ -44,7 +44,8 @@ pub fn label_inbound(
 }
 
 /// The client IP from `forwarded: for="ip:port"` (upstream's format; `for=ip` also accepted).
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+/// Public for fuzz/fuzz_targets/connect_headers.rs (peer-controlled header).
+pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     let v = headers.get("forwarded")?.to_str().ok()?;
     let f = v.split(';').flat_map(|p| p.split(',')).find_map(|p| p.trim().strip_prefix("for="))?.trim_matches('"');
     f.parse::<SocketAddr>()
