@@ -33,11 +33,11 @@ fuzz_target!(|data: &[u8]| {
         let n = resp.resources.len();
         let out = cache.apply(&type_url, resp.resources.clone(), &resp.removed_resources);
         assert_eq!(out.applied + out.rejected.len(), n);
-        let (state, _) = cache.build();
+        let state = cache.snapshot();
         // Applying the same response again changes nothing.
         let again = cache.apply(&type_url, resp.resources, &[]);
         assert_eq!(again.applied, out.applied);
-        let (state2, _) = cache.build();
+        let state2 = cache.snapshot();
         assert_eq!(state.workload_count(), state2.workload_count());
         assert_eq!(state.service_count(), state2.service_count());
         assert_eq!(state.policy_count(), state2.policy_count());
