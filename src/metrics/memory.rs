@@ -49,7 +49,6 @@ impl Collector for MemoryCollector {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::metrics::{MetricsBuilder, encode};
 
     #[test]
