@@ -218,13 +218,18 @@ pub fn run(bin: &Path, a: &Args) {
     }
 }
 
-/// Raises this process's open-files soft limit to `want` (capped at the hard limit): the
-/// bench holds every tunnel's client socket and the echo backend's end.
+/// Raises this process's open-files limit to `want`: the bench holds every tunnel's client
+/// socket and the echo backend's end. Root may raise the hard limit too; else the soft limit
+/// goes as far as the hard one allows.
 fn raise_nofile(want: u64) {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit with a valid pointer.
+    // SAFETY: getrlimit/setrlimit with valid pointers.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= want {
+            return;
+        }
+        let both = libc::rlimit { rlim_cur: want, rlim_max: want.max(lim.rlim_max) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &both) != 0 {
             lim.rlim_cur = want.min(lim.rlim_max);
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
