@@ -1,5 +1,8 @@
 //! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns --capture]`
 //!
+//! `--only idle-memory` runs the memory bench of [`idle_memory`] instead (its own flags:
+//! `--tunnels N --burst-mib M --idle-tunnels K`).
+//!
 //! `--scrape` polls both nodes' `/metrics` once a second during the run (as Prometheus
 //! would), to show that metrics recording and scraping do not slow the data path.
 //!
@@ -23,6 +26,8 @@ use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};
 use ztunnel::testbed::{Mesh, netns};
 
+mod idle_memory;
+
 struct Args {
     runs: usize,
     seconds: f64,
@@ -37,6 +42,10 @@ struct Args {
     netns: bool,
     /// Enter node A through iptables capture (15001) instead of SOCKS5; implies `netns`.
     capture: bool,
+    /// idle-memory: tunnels that carry a burst, the burst's size, and never-busy tunnels.
+    tunnels: usize,
+    burst_mib: usize,
+    idle_tunnels: usize,
 }
 
 fn args() -> Args {
@@ -49,6 +58,9 @@ fn args() -> Args {
         scrape: false,
         netns: false,
         capture: false,
+        tunnels: 200,
+        burst_mib: 4,
+        idle_tunnels: 0,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -73,6 +85,18 @@ fn args() -> Args {
             }
             "--seconds" => {
                 a.seconds = v[i + 1].parse().expect("--seconds S");
+                i += 1;
+            }
+            "--tunnels" => {
+                a.tunnels = v[i + 1].parse().expect("--tunnels N");
+                i += 1;
+            }
+            "--burst-mib" => {
+                a.burst_mib = v[i + 1].parse().expect("--burst-mib M");
+                i += 1;
+            }
+            "--idle-tunnels" => {
+                a.idle_tunnels = v[i + 1].parse().expect("--idle-tunnels K");
                 i += 1;
             }
             "--scrape" => a.scrape = true,
@@ -179,15 +203,21 @@ const NET: u8 = 200;
 
 impl Net {
     fn new(use_netns: bool) -> Net {
+        Net::numbered(use_netns, NET)
+    }
+
+    /// As [`Net::new`] on other addresses (`n` instead of [`NET`]), so that two benches can
+    /// run at once on loopback without their nodes' fixed ports colliding.
+    fn numbered(use_netns: bool, n: u8) -> Net {
         if !use_netns {
-            return Net { mesh: Mesh::on_loopback(NET, 0), pair: None };
+            return Net { mesh: Mesh::on_loopback(n, 0), pair: None };
         }
-        let pair = netns::Pair::new(NET);
+        let pair = netns::Pair::new(n);
         let mesh = Mesh {
-            client_ip: IpAddr::from([198, 18, NET, 1]),
-            server_ip: IpAddr::from([198, 18, NET, 2]),
-            service_vip: IpAddr::from([198, 19, NET, 10]),
-            ..Mesh::on_loopback(NET, 0)
+            client_ip: IpAddr::from([198, 18, n, 1]),
+            server_ip: IpAddr::from([198, 18, n, 2]),
+            service_vip: IpAddr::from([198, 19, n, 10]),
+            ..Mesh::on_loopback(n, 0)
         };
         netns::enter(&pair.a).expect("entering the client namespace");
         Net { mesh, pair: Some(pair) }
@@ -456,6 +486,11 @@ fn main() {
     let bin_var = std::env::var_os("ZTUNNEL_BENCH_BIN");
     let bin = bin_var.as_deref().map(Path::new).unwrap_or(Path::new(env!("CARGO_BIN_EXE_ztunnel")));
     println!("binary: {}", bin.display());
+    if args.only.as_deref() == Some("idle-memory") {
+        // On a fresh thread: in namespace mode the measuring thread enters one.
+        std::thread::scope(|s| s.spawn(|| idle_memory::run(bin, &args)).join().expect("idle-memory panicked"));
+        return;
+    }
     println!(
         "ztunnel tunnel benchmark: {} runs x {:.1}s per measurement (medians), {} worker thread(s) per node",
         args.runs, args.seconds, args.workers

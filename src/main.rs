@@ -174,3 +174,20 @@ fn redirect(args: &[String]) -> anyhow::Result<()> {
 // of proxy CPU in page faults under load), jemalloc keeps them.
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's start-up options, read from this symbol before `_RJEM_MALLOC_CONF` (which can
+/// still override any of them). jemalloc hands freed pages back to the OS only as they
+/// "decay", by default over 10 s: the buffers a burst freed stayed in RSS that long (issue 18;
+/// figures in benches/README.md, "Memory"). With 1 s they are back with the OS within about
+/// two seconds; a busy proxy reuses its pages well within that, so the page faults that made
+/// us pick jemalloc do not come back. muzzy 0: purge with MADV_DONTNEED, which lowers RSS at
+/// once, not MADV_FREE, which the kernel reclaims only under pressure. `background_thread`
+/// (also the crate feature's default) purges off the data path, and for idle arenas too.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: MallocConf = MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+
+/// A `const char *` jemalloc reads once at start-up.
+#[repr(transparent)]
+struct MallocConf(*const std::ffi::c_char);
+// SAFETY: points to a 'static, immutable C string.
+unsafe impl Sync for MallocConf {}

@@ -4,6 +4,7 @@
 //! - [`traffic`]: `istio_tcp_*` connection metrics and their label sets (recorded by
 //!   `proxy::access::ConnectionLog`).
 //! - [`process`]: `process_*` (CPU, memory, file descriptors), read at scrape time.
+//! - [`memory`]: `istio_proxy_pump_buffer_bytes`, what the byte pumps' read buffers hold.
 //! - [`server`]: the scrape endpoint.
 //!
 //! Everything registers into one [`Registry`] at start-up, before the server starts; a scrape
@@ -12,6 +13,7 @@
 //! the standard `process_*` set is unprefixed.
 
 pub mod baggage;
+pub mod memory;
 pub mod process;
 pub mod server;
 pub mod traffic;
@@ -46,6 +48,7 @@ impl MetricsBuilder {
         let build: Family<BuildLabels, Gauge> = Family::default();
         build.get_or_create(&BuildLabels { component: "ztunnel", tag: tag.to_string() }).set(1);
         b.registry().register("build", "Istio component build info", build);
+        b.registry().register_collector(Box::new(memory::MemoryCollector));
         b
     }
 

@@ -10,16 +10,22 @@
 //!
 //! Read buffers start small and grow only while reads keep filling them (1 KiB → 16 KiB →
 //! 256 KiB), and shrink again when traffic gets sparse: a request/response connection stays
-//! at a few KiB, a bulk transfer gets few large syscalls and large DATA frames.
+//! at a few KiB, a bulk transfer gets few large syscalls and large DATA frames. A connection
+//! that goes quiet makes no reads that could shrink it, so a grown buffer is also given back
+//! when a read has waited [`IDLE_RELEASE`] for data: the pump then waits on 1 KiB, and a
+//! burst that ends leaves no 256 KiB behind per idle tunnel (issue 18). The bytes held are
+//! on `istio_proxy_pump_buffer_bytes` ([`crate::metrics::memory`]).
 
 use std::future::poll_fn;
 use std::io;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::hbone::{H2Stream, H2StreamReader, H2StreamWriter};
+use crate::metrics::memory;
 
 /// Bytes moved in each direction.
 #[derive(Debug, Default, Clone, Copy)]
@@ -140,6 +146,10 @@ const SIZES: [usize; 3] = [1024, 16 * 1024, 256 * 1024];
 const GROW_AFTER: u8 = 2;
 /// Consecutive reads using under a quarter of the size before shrinking.
 const SHRINK_AFTER: u8 = 8;
+/// How long a read waits for data holding a grown buffer before giving it back. Long enough
+/// that a bulk transfer (whose reads wait microseconds) never pays for it, short enough that
+/// a tunnel gone quiet is down to [`SIZES`]`[0]` well before anyone looks at its memory.
+const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 /// A read buffer whose chunks are handed out as `Bytes` without copying. Once every chunk
 /// handed out has been dropped, the allocation is reused for the next reads.
@@ -149,6 +159,8 @@ struct ReadBuffer {
     level: usize,
     full: u8,
     sparse: u8,
+    /// The capacity last reported to the pump buffer gauge.
+    counted: usize,
 }
 
 impl ReadBuffer {
@@ -156,7 +168,21 @@ impl ReadBuffer {
     async fn read_from<R: AsyncRead + Unpin>(&mut self, r: &mut R) -> io::Result<Option<Bytes>> {
         let size = SIZES[self.level];
         self.buf.reserve(size);
-        let n = r.read_buf(&mut self.buf).await?;
+        self.count();
+        let n = if self.buf.capacity() <= SIZES[0] {
+            // Nothing worth giving back: no timer on small request/response connections.
+            r.read_buf(&mut self.buf).await?
+        } else {
+            // `timeout` polls the read first, so a read that finds data costs no timer; the
+            // read is cancel-safe (bytes are only taken when it completes).
+            match tokio::time::timeout(IDLE_RELEASE, r.read_buf(&mut self.buf)).await {
+                Ok(n) => n?,
+                Err(_) => {
+                    self.release();
+                    r.read_buf(&mut self.buf).await?
+                }
+            }
+        };
         if n == 0 {
             return Ok(None);
         }
@@ -164,7 +190,27 @@ impl ReadBuffer {
         // away what was just read (it did once: bursty transfers lost data at each shrink).
         let chunk = self.buf.split().freeze();
         self.adapt(n, size);
+        self.count();
         Ok(Some(chunk))
+    }
+
+    /// The connection went quiet: drop the grown allocation (freed once the chunks still in
+    /// flight are dropped) and start again from the smallest size.
+    fn release(&mut self) {
+        self.buf = BytesMut::with_capacity(SIZES[0]);
+        self.level = 0;
+        self.full = 0;
+        self.sparse = 0;
+        self.count();
+    }
+
+    /// Brings the pump buffer gauge up to date with this buffer's capacity.
+    fn count(&mut self) {
+        let now = self.buf.capacity();
+        if now != self.counted {
+            memory::add_pump_buffer_bytes(now as i64 - self.counted as i64);
+            self.counted = now;
+        }
     }
 
     fn adapt(&mut self, n: usize, size: usize) {
@@ -181,8 +227,7 @@ impl ReadBuffer {
             if self.sparse >= SHRINK_AFTER && self.level > 0 {
                 self.level -= 1;
                 self.sparse = 0;
-                // Let a quiet connection give back the big allocation (freed once the chunks
-                // still in flight are dropped) instead of pinning it while idle.
+                // Let a sparse connection give back the big allocation instead of pinning it.
                 if self.buf.capacity() > 2 * SIZES[self.level] {
                     self.buf = BytesMut::new();
                 }
@@ -191,6 +236,12 @@ impl ReadBuffer {
             self.full = 0;
             self.sparse = 0;
         }
+    }
+}
+
+impl Drop for ReadBuffer {
+    fn drop(&mut self) {
+        memory::add_pump_buffer_bytes(-(self.counted as i64));
     }
 }
 
@@ -269,6 +320,59 @@ mod tests {
         }
         assert_eq!(b.level, 0, "sparse reads shrank the buffer back down");
         assert!(got == expect, "{} of {} bytes came out intact", got.len(), expect.len());
+    }
+
+    /// Issue 18: a buffer that grew for a burst is given back once the connection has been
+    /// quiet for IDLE_RELEASE, and the next burst still arrives intact.
+    #[tokio::test(start_paused = true)]
+    async fn quiet_connection_gives_its_big_buffer_back() {
+        let (mut w, mut r) = tokio::io::duplex(2 * SIZES[2]);
+        let mut b = ReadBuffer::default();
+        let block: Vec<u8> = (0..4 * SIZES[2]).map(|i| (i % 253) as u8).collect();
+        let writer = {
+            let block = block.clone();
+            let mut w2 = w;
+            tokio::spawn(async move {
+                w2.write_all(&block).await.unwrap();
+                w2
+            })
+        };
+        let mut got = Vec::new();
+        while got.len() < block.len() {
+            got.extend_from_slice(&b.read_from(&mut r).await.unwrap().unwrap());
+        }
+        assert!(got == block, "burst intact");
+        w = writer.await.unwrap();
+        assert_eq!(b.level, SIZES.len() - 1, "the burst grew the buffer");
+
+        // Quiet for less than IDLE_RELEASE: still the big buffer (a pause in a transfer).
+        tokio::select! {
+            _ = b.read_from(&mut r) => panic!("nothing was written"),
+            _ = tokio::time::sleep(IDLE_RELEASE / 2) => {}
+        }
+        assert!(b.buf.capacity() >= SIZES[2], "a short pause keeps the buffer: {}", b.buf.capacity());
+        assert_eq!(b.counted, b.buf.capacity(), "the gauge follows the buffer");
+
+        // Quiet for longer: back to the smallest buffer while waiting.
+        tokio::select! {
+            _ = b.read_from(&mut r) => panic!("nothing was written"),
+            _ = tokio::time::sleep(IDLE_RELEASE * 3) => {}
+        }
+        assert!(b.buf.capacity() <= SIZES[0], "idle holds {} bytes", b.buf.capacity());
+        assert_eq!((b.level, b.counted), (0, b.buf.capacity()));
+
+        // Data arriving while it waits on the small buffer comes out whole and in order.
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(c) = b.read_from(&mut r).await.unwrap() {
+                got.extend_from_slice(&c);
+            }
+            got
+        });
+        tokio::time::sleep(IDLE_RELEASE * 5).await;
+        w.write_all(&block).await.unwrap();
+        drop(w);
+        assert!(reader.await.unwrap() == block, "second burst intact");
     }
 
     #[tokio::test]

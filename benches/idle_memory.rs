@@ -1,0 +1,237 @@
+//! `cargo bench --bench tunnel -- --only idle-memory [--tunnels N --burst-mib M --idle-tunnels K --netns]`
+//!
+//! What tunnels cost in memory once they go quiet (issue 18). N tunnels (default 200) through
+//! node A's SOCKS5 → HBONE → node B → an echo backend each carry a burst of M MiB (default 4)
+//! both ways at once, then stay open and idle. Prints both nodes' RSS idle, per tunnel while
+//! the bursts run, per idle tunnel 1 s / 10 s / 30 s after the bursts, and 30 s after all
+//! tunnels closed; with `--idle-tunnels K`, also K tunnels that never carried more than one
+//! byte. Each node's `istio_proxy_pump_buffer_bytes` is shown next to its RSS, so the part
+//! held by the pumps can be told apart from what the allocator has not handed back yet.
+//!
+//! RSS per tunnel is always (RSS − RSS before any tunnel) / N: everything a tunnel leaves
+//! behind, including allocator caches, counts against it.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ztunnel::certs::dev_ca::DevCa;
+use ztunnel::testbed::backend::Echo;
+use ztunnel::testbed::node::{Node, NodeSpec};
+
+use crate::{Args, Net, Path_, dial};
+
+/// The gauge of bytes held by the byte pumps' read buffers.
+const PUMP_GAUGE: &str = "istio_proxy_pump_buffer_bytes";
+
+fn rss_kib(n: &Node) -> f64 {
+    n.rss_kib().unwrap_or(0) as f64
+}
+
+/// The value of an unlabelled gauge on a node's /metrics (0 if absent).
+fn gauge(n: &Node, name: &str) -> f64 {
+    let Ok((_, body)) = ztunnel::testbed::http::request(n.addrs.metrics, "GET", "/metrics") else {
+        return 0.0;
+    };
+    body.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' ').and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+/// Opens `n` tunnels to the echo backend in parallel, each checked with a 1-byte echo.
+fn open(socks5: SocketAddr, echo: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let threads = 16.min(n.max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (0..n)
+                        .filter(|i| i % threads == t)
+                        .map(|_| {
+                            let mut c = dial(Path_::Tunnel(socks5), echo);
+                            c.write_all(b"x").unwrap();
+                            let mut b = [0u8; 1];
+                            c.read_exact(&mut b).unwrap();
+                            c
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Sends `bytes` on every tunnel at once while reading the echo back; returns when all bursts
+/// have come back. `sample` runs every 100 ms meanwhile (for the peak RSS).
+fn burst(conns: &[TcpStream], bytes: usize, mut sample: impl FnMut()) {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for c in conns {
+            let (mut w, mut r) = (c.try_clone().unwrap(), c.try_clone().unwrap());
+            s.spawn(move || {
+                let buf = vec![0x5au8; 256 * 1024];
+                let mut left = bytes;
+                while left > 0 {
+                    let n = left.min(buf.len());
+                    w.write_all(&buf[..n]).unwrap();
+                    left -= n;
+                }
+            });
+            let done = &done;
+            s.spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut left = bytes;
+                while left > 0 {
+                    let n = r.read(&mut buf[..left.min(256 * 1024)]).unwrap();
+                    assert!(n > 0, "tunnel closed during the burst");
+                    left -= n;
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+        while done.load(std::sync::atomic::Ordering::Relaxed) < conns.len() {
+            sample();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// Prints one line: both nodes' RSS over the baseline per tunnel, and the pump gauge.
+fn report(what: &str, nodes: &[&Node; 2], base: [f64; 2], per: usize) {
+    let line: Vec<String> = nodes
+        .iter()
+        .zip(base)
+        .map(|(n, b)| {
+            let rss = rss_kib(n);
+            let pump = gauge(n, PUMP_GAUGE) / 1024.0;
+            if per > 0 {
+                format!(
+                    "{:>8.1} KiB/tunnel (RSS {:>7.1} MiB, pumps {:>8.1} KiB)",
+                    (rss - b) / per as f64,
+                    rss / 1024.0,
+                    pump
+                )
+            } else {
+                format!(
+                    "{:>+8.1}% of idle  (RSS {:>7.1} MiB, pumps {:>8.1} KiB)",
+                    (rss - b) / b * 100.0,
+                    rss / 1024.0,
+                    pump
+                )
+            }
+        })
+        .collect();
+    println!("{what:<34} A: {}   B: {}", line[0], line[1]);
+}
+
+/// Sleeps until `secs` after `t0`.
+fn until(t0: Instant, secs: u64) {
+    if let Some(d) = Duration::from_secs(secs).checked_sub(t0.elapsed()) {
+        std::thread::sleep(d);
+    }
+}
+
+pub fn run(bin: &Path, a: &Args) {
+    // Each tunnel is a SOCKS5 socket here, one or two on each node and one on the backend.
+    let want_fds = 4 * (a.tunnels.max(a.idle_tunnels) as u64) + 1024;
+    raise_nofile(want_fds);
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::numbered(a.netns, 201);
+    let echo = Echo::serve(net.listen_b()).unwrap();
+    net.mesh.backend_port = echo.addr.port();
+    let mesh = net.mesh.clone();
+    let ca = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
+    DevCa::generate("cluster.local").unwrap().write(&ca.0, &ca.1).unwrap();
+    let cfg = dir.path().join("mesh.yaml");
+    std::fs::write(&cfg, mesh.config_yaml()).unwrap();
+    let spec = |name: &str, who: &str, ip: std::net::IpAddr, ns: Option<&str>| {
+        let mut s = NodeSpec::new(name, who, ip, &cfg, &ca)
+            .set("RUST_LOG", "info,access=warn")
+            .set("ZTUNNEL_WORKER_THREADS", a.workers.as_str());
+        for (k, v) in &a.env {
+            s = s.set(k, v.clone());
+        }
+        s.netns = ns.map(str::to_string);
+        s
+    };
+    let node_a = spec("a", "default/client/client", mesh.client_ip, net.ns_a()).spawn(bin).unwrap();
+    let node_b = spec("b", "default/server/server", mesh.server_ip, net.ns_b()).spawn(bin).unwrap();
+    let socks5 = node_a.addrs.socks5.unwrap();
+    // Warm up: one tunnel open and closed, so that the first HBONE connection, certificates
+    // and the runtime's lazily built parts are in the idle figure rather than the tunnels'.
+    drop(open(socks5, echo.addr, 1));
+    std::thread::sleep(Duration::from_secs(2));
+    let nodes = [&node_a, &node_b];
+    let idle = [rss_kib(&node_a), rss_kib(&node_b)];
+    println!(
+        "idle-memory: {} tunnels x {} MiB burst (echoed, both directions), {} worker thread(s) per node, {}",
+        a.tunnels,
+        a.burst_mib,
+        a.workers,
+        if a.netns { "two network namespaces" } else { "loopback" }
+    );
+    println!("RSS idle (no tunnels)              A: {:.1} MiB   B: {:.1} MiB", idle[0] / 1024.0, idle[1] / 1024.0);
+
+    let conns = open(socks5, echo.addr, a.tunnels);
+    report("tunnels open, before the burst", &nodes, idle, a.tunnels);
+    let mut peak = [0f64; 2];
+    let mut peak_pump = [0f64; 2];
+    burst(&conns, a.burst_mib * 1024 * 1024, || {
+        for (i, n) in nodes.iter().enumerate() {
+            peak[i] = peak[i].max(rss_kib(n));
+            peak_pump[i] = peak_pump[i].max(gauge(n, PUMP_GAUGE));
+        }
+    });
+    let t0 = Instant::now();
+    println!(
+        "{:<34} A: {:>8.1} KiB/tunnel (peak RSS {:.1} MiB, pumps {:.1} KiB)   B: {:>8.1} KiB/tunnel (peak RSS {:.1} MiB, pumps {:.1} KiB)",
+        "during the bursts (peak)",
+        (peak[0] - idle[0]) / a.tunnels as f64,
+        peak[0] / 1024.0,
+        peak_pump[0] / 1024.0,
+        (peak[1] - idle[1]) / a.tunnels as f64,
+        peak[1] / 1024.0,
+        peak_pump[1] / 1024.0
+    );
+    for secs in [1, 10, 30] {
+        until(t0, secs);
+        report(&format!("idle, {secs} s after the bursts"), &nodes, idle, a.tunnels);
+    }
+    for c in &conns {
+        let _ = c.shutdown(Shutdown::Both);
+    }
+    drop(conns);
+    let t1 = Instant::now();
+    for secs in [1, 30] {
+        until(t1, secs);
+        report(&format!("{secs} s after all tunnels closed"), &nodes, idle, 0);
+    }
+    if a.idle_tunnels > 0 {
+        let base = [rss_kib(&node_a), rss_kib(&node_b)];
+        let conns = open(socks5, echo.addr, a.idle_tunnels);
+        std::thread::sleep(Duration::from_secs(1));
+        report(&format!("{} never-busy tunnels open", a.idle_tunnels), &nodes, base, a.idle_tunnels);
+        drop(conns);
+    }
+}
+
+/// Raises this process's open-files limit to `want`: the bench holds every tunnel's client
+/// socket and the echo backend's end. Root may raise the hard limit too; else the soft limit
+/// goes as far as the hard one allows.
+fn raise_nofile(want: u64) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with valid pointers.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= want {
+            return;
+        }
+        let both = libc::rlimit { rlim_cur: want, rlim_max: want.max(lim.rlim_max) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &both) != 0 {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
