@@ -28,6 +28,10 @@ fips cargo build --locked --bin ztunnel
 cargo test --locked
 fips cargo test --locked
 
+# Fuzzing (fuzz/, cargo-fuzz on the stable toolchain): every parser that sees peer or
+# control-plane bytes, 10 s per target. A cold build of the targets takes several minutes.
+scripts/fuzz.sh 10
+
 # Compliance: dependency trees of both builds, live TLS scans of both binaries, and the
 # Dockerfile.fips and Dockerfile build stages (dev profile here, to reuse the artifacts built
 # above).
