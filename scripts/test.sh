@@ -13,7 +13,7 @@ fips() { CARGO_TARGET_DIR=$FIPS_TARGET "$@" --no-default-features --features tls
 cargo fmt --check
 python3 scripts/module-graph.py
 cargo clippy --locked --all-targets -- -D warnings
-fips cargo clippy --locked --all-targets -- -D warnings
+CARGO_TARGET_DIR=$FIPS_TARGET cargo clippy --locked --all-targets --no-default-features --features tls-boring -- -D warnings
 
 # Istio's own control plane (interop/istio: istiod's discovery server and CA, istioctl's
 # config-dump reader, built from Istio's Go packages) for tests/istio.rs, and its Go tests.
