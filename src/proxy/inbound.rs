@@ -3,7 +3,8 @@
 //! workload.
 //!
 //! Status codes follow upstream: 400 for a malformed or misdirected request (authority IP is
-//! not the address the connection arrived on, or a ztunnel port), 503 when the target is not
+//! not the address the connection arrived on, unless the local workload is the authority's
+//! waypoint; or a ztunnel port), 503 when the target is not
 //! a workload we serve or cannot be reached, 401 when authorization policy denies it (the
 //! workload is never dialled), 200 then bytes otherwise. Every accepted stream stays in the
 //! connection registry while open, so a policy change can close it.
@@ -22,7 +23,7 @@ use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
 use crate::proxy::access::{ConnectionLog, Direction};
 use crate::proxy::authz::{self, InboundConn};
-use crate::proxy::{Error, ProxyInputs, copy};
+use crate::proxy::{Error, ProxyInputs, copy, route};
 use crate::socket;
 use crate::state::workload::Workload;
 use crate::tls::crl::CrlStore;
@@ -212,15 +213,29 @@ async fn validate(
     let dst = DestinationAddr::new(parse_authority(authority)?);
     log.dst_hbone_addr = Some(conn.served.get());
     // The sender must address the workload whose IP it dialled; anything else would let a
-    // peer use us as a relay to arbitrary local addresses.
-    if dst.ip() != conn.served.ip() {
-        return Err(Refusal::AddressMismatch { authority: dst, served: conn.served });
-    }
+    // peer use us as a relay to arbitrary local addresses. The one exception is upstream's
+    // "waypoint sandwich": the target (a service VIP or workload IP) has the local workload as
+    // its waypoint, so the CONNECT names the original destination; it is delivered to the
+    // local workload, on the target's port.
+    let mut local = None;
+    let dst = if dst.ip() == conn.served.ip() {
+        dst
+    } else {
+        let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+        if !route::serves_as_waypoint_for(&inputs.state.snapshot(), dst.ip(), &workload) {
+            return Err(Refusal::AddressMismatch { authority: dst, served: conn.served });
+        }
+        local = Some(workload);
+        DestinationAddr::new(SocketAddr::new(conn.served.ip(), dst.port()))
+    };
     if inputs.is_inbound_self_call(dst) {
         return Err(Refusal::SelfCall(dst.get()));
     }
     let target = dst.get();
-    let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+    let workload = match local {
+        Some(w) => w,
+        None => inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?,
+    };
     if !workload.workload_ips.contains(&target.ip()) {
         return Err(Refusal::NoWorkload(format!(
             "{} is not an address of local workload {}/{}",

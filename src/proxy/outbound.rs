@@ -88,7 +88,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
 
     let upstream = {
         let state = inputs.state.snapshot();
-        route::route(&state, dst, inputs.cfg.hbone_port, &mut rand::rng())?
+        route::route(&state, &source, dst, inputs.cfg.hbone_port, &mut rand::rng())?
     };
     if let Some(w) = upstream.workload() {
         log.destination_workload(w);
@@ -99,7 +99,10 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     log.mtls = matches!(upstream, Upstream::Hbone { .. });
     log.opened();
     match upstream {
-        Upstream::Hbone { hbone_addr, target, identities, workload, .. } => {
+        Upstream::Hbone { hbone_addr, target, identities, workload, hop, .. } => {
+            if hop == route::Hop::Waypoint {
+                tracing::debug!(%dst, waypoint = %workload, %hbone_addr, "sending through the destination's waypoint");
+            }
             log.dst_hbone_addr = Some(hbone_addr);
             log.dst_workload = Some(workload.name.clone());
             log.dst_namespace = Some(workload.namespace.clone());
