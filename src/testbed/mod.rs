@@ -14,6 +14,7 @@ pub mod istiod;
 pub mod netns;
 pub mod node;
 pub mod socks;
+pub mod waypoint;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
