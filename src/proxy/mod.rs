@@ -71,6 +71,8 @@ pub struct ProxyConfig {
     pub h2: hbone::H2Settings,
     /// Log every authorization decision at INFO (AUTHZ_POLICY_INFO_LOGGING).
     pub authz_info_logging: bool,
+    /// Resolves hostname-only endpoints (one cache shared by every proxy of the process).
+    pub resolver: Arc<crate::dns::resolve::Resolver>,
 }
 
 impl ProxyConfig {
@@ -129,6 +131,8 @@ pub enum Error {
     UnknownLocalWorkload(String),
     #[error("routing failed: {0}")]
     Route(#[from] route::RouteError),
+    #[error("routing failed: {0}")]
+    Resolve(#[from] crate::dns::resolve::ResolveError),
     #[error("certificate for {identity} unavailable: {reason}")]
     Certificate { identity: Identity, reason: String },
     #[error("HBONE to {dst} failed: {source}")]
@@ -178,7 +182,7 @@ impl Error {
             | Error::AuthorizationPolicyRejection(_)
             | Error::AuthorizationPolicyRevoked(_)
             | Error::Socks5(_) => Blame::Source,
-            Error::Route(_) | Error::Connect { .. } => Blame::Destination,
+            Error::Route(_) | Error::Resolve(_) | Error::Connect { .. } => Blame::Destination,
             Error::Hbone { source, .. } => match source.blame() {
                 hbone::HboneBlame::Local => Blame::Local,
                 hbone::HboneBlame::Peer => Blame::Destination,
@@ -200,6 +204,7 @@ impl Error {
             Error::NoOriginalDst(_)
             | Error::UnknownLocalWorkload(_)
             | Error::Route(_)
+            | Error::Resolve(_)
             | Error::Certificate { .. }
             | Error::Hbone { .. }
             | Error::Connect { .. }
@@ -219,6 +224,7 @@ impl Error {
             Error::SelfCall(_) | Error::NotLocalAddress { .. } | Error::Socks5(_) => StatusCode::BAD_REQUEST,
             Error::Connect { .. }
             | Error::Route(_)
+            | Error::Resolve(_)
             | Error::Hbone { .. }
             | Error::UnknownLocalWorkload(_)
             | Error::Certificate { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -65,7 +65,8 @@ pub(super) fn pick(
                 return None;
             }
             let wl = state.workload_by_uid(&ep.workload_uid)?;
-            if (!allow_unhealthy && !wl.is_healthy()) || wl.workload_ips.is_empty() {
+            // No address at all: unreachable. A hostname alone is resolved when picked.
+            if (!allow_unhealthy && !wl.is_healthy()) || (wl.workload_ips.is_empty() && wl.hostname.is_empty()) {
                 return None;
             }
             let port = target_port(ep, &wl)?;

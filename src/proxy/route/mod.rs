@@ -17,8 +17,9 @@
 //! 3. anything else → passthrough to the original destination.
 //!
 //! The chosen workload's protocol then selects HBONE (via its node's ztunnel) or plain TCP;
-//! a waypoint is always reached over HBONE. Not handled yet: network gateways (double HBONE),
-//! weighted (canary) waypoints, hostname-only endpoints.
+//! a waypoint is always reached over HBONE; an endpoint known only by hostname (ServiceEntry
+//! `resolution: DNS`) is returned as [`Upstream::Resolve`] for the caller to resolve. Not
+//! handled yet: network gateways (double HBONE), weighted (canary) waypoints.
 
 mod lb;
 pub mod waypoint;
@@ -65,13 +66,18 @@ pub enum Upstream {
     /// Destination is not in the mesh (or a PASSTHROUGH service): plain TCP to the original
     /// destination.
     Passthrough { addr: SocketAddr },
+    /// The endpoint picked has a hostname and no address (ServiceEntry `resolution: DNS`):
+    /// resolve it, then connect as [`resolved`] says, addresses of `prefer_v4`'s family first.
+    Resolve { hostname: String, port: u16, prefer_v4: bool, workload: Arc<Workload>, service: Option<Arc<Service>> },
 }
 
 impl Upstream {
     /// The workload chosen, if the destination is in the mesh.
     pub fn workload(&self) -> Option<&Arc<Workload>> {
         match self {
-            Upstream::Hbone { workload, .. } | Upstream::Tcp { workload, .. } => Some(workload),
+            Upstream::Hbone { workload, .. } | Upstream::Tcp { workload, .. } | Upstream::Resolve { workload, .. } => {
+                Some(workload)
+            }
             Upstream::Passthrough { .. } => None,
         }
     }
@@ -79,7 +85,9 @@ impl Upstream {
     /// The service the destination VIP belonged to, if any.
     pub fn service(&self) -> Option<&Arc<Service>> {
         match self {
-            Upstream::Hbone { service, .. } | Upstream::Tcp { service, .. } => service.as_ref(),
+            Upstream::Hbone { service, .. } | Upstream::Tcp { service, .. } | Upstream::Resolve { service, .. } => {
+                service.as_ref()
+            }
             Upstream::Passthrough { .. } => None,
         }
     }
@@ -187,6 +195,11 @@ fn route_service(
     let Some((wl, target_port)) = lb::pick(state, source, &svc, rng, target_port) else {
         return Err(RouteError::NoHealthyEndpoint { service: svc.key() });
     };
+    if wl.workload_ips.is_empty() {
+        // Only a hostname (the endpoint filter let nothing else through): resolved on use.
+        let (hostname, prefer_v4) = (wl.hostname.clone(), dst.ip().is_ipv4());
+        return Ok(Upstream::Resolve { hostname, port: target_port, prefer_v4, workload: wl, service: Some(svc) });
+    }
     // Prefer an endpoint address of the same family as the VIP the client used.
     let ip =
         pick_ip(&wl, dst.ip().is_ipv4()).ok_or_else(|| RouteError::NoWorkloadAddress { workload: wl.to_string() })?;
@@ -211,6 +224,18 @@ fn identities(wl: &Workload, service: Option<&Service>) -> Vec<Identity> {
         }
     }
     identities
+}
+
+/// How to reach `wl` (picked for `service`) at `ip`:`target_port`: HBONE or plain TCP, as its
+/// protocol says. What an [`Upstream::Resolve`] becomes once its hostname has an address.
+pub fn resolved(
+    wl: Arc<Workload>,
+    service: Option<Arc<Service>>,
+    ip: IpAddr,
+    target_port: u16,
+    hbone_port: u16,
+) -> Upstream {
+    upstream_for(wl, service, ip, target_port, hbone_port)
 }
 
 fn upstream_for(

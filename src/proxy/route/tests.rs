@@ -538,3 +538,23 @@ fn inbound_sandwich_accepts_targets_that_use_us_as_their_waypoint() {
     assert!(!serves_as_waypoint_for(&st, ip("10.0.0.1"), &wp), "the pod itself has no waypoint");
     assert!(!serves_as_waypoint_for(&st, ip("10.99.9.9"), &wp), "unknown target");
 }
+
+#[test]
+fn hostname_only_endpoint_is_resolved_by_the_caller() {
+    // A ServiceEntry with `resolution: DNS`, as istiod sends it: the endpoint workload has a
+    // hostname and no address.
+    let mut se = Workload::new("se", "ns", "api", vec![]);
+    se.hostname = "api.example.com".into();
+    let st = state(vec![se], vec![svc("10.96.0.7", &[(443, 443)], vec![ep("se", &[])])]);
+    let up = route(&st, &src(), sa("10.96.0.7:443"), 15008, &mut rng()).unwrap();
+    let Upstream::Resolve { hostname, port, prefer_v4, workload, service } = up else { panic!("{up:?}") };
+    assert_eq!((hostname.as_str(), port, prefer_v4, workload.uid.as_str()), ("api.example.com", 443, true, "se"));
+    let up = resolved(workload, service, ip("203.0.113.9"), port, 15008);
+    assert!(matches!(up, Upstream::Tcp { addr, .. } if addr == sa("203.0.113.9:443")), "{up:?}");
+    // Neither address nor hostname: still unreachable.
+    let nothing = state(vec![Workload::new("x", "ns", "x", vec![])], vec![svc("10.96.0.8", &[], vec![ep("x", &[])])]);
+    assert!(matches!(
+        route(&nothing, &src(), sa("10.96.0.8:443"), 15008, &mut rng()),
+        Err(RouteError::NoHealthyEndpoint { .. })
+    ));
+}
