@@ -281,3 +281,61 @@ status:
         assert_eq!(nacks(&text), 0.0, "{} NACKed istiod's resources:\n{}", n.name, n.raw_log());
     }
 }
+
+/// ServiceEntries with `resolution: DNS` as istiod encodes them (a workload with only a
+/// hostname): ztunnel resolves the host through its own resolvers (our test DNS server, via
+/// ZTUNNEL_RESOLV_CONF), caches the answer for its TTL, follows a changed record once the TTL
+/// has passed, and fails a name that does not resolve with the resolver's reason.
+#[test]
+fn service_entry_dns_endpoints_from_istiod() {
+    use std::collections::HashMap;
+    use ztunnel::testbed::dns::TestDns;
+    let (client_ip, first_ip, second_ip) = (ip(20), ip(21), ip(22));
+    let (api_vip, gone_vip) = (vip(20), vip(21));
+    let first = Echo::start(SocketAddr::new(first_ip, 443)).unwrap();
+    let second = Echo::start(SocketAddr::new(second_ip, 443)).unwrap();
+    let records = |at: IpAddr| HashMap::from([("api.example.com".to_string(), (vec![at], 1))]);
+    let dns = TestDns::start(SocketAddr::new(IpAddr::from([127, 0, 155, 53]), 53), records(first_ip))
+        .expect("binding 127.0.155.53:53 (needs root)");
+    let objects = k8s::docs(&[
+        k8s::namespace("default", true),
+        k8s::namespace("istio-system", false),
+        pod("client", "client", "node-a", client_ip, &[("app", "client")], true),
+        k8s::service_entry("default", "api", "api.example.com", Some(api_vip), "DNS", &[]),
+        k8s::service_entry("default", "gone", "gone.example.com", Some(gone_vip), "DNS", &[]),
+    ]);
+    let cp = IstioCp::start(&objects);
+    let dir = tempfile::tempdir().unwrap();
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {}\n", dns.addr.ip())).unwrap();
+    let a = node(&cp, "node-a", "client", "client", client_ip, |s| {
+        s.set("ZTUNNEL_RESOLV_CONF", resolv.display().to_string())
+    });
+    wait_until("node ready", || ready(&a));
+    let d = dump(&a);
+    let se = d["workloads"].as_array().unwrap().iter().find(|w| w["hostname"] == "api.example.com").cloned();
+    let se = se.unwrap_or_else(|| panic!("no hostname workload in {}", d["workloads"]));
+    assert!(se["workloadIps"].as_array().is_none_or(|ips| ips.is_empty()), "{se}");
+
+    let api = SocketAddr::new(api_vip, 443);
+    echo_through(&a, api, 1).expect("the ServiceEntry host, resolved");
+    echo_through(&a, api, 2).expect("again, from the cache");
+    assert_eq!(first.accepted(), 2);
+    assert_eq!(dns.queries_for("api.example.com"), 2, "one A and one AAAA query for two connections");
+
+    // The record moves; once its 1 s TTL has passed, new connections follow it.
+    dns.set_records(records(second_ip));
+    wait_until("connections follow the changed record", || {
+        echo_through(&a, api, 3).unwrap();
+        second.accepted() > 0
+    });
+    assert!(dns.queries_for("api.example.com") >= 4, "re-resolved after the TTL");
+
+    let err = echo_through(&a, SocketAddr::new(gone_vip, 443), 4).expect_err("an unresolvable host must fail");
+    assert!(err.to_string().contains("reply code"), "{err}");
+    wait_until("node A logs the failure", || !completions(&a, &format!("{gone_vip}:443")).is_empty());
+    let e = completions(&a, &format!("{gone_vip}:443"))[0]["error"].as_str().unwrap().to_string();
+    assert!(e.contains("gone.example.com has no A or AAAA record") && e.contains("NXDOMAIN"), "{e}");
+    let (_, text) = http::request(a.addrs.metrics, "GET", "/metrics").unwrap();
+    assert_eq!(nacks(&text), 0.0);
+}
