@@ -31,6 +31,8 @@ const WAYPOINT: &str = "127.0.150.3";
 /// Node W's own HBONE listener: the double owns WAYPOINT:15008.
 const WAYPOINT_NODE_INBOUND: &str = "127.0.150.4:15008";
 const IMPOSTOR: &str = "127.0.150.5";
+const SANDWICH: &str = "127.0.150.6";
+const SANDWICHED_VIP: &str = "127.0.151.5";
 const ECHO_VIP: &str = "127.0.151.1";
 const BROKEN_VIP: &str = "127.0.151.3";
 const GUARDED_VIP: &str = "127.0.151.4";
@@ -51,10 +53,12 @@ workloads:
   serviceAccount: server
   workloadIps: [\"{SERVER}\"]
   protocol: HBONE
+  authorizationPolicies: [default/only-from-waypoint]
   services:
     default/echo.default.svc.cluster.local: {{80: {backend}}}
     default/broken.default.svc.cluster.local: {{80: {backend}}}
     default/guarded.default.svc.cluster.local: {{80: {backend}}}
+    default/sandwiched.default.svc.cluster.local: {{80: {backend}}}
 # The waypoint's pod: not captured (it terminates HBONE itself), so plain TCP.
 - uid: cluster1//v1/Pod/default/waypoint-7d4b
   name: waypoint-7d4b
@@ -64,6 +68,15 @@ workloads:
   protocol: TCP
   services:
     default/waypoint.default.svc.cluster.local: {{15008: 15008}}
+# A waypoint captured by a ztunnel of its own (the \"sandwich\"): it speaks HBONE through it.
+- uid: cluster1//v1/Pod/default/sandwich-wp
+  name: sandwich-wp
+  namespace: default
+  serviceAccount: sandwich-wp
+  workloadIps: [\"{SANDWICH}\"]
+  protocol: HBONE
+  services:
+    default/sandwich-wp.default.svc.cluster.local: {{15008: 15008}}
 - uid: cluster1//v1/Pod/default/other-waypoint
   name: other-waypoint
   namespace: default
@@ -98,11 +111,23 @@ services:
   ports: {{80: {backend}}}
   waypoint:
     destination: /{IMPOSTOR}
+- name: sandwiched
+  namespace: default
+  hostname: sandwiched.default.svc.cluster.local
+  vips: [\"/{SANDWICHED_VIP}\"]
+  ports: {{80: {backend}}}
+  waypoint:
+    destination: {{namespace: default, hostname: sandwich-wp.default.svc.cluster.local}}
+- name: sandwich-wp
+  namespace: default
+  hostname: sandwich-wp.default.svc.cluster.local
+  vips: [\"/127.0.151.6\"]
+  ports: {{15008: 15008}}
 # What istiod's implicit waypoint policy amounts to: the backend only accepts its waypoint.
 policies:
 - name: only-from-waypoint
   namespace: default
-  scope: Namespace
+  scope: WorkloadSelector
   action: Allow
   rules:
   - - - principals:
@@ -225,4 +250,32 @@ fn service_traffic_goes_through_its_waypoint_and_never_around_it() {
         &[("reporter", "source"), ("response_flags", "CONNECT")],
     );
     assert!(failed >= 3.0, "three failed connections flagged CONNECT at node A:\n{metrics}");
+}
+
+/// Upstream's inbound "waypoint sandwich": the waypoint runs behind a ztunnel of its own, so
+/// node A's CONNECT (to the service VIP, not the waypoint's IP) arrives at that ztunnel, which
+/// accepts it only because the VIP's waypoint is its local workload, and delivers it to the
+/// waypoint application on the VIP's port.
+#[test]
+fn a_captured_waypoint_receives_connects_for_the_services_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Echo::start(SocketAddr::new(ip(SERVER), 0)).unwrap();
+    // The waypoint application, listening on the port the service is called on.
+    let waypoint_app = Echo::start(SocketAddr::new(ip(SANDWICH), 80)).unwrap();
+    let (_, ca_files) = write_ca(dir.path());
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, mesh_yaml(backend.addr.port())).unwrap();
+    let spec = |name: &str, wl: &str, at: &str| NodeSpec::new(name, wl, ip(at), &config, &ca_files);
+    // Node A on its own address: the other test in this file uses CLIENT.
+    let a = spec("node-a2", "default/client/client", "127.0.150.7").spawn(bin()).unwrap();
+    let s = spec("node-s", "default/sandwich-wp/sandwich-wp", SANDWICH).spawn(bin()).unwrap();
+    echo_through(&a, SocketAddr::new(ip(SANDWICHED_VIP), 80), 5).expect("through the captured waypoint");
+    assert_eq!((waypoint_app.accepted(), backend.accepted()), (1, 0), "delivered to the waypoint, not around it");
+    let at_a = &wait_completions(&a, &format!("{SANDWICHED_VIP}:80"), 1)[0];
+    assert_eq!(at_a["dst.hbone_addr"], format!("{SANDWICH}:15008"), "{at_a}");
+    let inbound: Vec<Value> =
+        s.events().into_iter().filter(|e| message(e) == "connection complete" && e["direction"] == "inbound").collect();
+    assert_eq!(inbound.len(), 1, "{inbound:?}");
+    assert_eq!(inbound[0]["dst.addr"], format!("{SANDWICH}:80"), "{}", inbound[0]);
+    assert_eq!(inbound[0]["src.identity"], id("client").to_string());
 }
