@@ -448,6 +448,7 @@ fn proxy_config(
         orig_src: original_source(cfg),
         connect_timeout: CONNECT_TIMEOUT,
         authz_info_logging: cfg.authz_policy_info_logging,
+        localhost_app_tunnel: cfg.localhost_app_tunnel,
         h2: H2Settings {
             stream_window: cfg.window_size,
             connection_window: cfg.connection_window_size,

@@ -33,6 +33,8 @@ const WAYPOINT_NODE_INBOUND: &str = "127.0.150.4:15008";
 const IMPOSTOR: &str = "127.0.150.5";
 const SANDWICH: &str = "127.0.150.6";
 const SANDWICHED_VIP: &str = "127.0.151.5";
+const PROXY_WP: &str = "127.0.150.8";
+const PROXIED_VIP: &str = "127.0.151.7";
 const ECHO_VIP: &str = "127.0.151.1";
 const BROKEN_VIP: &str = "127.0.151.3";
 const GUARDED_VIP: &str = "127.0.151.4";
@@ -77,6 +79,14 @@ workloads:
   protocol: HBONE
   services:
     default/sandwich-wp.default.svc.cluster.local: {{15008: 15008}}
+# A waypoint bound with `ambient.istio.io/waypoint-inbound-binding: PROXY/15088`.
+- uid: cluster1//v1/Pod/default/proxy-wp
+  name: proxy-wp
+  namespace: default
+  serviceAccount: proxy-wp
+  workloadIps: [\"{PROXY_WP}\"]
+  protocol: HBONE
+  applicationTunnel: {{protocol: PROXY, port: 15088}}
 - uid: cluster1//v1/Pod/default/other-waypoint
   name: other-waypoint
   namespace: default
@@ -123,6 +133,13 @@ services:
   hostname: sandwich-wp.default.svc.cluster.local
   vips: [\"/127.0.151.6\"]
   ports: {{15008: 15008}}
+- name: proxied
+  namespace: default
+  hostname: proxied.default.svc.cluster.local
+  vips: [\"/{PROXIED_VIP}\"]
+  ports: {{80: {backend}}}
+  waypoint:
+    destination: /{PROXY_WP}
 # What istiod's implicit waypoint policy amounts to: the backend only accepts its waypoint.
 policies:
 - name: only-from-waypoint
@@ -278,4 +295,68 @@ fn a_captured_waypoint_receives_connects_for_the_services_it_serves() {
     assert_eq!(inbound.len(), 1, "{inbound:?}");
     assert_eq!(inbound[0]["dst.addr"], format!("{SANDWICH}:80"), "{}", inbound[0]);
     assert_eq!(inbound[0]["src.identity"], id("client").to_string());
+}
+
+/// A waypoint with a PROXY application tunnel behind its own ztunnel: the ztunnel delivers to
+/// the tunnel port and first writes a PROXY v2 header with the real client, the original
+/// destination (the VIP) and the client's verified identity (TLV 0xD0), as upstream does.
+#[test]
+fn an_application_tunnel_gets_a_proxy_header_with_the_original_destination() {
+    use std::sync::{Arc, Mutex};
+    use ztunnel::proxy::proxy_protocol;
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Echo::start(SocketAddr::new(ip(SERVER), 0)).unwrap();
+    // The waypoint's tunnel port: reads the header, then echoes the rest.
+    let listener = std::net::TcpListener::bind(SocketAddr::new(ip(PROXY_WP), 15088)).unwrap();
+    let headers = Arc::new(Mutex::new(Vec::new()));
+    let seen = headers.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let parsed = loop {
+                    let n = conn.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    match proxy_protocol::parse(&buf) {
+                        Ok(p) => break p,
+                        Err(proxy_protocol::ParseError::Incomplete(_)) => continue,
+                        Err(e) => panic!("bad PROXY header: {e}"),
+                    }
+                };
+                let rest = buf.split_off(parsed.len);
+                seen.lock().unwrap().push(parsed);
+                let _ = conn.write_all(&rest);
+                let _ = std::io::copy(&mut conn.try_clone().unwrap(), &mut conn);
+            });
+        }
+    });
+    let (_, ca_files) = write_ca(dir.path());
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, mesh_yaml(backend.addr.port())).unwrap();
+    let spec = |name: &str, wl: &str, at: &str| NodeSpec::new(name, wl, ip(at), &config, &ca_files);
+    let client_at = "127.0.150.9";
+    let a = spec("node-a3", "default/client/client", client_at).spawn(bin()).unwrap();
+    // Not loopback: other tests on this machine may own 127.0.0.1:15088.
+    let p = spec("node-p", "default/proxy-wp/proxy-wp", PROXY_WP)
+        .set("LOCALHOST_APP_TUNNEL", "false")
+        .spawn(bin())
+        .unwrap();
+    echo_through(&a, SocketAddr::new(ip(PROXIED_VIP), 80), 6).expect("through the application tunnel");
+    let got = headers.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].dst, SocketAddr::new(ip(PROXIED_VIP), 80), "the original destination, not the waypoint");
+    // The client as node P saw it: the HBONE connection's source (the real client's address in
+    // a cluster; on one loopback host, whatever address node A's socket got).
+    let inbound = p
+        .wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound")
+        .unwrap_or_else(|e| panic!("no inbound log at node P: {e}"));
+    assert_eq!(got[0].src.to_string(), inbound["src.addr"].as_str().unwrap(), "{inbound}");
+    assert_eq!(got[0].identity.as_deref(), Some(id("client").to_string().as_str()));
+    assert_eq!(backend.accepted(), 0);
 }

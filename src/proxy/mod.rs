@@ -4,7 +4,8 @@
 //! - [`inbound`]: 15008, HBONE (mTLS + HTTP/2 CONNECT) → local workload.
 //! - [`inbound_passthrough`]: 15006, captured plaintext inbound → local workload.
 //! - [`socks5`]: 127.0.0.1:15080, SOCKS5 CONNECT → the outbound path.
-//! - [`route`]: the pure routing decision; [`copy`]: the byte pump.
+//! - [`route`]: the pure routing decision; [`copy`]: the byte pump; [`proxy_protocol`]: the
+//!   PROXY v2 header application tunnels receive.
 //! - [`authz`]: authorization of inbound connections (both inbound listeners call it);
 //!   [`connections`]: live inbound connections, re-checked when policies change.
 //!
@@ -20,6 +21,7 @@ pub mod inbound;
 pub mod inbound_passthrough;
 pub mod outbound;
 pub mod peers;
+pub mod proxy_protocol;
 pub mod route;
 pub mod socks5;
 
@@ -71,6 +73,8 @@ pub struct ProxyConfig {
     pub h2: hbone::H2Settings,
     /// Log every authorization decision at INFO (AUTHZ_POLICY_INFO_LOGGING).
     pub authz_info_logging: bool,
+    /// Deliver PROXY-protocol application tunnels over loopback (LOCALHOST_APP_TUNNEL).
+    pub localhost_app_tunnel: bool,
     /// Resolves hostname-only endpoints (one cache shared by every proxy of the process).
     pub resolver: Arc<crate::dns::resolve::Resolver>,
 }
