@@ -18,8 +18,9 @@
 //!
 //! The chosen workload's protocol then selects HBONE (via its node's ztunnel) or plain TCP;
 //! a waypoint is always reached over HBONE; an endpoint known only by hostname (ServiceEntry
-//! `resolution: DNS`) is returned as [`Upstream::Resolve`] for the caller to resolve. Not
-//! handled yet: network gateways (double HBONE), weighted (canary) waypoints.
+//! `resolution: DNS`) is returned as [`Upstream::Resolve`] for the caller to resolve. A service
+//! with weighted (canary) waypoints sends each connection to one of them by weight. Not
+//! handled yet: network gateways (double HBONE).
 
 mod lb;
 pub mod waypoint;
@@ -117,11 +118,19 @@ pub fn route(
     rng: &mut impl Rng,
 ) -> Result<Upstream, RouteError> {
     if let Some(svc) = state.service_by_vip(dst.ip()) {
-        if let Some(gw) = &svc.waypoint
+        if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
-            && !waypoint::is_instance(state, gw, source)
+            && !waypoint::serves(state, &svc, source)
         {
-            return through_waypoint(state, gw, source, dst, svc.key(), Some(svc.clone()), rng);
+            let routed = through_waypoint(state, gw, source, dst, svc.key(), Some(svc.clone()), rng);
+            // A canary that cannot be resolved falls back to the primary: still a waypoint,
+            // never around it.
+            return match (routed, &svc.waypoint) {
+                (Err(RouteError::UnknownWaypoint { .. }), Some(primary)) if primary != gw => {
+                    through_waypoint(state, primary, source, dst, svc.key(), Some(svc.clone()), rng)
+                }
+                (routed, _) => routed,
+            };
         }
         return route_service(state, source, svc, dst, hbone_port, rng);
     }

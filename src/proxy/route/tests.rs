@@ -558,3 +558,41 @@ fn hostname_only_endpoint_is_resolved_by_the_caller() {
         Err(RouteError::NoHealthyEndpoint { .. })
     ));
 }
+
+#[test]
+fn weighted_waypoints_split_connections_and_a_broken_canary_falls_back_to_the_primary() {
+    use crate::state::service::WeightedWaypoint;
+    let primary = by_host("waypoint.ns.svc.cluster.local");
+    let (mut w, mut sv) = waypoint_parts(primary.clone());
+    let mut canary = wl("wp-canary", "10.0.0.101", TunnelProtocol::Tcp);
+    canary.service_account = "waypoint-canary".into();
+    w.push(canary);
+    sv[1].weighted_waypoints = vec![
+        WeightedWaypoint { destination: primary.clone(), weight: 80 },
+        WeightedWaypoint { destination: by_ip("10.0.0.101"), weight: 20 },
+    ];
+    let st = state(w.clone(), sv.clone());
+    let mut r = rng();
+    let mut counts = BTreeMap::<String, usize>::new();
+    for _ in 0..2000 {
+        let up = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut r).unwrap();
+        let Upstream::Hbone { hop: Hop::Waypoint, workload, target, .. } = up else { panic!("{up:?}") };
+        assert_eq!(target, sa("10.96.0.1:80"));
+        *counts.entry(workload.uid.clone()).or_default() += 1;
+    }
+    assert!((1500..1700).contains(&counts["wp"]) && (300..500).contains(&counts["wp-canary"]), "80/20: {counts:?}");
+    // Either waypoint's own traffic goes on to the endpoints.
+    for uid in ["wp", "wp-canary"] {
+        let me = st.workload_by_uid(uid).unwrap();
+        let up = route(&st, &me, sa("10.96.0.1:80"), 15008, &mut rng()).unwrap();
+        assert!(matches!(up, Upstream::Hbone { hop: Hop::Direct, .. }), "{uid}: {up:?}");
+    }
+    // The canary names an address nobody has: every connection still goes through the primary.
+    sv[1].weighted_waypoints[1].destination = by_ip("10.99.9.9");
+    let st = state(w, sv);
+    let mut r = rng();
+    for _ in 0..200 {
+        let up = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut r).unwrap();
+        assert!(matches!(&up, Upstream::Hbone { hop: Hop::Waypoint, workload, .. } if workload.uid == "wp"), "{up:?}");
+    }
+}

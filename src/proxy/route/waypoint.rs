@@ -136,6 +136,32 @@ pub(super) fn is_instance(state: &ProxyState, gw: &GatewayAddress, wl: &Workload
     }
 }
 
+/// The waypoint a connection to `svc` goes through: one of the weighted (canary) waypoints,
+/// picked by weight, when istiod sends them (`[{primary, 100-w}, {canary, w}]`), else the
+/// service's waypoint.
+pub(super) fn for_service<'s>(svc: &'s Service, rng: &mut impl Rng) -> Option<&'s GatewayAddress> {
+    let total: u64 = svc.weighted_waypoints.iter().map(|w| u64::from(w.weight)).sum();
+    if total > 0 {
+        let mut point = rng.random_range(..total);
+        for w in &svc.weighted_waypoints {
+            if point < u64::from(w.weight) {
+                return Some(&w.destination);
+            }
+            point -= u64::from(w.weight);
+        }
+    }
+    svc.waypoint.as_ref()
+}
+
+/// Whether `wl` is an instance of any of `svc`'s waypoints (primary or canary): its own
+/// traffic to the service goes on to the endpoints.
+pub(super) fn serves(state: &ProxyState, svc: &Service, wl: &Workload) -> bool {
+    svc.waypoint
+        .iter()
+        .chain(svc.weighted_waypoints.iter().map(|w| &w.destination))
+        .any(|gw| is_instance(state, gw, wl))
+}
+
 /// Whether `gw` names `svc` itself (a misconfiguration that would loop).
 pub(super) fn names_service(gw: &GatewayAddress, svc: &Service) -> bool {
     match &gw.destination {
