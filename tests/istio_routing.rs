@@ -208,12 +208,16 @@ status:
         ),
         // GatewayClass `istio-waypoint` is istiod's own (its gateway-class controller writes it).
         gateway.to_string(),
+        gateway
+            .replace("name: waypoint\n", "name: waypoint-canary\n")
+            .replace("value: waypoint.", "value: waypoint-canary."),
+        // A canary waypoint at weight 0: istiod sends both, and no connection may pick the canary.
         service(
             "echo",
             vip(1),
             ("app", "echo"),
             &[("tcp", 80, 8080)],
-            "  labels:\n    istio.io/use-waypoint: waypoint\n",
+            "  labels:\n    istio.io/use-waypoint: waypoint\n    istio.io/use-waypoint-canary: waypoint-canary\n  annotations:\n    istio.io/use-waypoint-canary-weight: \"0\"\n",
             "",
         ),
         // The backend only accepts its waypoint (what istiod's waypoint policies amount to).
@@ -242,6 +246,15 @@ status:
         serde_json::json!({"destination": {"namespace": "default", "hostname": "waypoint.default.svc.cluster.local"}, "hboneMtlsPort": 15008}),
         "{echo_svc}"
     );
+    let host = |h: &str| serde_json::json!({"namespace": "default", "hostname": h});
+    assert_eq!(
+        echo_svc["weightedWaypoints"],
+        serde_json::json!([
+            {"destination": {"destination": host("waypoint.default.svc.cluster.local"), "hboneMtlsPort": 15008}, "weight": 100},
+            {"destination": {"destination": host("waypoint-canary.default.svc.cluster.local"), "hboneMtlsPort": 15008}, "weight": 0},
+        ]),
+        "{echo_svc}"
+    );
     assert_eq!(
         dumped_service(&d, "zonal")["loadBalancer"],
         serde_json::json!({"routingPreferences": ["Network", "Region", "Zone"], "mode": "Failover", "healthPolicy": "OnlyHealthy"})
@@ -260,13 +273,22 @@ status:
     .unwrap();
     let client_id = Identity::new("cluster.local", "default", "client");
     echo_through(&a, SocketAddr::new(vip(1), 80), 1).expect("through the waypoint");
-    assert_eq!(double.seen(), vec![Seen { target: format!("{}:80", vip(1)), peer: Some(client_id), forwarded: true }]);
-    assert_eq!(echo.accepted(), 1);
+    for seed in 100..110 {
+        echo_through(&a, SocketAddr::new(vip(1), 80), seed).expect("the weight-0 canary is never picked");
+    }
+    let seen = double.seen();
+    assert_eq!(seen.len(), 11, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| *s == Seen { target: format!("{}:80", vip(1)), peer: Some(client_id.clone()), forwarded: true }),
+        "{seen:?}"
+    );
+    assert_eq!(echo.accepted(), 11);
     wait_until("node A's access log", || !completions(&a, &format!("{}:80", vip(1))).is_empty());
     assert_eq!(completions(&a, &format!("{}:80", vip(1)))[0]["dst.hbone_addr"], format!("{wp_ip}:15008"));
     // Around it, straight to the pod: refused by the backend's policy.
     assert!(echo_through(&a, echo.addr, 2).is_err(), "the pod address must not bypass the waypoint");
-    assert_eq!(echo.accepted(), 1);
+    assert_eq!(echo.accepted(), 11);
 
     // Locality: every connection lands on the closest endpoint.
     for seed in 0..10 {
