@@ -360,4 +360,14 @@ fn service_entry_dns_endpoints_from_istiod() {
     assert!(e.contains("gone.example.com has no A or AAAA record") && e.contains("NXDOMAIN"), "{e}");
     let (_, text) = http::request(a.addrs.metrics, "GET", "/metrics").unwrap();
     assert_eq!(nacks(&text), 0.0);
+    // Upstream's on-demand DNS counters: one per connection, a miss when the cache had no answer.
+    let samples = http::parse_metrics(&text).unwrap();
+    let count = |name: &str, host: &str| {
+        http::sum(&samples, name, &[("hostname", host), ("source_workload_namespace", "default")])
+    };
+    let connections = (first.accepted() + second.accepted()) as f64;
+    assert_eq!(count("istio_on_demand_dns_total", "api.example.com"), connections, "{text}");
+    let misses = count("istio_on_demand_dns_cache_misses_total", "api.example.com");
+    assert!((2.0..connections).contains(&misses), "first lookup and after the TTL, not every time: {misses}");
+    assert_eq!(count("istio_on_demand_dns_cache_misses_total", "gone.example.com"), 1.0);
 }

@@ -80,6 +80,13 @@ impl DnsCache {
     }
 }
 
+/// A resolution's addresses (IPv4 first), and whether the cache answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub addrs: Arc<[IpAddr]>,
+    pub cached: bool,
+}
+
 /// A caching stub resolver over ztunnel's own upstream resolvers.
 #[derive(Debug, Default)]
 pub struct Resolver {
@@ -93,9 +100,9 @@ impl Resolver {
     }
 
     /// The addresses of `host` (IPv4 first), from the cache or the resolvers.
-    pub async fn resolve(&self, host: &str) -> Result<Arc<[IpAddr]>, ResolveError> {
-        if let Some(hit) = crate::util::sync::lock(&self.cache).get(host, Instant::now()) {
-            return Ok(hit);
+    pub async fn resolve(&self, host: &str) -> Result<Answer, ResolveError> {
+        if let Some(addrs) = crate::util::sync::lock(&self.cache).get(host, Instant::now()) {
+            return Ok(Answer { addrs, cached: true });
         }
         if self.upstreams.is_empty() {
             return Err(ResolveError::NoResolvers(host.to_string()));
@@ -116,7 +123,7 @@ impl Resolver {
                     let ttl = Duration::from_secs(u64::from(ttl_secs));
                     crate::util::sync::lock(&self.cache).insert(host, addrs.clone(), ttl, Instant::now());
                     tracing::debug!(%host, ?addrs, ?ttl, "resolved hostname endpoint");
-                    return Ok(addrs);
+                    return Ok(Answer { addrs, cached: false });
                 }
                 Err(LookupError::NxDomain) => {
                     return Err(ResolveError::NoAddress {
@@ -262,9 +269,10 @@ mod tests {
     async fn resolves_caches_and_reports_missing_names() {
         let (dns, queries) = responder("api.example.com", [10, 9, 8, 7].into(), 60).await;
         let r = Resolver::new(vec![dns]);
-        assert_eq!(r.resolve("api.example.com").await.unwrap().as_ref(), &["10.9.8.7".parse::<IpAddr>().unwrap()]);
+        let first = r.resolve("api.example.com").await.unwrap();
+        assert_eq!((first.addrs.as_ref(), first.cached), (&["10.9.8.7".parse::<IpAddr>().unwrap()][..], false));
         assert_eq!(queries.load(std::sync::atomic::Ordering::SeqCst), 2, "A and AAAA");
-        r.resolve("api.example.com").await.unwrap();
+        assert!(r.resolve("api.example.com").await.unwrap().cached);
         assert_eq!(queries.load(std::sync::atomic::Ordering::SeqCst), 2, "second lookup from the cache");
         let e = r.resolve("nope.example.com").await.unwrap_err();
         assert!(matches!(e, ResolveError::NoAddress { .. }), "{e}");

@@ -102,7 +102,9 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
         Upstream::Resolve { hostname, port, prefer_v4, workload, service } => {
             // A hostname-only endpoint (ServiceEntry `resolution: DNS`): its addresses, the
             // client's family first; an address that cannot be reached falls over to the next.
-            let addrs = inputs.cfg.resolver.resolve(&hostname).await?;
+            let answer = inputs.cfg.resolver.resolve(&hostname).await;
+            inputs.metrics.on_demand_dns(&source, &hostname, !answer.as_ref().is_ok_and(|a| a.cached));
+            let addrs = answer?.addrs;
             let ordered = addrs
                 .iter()
                 .filter(|ip| ip.is_ipv4() == prefer_v4)
