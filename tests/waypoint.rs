@@ -34,6 +34,7 @@ const IMPOSTOR: &str = "127.0.150.5";
 const SANDWICH: &str = "127.0.150.6";
 const SANDWICHED_VIP: &str = "127.0.151.5";
 const PROXY_WP: &str = "127.0.150.8";
+const PINNED: &str = "127.0.150.10";
 const PROXIED_VIP: &str = "127.0.151.7";
 const ECHO_VIP: &str = "127.0.151.1";
 const BROKEN_VIP: &str = "127.0.151.3";
@@ -70,6 +71,15 @@ workloads:
   protocol: TCP
   services:
     default/waypoint.default.svc.cluster.local: {{15008: 15008}}
+# A workload with a waypoint of its own (istio.io/use-waypoint on the pod), not captured.
+- uid: cluster1//v1/Pod/default/pinned
+  name: pinned
+  namespace: default
+  serviceAccount: pinned
+  workloadIps: [\"{PINNED}\"]
+  protocol: TCP
+  waypoint:
+    destination: {{namespace: default, hostname: waypoint.default.svc.cluster.local}}
 # A waypoint captured by a ztunnel of its own (the \"sandwich\"): it speaks HBONE through it.
 - uid: cluster1//v1/Pod/default/sandwich-wp
   name: sandwich-wp
@@ -257,6 +267,18 @@ fn service_traffic_goes_through_its_waypoint_and_never_around_it() {
     assert_eq!(impostor.seen(), vec![], "no CONNECT reached the impostor");
     assert_eq!(double.seen().len(), 1, "nothing else went to the waypoint");
     assert_eq!(echo.accepted(), 1);
+
+    // 5. A workload waypoint: traffic to the pod address goes through it too, with the pod
+    //    address as the target; the waypoint's ztunnel then goes straight to the pod.
+    let pinned = Echo::start(SocketAddr::new(ip(PINNED), 0)).unwrap();
+    echo_through(&a, pinned.addr, 5).expect("pod traffic through the workload's waypoint");
+    assert_eq!(
+        double.seen().last(),
+        Some(&Seen { target: pinned.addr.to_string(), peer: Some(id("client")), forwarded: true })
+    );
+    assert_eq!(pinned.accepted(), 1);
+    let at_w = &wait_completions(&w, &pinned.addr.to_string(), 1)[0];
+    assert_eq!(at_w["dst.hbone_addr"], "-", "plain TCP to the pod, not back to the waypoint: {at_w}");
 
     // Failed connections are counted with upstream's response flag.
     let (_, metrics) = ztunnel::testbed::http::request(a.addrs.metrics, "GET", "/metrics").unwrap();
