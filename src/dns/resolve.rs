@@ -6,6 +6,7 @@
 //! until one answers; answers are cached per hostname for their TTL, capped at
 //! [`MAX_CACHE_TTL`] (and at most [`MAX_CACHED_NAMES`] names), so a busy service does not
 //! query per connection and a changed record is seen within the TTL. Failures are not cached.
+//! Concurrent lookups of one name share one query.
 //! The cache is a pure structure with the clock passed in, so expiry is unit-tested without
 //! waiting.
 
@@ -92,18 +93,53 @@ pub struct Answer {
 pub struct Resolver {
     upstreams: Vec<SocketAddr>,
     cache: Mutex<DnsCache>,
+    /// Names being asked right now, and where their answer will be announced.
+    inflight: Mutex<HashMap<String, Announce>>,
 }
+
+/// Where waiters for a name's in-flight query receive its result.
+type Announce = tokio::sync::broadcast::Sender<Result<Arc<[IpAddr]>, ResolveError>>;
 
 impl Resolver {
     pub fn new(upstreams: Vec<SocketAddr>) -> Resolver {
-        Resolver { upstreams, cache: Mutex::default() }
+        Resolver { upstreams, cache: Mutex::default(), inflight: Mutex::default() }
     }
 
-    /// The addresses of `host` (IPv4 first), from the cache or the resolvers.
+    /// The addresses of `host` (IPv4 first), from the cache or the resolvers. Concurrent
+    /// lookups of one uncached name share a single query: a burst of connections to a new
+    /// ServiceEntry host asks the resolvers once, not once per connection.
     pub async fn resolve(&self, host: &str) -> Result<Answer, ResolveError> {
         if let Some(addrs) = crate::util::sync::lock(&self.cache).get(host, Instant::now()) {
             return Ok(Answer { addrs, cached: true });
         }
+        let waiting = {
+            let mut inflight = crate::util::sync::lock(&self.inflight);
+            match inflight.get(host) {
+                Some(tx) => Some(tx.subscribe()),
+                None => {
+                    inflight.insert(host.to_string(), tokio::sync::broadcast::channel(1).0);
+                    None
+                }
+            }
+        };
+        if let Some(mut rx) = waiting {
+            // The query's owner went away (its connection closed) without an answer: ask anew.
+            return match rx.recv().await {
+                Ok(result) => result.map(|addrs| Answer { addrs, cached: false }),
+                Err(_) => Box::pin(self.resolve(host)).await,
+            };
+        }
+        // Ours to ask. The entry goes when this ends, however it ends, so waiters never hang.
+        let mut owner = InflightGuard { resolver: self, host, armed: true };
+        let result = self.query(host).await;
+        owner.armed = false;
+        if let Some(tx) = crate::util::sync::lock(&self.inflight).remove(host) {
+            let _ = tx.send(result.clone());
+        }
+        result.map(|addrs| Answer { addrs, cached: false })
+    }
+
+    async fn query(&self, host: &str) -> Result<Arc<[IpAddr]>, ResolveError> {
         if self.upstreams.is_empty() {
             return Err(ResolveError::NoResolvers(host.to_string()));
         }
@@ -123,7 +159,7 @@ impl Resolver {
                     let ttl = Duration::from_secs(u64::from(ttl_secs));
                     crate::util::sync::lock(&self.cache).insert(host, addrs.clone(), ttl, Instant::now());
                     tracing::debug!(%host, ?addrs, ?ttl, "resolved hostname endpoint");
-                    return Ok(Answer { addrs, cached: false });
+                    return Ok(addrs);
                 }
                 Err(LookupError::NxDomain) => {
                     return Err(ResolveError::NoAddress {
@@ -135,6 +171,22 @@ impl Resolver {
             }
         }
         Err(ResolveError::Failed { host: host.to_string(), reason: last })
+    }
+}
+
+/// Removes a name's in-flight entry when its owner finishes or is dropped.
+struct InflightGuard<'a> {
+    resolver: &'a Resolver,
+    host: &'a str,
+    /// Cleared once the owner has announced its answer (and removed the entry itself).
+    armed: bool,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            crate::util::sync::lock(&self.resolver.inflight).remove(self.host);
+        }
     }
 }
 
@@ -274,6 +326,12 @@ mod tests {
         assert_eq!(queries.load(std::sync::atomic::Ordering::SeqCst), 2, "A and AAAA");
         assert!(r.resolve("api.example.com").await.unwrap().cached);
         assert_eq!(queries.load(std::sync::atomic::Ordering::SeqCst), 2, "second lookup from the cache");
+        // Ten connections at once to an uncached name: one query pair.
+        r.cache.lock().unwrap().entries.clear();
+        let all = futures_util::future::join_all((0..10).map(|_| r.resolve("api.example.com"))).await;
+        assert!(all.iter().all(|a| a.as_ref().is_ok_and(|a| !a.cached)), "{all:?}");
+        assert_eq!(queries.load(std::sync::atomic::Ordering::SeqCst), 4, "shared, not one per caller");
+        assert!(r.inflight.lock().unwrap().is_empty());
         let e = r.resolve("nope.example.com").await.unwrap_err();
         assert!(matches!(e, ResolveError::NoAddress { .. }), "{e}");
         assert!(e.to_string().contains("NXDOMAIN"), "{e}");
