@@ -209,10 +209,25 @@ fn route_service(
         let (hostname, prefer_v4) = (wl.hostname.clone(), dst.ip().is_ipv4());
         return Ok(Upstream::Resolve { hostname, port: target_port, prefer_v4, workload: wl, service: Some(svc) });
     }
-    // Prefer an endpoint address of the same family as the VIP the client used.
-    let ip =
-        pick_ip(&wl, dst.ip().is_ipv4()).ok_or_else(|| RouteError::NoWorkloadAddress { workload: wl.to_string() })?;
+    // Within the service's IP families (upstream's restriction), prefer an endpoint address of
+    // the family of the VIP the client used.
+    let ip = pick_ip_within(&wl, dst.ip().is_ipv4(), svc.ip_families)
+        .ok_or_else(|| RouteError::NoWorkloadAddress { workload: wl.to_string() })?;
     Ok(upstream_for(wl, Some(svc), ip, target_port, hbone_port))
+}
+
+/// [`pick_ip`] among the addresses `families` allows (`IPv4`/`IPv6` only one family; `Dual`
+/// or unset both).
+fn pick_ip_within(wl: &Workload, v4: bool, families: Option<crate::state::service::IpFamily>) -> Option<IpAddr> {
+    use crate::state::service::IpFamily;
+    let allowed = |ip: &IpAddr| match families {
+        Some(IpFamily::IPv4) => ip.is_ipv4(),
+        Some(IpFamily::IPv6) => ip.is_ipv6(),
+        Some(IpFamily::Dual) | None => true,
+    };
+    let mut ips = wl.workload_ips.iter().copied().filter(allowed);
+    let first = ips.clone().next();
+    ips.find(|ip| ip.is_ipv4() == v4).or(first)
 }
 
 /// An address of `wl`, of the requested family if it has one.

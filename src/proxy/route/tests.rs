@@ -596,3 +596,28 @@ fn weighted_waypoints_split_connections_and_a_broken_canary_falls_back_to_the_pr
         assert!(matches!(&up, Upstream::Hbone { hop: Hop::Waypoint, workload, .. } if workload.uid == "wp"), "{up:?}");
     }
 }
+
+#[test]
+fn service_ip_families_restrict_the_endpoint_address() {
+    use crate::state::service::IpFamily;
+    let mut w = wl("a", "10.0.0.1", TunnelProtocol::Tcp);
+    w.workload_ips.push(ip("fd00::1"));
+    let v6_only = Workload::new("b", "ns", "b", vec![ip("fd00::2")]);
+    let mut s = svc("10.96.0.1", &[(80, 80)], vec![ep("a", &[])]);
+    s.ip_families = Some(IpFamily::IPv6);
+    let mut s4 = svc("10.96.0.2", &[(80, 80)], vec![ep("b", &[])]);
+    s4.name = "svc4".into();
+    s4.hostname = "svc4.ns.svc.cluster.local".into();
+    s4.ip_families = Some(IpFamily::IPv4);
+    let st = state(vec![w, v6_only], vec![s, s4]);
+    // An IPv4 VIP of an IPv6-only service still gets the endpoint's IPv6 address.
+    let Upstream::Tcp { addr, .. } = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut rng()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(addr, sa("[fd00::1]:80"));
+    // No address of the allowed family: refused, not sent on the other family.
+    assert!(matches!(
+        route(&st, &src(), sa("10.96.0.2:80"), 15008, &mut rng()),
+        Err(RouteError::NoWorkloadAddress { .. })
+    ));
+}
