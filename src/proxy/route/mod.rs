@@ -122,12 +122,12 @@ pub fn route(
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
         {
-            let routed = through_waypoint(state, gw, source, dst, svc.key(), Some(svc.clone()), rng);
+            let routed = through_waypoint(state, gw, source, dst, || svc.key(), Some(svc.clone()), rng);
             // A canary that cannot be resolved falls back to the primary: still a waypoint,
             // never around it.
             return match (routed, &svc.waypoint) {
                 (Err(RouteError::UnknownWaypoint { .. }), Some(primary)) if primary != gw => {
-                    through_waypoint(state, primary, source, dst, svc.key(), Some(svc.clone()), rng)
+                    through_waypoint(state, primary, source, dst, || svc.key(), Some(svc.clone()), rng)
                 }
                 (routed, _) => routed,
             };
@@ -139,7 +139,7 @@ pub fn route(
             && !waypoint::is_instance(state, gw, source)
             && !waypoint::is_instance(state, gw, &wl)
         {
-            return through_waypoint(state, gw, source, dst, wl.to_string(), None, rng);
+            return through_waypoint(state, gw, source, dst, || wl.to_string(), None, rng);
         }
         // The caller dialed this exact workload address; keep its IP even if the workload has
         // several, and normalise a v4-mapped address to the v4 one we will actually dial.
@@ -155,12 +155,13 @@ fn through_waypoint(
     gw: &crate::state::workload::GatewayAddress,
     source: &Workload,
     dst: SocketAddr,
-    target_name: String,
+    // Only formatted when it fails: the connections that succeed allocate no name.
+    target_name: impl Fn() -> String,
     service: Option<Arc<Service>>,
     rng: &mut impl Rng,
 ) -> Result<Upstream, RouteError> {
     let wp = waypoint::resolve(state, gw, source, dst, rng).map_err(|reason| RouteError::UnknownWaypoint {
-        target: target_name,
+        target: target_name(),
         waypoint: waypoint::describe(gw),
         reason,
     })?;
