@@ -69,6 +69,7 @@ fn run_proxy() -> anyhow::Result<()> {
         Err(e) => tracing::warn!("could not raise the open files limit: {e}"),
     }
     ztunnel::metrics::memory::set_allocator_stats(jemalloc_stats);
+    ztunnel::metrics::memory::set_allocator_report(jemalloc_report);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.num_worker_threads)
         .thread_name("ztunnel-worker")
@@ -200,6 +201,16 @@ fn jemalloc_stats() -> Option<ztunnel::metrics::memory::AllocatorStats> {
         metadata: stats::metadata::read().ok()? as u64,
         retained: stats::retained::read().ok()? as u64,
     })
+}
+
+/// jemalloc's own statistics report (`malloc_stats_print`: per-arena, per-size-class,
+/// metadata), for `/debug/memory?allocator`.
+fn jemalloc_report() -> Option<String> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut options = tikv_jemalloc_ctl::stats_print::Options::default();
+    options.skip_per_arena = true;
+    tikv_jemalloc_ctl::stats_print::stats_print(&mut out, options).ok()?;
+    String::from_utf8(out).ok()
 }
 
 /// A `const char *` jemalloc reads once at start-up.

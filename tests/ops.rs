@@ -429,6 +429,9 @@ fn memory_accounting_follows_a_stalled_download() {
         held["hbone_receive_queued_bytes"].as_i64().unwrap() >= 1 << 20
     });
     println!("MEMORY stalled: node A {held}");
+    let (status, report) = request(env.a.addrs.admin, "GET", "/debug/memory?allocator").unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert!(report.contains("Allocated:") && report.contains("jemalloc"), "{report}");
     let queued = held["hbone_receive_queued_bytes"].as_i64().unwrap();
     assert!(queued <= 4 << 20, "more than the stream window is queued: {held}");
     let alloc = &held["allocator"];

@@ -34,6 +34,7 @@ static PUMP_BUFFER_BYTES: AtomicI64 = AtomicI64::new(0);
 static HBONE_SEND_QUEUED: AtomicI64 = AtomicI64::new(0);
 static HBONE_RECV_QUEUED: OnceLock<fn() -> u64> = OnceLock::new();
 static ALLOCATOR_STATS: OnceLock<fn() -> Option<AllocatorStats>> = OnceLock::new();
+static ALLOCATOR_REPORT: OnceLock<fn() -> Option<String>> = OnceLock::new();
 
 /// Adds `delta` (may be negative) to the bytes held by pump read buffers.
 pub fn add_pump_buffer_bytes(delta: i64) {
@@ -76,6 +77,17 @@ pub struct AllocatorStats {
 /// does not pick the allocator, the binary does, so the binary provides the reader.
 pub fn set_allocator_stats(reader: fn() -> Option<AllocatorStats>) {
     let _ = ALLOCATOR_STATS.set(reader);
+}
+
+/// Installs the allocator's full report (jemalloc's `malloc_stats_print`), served on
+/// `/debug/memory?allocator` for whoever has to find out where the memory went.
+pub fn set_allocator_report(reader: fn() -> Option<String>) {
+    let _ = ALLOCATOR_REPORT.set(reader);
+}
+
+/// The allocator's full report, if the binary installed one.
+pub fn allocator_report() -> Option<String> {
+    ALLOCATOR_REPORT.get().and_then(|read| read())
 }
 
 /// Everything this module tracks, as `/debug/memory` serves it.
