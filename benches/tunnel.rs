@@ -46,6 +46,10 @@ struct Args {
     tunnels: usize,
     burst_mib: usize,
     idle_tunnels: usize,
+    /// idle-memory: how many open / burst / idle / close cycles.
+    cycles: usize,
+    /// Internal: run as idle-memory's echo backend process on this address.
+    serve_echo: Option<std::net::IpAddr>,
 }
 
 fn args() -> Args {
@@ -61,6 +65,8 @@ fn args() -> Args {
         tunnels: 200,
         burst_mib: 4,
         idle_tunnels: 0,
+        cycles: 1,
+        serve_echo: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -97,6 +103,14 @@ fn args() -> Args {
             }
             "--idle-tunnels" => {
                 a.idle_tunnels = v[i + 1].parse().expect("--idle-tunnels K");
+                i += 1;
+            }
+            "--cycles" => {
+                a.cycles = v[i + 1].parse().expect("--cycles N");
+                i += 1;
+            }
+            "--serve-echo" => {
+                a.serve_echo = Some(v[i + 1].parse().expect("--serve-echo IP"));
                 i += 1;
             }
             "--scrape" => a.scrape = true,
@@ -481,6 +495,9 @@ fn one_run(bin: &Path, a: &Args) -> Run {
 
 fn main() {
     let args = args();
+    if let Some(ip) = args.serve_echo {
+        return idle_memory::serve_echo(ip);
+    }
     // ZTUNNEL_BENCH_BIN runs another build (e.g. a saved copy of the previous one) for A/B
     // comparisons in the same session.
     let bin_var = std::env::var_os("ZTUNNEL_BENCH_BIN");
