@@ -275,7 +275,7 @@ impl TrafficMetrics {
     /// Labels for a workload, from the cache when the workload has not changed.
     pub fn peer(&self, w: &Arc<Workload>) -> Arc<PeerLabels> {
         let mut cache = lock(&self.peer_cache);
-        if let Some((cached, labels)) = cache.get(&w.uid)
+        if let Some((cached, labels)) = cache.get(w.uid.as_str())
             && Arc::ptr_eq(cached, w)
         {
             return labels.clone();
@@ -284,7 +284,7 @@ impl TrafficMetrics {
         if cache.len() >= PEER_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(w.uid.clone(), (w.clone(), labels.clone()));
+        cache.insert(w.uid.to_string(), (w.clone(), labels.clone()));
         labels
     }
 
@@ -406,7 +406,7 @@ mod tests {
         let mut w = Workload::new(format!("uid-{name}"), "default", name, vec![]);
         w.trust_domain = "cluster.local".into();
         w.service_account = name.into();
-        w.canonical_name = format!("{name}-app");
+        w.canonical_name = format!("{name}-app").into();
         w.canonical_revision = "v1".into();
         w.cluster_id = "Kubernetes".into();
         Arc::new(w)

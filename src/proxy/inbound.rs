@@ -229,8 +229,8 @@ async fn validate(
             workload.name
         )));
     }
-    log.dst_workload = Some(workload.name.clone());
-    log.dst_namespace = Some(workload.namespace.clone());
+    log.dst_workload = Some(workload.name.to_string());
+    log.dst_namespace = Some(workload.namespace.to_string());
     log.dst_identity = Some(workload.identity().to_string());
     Ok((target, workload))
 }

@@ -24,7 +24,7 @@ fn wl(uid: &str, addr: &str, proto: TunnelProtocol) -> Workload {
     let mut w = Workload::new(uid, "ns", uid, vec![ip(addr)]);
     w.protocol = proto;
     w.trust_domain = "cluster.local".into();
-    w.service_account = format!("sa-{uid}");
+    w.service_account = format!("sa-{uid}").into();
     w
 }
 
@@ -206,7 +206,7 @@ fn random_spread_over_endpoints() {
     let mut r = rng();
     for _ in 0..4000 {
         let up = route(&st, sa("10.96.0.1:80"), 15008, &mut r).unwrap();
-        *counts.entry(up.workload().unwrap().uid.clone()).or_default() += 1;
+        *counts.entry(up.workload().unwrap().uid.to_string()).or_default() += 1;
     }
     assert_eq!(counts.len(), 4, "{counts:?}");
     for n in counts.values() {

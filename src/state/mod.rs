@@ -21,19 +21,21 @@
 //! entry in it, so one `String` key there would mean dozens of allocations per delta.
 
 pub mod apply;
+pub mod name;
 pub mod service;
 pub mod store;
 pub mod workload;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use imbl::{OrdMap, OrdSet};
 use serde::Serialize;
 
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
 use crate::util::net::canonical_ip;
+pub use name::{Interner, Name};
 pub use service::{Endpoint, Service};
 pub use store::{ChangeSet, StateChange, StateStore};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};
@@ -75,18 +77,34 @@ struct WorkloadEntry {
     services: Arc<[Key]>,
 }
 
-/// Map keys: names shared between indexes and cheap to clone when a node is copied.
-type Key = Arc<str>;
+/// Map keys: names shared between indexes (a workload's uid key is its `uid`) and cheap to
+/// clone when a node is copied.
+type Key = Name;
 
-/// The workloads one index entry holds (usually one), shared with older snapshots.
-type Workloads = Arc<[Arc<Workload>]>;
+/// The workloads (by uid) one index entry holds: usually one, inline; several in a list shared
+/// with older snapshots. Uids, not `Arc<Workload>`s: a workload update that keeps its IPs and
+/// name (labels, status, policies) then touches the workload map only.
+#[derive(Debug, Clone)]
+enum Uids {
+    One(Key),
+    Many(Arc<[Key]>),
+}
+
+impl Uids {
+    fn as_slice(&self) -> &[Key] {
+        match self {
+            Uids::One(k) => std::slice::from_ref(k),
+            Uids::Many(l) => l,
+        }
+    }
+}
 
 /// A service as stored: the merged value and the endpoints its source declared itself (the
 /// local config may list some), which workload-derived endpoints override.
 #[derive(Debug, Clone)]
 struct ServiceEntry {
     service: Arc<Service>,
-    declared: OrdMap<String, Endpoint>,
+    declared: OrdMap<Key, Endpoint>,
 }
 
 /// An indexed snapshot of everything the proxy knows.
@@ -99,10 +117,10 @@ struct ServiceEntry {
 pub struct ProxyState {
     workloads: OrdMap<Key, WorkloadEntry>,
     /// Each list in insertion order (an update keeps its place).
-    workloads_by_ip: OrdMap<IpAddr, Workloads>,
+    workloads_by_ip: OrdMap<IpAddr, Uids>,
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
-    workloads_by_name: OrdMap<Key, OrdMap<Key, Workloads>>,
+    workloads_by_name: OrdMap<Key, OrdMap<Key, Uids>>,
     /// Workloads that name a node, by `node`, `namespace`, `service account`: who a node's
     /// certificates are for (prefetch), without a scan of the mesh.
     by_node_identity: OrdMap<NodeIdentity, OrdSet<Key>>,
@@ -110,8 +128,9 @@ pub struct ProxyState {
     services_by_vip: OrdMap<IpAddr, Arc<Service>>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
     services_by_hostname: OrdMap<Key, Arc<[Arc<Service>]>>,
-    /// Endpoints workloads contributed, per service key, kept even while the service itself is
-    /// unknown (it may arrive later, as upstream keeps them).
+    /// Endpoints workloads contributed to services that are not known (yet), per service key
+    /// (as upstream keeps them). Those of a known service live in its `endpoints` only: each
+    /// endpoint is stored once.
     derived_endpoints: OrdMap<Key, OrdMap<Key, Endpoint>>,
     policies: OrdMap<Key, Arc<Authorization>>,
     /// Policies that apply by scope alone: NAMESPACE ones under their namespace, GLOBAL ones
@@ -119,6 +138,8 @@ pub struct ProxyState {
     scoped_policies: OrdMap<Key, OrdMap<(Key, Key), Arc<Authorization>>>,
     /// The same buckets, precomputed for decisions (rebuilt when their bucket changes).
     policy_sets: OrdMap<Key, Arc<PolicySet>>,
+    /// One shared copy of each low-cardinality name, for this snapshot and every later one.
+    names: Arc<Mutex<Interner>>,
 }
 
 /// `(node, namespace, service account)`.
@@ -172,8 +193,7 @@ impl ProxyState {
     /// The namespace bucket (unless the namespace is empty, which would alias the GLOBAL
     /// bucket) and the GLOBAL bucket.
     fn scoped_sets(&self, workload: &Workload) -> [Option<&PolicySet>; 2] {
-        let namespaced =
-            if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_str()) };
+        let namespaced = if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_ref()) };
         [namespaced.map(Arc::as_ref), self.policy_sets.get("").map(Arc::as_ref)]
     }
 
@@ -218,25 +238,33 @@ impl ProxyState {
     /// hand), then one that speaks HBONE (it carries more of the mesh's context), then the most
     /// recently added.
     pub fn workload_by_ip(&self, ip: IpAddr) -> Option<Arc<Workload>> {
-        let all = self.workloads_by_ip.get(&canonical_ip(ip))?;
         let rank = |w: &Workload| (w.uid.contains("//Pod/"), w.protocol == TunnelProtocol::Hbone);
         // `max_by_key` keeps the last of equal maxima: the most recent insert.
-        all.iter().max_by_key(|w| rank(w)).cloned()
+        self.at_ip(ip).max_by_key(|w| rank(w)).cloned()
     }
 
     /// Every workload claiming `ip`, in insertion order.
-    pub fn workloads_by_ip(&self, ip: IpAddr) -> &[Arc<Workload>] {
-        self.workloads_by_ip.get(&canonical_ip(ip)).map(|l| &l[..]).unwrap_or(&[])
+    pub fn workloads_by_ip(&self, ip: IpAddr) -> Vec<Arc<Workload>> {
+        self.at_ip(ip).cloned().collect()
+    }
+
+    fn at_ip(&self, ip: IpAddr) -> impl Iterator<Item = &Arc<Workload>> {
+        self.resolve(self.workloads_by_ip.get(&canonical_ip(ip)))
+    }
+
+    /// The workloads an index entry names (every uid in an index is in `workloads`).
+    fn resolve<'s>(&'s self, uids: Option<&'s Uids>) -> impl Iterator<Item = &'s Arc<Workload>> + 's {
+        uids.map(Uids::as_slice).unwrap_or(&[]).iter().filter_map(|u| self.workloads.get(u).map(|e| &e.workload))
     }
 
     /// The first (by insertion) workload with this namespace and name. A proxy looking for the
     /// workload it serves uses [`ProxyState::find_local_workload`], which is stricter.
     pub fn workload_by_name(&self, namespace: &str, name: &str) -> Option<Arc<Workload>> {
-        self.named(namespace, name).first().cloned()
+        self.named(namespace, name).next().cloned()
     }
 
-    fn named(&self, namespace: &str, name: &str) -> &[Arc<Workload>] {
-        self.workloads_by_name.get(namespace).and_then(|m| m.get(name)).map(|l| &l[..]).unwrap_or(&[])
+    fn named(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Workload>> {
+        self.resolve(self.workloads_by_name.get(namespace).and_then(|m| m.get(name)))
     }
 
     /// Uids of the workloads on `node` running as `namespace`/`service_account`, in uid order.
@@ -265,7 +293,6 @@ impl ProxyState {
             Some(_) => None,
         };
         self.named(key.namespace, key.name)
-            .iter()
             .filter(|w| sa_matches(w))
             .filter_map(|w| node_rank(w).map(|r| (r, w)))
             // Highest rank; among equals the first inserted (stable across pushes).
@@ -317,12 +344,8 @@ impl ProxyState {
 
     /// Service keys that workloads list but no service defines (yet).
     pub fn unknown_services_with_endpoints(&self) -> Vec<(&str, &Endpoint)> {
-        let mut out: Vec<(&str, &Endpoint)> = self
-            .derived_endpoints
-            .iter()
-            .filter(|(k, _)| !self.services.contains_key(k.as_ref()))
-            .flat_map(|(k, eps)| eps.values().map(move |e| (k.as_ref(), e)))
-            .collect();
+        let mut out: Vec<(&str, &Endpoint)> =
+            self.derived_endpoints.iter().flat_map(|(k, eps)| eps.values().map(move |e| (k.as_str(), e))).collect();
         out.sort_by(|a, b| (a.0, &a.1.workload_uid).cmp(&(b.0, &b.1.workload_uid)));
         out
     }
