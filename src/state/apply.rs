@@ -324,23 +324,19 @@ impl ProxyState {
     }
 
     fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
-        let key = |w: &Workload| -> NodeIdentity { (w.node.clone(), w.namespace.clone(), w.service_account.clone()) };
+        let key = |w: &Workload| -> NodeIdentity {
+            (w.node.clone(), w.namespace.clone(), w.service_account.clone(), w.uid.clone())
+        };
         if let (Some(o), Some(n)) = (old, new)
             && key(o) == key(n)
         {
             return;
         }
         if let Some(old) = old.filter(|w| !w.node.is_empty()) {
-            let k = key(old);
-            if let Some(uids) = self.by_node_identity.get_mut(&k) {
-                uids.remove(&old.uid);
-                if uids.is_empty() {
-                    self.by_node_identity.remove(&k);
-                }
-            }
+            self.by_node_identity.remove(&key(old));
         }
         if let Some(new) = new.filter(|w| !w.node.is_empty()) {
-            self.by_node_identity.entry(key(new)).or_default().insert(new.uid.clone());
+            self.by_node_identity.insert(key(new));
         }
     }
 

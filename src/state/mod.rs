@@ -121,9 +121,11 @@ pub struct ProxyState {
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
     workloads_by_name: OrdMap<Key, OrdMap<Key, Uids>>,
-    /// Workloads that name a node, by `node`, `namespace`, `service account`: who a node's
-    /// certificates are for (prefetch), without a scan of the mesh.
-    by_node_identity: OrdMap<NodeIdentity, OrdSet<Key>>,
+    /// Workloads that name a node, as `(node, namespace, service account, uid)`: who a node's
+    /// certificates are for (prefetch), without a scan of the mesh. One flat set, read by
+    /// prefix: a triple usually has one or two pods, and a nested set per triple cost a whole
+    /// B-tree node each.
+    by_node_identity: OrdSet<NodeIdentity>,
     services: OrdMap<Key, ServiceEntry>,
     services_by_vip: OrdMap<IpAddr, Arc<Service>>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
@@ -142,8 +144,8 @@ pub struct ProxyState {
     names: Arc<Mutex<Interner>>,
 }
 
-/// `(node, namespace, service account)`.
-type NodeIdentity = (Key, Key, Key);
+/// `(node, namespace, service account, uid)`.
+type NodeIdentity = (Key, Key, Key, Key);
 
 impl ProxyState {
     pub fn new() -> ProxyState {
@@ -269,8 +271,14 @@ impl ProxyState {
 
     /// Uids of the workloads on `node` running as `namespace`/`service_account`, in uid order.
     pub fn node_workloads(&self, node: &str, namespace: &str, service_account: &str) -> Vec<String> {
-        let key: NodeIdentity = (node.into(), namespace.into(), service_account.into());
-        self.by_node_identity.get(&key).map(|s| s.iter().map(|u| u.to_string()).collect()).unwrap_or_default()
+        let (node, namespace, service_account) = (Name::from(node), Name::from(namespace), Name::from(service_account));
+        // The empty uid sorts first: the range starts at the triple's first entry.
+        let from: NodeIdentity = (node.clone(), namespace.clone(), service_account.clone(), Name::default());
+        self.by_node_identity
+            .range(from..)
+            .take_while(|(n, ns, sa, _)| (n, ns, sa) == (&node, &namespace, &service_account))
+            .map(|(_, _, _, uid)| uid.to_string())
+            .collect()
     }
 
     /// The workload a proxy serves. The uid, when given and known, decides. Otherwise the
