@@ -137,31 +137,40 @@ fn timed<T>(inputs: Vec<T>, mut f: impl FnMut(T)) -> (f64, f64) {
     percentiles(samples)
 }
 
-fn load(n: usize) -> ProxyState {
+/// Loads the mesh; also returns the heap each phase added (workloads with their pending
+/// endpoints, then services, then policies).
+fn load(n: usize) -> (ProxyState, [i64; 3]) {
     let mut st = ProxyState::new();
     let mut log = Vec::new();
+    let mut phases = [0; 3];
+    let mut at = live_bytes();
     for i in 0..n {
         let (w, m) = workload(i, "v1");
         st.upsert_workload(w, &m, &mut log);
         log.clear();
     }
+    phases[0] = live_bytes() - at;
+    at = live_bytes();
     for s in 0..n / 10 {
         st.upsert_service(service(s), &mut log).expect("distinct VIPs");
         log.clear();
     }
+    phases[1] = live_bytes() - at;
+    at = live_bytes();
     for p in 0..n / 20 {
         // Five per namespace of 100 workloads.
         st.upsert_policy(policy(p, ns(p * 20), p), &mut log);
         log.clear();
     }
-    st
+    phases[2] = live_bytes() - at;
+    (st, phases)
 }
 
 fn size(n: usize, churn: usize) {
     let heap0 = live_bytes();
     let rss0 = rss_bytes();
     let t = Instant::now();
-    let st = load(n);
+    let (st, phases) = load(n);
     let load_s = t.elapsed().as_secs_f64();
     let heap = live_bytes() - heap0;
     let rss = rss_bytes().saturating_sub(rss0);
@@ -171,6 +180,12 @@ fn size(n: usize, churn: usize) {
         heap as f64 / 1048576.0,
         heap as f64 / n as f64,
         rss as f64 / 1048576.0
+    );
+    println!(
+        "           per workload: {} B workloads (with their endpoints), {} B services, {} B policies",
+        phases[0] / n as i64,
+        phases[1] / n as i64,
+        phases[2] / n as i64
     );
 
     const OPS: usize = 20_000;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::{
-    Endpoint, Key, Memberships, Name, NetworkMode, NodeIdentity, ProxyState, Service, ServiceEntry, StateChange,
+    Endpoint, Key, Memberships, Name, NetworkMode, ProxyState, Service, ServiceEntry, StateChange,
     StateError, Uids, Workload, WorkloadEntry,
 };
 use crate::rbac::{Authorization, PolicyScope, PolicySet};
@@ -324,19 +324,17 @@ impl ProxyState {
     }
 
     fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
-        let key = |w: &Workload| -> NodeIdentity {
-            (w.node.clone(), w.namespace.clone(), w.service_account.clone(), w.uid.clone())
-        };
+        let key = |w: &Workload| (w.node.clone(), w.uid.clone());
         if let (Some(o), Some(n)) = (old, new)
-            && key(o) == key(n)
+            && o.node == n.node
         {
             return;
         }
         if let Some(old) = old.filter(|w| !w.node.is_empty()) {
-            self.by_node_identity.remove(&key(old));
+            self.by_node.remove(&key(old));
         }
         if let Some(new) = new.filter(|w| !w.node.is_empty()) {
-            self.by_node_identity.insert(key(new));
+            self.by_node.insert(key(new));
         }
     }
 

@@ -121,11 +121,11 @@ pub struct ProxyState {
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
     workloads_by_name: OrdMap<Key, OrdMap<Key, Uids>>,
-    /// Workloads that name a node, as `(node, namespace, service account, uid)`: who a node's
-    /// certificates are for (prefetch), without a scan of the mesh. One flat set, read by
-    /// prefix: a triple usually has one or two pods, and a nested set per triple cost a whole
-    /// B-tree node each.
-    by_node_identity: OrdSet<NodeIdentity>,
+    /// Workloads that name a node, as `(node, uid)`: who a node's certificates are for
+    /// (prefetch), without a scan of the mesh. One flat set read by prefix (a nested set per
+    /// node or identity cost a whole B-tree node each); namespace and service account are
+    /// checked on the workload, among the node's pods only.
+    by_node: OrdSet<(Key, Key)>,
     services: OrdMap<Key, ServiceEntry>,
     services_by_vip: OrdMap<IpAddr, Arc<Service>>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
@@ -144,8 +144,6 @@ pub struct ProxyState {
     names: Arc<Mutex<Interner>>,
 }
 
-/// `(node, namespace, service account, uid)`.
-type NodeIdentity = (Key, Key, Key, Key);
 
 impl ProxyState {
     pub fn new() -> ProxyState {
@@ -271,13 +269,14 @@ impl ProxyState {
 
     /// Uids of the workloads on `node` running as `namespace`/`service_account`, in uid order.
     pub fn node_workloads(&self, node: &str, namespace: &str, service_account: &str) -> Vec<String> {
-        let (node, namespace, service_account) = (Name::from(node), Name::from(namespace), Name::from(service_account));
-        // The empty uid sorts first: the range starts at the triple's first entry.
-        let from: NodeIdentity = (node.clone(), namespace.clone(), service_account.clone(), Name::default());
-        self.by_node_identity
-            .range(from..)
-            .take_while(|(n, ns, sa, _)| (n, ns, sa) == (&node, &namespace, &service_account))
-            .map(|(_, _, _, uid)| uid.to_string())
+        let node = Name::from(node);
+        // The empty uid sorts first: the range starts at the node's first entry.
+        self.by_node
+            .range((node.clone(), Name::default())..)
+            .take_while(|(n, _)| *n == node)
+            .filter_map(|(_, uid)| self.workloads.get(uid))
+            .filter(|e| e.workload.namespace == namespace && e.workload.service_account == service_account)
+            .map(|e| e.workload.uid.to_string())
             .collect()
     }
 
