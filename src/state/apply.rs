@@ -88,7 +88,7 @@ impl ProxyState {
         };
         for (key, ports) in memberships {
             if !self.endpoint_is(key, &w, ports) {
-                let ep = Endpoint { workload_uid: uid.clone(), port: ports.clone(), status: w.status };
+                let ep = Endpoint { workload_uid: uid.clone(), port: lock(&self.names).ports(ports), status: w.status };
                 let key = services.iter().find(|s| s.as_str() == key.as_str()).expect("just built").clone();
                 self.set_derived_endpoint(key, &uid, Some(ep), log);
             }
@@ -243,7 +243,7 @@ impl ProxyState {
             Some(entry) => Some(&entry.service.endpoints),
             None => self.derived_endpoints.get(key),
         };
-        eps.and_then(|eps| eps.get(w.uid.as_str())).is_some_and(|ep| ep.port == *ports && ep.status == w.status)
+        eps.and_then(|eps| eps.get(w.uid.as_str())).is_some_and(|ep| *ep.port == *ports && ep.status == w.status)
     }
 
     /// Sets (or clears) the endpoint `uid` contributed to service `key`: in the service's

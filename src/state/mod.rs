@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
 use crate::util::net::canonical_ip;
-pub use name::{Interner, Name};
+pub use name::{Interner, Name, PortMap};
 pub use service::{Endpoint, Service};
 pub use store::{ChangeSet, StateChange, StateStore};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};

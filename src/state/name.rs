@@ -10,7 +10,7 @@
 //! keeps working.
 
 use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -175,35 +175,64 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-/// Hands out one shared copy per distinct text. Owned by the state (every snapshot and the
-/// writer's working copy share it); only writers call it.
+/// A port map (service port → target port) as endpoints share it: most endpoints of a
+/// service carry the same one.
+pub type PortMap = Arc<BTreeMap<u16, u16>>;
+
+/// Hands out one shared copy per distinct text (and per distinct endpoint port map). Owned by
+/// the state (every snapshot and the writer's working copy share it); only writers call it.
 ///
-/// Never a leak under churn: a text no stored value uses any more (only the interner holds
-/// it) is dropped by a sweep, run whenever the table has doubled since the last one, so the
+/// Never a leak under churn: a value no stored one uses any more (only the interner holds
+/// it) is dropped by a sweep, run whenever a table has doubled since its last one, so each
 /// table stays within twice what is live (plus a small floor) and the sweep's cost is
 /// amortised O(1) per intern.
 #[derive(Debug, Default)]
 pub struct Interner {
-    table: HashSet<Arc<str>>,
-    /// Table size at which the next sweep runs.
+    names: Table<str>,
+    ports: Table<BTreeMap<u16, u16>>,
+}
+
+#[derive(Debug)]
+struct Table<T: ?Sized> {
+    set: HashSet<Arc<T>>,
+    /// Size at which the next sweep runs.
     sweep_at: usize,
 }
 
-/// Below this many entries the table is never swept (a sweep would free almost nothing).
+impl<T: ?Sized> Default for Table<T> {
+    fn default() -> Self {
+        Table { set: HashSet::new(), sweep_at: SWEEP_FLOOR }
+    }
+}
+
+/// Below this many entries a table is never swept (a sweep would free almost nothing).
 const SWEEP_FLOOR: usize = 1024;
+
+impl<T: ?Sized + Hash + Eq> Table<T> {
+    /// The shared copy of `v`, made by `make` if it is the first.
+    fn get(&mut self, v: &T, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        if let Some(shared) = self.set.get(v) {
+            return shared.clone();
+        }
+        if self.set.len() >= self.sweep_at {
+            self.sweep();
+        }
+        let arc = make();
+        self.set.insert(arc.clone());
+        arc
+    }
+
+    fn sweep(&mut self) {
+        self.set.retain(|s| Arc::strong_count(s) > 1);
+        self.sweep_at = (self.set.len() * 2).max(SWEEP_FLOOR);
+    }
+}
 
 impl Interner {
     /// The shared copy of `name`'s text (`name` itself, if it is the first).
     pub fn intern(&mut self, name: &Name) -> Name {
         let Some(arc) = &name.0 else { return Name::default() };
-        if let Some(shared) = self.table.get(arc.as_ref()) {
-            return Name(Some(shared.clone()));
-        }
-        if self.table.len() >= self.sweep_at.max(SWEEP_FLOOR) {
-            self.sweep();
-        }
-        self.table.insert(arc.clone());
-        name.clone()
+        Name(Some(self.names.get(arc, || arc.clone())))
     }
 
     /// Replaces `name` with its shared copy, in place.
@@ -213,26 +242,30 @@ impl Interner {
         }
     }
 
-    /// Drops every text only the table still holds.
+    /// The shared copy of a port map.
+    pub fn ports(&mut self, ports: &BTreeMap<u16, u16>) -> PortMap {
+        self.ports.get(ports, || Arc::new(ports.clone()))
+    }
+
+    /// Drops every value only the tables still hold.
     pub fn sweep(&mut self) {
-        self.table.retain(|s| Arc::strong_count(s) > 1);
-        self.sweep_at = self.table.len() * 2;
+        self.names.sweep();
+        self.ports.sweep();
     }
 
     /// Distinct texts held (for tests and benches).
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.names.set.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.names.set.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     #[test]
     fn reads_like_a_str() {

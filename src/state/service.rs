@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::name::Name;
+use super::name::{Name, PortMap};
 use super::workload::{GatewayAddress, HealthStatus, NamespacedHostname, NetworkAddress};
 use crate::rbac::Cidr;
 
@@ -17,9 +17,10 @@ use crate::rbac::Cidr;
 pub struct Endpoint {
     /// The same shared copy as the workload's `uid` (no allocation per endpoint).
     pub workload_uid: Name,
-    /// Per-endpoint service port → target port; wins over the service's `ports`.
+    /// Per-endpoint service port → target port; wins over the service's `ports`. Shared
+    /// (through the state's interner) by the endpoints that have the same one.
     #[serde(default)]
-    pub port: BTreeMap<u16, u16>,
+    pub port: PortMap,
     #[serde(default)]
     pub status: HealthStatus,
 }
