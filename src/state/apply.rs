@@ -132,9 +132,9 @@ impl ProxyState {
     pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
         for vip in &s.vips {
             if let Some(existing) = self.services_by_vip.get(&vip.address)
-                && (existing.namespace != s.namespace || existing.hostname != s.hostname)
+                && self.services.get(existing).is_some_and(|e| (&e.service.namespace, &e.service.hostname) != (&s.namespace, &s.hostname))
             {
-                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.key() });
+                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.to_string() });
             }
         }
         let key = s.key();
@@ -155,13 +155,13 @@ impl ProxyState {
         }
         let s = Arc::new(s);
         let old = self.services.get_key_value(key.as_str()).map(|(k, e)| (k.clone(), e.service.clone()));
-        self.index_service(old.as_ref().map(|(_, s)| s.as_ref()), Some(&s));
         // The key workloads already share, when they named this service first.
-        let map_key = match (old, self.derived_endpoints.remove_with_key(key.as_str())) {
-            (Some((k, _)), _) => k,
+        let map_key = match (&old, self.derived_endpoints.remove_with_key(key.as_str())) {
+            (Some((k, _)), _) => k.clone(),
             (None, Some((k, _))) => k,
             (None, None) => key.as_str().into(),
         };
+        self.index_service(old.as_ref().map(|(_, s)| s.as_ref()), Some(&s), &map_key);
         self.services.insert(map_key, ServiceEntry { service: s.clone(), declared });
         log.push(StateChange::ServiceChanged { key });
         Ok(s)
@@ -173,7 +173,7 @@ impl ProxyState {
         let derived = self.contributed(key);
         let (map_key, old) = self.services.remove_with_key(key)?;
         let old = old.service;
-        self.index_service(Some(&old), None);
+        self.index_service(Some(&old), None, &map_key);
         if !derived.is_empty() {
             self.derived_endpoints.insert(map_key, derived);
         }
@@ -267,11 +267,9 @@ impl ProxyState {
             Some(ep) => s.endpoints.insert(uid.clone(), ep),
             None => s.endpoints.remove(uid),
         };
-        let s = Arc::new(s);
-        let old = entry.service.clone();
-        let declared = entry.declared.clone();
-        self.index_service(Some(&old), Some(&s));
-        self.services.insert(key.clone(), ServiceEntry { service: s, declared });
+        // The VIP and hostname indexes name the key: an endpoint change touches this map only.
+        let entry = ServiceEntry { service: Arc::new(s), declared: entry.declared.clone() };
+        self.services.insert(key.clone(), entry);
         log.push(StateChange::ServiceChanged { key: key.to_string() });
     }
 
@@ -338,8 +336,9 @@ impl ProxyState {
         }
     }
 
-    /// Moves `old`'s VIP and hostname entries to `new` (same key, or none).
-    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>) {
+    /// Moves `old`'s VIP and hostname entries to `new` (same `key`, or none). Both name the
+    /// key, so only a change of VIPs (or an add or removal) touches them.
+    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>, key: &Key) {
         if let Some(old) = old {
             for vip in &old.vips {
                 if new.is_none_or(|n| !n.vips.iter().any(|v| v.address == vip.address)) {
@@ -349,7 +348,7 @@ impl ProxyState {
             if new.is_none()
                 && let Some(list) = self.services_by_hostname.get(old.hostname.as_str())
             {
-                let rest: Vec<Arc<Service>> = list.iter().filter(|s| s.namespace != old.namespace).cloned().collect();
+                let rest: Vec<(Key, Key)> = list.iter().filter(|(_, k)| k != key).cloned().collect();
                 if rest.is_empty() {
                     self.services_by_hostname.remove(old.hostname.as_str());
                 } else {
@@ -359,15 +358,17 @@ impl ProxyState {
         }
         if let Some(new) = new {
             for vip in &new.vips {
-                self.services_by_vip.insert(vip.address, new.clone());
+                if self.services_by_vip.get(&vip.address) != Some(key) {
+                    self.services_by_vip.insert(vip.address, key.clone());
+                }
             }
-            let mut list: Vec<Arc<Service>> =
-                self.services_by_hostname.get(new.hostname.as_str()).map(|l| l.to_vec()).unwrap_or_default();
-            match list.binary_search_by(|s| s.namespace.cmp(&new.namespace)) {
-                Ok(i) => list[i] = new.clone(),
-                Err(i) => list.insert(i, new.clone()),
+            let list = self.services_by_hostname.get(new.hostname.as_str());
+            if list.is_none_or(|l| !l.iter().any(|(_, k)| k == key)) {
+                let mut list: Vec<(Key, Key)> = list.map(|l| l.to_vec()).unwrap_or_default();
+                let at = list.binary_search_by(|(ns, _)| ns.cmp(&new.namespace)).unwrap_or_else(|i| i);
+                list.insert(at, (new.namespace.clone(), key.clone()));
+                self.services_by_hostname.insert(new.hostname.clone(), list.into());
             }
-            self.services_by_hostname.insert(new.hostname.clone(), list.into());
         }
     }
 

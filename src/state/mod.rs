@@ -127,9 +127,10 @@ pub struct ProxyState {
     /// checked on the workload, among the node's pods only.
     by_node: OrdSet<(Key, Key)>,
     services: OrdMap<Key, ServiceEntry>,
-    services_by_vip: OrdMap<IpAddr, Arc<Service>>,
+    /// VIP → service key.
+    services_by_vip: OrdMap<IpAddr, Key>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
-    services_by_hostname: OrdMap<Key, Arc<[Arc<Service>]>>,
+    services_by_hostname: OrdMap<Key, Arc<[(Key, Key)]>>,
     /// Endpoints workloads contributed to services that are not known (yet), per service key
     /// (as upstream keeps them). Those of a known service live in its `endpoints` only: each
     /// endpoint is stored once.
@@ -311,22 +312,34 @@ impl ProxyState {
     }
 
     pub fn service_by_vip(&self, ip: IpAddr) -> Option<Arc<Service>> {
-        self.services_by_vip.get(&canonical_ip(ip)).cloned()
+        self.services_by_vip.get(&canonical_ip(ip)).and_then(|k| self.service_by_key(k))
     }
 
     /// The service with exactly this hostname. If several namespaces define it, the first by
     /// namespace order is returned; use [`ProxyState::services_by_hostname`] to choose.
     pub fn service_by_hostname(&self, hostname: &str) -> Option<Arc<Service>> {
-        self.services_by_hostname.get(hostname).and_then(|v| v.first().cloned())
+        self.hostname_keys(hostname).first().and_then(|(_, k)| self.service_by_key(k))
     }
 
-    pub fn services_by_hostname(&self, hostname: &str) -> &[Arc<Service>] {
+    /// Every service with this hostname, by namespace.
+    pub fn services_by_hostname(&self, hostname: &str) -> Vec<Arc<Service>> {
+        self.hostname_keys(hostname).iter().filter_map(|(_, k)| self.service_by_key(k)).collect()
+    }
+
+    /// `(namespace, key)` of the services with this hostname, by namespace.
+    fn hostname_keys(&self, hostname: &str) -> &[(Key, Key)] {
         self.services_by_hostname.get(hostname).map(|l| &l[..]).unwrap_or(&[])
+    }
+
+    /// The service with this `ns/hostname` key.
+    pub fn service_by_key(&self, key: &str) -> Option<Arc<Service>> {
+        self.services.get(key).map(|e| e.service.clone())
     }
 
     pub fn service_by_namespaced_host(&self, namespace: &str, hostname: &str) -> Option<Arc<Service>> {
         // Through the hostname index: no `ns/hostname` key to format.
-        self.services_by_hostname(hostname).iter().find(|s| s.namespace == namespace).cloned()
+        let (_, key) = self.hostname_keys(hostname).iter().find(|(ns, _)| *ns == namespace)?;
+        self.service_by_key(key)
     }
 
     /// All workloads, ordered by uid.
