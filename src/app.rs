@@ -211,6 +211,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 
     // Listeners.
     let traffic = TrafficMetrics::register(metrics.registry());
+    tasks.spawn(traffic.clone().follow_state(store.clone(), watcher.clone()));
     let dns_metrics = DnsMetrics::register(metrics.registry());
     // Shared mode: the pod table, read by the admin dump and the workload-manager metrics.
     let pod_states = workload_info.is_none().then(inpod::states::PodStates::default);

@@ -29,7 +29,11 @@ fn wl(uid: &str, addr: &str, proto: TunnelProtocol) -> Workload {
 }
 
 fn ep(uid: &str, ports: &[(u16, u16)]) -> Endpoint {
-    Endpoint { workload_uid: uid.into(), port: std::sync::Arc::new(ports.iter().copied().collect()), status: HealthStatus::Healthy }
+    Endpoint {
+        workload_uid: uid.into(),
+        port: std::sync::Arc::new(ports.iter().copied().collect()),
+        status: HealthStatus::Healthy,
+    }
 }
 
 fn svc(vip: &str, ports: &[(u16, u16)], eps: Vec<Endpoint>) -> Service {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::{
-    Endpoint, Key, Memberships, Name, NetworkMode, ProxyState, Service, ServiceEntry, StateChange,
-    StateError, Uids, Workload, WorkloadEntry,
+    Endpoint, Key, Memberships, Name, NetworkMode, ProxyState, Service, ServiceEntry, StateChange, StateError, Uids,
+    Workload, WorkloadEntry,
 };
 use crate::rbac::{Authorization, PolicyScope, PolicySet};
 use crate::util::sync::lock;
@@ -132,7 +132,10 @@ impl ProxyState {
     pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
         for vip in &s.vips {
             if let Some(existing) = self.services_by_vip.get(&vip.address)
-                && self.services.get(existing).is_some_and(|e| (&e.service.namespace, &e.service.hostname) != (&s.namespace, &s.hostname))
+                && self
+                    .services
+                    .get(existing)
+                    .is_some_and(|e| (&e.service.namespace, &e.service.hostname) != (&s.namespace, &s.hostname))
             {
                 return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.to_string() });
             }

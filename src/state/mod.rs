@@ -145,7 +145,6 @@ pub struct ProxyState {
     names: Arc<Mutex<Interner>>,
 }
 
-
 impl ProxyState {
     pub fn new() -> ProxyState {
         ProxyState::default()
@@ -194,7 +193,8 @@ impl ProxyState {
     /// The namespace bucket (unless the namespace is empty, which would alias the GLOBAL
     /// bucket) and the GLOBAL bucket.
     fn scoped_sets(&self, workload: &Workload) -> [Option<&PolicySet>; 2] {
-        let namespaced = if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_ref()) };
+        let namespaced =
+            if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_ref()) };
         [namespaced.map(Arc::as_ref), self.policy_sets.get("").map(Arc::as_ref)]
     }
 

@@ -85,9 +85,10 @@ fn split_pair<'a>(s: &'a str, field: &str) -> Result<(&'a str, &'a str), Convert
 
 fn gateway(g: pw::GatewayAddress, field: &str) -> Result<GatewayAddress, ConvertError> {
     let destination = match g.destination {
-        Some(pw::gateway_address::Destination::Hostname(h)) => {
-            GatewayDestination::Hostname(NamespacedHostname { namespace: h.namespace.into(), hostname: h.hostname.into() })
-        }
+        Some(pw::gateway_address::Destination::Hostname(h)) => GatewayDestination::Hostname(NamespacedHostname {
+            namespace: h.namespace.into(),
+            hostname: h.hostname.into(),
+        }),
         Some(pw::gateway_address::Destination::Address(a)) => GatewayDestination::Address(NetworkAddress {
             network: a.network.into(),
             address: ip(&a.address, &format!("{field}.address"))?,
