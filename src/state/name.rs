@@ -323,7 +323,8 @@ mod tests {
         assert_eq!(e, Name::default());
         assert_eq!(e, "");
         assert!(e.is_empty());
-        assert!(Name::default() < Name::from("a"));
+        let a = Name::from("a");
+        assert!(Name::default() < a, "empty sorts first, as \"\" does");
     }
 
     #[test]
