@@ -7,8 +7,8 @@
 //! allocator over jemalloc, as the binary uses) and RSS once loaded, bytes per workload,
 //! p50/p99 of one delta through `StateStore::update` (a workload add, update and remove, and
 //! a policy change: clone of the snapshot, the change, and the publish; inputs are built
-//! before the clock starts), and memory after a
-//! churn of updates (default 1 million). Then RBAC decision time through
+//! before the clock starts), and memory after a churn of updates (default 1 million, each
+//! with a revision label never seen before, the interner's worst case). Then RBAC decision time through
 //! `ProxyState::evaluate` with 10 / 1,000 / 10,000 policies in the destination's namespace.
 //!
 //! Run: `cargo bench --bench scale -- --sizes 10000,50000 [--churn 1000000] [--no-rbac]`.
@@ -213,18 +213,32 @@ fn size(n: usize, churn: usize) {
         "           delta p50/p99 us: workload add {a50:.1}/{a99:.1}, update {u50:.1}/{u99:.1}, remove {r50:.1}/{r99:.1}; policy change {p50:.1}/{p99:.1}"
     );
 
+    // Churn: every update a revision never seen before (the interner's worst case: each one
+    // a new string, dead after the next update of that workload). Every workload is set to
+    // "v1" before and after, so the two heap figures hold the same live values.
+    let restore = || {
+        for i in 0..n {
+            let (w, m) = workload(i, "v1");
+            store.update(|st, log| {
+                st.upsert_workload(w, &m, log);
+            });
+        }
+    };
+    restore();
     let before_heap = live_bytes();
     let before_rss = rss_bytes();
     let t = Instant::now();
     for i in 0..churn {
-        let (w, m) = workload((i * 104_729) % n, if i.is_multiple_of(2) { "v3" } else { "v4" });
+        let (w, m) = workload((i * 104_729) % n, &format!("rev-{i}"));
         store.update(|st, log| {
             st.upsert_workload(w, &m, log);
         });
     }
     let churn_s = t.elapsed().as_secs_f64();
+    let interned = store.snapshot().interned_names();
+    restore();
     println!(
-        "           after {churn} churn updates ({:.1} us each): heap {:+.1} MiB, RSS {:+.1} MiB",
+        "           after {churn} churn updates ({:.1} us each, {interned} names interned at the end): heap {:+.1} MiB, RSS {:+.1} MiB",
         churn_s * 1e6 / churn.max(1) as f64,
         (live_bytes() - before_heap) as f64 / 1048576.0,
         (rss_bytes() as f64 - before_rss as f64) / 1048576.0

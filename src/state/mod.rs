@@ -370,6 +370,11 @@ impl ProxyState {
         out
     }
 
+    /// Distinct names the shared interner holds (bounded by what is live; for benches).
+    pub fn interned_names(&self) -> usize {
+        crate::util::sync::lock(&self.names).len()
+    }
+
     pub fn workload_count(&self) -> usize {
         self.workloads.len()
     }
