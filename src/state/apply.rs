@@ -71,6 +71,13 @@ impl ProxyState {
             None => w.uid.clone(),
         };
         w.uid = uid.clone();
+        // The name the indexes already hold, when it did not change (else an updated
+        // workload would carry a second copy of it).
+        if let Some((_, old)) = &old
+            && old.workload.name == w.name
+        {
+            w.name = old.workload.name.clone();
+        }
         let w = Arc::new(w);
         let old_w = old.as_ref().map(|(_, e)| e.workload.clone());
         self.index_ips(old_w.as_deref(), Some(&w));

@@ -16,9 +16,16 @@
 //!
 //! Two rules keep a delta cheap and the mesh small. Only B-tree maps (`OrdMap`): imbl's hash
 //! map allocates fixed 32-slot nodes, most of them nearly empty at this size, which cost
-//! several times the entries themselves. And every key and value is cheap to clone (`Arc<str>`
+//! several times the entries themselves. And every key and value is cheap to clone ([`Name`]
 //! keys, `Arc<[_]>` lists): a write copies the nodes on its path, and a node copy clones every
 //! entry in it, so one `String` key there would mean dozens of allocations per delta.
+//!
+//! Memory per workload is what a mesh-wide proxy pays 100k times over, so: names are thin
+//! shared handles from one [`Interner`] (a namespace, node or revision is stored once, however
+//! many workloads carry it); secondary indexes (by IP, by name, by node, services by VIP and
+//! hostname) hold uids and keys, not the values, so a value's update touches its own map only;
+//! each endpoint is stored once (in its service, or aside while the service is unknown), and
+//! endpoints share their port maps.
 
 pub mod apply;
 pub mod name;

@@ -448,3 +448,15 @@ fn the_types_held_per_workload_stay_small() {
     assert!(std::mem::size_of::<Workload>() <= 256, "{}", std::mem::size_of::<Workload>());
     assert!(std::mem::size_of::<Endpoint>() <= 24, "{}", std::mem::size_of::<Endpoint>());
 }
+
+#[test]
+fn an_update_shares_the_uid_and_name_the_indexes_hold() {
+    let mut st = ProxyState::new();
+    let mut log = Vec::new();
+    let a = st.upsert_workload(pod("u1", "ns", "a", &["10.0.0.1"]), &Memberships::new(), &mut log);
+    let mut again = pod("u1", "ns", "a", &["10.0.0.1"]);
+    again.canonical_revision = "v2".into();
+    let b = st.upsert_workload(again, &Memberships::new(), &mut log);
+    assert!(!Arc::ptr_eq(&a, &b));
+    assert!(a.uid.ptr_eq(&b.uid) && a.name.ptr_eq(&b.name));
+}
