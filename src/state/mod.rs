@@ -377,9 +377,15 @@ impl ProxyState {
         out
     }
 
-    /// Distinct names the shared interner holds (bounded by what is live; for benches).
+    /// Distinct names the shared interner holds (within twice what is live, plus a floor).
     pub fn interned_names(&self) -> usize {
         crate::util::sync::lock(&self.names).len()
+    }
+
+    /// Drops interned names nothing uses any more now, rather than at the interner's next
+    /// sweep (which runs when its table has doubled).
+    pub fn sweep_names(&self) {
+        crate::util::sync::lock(&self.names).sweep();
     }
 
     pub fn workload_count(&self) -> usize {
