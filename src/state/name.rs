@@ -257,6 +257,10 @@ impl<T: Shared + Borrow<Q>, Q: ?Sized + Hash + Eq> Table<T, Q> {
     fn sweep(&mut self) {
         self.set.retain(|s| s.users() > 1);
         self.sweep_at = (self.set.len() * 2).max(SWEEP_FLOOR);
+        // A table that held a burst of short-lived values gives the slots back too.
+        if self.set.capacity() > 4 * self.sweep_at {
+            self.set.shrink_to(self.sweep_at);
+        }
     }
 }
 
