@@ -7,11 +7,11 @@
 //! allocator over jemalloc, as the binary uses) and RSS once loaded, bytes per workload,
 //! p50/p99 of one delta through `StateStore::update` (a workload add, update and remove, and
 //! a policy change: clone of the snapshot, the change, and the publish; inputs are built
-//! before the clock starts), and memory after a
-//! churn of updates (default 1 million). Then RBAC decision time through
+//! before the clock starts), and memory after a churn of updates (default 1 million, each
+//! with a revision label never seen before, the interner's worst case). Then RBAC decision time through
 //! `ProxyState::evaluate` with 10 / 1,000 / 10,000 policies in the destination's namespace.
 //!
-//! Run: `cargo bench --bench scale -- --sizes 10000,50000 [--churn 1000000]`.
+//! Run: `cargo bench --bench scale -- --sizes 10000,50000 [--churn 1000000] [--no-rbac]`.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use ztunnel::identity::Identity;
 use ztunnel::rbac::{Authorization, Connection, PolicyAction, PolicyScope, RbacMatch, StringMatch};
-use ztunnel::state::{Memberships, NetworkAddress, ProxyState, Service, StateStore, TunnelProtocol, Workload};
+use ztunnel::state::{
+    Memberships, NamespacedHostname, NetworkAddress, ProxyState, Service, StateStore, TunnelProtocol, Workload,
+};
 
 /// Live heap bytes, so memory figures are the state's own and not the allocator's retention.
 struct Counting;
@@ -74,12 +76,14 @@ fn workload(i: usize, revision: &str) -> (Workload, Memberships) {
     let name = format!("app-{}-7d9f8c6b5-{:05}", i % PER_NAMESPACE / 10, i);
     let mut w = Workload::new(format!("Kubernetes//Pod/{namespace}/{name}"), namespace.clone(), name, vec![ip(i)]);
     w.protocol = TunnelProtocol::Hbone;
-    w.service_account = format!("app-{}", i % PER_NAMESPACE / 10);
-    w.node = format!("node-{}", i % 500);
-    w.canonical_name = format!("app-{}", i % PER_NAMESPACE / 10);
-    w.canonical_revision = revision.to_string();
-    w.workload_name = format!("app-{}", i % PER_NAMESPACE / 10);
+    w.service_account = format!("app-{}", i % PER_NAMESPACE / 10).into();
+    w.node = format!("node-{}", i % 500).into();
+    w.canonical_name = format!("app-{}", i % PER_NAMESPACE / 10).into();
+    w.canonical_revision = revision.into();
+    w.workload_name = format!("app-{}", i % PER_NAMESPACE / 10).into();
     w.workload_type = "deployment".into();
+    // As the xDS conversion fills them: the membership both as a name and with its ports.
+    w.services.push(NamespacedHostname { namespace: namespace.as_str().into(), hostname: service_host(i / 10).into() });
     let mut m = Memberships::new();
     m.entry(format!("{namespace}/{}", service_host(i / 10))).or_default().insert(80, 8080);
     (w, m)
@@ -92,7 +96,7 @@ fn service_host(s: usize) -> String {
 fn service(s: usize) -> Service {
     let mut svc = Service::new(ns(s * 10), format!("app-{}", s % (PER_NAMESPACE / 10)), service_host(s));
     svc.vips.push(NetworkAddress {
-        network: String::new(),
+        network: Default::default(),
         address: IpAddr::V4(Ipv4Addr::from(0x0b00_0000u32 + s as u32)),
     });
     svc.ports.insert(80, 8080);
@@ -133,31 +137,40 @@ fn timed<T>(inputs: Vec<T>, mut f: impl FnMut(T)) -> (f64, f64) {
     percentiles(samples)
 }
 
-fn load(n: usize) -> ProxyState {
+/// Loads the mesh; also returns the heap each phase added (workloads with their pending
+/// endpoints, then services, then policies).
+fn load(n: usize) -> (ProxyState, [i64; 3]) {
     let mut st = ProxyState::new();
     let mut log = Vec::new();
+    let mut phases = [0; 3];
+    let mut at = live_bytes();
     for i in 0..n {
         let (w, m) = workload(i, "v1");
         st.upsert_workload(w, &m, &mut log);
         log.clear();
     }
+    phases[0] = live_bytes() - at;
+    at = live_bytes();
     for s in 0..n / 10 {
         st.upsert_service(service(s), &mut log).expect("distinct VIPs");
         log.clear();
     }
+    phases[1] = live_bytes() - at;
+    at = live_bytes();
     for p in 0..n / 20 {
         // Five per namespace of 100 workloads.
         st.upsert_policy(policy(p, ns(p * 20), p), &mut log);
         log.clear();
     }
-    st
+    phases[2] = live_bytes() - at;
+    (st, phases)
 }
 
 fn size(n: usize, churn: usize) {
     let heap0 = live_bytes();
     let rss0 = rss_bytes();
     let t = Instant::now();
-    let st = load(n);
+    let (st, phases) = load(n);
     let load_s = t.elapsed().as_secs_f64();
     let heap = live_bytes() - heap0;
     let rss = rss_bytes().saturating_sub(rss0);
@@ -167,6 +180,12 @@ fn size(n: usize, churn: usize) {
         heap as f64 / 1048576.0,
         heap as f64 / n as f64,
         rss as f64 / 1048576.0
+    );
+    println!(
+        "           per workload: {} B workloads (with their endpoints), {} B services, {} B policies",
+        phases[0] / n as i64,
+        phases[1] / n as i64,
+        phases[2] / n as i64
     );
 
     const OPS: usize = 20_000;
@@ -194,19 +213,38 @@ fn size(n: usize, churn: usize) {
         "           delta p50/p99 us: workload add {a50:.1}/{a99:.1}, update {u50:.1}/{u99:.1}, remove {r50:.1}/{r99:.1}; policy change {p50:.1}/{p99:.1}"
     );
 
+    // Churn: every update a revision never seen before (the interner's worst case: each one
+    // a new string, dead after the next update of that workload). Every workload is set to
+    // "v1" before and after, so the two heap figures hold the same live values.
+    let restore = || {
+        for i in 0..n {
+            let (w, m) = workload(i, "v1");
+            store.update(|st, log| {
+                st.upsert_workload(w, &m, log);
+            });
+        }
+    };
+    restore();
     let before_heap = live_bytes();
     let before_rss = rss_bytes();
     let t = Instant::now();
     for i in 0..churn {
-        let (w, m) = workload((i * 104_729) % n, if i.is_multiple_of(2) { "v3" } else { "v4" });
+        let (w, m) = workload((i * 104_729) % n, &format!("rev-{i}"));
         store.update(|st, log| {
             st.upsert_workload(w, &m, log);
         });
     }
     let churn_s = t.elapsed().as_secs_f64();
+    let interned = store.snapshot().interned_names();
+    restore();
+    let after_heap = live_bytes();
+    // The revisions the reset made dead stay in the interner until its next sweep (when its
+    // table has doubled); a sweep now shows what is left beyond them.
+    store.snapshot().sweep_names();
     println!(
-        "           after {churn} churn updates ({:.1} us each): heap {:+.1} MiB, RSS {:+.1} MiB",
+        "           after {churn} churn updates ({:.1} us each, {interned} names interned at the end): heap {:+.1} MiB ({:+.1} MiB after a sweep), RSS {:+.1} MiB",
         churn_s * 1e6 / churn.max(1) as f64,
+        (after_heap - before_heap) as f64 / 1048576.0,
         (live_bytes() - before_heap) as f64 / 1048576.0,
         (rss_bytes() as f64 - before_rss as f64) / 1048576.0
     );
@@ -285,7 +323,9 @@ fn main() {
     for n in sizes {
         size(n, churn);
     }
-    for n in [10, 1_000, 10_000] {
-        rbac(n);
+    if !args.iter().any(|a| a == "--no-rbac") {
+        for n in [10, 1_000, 10_000] {
+            rbac(n);
+        }
     }
 }

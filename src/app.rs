@@ -212,6 +212,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 
     // Listeners.
     let traffic = TrafficMetrics::register(metrics.registry());
+    tasks.spawn(traffic.clone().follow_state(store.clone(), watcher.clone()));
     let dns_metrics = DnsMetrics::register(metrics.registry());
     // ztunnel's own resolvers: where the DNS proxy forwards, and what resolves hostname-only
     // endpoints (one cache for the whole process).

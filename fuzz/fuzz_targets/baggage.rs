@@ -17,10 +17,10 @@ fuzz_target!(|data: &[u8]| {
     // What we would send for a workload with these values parses back to them (minus the
     // values `encode` refuses to write).
     let mut w = Workload::new("uid", b.namespace.clone().unwrap_or_default(), "pod", vec![]);
-    w.cluster_id = b.cluster.clone().unwrap_or_default();
-    w.workload_name = b.workload_name.clone().unwrap_or_default();
-    w.canonical_name = b.service_name.clone().unwrap_or_default();
-    w.canonical_revision = b.service_version.clone().unwrap_or_default();
+    w.cluster_id = b.cluster.clone().unwrap_or_default().into();
+    w.workload_name = b.workload_name.clone().unwrap_or_default().into();
+    w.canonical_name = b.service_name.clone().unwrap_or_default().into();
+    w.canonical_revision = b.service_version.clone().unwrap_or_default().into();
     let back = baggage::parse(&baggage::encode(&w));
     let keep = |v: &Option<String>| v.clone().filter(|v| !v.contains('='));
     assert_eq!(back.cluster, keep(&b.cluster));

@@ -61,7 +61,7 @@ pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -
     let qname = qname.trim_end_matches('.').to_ascii_lowercase();
     for c in candidates(&qname, namespace, domain) {
         let services = state.services_by_hostname(&c);
-        let ips = service_ips(services);
+        let ips = service_ips(&services);
         if !ips.is_empty() {
             return Some(Resolved { alias: c != qname, hostname: c, ips });
         }

@@ -113,7 +113,7 @@ impl DnsServer {
     fn labels(&self, qtype: RecordType, proto: Transport) -> DnsLabels {
         let wl = self.state.snapshot().workload_by_name(&self.cfg.namespace, &self.cfg.workload);
         let (svc, rev) = match wl {
-            Some(w) => (w.canonical_name.clone(), w.canonical_revision.clone()),
+            Some(w) => (w.canonical_name.to_string(), w.canonical_revision.to_string()),
             None => (String::new(), String::new()),
         };
         let or_unknown = |s: String| if s.is_empty() { "unknown".to_string() } else { s };

@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::identity::Identity;
-use crate::state::{Service, Workload};
+use crate::state::{Name, ProxyState, Service, StateChange, StateStore, Workload};
 use crate::util::sync::lock;
 
 /// The value Istio uses for a label it cannot fill.
@@ -234,8 +234,12 @@ fn plausible(v: &Option<String>) -> Option<String> {
         .cloned()
 }
 
-/// Bound on the peer-label cache; past it the cache is simply cleared (it refills on demand).
-const PEER_CACHE_MAX: usize = 4096;
+/// Hard bound on the peer-label cache. Entries leave when their workload changes or goes
+/// ([`TrafficMetrics::follow_state`]), so the cache holds at most the live workloads this node
+/// talks to; past this bound (a mesh larger than it, all of it talking to this node) one entry
+/// is evicted per insert, never the whole cache (clearing it made every connection of a large
+/// mesh rebuild its labels: a thrash).
+const PEER_CACHE_MAX: usize = 65_536;
 
 /// The connection metric families. Shared by every listener.
 pub struct TrafficMetrics {
@@ -249,9 +253,10 @@ pub struct TrafficMetrics {
     /// Hostnames come from istiod's configuration, so the series stay bounded.
     on_demand_dns: Family<OnDemandDnsLabels, Counter>,
     on_demand_dns_cache_misses: Family<OnDemandDnsLabels, Counter>,
-    /// workload uid → (the workload the labels were built from, its labels). A state update
-    /// replaces workload `Arc`s, so a pointer mismatch means "rebuild".
-    peer_cache: Mutex<HashMap<String, CachedPeer>>,
+    /// workload uid (the workload's own shared copy) → (the workload the labels were built
+    /// from, its labels). A changed workload is a new `Arc`, so a pointer mismatch means
+    /// "rebuild"; change events remove entries sooner (see [`Self::follow_state`]).
+    peer_cache: Mutex<HashMap<Name, CachedPeer>>,
     /// principal → the distinct claimed label sets accepted for it (see [`Self::claimed_peer`]).
     claims: Mutex<HashMap<String, Vec<Arc<PeerLabels>>>>,
     unknown_peer: Arc<PeerLabels>,
@@ -328,17 +333,73 @@ impl TrafficMetrics {
     /// Labels for a workload, from the cache when the workload has not changed.
     pub fn peer(&self, w: &Arc<Workload>) -> Arc<PeerLabels> {
         let mut cache = lock(&self.peer_cache);
-        if let Some((cached, labels)) = cache.get(&w.uid)
+        if let Some((cached, labels)) = cache.get(w.uid.as_str())
             && Arc::ptr_eq(cached, w)
         {
             return labels.clone();
         }
         let labels = Arc::new(PeerLabels::from_workload(w));
-        if cache.len() >= PEER_CACHE_MAX {
-            cache.clear();
+        if cache.len() >= PEER_CACHE_MAX
+            && !cache.contains_key(w.uid.as_str())
+            && let Some(victim) = cache.keys().next().cloned()
+        {
+            cache.remove(&victim);
         }
         cache.insert(w.uid.clone(), (w.clone(), labels.clone()));
         labels
+    }
+
+    /// Drops the cached labels of workload `uid` (it changed or left the mesh).
+    pub fn forget_peer(&self, uid: &str) {
+        lock(&self.peer_cache).remove(uid);
+    }
+
+    /// Keeps only the cached labels of workloads `state` still holds unchanged.
+    pub fn retain_live_peers(&self, state: &ProxyState) {
+        lock(&self.peer_cache)
+            .retain(|uid, (w, _)| state.workload_by_uid(uid).is_some_and(|live| Arc::ptr_eq(&live, w)));
+    }
+
+    pub fn peer_cache_len(&self) -> usize {
+        lock(&self.peer_cache).len()
+    }
+
+    /// Evicts cached peer labels as the state changes, until the store is dropped: a changed
+    /// or removed workload's entry goes at once (it could never be hit again, and it kept the
+    /// old workload alive); after a full replacement, or when this fell behind the change
+    /// stream, entries are checked against the current snapshot. Ends on drain.
+    /// Subscribes at once (not when first polled), so no change published after this call is
+    /// missed.
+    pub fn follow_state(
+        self: Arc<Self>,
+        store: StateStore,
+        drain: crate::drain::DrainWatcher,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut changes = store.subscribe_changes();
+        async move {
+            loop {
+                let next = tokio::select! {
+                    next = changes.recv() => next,
+                    _ = drain.signaled() => return,
+                };
+                match next {
+                    Ok(set) => {
+                        for change in &set.changes {
+                            match change {
+                                StateChange::WorkloadChanged { uid, .. } | StateChange::WorkloadRemoved { uid } => {
+                                    self.forget_peer(uid.as_str())
+                                }
+                                StateChange::Replaced => self.retain_live_peers(&store.snapshot()),
+                                _ => {}
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => self.retain_live_peers(&store.snapshot()),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
     }
 
     /// Labels for a peer known only by its verified identity, from what its `baggage`
@@ -459,7 +520,7 @@ mod tests {
         let mut w = Workload::new(format!("uid-{name}"), "default", name, vec![]);
         w.trust_domain = "cluster.local".into();
         w.service_account = name.into();
-        w.canonical_name = format!("{name}-app");
+        w.canonical_name = format!("{name}-app").into();
         w.canonical_revision = "v1".into();
         w.cluster_id = "Kubernetes".into();
         Arc::new(w)
@@ -507,6 +568,72 @@ mod tests {
         changed.canonical_revision = "v2".into();
         let changed = Arc::new(changed);
         assert_eq!(m.peer(&changed).version, "v2");
+    }
+
+    /// Lets the spawned follower run until `done` holds (current-thread runtime: it runs
+    /// only when this task yields).
+    async fn until(done: impl Fn() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("condition not reached");
+    }
+
+    /// Lets the follower handle what is queued (events about entries not cached yet).
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn peer_cache_forgets_changed_and_removed_workloads() {
+        let m = TrafficMetrics::register(&mut Registry::default());
+        let store = StateStore::default();
+        let (_trigger, drain) = crate::drain::new();
+        let follower = tokio::spawn(m.clone().follow_state(store.clone(), drain));
+        let add = |name: &str| {
+            let w = Workload::clone(&workload(name));
+            store.update(|st, log| st.upsert_workload(w, &Default::default(), log))
+        };
+        let a = add("a");
+        let b = add("b");
+        settle().await;
+        m.peer(&a);
+        m.peer(&b);
+        assert_eq!(m.peer_cache_len(), 2);
+        // b's labels change: its entry goes (it could never be hit again).
+        let mut b2 = Workload::clone(&b);
+        b2.canonical_revision = "v2".into();
+        store.update(|st, log| st.upsert_workload(b2, &Default::default(), log));
+        until(|| m.peer_cache_len() == 1).await;
+        store.update(|st, log| st.remove_workload("uid-a", log));
+        until(|| m.peer_cache_len() == 0).await;
+        // A full replacement keeps only entries the new state still holds unchanged: here
+        // the same snapshot again, so c's stays and the removed a's (cached late) goes.
+        let c = add("c");
+        settle().await;
+        let labels = m.peer(&c);
+        m.peer(&a);
+        assert_eq!(m.peer_cache_len(), 2);
+        store.replace(ProxyState::clone(&store.snapshot()));
+        until(|| m.peer_cache_len() == 1).await;
+        assert!(Arc::ptr_eq(&m.peer(&c), &labels), "c's entry survived");
+        follower.abort();
+    }
+
+    #[test]
+    fn peer_cache_is_bounded_without_being_cleared() {
+        let m = TrafficMetrics::register(&mut Registry::default());
+        let first = workload("w0");
+        m.peer(&first);
+        for i in 1..PEER_CACHE_MAX + 100 {
+            m.peer(&workload(&format!("w{i}")));
+        }
+        assert_eq!(m.peer_cache_len(), PEER_CACHE_MAX, "one evicted per insert past the bound");
     }
 
     #[test]

@@ -189,9 +189,9 @@ impl RecheckScope {
             RecheckScope::Nothing => false,
             RecheckScope::All => true,
             RecheckScope::Some { uids, namespaces, policies } => {
-                uids.contains(&accepted.uid)
+                uids.contains(accepted.uid.as_str())
                     || [Some(accepted), current].into_iter().flatten().any(|w| {
-                        namespaces.contains(&w.namespace)
+                        namespaces.contains(w.namespace.as_str())
                             || w.authorization_policies.iter().any(|k| policies.contains(k))
                     })
             }

@@ -286,8 +286,8 @@ async fn validate(
             workload.name
         )));
     }
-    log.dst_workload = Some(workload.name.clone());
-    log.dst_namespace = Some(workload.namespace.clone());
+    log.dst_workload = Some(workload.name.to_string());
+    log.dst_namespace = Some(workload.namespace.to_string());
     log.dst_identity = Some(workload.identity().to_string());
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => (

@@ -44,12 +44,12 @@ async fn proxy(
     if !workload.workload_ips.contains(&dst.ip()) {
         return Err(Error::NotLocalAddress {
             ip: dst.ip(),
-            namespace: workload.namespace.clone(),
-            name: workload.name.clone(),
+            namespace: workload.namespace.to_string(),
+            name: workload.name.to_string(),
         });
     }
-    log.dst_workload = Some(workload.name.clone());
-    log.dst_namespace = Some(workload.namespace.clone());
+    log.dst_workload = Some(workload.name.to_string());
+    log.dst_namespace = Some(workload.namespace.to_string());
     log.dst_identity = Some(workload.identity().to_string());
     log.destination_workload(&workload);
     if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {

@@ -83,8 +83,8 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     }
     let source = inputs.local_workload().await?;
     let src_identity = source.identity();
-    log.src_workload = Some(source.name.clone());
-    log.src_namespace = Some(source.namespace.clone());
+    log.src_workload = Some(source.name.to_string());
+    log.src_namespace = Some(source.namespace.to_string());
     log.src_identity = Some(src_identity.to_string());
     log.source_workload(&source);
 
@@ -143,8 +143,8 @@ async fn open(
                 tracing::debug!(%target, waypoint = %workload, %hbone_addr, "sending through the destination's waypoint");
             }
             log.dst_hbone_addr = Some(hbone_addr);
-            log.dst_workload = Some(workload.name.clone());
-            log.dst_namespace = Some(workload.namespace.clone());
+            log.dst_workload = Some(workload.name.to_string());
+            log.dst_namespace = Some(workload.namespace.to_string());
             log.dst_identity = Some(workload.identity().to_string());
             let key = PoolKey { src: source.identity().into_owned(), dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
@@ -159,8 +159,8 @@ async fn open(
             Ok(UpstreamConn::Hbone(stream))
         }
         Upstream::Tcp { addr, workload, .. } => {
-            log.dst_workload = Some(workload.name.clone());
-            log.dst_namespace = Some(workload.namespace.clone());
+            log.dst_workload = Some(workload.name.to_string());
+            log.dst_namespace = Some(workload.namespace.to_string());
             dial(inputs, addr).await
         }
         Upstream::Passthrough { addr } => dial(inputs, addr).await,

@@ -58,7 +58,7 @@ pub fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
 fn guess_service(state: &ProxyState, w: &Workload, target_port: u16) -> Option<Arc<Service>> {
     w.services.iter().find_map(|nh| {
         let svc = state.service_by_namespaced_host(&nh.namespace, &nh.hostname)?;
-        let endpoint_ports = svc.endpoints.get(&w.uid).map(|e| &e.port);
+        let endpoint_ports = svc.endpoints.get(&w.uid).map(|e| &*e.port);
         let maps = |ports: &std::collections::BTreeMap<u16, u16>| {
             ports.iter().any(|(s, t)| if *t == 0 { *s == target_port } else { *t == target_port })
         };

@@ -168,13 +168,13 @@ impl<'a, 'c> Evaluator<'a, 'c> {
     /// policy of the set in order: within each lane candidates come in set order, the first
     /// matching DENY/ALLOW is the first in that order, and dry-run reports keep set order.
     pub fn visit_set(&mut self, set: &'a PolicySet) {
-        let ns = self.subject.namespace;
+        let (ns, port) = (self.subject.namespace, self.subject.dst_port);
         self.any_allow |= set.has_enforced_allow();
-        for p in set.candidates(Lane::DryRun, ns) {
+        for p in set.candidates(Lane::DryRun, ns, port) {
             self.dry_run_candidate(p);
         }
         if self.denied_by.is_none() {
-            for p in set.candidates(Lane::Deny, ns) {
+            for p in set.candidates(Lane::Deny, ns, port) {
                 self.deny_candidate(p);
                 if self.denied_by.is_some() {
                     break;
@@ -182,7 +182,7 @@ impl<'a, 'c> Evaluator<'a, 'c> {
             }
         }
         if self.denied_by.is_none() && self.allowed_by.is_none() {
-            for p in set.candidates(Lane::Allow, ns) {
+            for p in set.candidates(Lane::Allow, ns, port) {
                 self.allow_candidate(p);
                 if self.allowed_by.is_some() {
                     break;

@@ -10,8 +10,9 @@
 //! one namespace usually has them because many callers each get their own. A policy whose
 //! namespace requirement cannot be derived exactly goes to the lane's `rest` list and is always
 //! visited, so the index only ever skips policies that cannot match (it is a necessary
-//! condition, never a guess). Ports were considered too, but policies in one namespace mostly
-//! share their ports, so they would not narrow the set.
+//! condition, never a guess). Policies that pin no namespace are indexed, the same way, by the
+//! destination ports they require (port-only policies: "allow anyone on 8080"); only those
+//! that pin neither are visited for every connection.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -30,7 +31,10 @@ pub enum Lane {
 struct LaneIndex {
     /// Source namespace → positions (ascending) of the policies that can only match it.
     by_namespace: HashMap<Box<str>, Vec<u32>>,
-    /// Positions (ascending) of policies with no derivable namespace requirement.
+    /// Destination port → positions (ascending) of the policies with no derivable namespace
+    /// requirement that can only match these ports.
+    by_port: HashMap<u16, Vec<u32>>,
+    /// Positions (ascending) of policies with neither requirement derivable.
     rest: Vec<u32>,
 }
 
@@ -58,14 +62,19 @@ impl PolicySet {
                 }
             };
             let i = u32::try_from(i).expect("fewer than 2^32 policies in one scope");
-            match required_namespaces(p) {
-                None => lane.rest.push(i),
-                Some(namespaces) => {
-                    // An empty set: the policy can never match (e.g. no rules); nothing to visit.
+            // An empty set: the policy can never match (e.g. no rules); nothing to visit.
+            match (required_namespaces(p), required_ports(p)) {
+                (Some(namespaces), _) => {
                     for ns in namespaces {
                         lane.by_namespace.entry(ns.into()).or_default().push(i);
                     }
                 }
+                (None, Some(ports)) => {
+                    for port in ports {
+                        lane.by_port.entry(port).or_default().push(i);
+                    }
+                }
+                (None, None) => lane.rest.push(i),
             }
         }
         set.policies = policies;
@@ -89,40 +98,66 @@ impl PolicySet {
         self.enforced_allow
     }
 
-    /// The policies of `lane` that a connection from `namespace` could match, in set order.
-    pub fn candidates<'s>(&'s self, lane: Lane, namespace: &str) -> impl Iterator<Item = &'s Authorization> + 's {
+    /// The policies of `lane` that a connection from `namespace` to `port` could match, in
+    /// set order.
+    pub fn candidates<'s>(
+        &'s self,
+        lane: Lane,
+        namespace: &str,
+        port: u16,
+    ) -> impl Iterator<Item = &'s Authorization> + 's {
         let idx = match lane {
             Lane::Deny => &self.deny,
             Lane::Allow => &self.allow,
             Lane::DryRun => &self.dry_run,
         };
         let pinned = idx.by_namespace.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
-        Merge { a: pinned, b: &idx.rest }.map(|i| self.policies[i as usize].as_ref())
+        let on_port = idx.by_port.get(&port).map(Vec::as_slice).unwrap_or(&[]);
+        Merge { lists: [pinned, on_port, &idx.rest] }.map(|i| self.policies[i as usize].as_ref())
     }
 }
 
-/// Two ascending position lists merged into one ascending sequence (no allocation). A
-/// position is in at most one of them, so no deduplication is needed.
+/// Ascending position lists merged into one ascending sequence (no allocation). A position
+/// is in at most one of them, so no deduplication is needed.
 struct Merge<'s> {
-    a: &'s [u32],
-    b: &'s [u32],
+    lists: [&'s [u32]; 3],
 }
 
 impl Iterator for Merge<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        let take_a = match (self.a.first(), self.b.first()) {
-            (Some(x), Some(y)) => x < y,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        let list = if take_a { &mut self.a } else { &mut self.b };
+        let list = self.lists.iter_mut().filter(|l| !l.is_empty()).min_by_key(|l| l[0])?;
         let (first, rest) = list.split_first()?;
         *list = rest;
         Some(*first)
     }
+}
+
+/// The destination ports a policy can match at all, or `None` when that cannot be derived:
+/// the same rules as [`required_namespaces`], with a match bounded by a non-empty
+/// `destination_ports` (the connection's port must be one of them).
+fn required_ports(p: &Authorization) -> Option<BTreeSet<u16>> {
+    let mut all = BTreeSet::new();
+    for rule in &p.rules {
+        let bound = rule.iter().find_map(|clause| clause_ports(clause))?;
+        all.extend(bound);
+    }
+    Some(all)
+}
+
+fn clause_ports(clause: &[RbacMatch]) -> Option<BTreeSet<u16>> {
+    if clause.is_empty() {
+        return None;
+    }
+    let mut out = BTreeSet::new();
+    for m in clause.iter().filter(|m| !m.is_empty()) {
+        if m.destination_ports.is_empty() {
+            return None;
+        }
+        out.extend(m.destination_ports.iter().copied());
+    }
+    Some(out)
 }
 
 /// The source namespaces a policy can match at all, or `None` when that cannot be derived
@@ -265,11 +300,35 @@ mod tests {
             policy("a-any2", PolicyAction::Allow, vec![vec![vec![any]]]),
         ]);
         assert!(set.has_enforced_allow());
-        assert_eq!(names(set.candidates(Lane::Allow, "a")), ["a-any", "a-a", "a-any2"]);
-        assert_eq!(names(set.candidates(Lane::Allow, "z")), ["a-any", "a-any2"]);
-        assert_eq!(names(set.candidates(Lane::Deny, "a")), ["d-a"]);
-        assert!(set.candidates(Lane::Deny, "b").next().is_none());
-        assert!(set.candidates(Lane::DryRun, "a").next().is_none());
+        assert_eq!(names(set.candidates(Lane::Allow, "a", 80)), ["a-any", "a-a", "a-any2"]);
+        assert_eq!(names(set.candidates(Lane::Allow, "z", 80)), ["a-any", "a-any2"]);
+        assert_eq!(names(set.candidates(Lane::Allow, "a", 81)), ["a-a"], "port-only policies pin port 80");
+        assert_eq!(names(set.candidates(Lane::Deny, "a", 80)), ["d-a"]);
+        assert!(set.candidates(Lane::Deny, "b", 80).next().is_none());
+        assert!(set.candidates(Lane::DryRun, "a", 80).next().is_none());
         assert_eq!(set.len(), 5);
+    }
+
+    #[test]
+    fn port_requirements_and_the_three_way_merge() {
+        let port = |p: u16| RbacMatch { destination_ports: vec![p], ..RbacMatch::default() };
+        let ip_only = RbacMatch { source_ips: vec!["10.0.0.0/8".parse().unwrap()], ..RbacMatch::default() };
+        let ports = |p: &Authorization| required_ports(p).map(|s| s.into_iter().collect::<Vec<_>>());
+        let p = |rules| policy("p", PolicyAction::Allow, rules);
+        assert_eq!(ports(&p(vec![vec![vec![port(80), port(81)]], vec![vec![port(90)]]])), Some(vec![80, 81, 90]));
+        // A clause with a match that does not pin ports, or a rule with none: any port.
+        assert_eq!(ports(&p(vec![vec![vec![port(80), ip_only.clone()]]])), None);
+        assert_eq!(ports(&p(vec![vec![vec![port(80)]], vec![vec![ip_only.clone()]]])), None);
+        // Another clause of the same rule may pin them.
+        assert_eq!(ports(&p(vec![vec![vec![ip_only.clone()], vec![port(80)]]])), Some(vec![80]));
+        let set = PolicySet::new(vec![
+            policy("ip", PolicyAction::Allow, vec![vec![vec![ip_only]]]),
+            policy("on-80", PolicyAction::Allow, vec![vec![vec![port(80)]]]),
+            policy("from-a", PolicyAction::Allow, vec![vec![vec![from_ns("a")]]]),
+            policy("on-90", PolicyAction::Allow, vec![vec![vec![port(90)]]]),
+            policy("on-80-again", PolicyAction::Allow, vec![vec![vec![port(80)]]]),
+        ]);
+        assert_eq!(names(set.candidates(Lane::Allow, "a", 80)), ["ip", "on-80", "from-a", "on-80-again"]);
+        assert_eq!(names(set.candidates(Lane::Allow, "b", 90)), ["ip", "on-90"]);
     }
 }

@@ -14,16 +14,17 @@ use std::sync::Arc;
 use imbl::OrdMap;
 
 use super::{
-    Endpoint, Key, Memberships, NetworkMode, NodeIdentity, ProxyState, Service, ServiceEntry, StateChange, StateError,
-    Workload, WorkloadEntry, Workloads,
+    Endpoint, Key, Memberships, Name, NetworkMode, ProxyState, Service, ServiceEntry, StateChange, StateError, Uids,
+    Workload, WorkloadEntry,
 };
 use crate::rbac::{Authorization, PolicyScope, PolicySet};
+use crate::util::sync::lock;
 
 impl ProxyState {
     /// Adds a workload; its uid must be new. On error the state is unchanged.
     pub fn insert_workload(&mut self, w: Workload) -> Result<Arc<Workload>, StateError> {
         if self.workloads.contains_key(w.uid.as_str()) {
-            return Err(StateError::DuplicateWorkloadUid(w.uid));
+            return Err(StateError::DuplicateWorkloadUid(w.uid.to_string()));
         }
         Ok(self.upsert_workload(w, &Memberships::new(), &mut Vec::new()))
     }
@@ -55,46 +56,47 @@ impl ProxyState {
         log: &mut Vec<StateChange>,
     ) -> Arc<Workload> {
         w.apply_defaults();
-        let old = self.workloads.get(w.uid.as_str()).cloned();
-        if let Some(old) = &old
+        let old = self.workloads.get_key_value(w.uid.as_str()).map(|(k, e)| (k.clone(), e.clone()));
+        if let Some((_, old)) = &old
             && *old.workload == w
             && old.services.len() == memberships.len()
             && memberships.iter().all(|(k, ports)| self.endpoint_is(k, &w, ports))
         {
             return old.workload.clone();
         }
-        let w = Arc::new(w);
-        // One shared key per workload, for every index that names it.
-        let uid: Key = match self.workloads.get_key_value(w.uid.as_str()) {
+        w.share_names(&mut lock(&self.names));
+        // One shared key per workload, for every index and endpoint that names it.
+        let uid: Key = match &old {
             Some((k, _)) => k.clone(),
-            None => w.uid.as_str().into(),
+            None => w.uid.clone(),
         };
-        let old_w = old.as_ref().map(|e| e.workload.clone());
+        w.uid = uid.clone();
+        // The name the indexes already hold, when it did not change (else an updated
+        // workload would carry a second copy of it).
+        if let Some((_, old)) = &old
+            && old.workload.name == w.name
+        {
+            w.name = old.workload.name.clone();
+        }
+        let w = Arc::new(w);
+        let old_w = old.as_ref().map(|(_, e)| e.workload.clone());
         self.index_ips(old_w.as_deref(), Some(&w));
         self.index_name(old_w.as_deref(), Some(&w));
-        self.index_node(old_w.as_deref(), Some(&w), &uid);
+        self.index_node(old_w.as_deref(), Some(&w));
         let no_services: Arc<[Key]> = Arc::new([]);
-        let old_services = old.as_ref().map(|e| e.services.clone()).unwrap_or(no_services);
-        for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_ref())) {
+        let old_services = old.as_ref().map(|(_, e)| e.services.clone()).unwrap_or(no_services);
+        for key in old_services.iter().filter(|k| !memberships.contains_key(k.as_str())) {
             self.set_derived_endpoint(key.clone(), &uid, None, log);
         }
-        // Service keys shared with the endpoint index when it has them: one allocation per
-        // service, not one per member.
-        let services: Arc<[Key]> = memberships
-            .keys()
-            .map(|k| {
-                old_services
-                    .iter()
-                    .find(|o| o.as_ref() == k.as_str())
-                    .or_else(|| self.derived_endpoints.get_key_value(k.as_str()).map(|(k, _)| k))
-                    .cloned()
-                    .unwrap_or_else(|| k.as_str().into())
-            })
-            .collect();
+        let services: Arc<[Key]> = if memberships.keys().eq(old_services.iter().map(Name::as_str)) {
+            old_services.clone()
+        } else {
+            memberships.keys().map(|k| self.service_key(k, &old_services)).collect()
+        };
         for (key, ports) in memberships {
             if !self.endpoint_is(key, &w, ports) {
-                let ep = Endpoint { workload_uid: w.uid.clone(), port: ports.clone(), status: w.status };
-                let key = services.iter().find(|s| s.as_ref() == key.as_str()).expect("just built").clone();
+                let ep = Endpoint { workload_uid: uid.clone(), port: lock(&self.names).ports(ports), status: w.status };
+                let key = services.iter().find(|s| s.as_str() == key.as_str()).expect("just built").clone();
                 self.set_derived_endpoint(key, &uid, Some(ep), log);
             }
         }
@@ -102,8 +104,19 @@ impl ProxyState {
             .as_ref()
             .is_none_or(|o| o.namespace != w.namespace || o.authorization_policies != w.authorization_policies);
         self.workloads.insert(uid, WorkloadEntry { workload: w.clone(), services });
-        log.push(StateChange::WorkloadChanged { uid: w.uid.clone(), policy_bindings_changed: bindings_changed });
+        log.push(StateChange::WorkloadChanged { uid: w.uid.to_string(), policy_bindings_changed: bindings_changed });
         w
+    }
+
+    /// The shared copy of service key `k`: the workload's own, the service's, or a new one.
+    fn service_key(&self, k: &str, old_services: &[Key]) -> Key {
+        old_services
+            .iter()
+            .find(|o| o.as_str() == k)
+            .or_else(|| self.services.get_key_value(k).map(|(k, _)| k))
+            .or_else(|| self.derived_endpoints.get_key_value(k).map(|(k, _)| k))
+            .cloned()
+            .unwrap_or_else(|| k.into())
     }
 
     /// Removes the workload with `uid` and the endpoints it contributed.
@@ -112,7 +125,7 @@ impl ProxyState {
         let w = old.workload;
         self.index_ips(Some(&w), None);
         self.index_name(Some(&w), None);
-        self.index_node(Some(&w), None, &key);
+        self.index_node(Some(&w), None);
         for svc in old.services.iter() {
             self.set_derived_endpoint(svc.clone(), &key, None, log);
         }
@@ -126,34 +139,40 @@ impl ProxyState {
     pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
         for vip in &s.vips {
             if let Some(existing) = self.services_by_vip.get(&vip.address)
-                && (existing.namespace != s.namespace || existing.hostname != s.hostname)
+                && self
+                    .services
+                    .get(existing)
+                    .is_some_and(|e| (&e.service.namespace, &e.service.hostname) != (&s.namespace, &s.hostname))
             {
-                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.key() });
+                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.to_string() });
             }
         }
         let key = s.key();
         let declared = std::mem::take(&mut s.endpoints);
-        s.endpoints = match self.derived_endpoints.get(key.as_str()) {
-            // Derived endpoints win over declared ones.
-            Some(derived) => {
-                let mut merged = declared.clone();
-                for (uid, ep) in derived {
-                    merged.insert(uid.to_string(), ep.clone());
-                }
-                merged
-            }
-            None => declared.clone(),
-        };
+        let derived = self.contributed(key.as_str());
+        // Derived endpoints win over declared ones.
+        s.endpoints = if declared.is_empty() { derived } else { derived.union(declared.clone()) };
         if let Some(old) = self.services.get(key.as_str())
             && *old.service == s
             && old.declared == declared
         {
             return Ok(old.service.clone());
         }
+        {
+            let mut names = lock(&self.names);
+            names.share(&mut s.namespace);
+            names.share(&mut s.hostname);
+        }
         let s = Arc::new(s);
-        let old = self.services.get(key.as_str()).map(|e| e.service.clone());
-        self.index_service(old.as_deref(), Some(&s));
-        self.services.insert(key.as_str().into(), ServiceEntry { service: s.clone(), declared });
+        let old = self.services.get_key_value(key.as_str()).map(|(k, e)| (k.clone(), e.service.clone()));
+        // The key workloads already share, when they named this service first.
+        let map_key = match (&old, self.derived_endpoints.remove_with_key(key.as_str())) {
+            (Some((k, _)), _) => k.clone(),
+            (None, Some((k, _))) => k,
+            (None, None) => key.as_str().into(),
+        };
+        self.index_service(old.as_ref().map(|(_, s)| s.as_ref()), Some(&s), &map_key);
+        self.services.insert(map_key, ServiceEntry { service: s.clone(), declared });
         log.push(StateChange::ServiceChanged { key });
         Ok(s)
     }
@@ -161,10 +180,32 @@ impl ProxyState {
     /// Removes the service with `key` (`ns/hostname`). Endpoints workloads contributed stay
     /// known, for when it comes back.
     pub fn remove_service(&mut self, key: &str, log: &mut Vec<StateChange>) -> Option<Arc<Service>> {
-        let old = self.services.remove(key)?.service;
-        self.index_service(Some(&old), None);
+        let derived = self.contributed(key);
+        let (map_key, old) = self.services.remove_with_key(key)?;
+        let old = old.service;
+        self.index_service(Some(&old), None, &map_key);
+        if !derived.is_empty() {
+            self.derived_endpoints.insert(map_key, derived);
+        }
         log.push(StateChange::ServiceRemoved { key: key.to_string() });
         Some(old)
+    }
+
+    /// The endpoints workloads contributed to service `key`: kept aside while it is unknown,
+    /// merged into it (over what it declared) while it is known.
+    fn contributed(&self, key: &str) -> OrdMap<Key, Endpoint> {
+        let Some(entry) = self.services.get(key) else {
+            return self.derived_endpoints.get(key).cloned().unwrap_or_default();
+        };
+        let mut eps = entry.service.endpoints.clone();
+        // A declared endpoint no workload overrode is not a contribution.
+        for uid in entry.declared.keys() {
+            let listed = self.workloads.get(uid).is_some_and(|w| w.services.iter().any(|k| k.as_str() == key));
+            if !listed {
+                eps.remove(uid);
+            }
+        }
+        eps
     }
 
     /// Adds or replaces the policy with `p.key()`, and rebuilds the precomputed set of the
@@ -208,48 +249,48 @@ impl ProxyState {
     }
 
     fn endpoint_is(&self, key: &str, w: &Workload, ports: &std::collections::BTreeMap<u16, u16>) -> bool {
-        self.derived_endpoints
-            .get(key)
-            .and_then(|eps| eps.get(w.uid.as_str()))
-            .is_some_and(|ep| ep.port == *ports && ep.status == w.status)
+        let eps = match self.services.get(key) {
+            Some(entry) => Some(&entry.service.endpoints),
+            None => self.derived_endpoints.get(key),
+        };
+        eps.and_then(|eps| eps.get(w.uid.as_str())).is_some_and(|ep| *ep.port == *ports && ep.status == w.status)
     }
 
-    /// Sets (or clears) the endpoint `uid` contributed to service `key`, and the service's
-    /// merged endpoint (clearing falls back to one the service declared itself).
+    /// Sets (or clears) the endpoint `uid` contributed to service `key`: in the service's
+    /// endpoints when it is known (clearing falls back to one the service declared itself),
+    /// aside until it arrives otherwise.
     fn set_derived_endpoint(&mut self, key: Key, uid: &Key, ep: Option<Endpoint>, log: &mut Vec<StateChange>) {
-        let eps = self.derived_endpoints.entry(key.clone()).or_default();
-        match &ep {
-            Some(ep) => {
-                eps.insert(uid.clone(), ep.clone());
+        let Some(entry) = self.services.get(&key) else {
+            let eps = self.derived_endpoints.entry(key.clone()).or_default();
+            match ep {
+                Some(ep) => eps.insert(uid.clone(), ep),
+                None => eps.remove(uid),
+            };
+            if eps.is_empty() {
+                self.derived_endpoints.remove(&key);
             }
-            None => {
-                eps.remove(uid);
-            }
-        }
-        if eps.is_empty() {
-            self.derived_endpoints.remove(&key);
-        }
-        let Some(entry) = self.services.get(&key) else { return };
-        let merged = ep.or_else(|| entry.declared.get(uid.as_ref()).cloned());
+            return;
+        };
+        let merged = ep.or_else(|| entry.declared.get(uid).cloned());
         let mut s = Service::clone(&entry.service);
         match merged {
-            Some(ep) => s.endpoints.insert(uid.to_string(), ep),
-            None => s.endpoints.remove(uid.as_ref()),
+            Some(ep) => s.endpoints.insert(uid.clone(), ep),
+            None => s.endpoints.remove(uid),
         };
-        let s = Arc::new(s);
-        let old = entry.service.clone();
-        let declared = entry.declared.clone();
-        self.index_service(Some(&old), Some(&s));
-        self.services.insert(key.clone(), ServiceEntry { service: s, declared });
+        // The VIP and hostname indexes name the key: an endpoint change touches this map only.
+        let entry = ServiceEntry { service: Arc::new(s), declared: entry.declared.clone() };
+        self.services.insert(key.clone(), entry);
         log.push(StateChange::ServiceChanged { key: key.to_string() });
     }
 
-    /// Moves `old`'s IP entries to `new`. An update keeps its place in each list (it must not
-    /// win or lose an IP tie by being re-sent); host-network workloads are never indexed.
+    /// Moves `old`'s IP entries to `new` (same uid, or none). An IP both have is left alone: the
+    /// entry names the uid, and an update keeps its place in each list (it must not win or lose
+    /// an IP tie by being re-sent). Host-network workloads are never indexed.
     fn index_ips(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
         let new_ips = indexed_ips(new.map(Arc::as_ref));
+        let old_ips = indexed_ips(old);
         if let Some(old) = old {
-            for ip in indexed_ips(Some(old)).iter().filter(|ip| !new_ips.contains(ip)) {
+            for ip in old_ips.iter().filter(|ip| !new_ips.contains(ip)) {
                 match self.workloads_by_ip.get(ip).and_then(|l| without(l, &old.uid)) {
                     Some(rest) => self.workloads_by_ip.insert(*ip, rest),
                     None => self.workloads_by_ip.remove(ip),
@@ -257,21 +298,26 @@ impl ProxyState {
             }
         }
         if let Some(new) = new {
-            for ip in new_ips {
-                let list = with(self.workloads_by_ip.get(ip), new);
+            for ip in new_ips.iter().filter(|ip| !old_ips.contains(ip)) {
+                let list = with(self.workloads_by_ip.get(ip), &new.uid);
                 self.workloads_by_ip.insert(*ip, list);
             }
         }
     }
 
     fn index_name(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        let same = |a: &Workload, b: &Workload| (&a.namespace, &a.name) == (&b.namespace, &b.name);
+        if let (Some(o), Some(n)) = (old, new)
+            && same(o, n)
+        {
+            return;
+        }
         if let Some(old) = old
-            && new.is_none_or(|n| (&n.namespace, &n.name) != (&old.namespace, &old.name))
             && let Some(names) = self.workloads_by_name.get_mut(old.namespace.as_str())
         {
             // In place (`get_mut`): copies only what an older snapshot still shares.
             match names.get(old.name.as_str()).and_then(|l| without(l, &old.uid)) {
-                Some(rest) => names.insert(old.name.as_str().into(), rest),
+                Some(rest) => names.insert(old.name.clone(), rest),
                 None => names.remove(old.name.as_str()),
             };
             if names.is_empty() {
@@ -279,40 +325,30 @@ impl ProxyState {
             }
         }
         if let Some(new) = new {
-            let names = self.workloads_by_name.entry(new.namespace.as_str().into()).or_default();
-            let list = with(names.get(new.name.as_str()), new);
-            names.insert(new.name.as_str().into(), list);
+            let names = self.workloads_by_name.entry(new.namespace.clone()).or_default();
+            let list = with(names.get(new.name.as_str()), &new.uid);
+            names.insert(new.name.clone(), list);
         }
     }
 
-    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>, uid: &Key) {
-        let same = |a: &Workload, b: &Workload| {
-            (&a.node, &a.namespace, &a.service_account) == (&b.node, &b.namespace, &b.service_account)
-        };
+    fn index_node(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
+        let key = |w: &Workload| (w.node.clone(), w.uid.clone());
         if let (Some(o), Some(n)) = (old, new)
-            && same(o, n)
+            && o.node == n.node
         {
             return;
         }
-        let key = |w: &Workload| -> NodeIdentity {
-            (w.node.as_str().into(), w.namespace.as_str().into(), w.service_account.as_str().into())
-        };
         if let Some(old) = old.filter(|w| !w.node.is_empty()) {
-            let k = key(old);
-            if let Some(uids) = self.by_node_identity.get_mut(&k) {
-                uids.remove(uid);
-                if uids.is_empty() {
-                    self.by_node_identity.remove(&k);
-                }
-            }
+            self.by_node.remove(&key(old));
         }
         if let Some(new) = new.filter(|w| !w.node.is_empty()) {
-            self.by_node_identity.entry(key(new)).or_default().insert(uid.clone());
+            self.by_node.insert(key(new));
         }
     }
 
-    /// Moves `old`'s VIP and hostname entries to `new` (same key, or none).
-    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>) {
+    /// Moves `old`'s VIP and hostname entries to `new` (same `key`, or none). Both name the
+    /// key, so only a change of VIPs (or an add or removal) touches them.
+    fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>, key: &Key) {
         if let Some(old) = old {
             for vip in &old.vips {
                 if new.is_none_or(|n| !n.vips.iter().any(|v| v.address == vip.address)) {
@@ -322,25 +358,27 @@ impl ProxyState {
             if new.is_none()
                 && let Some(list) = self.services_by_hostname.get(old.hostname.as_str())
             {
-                let rest: Vec<Arc<Service>> = list.iter().filter(|s| s.namespace != old.namespace).cloned().collect();
+                let rest: Vec<(Key, Key)> = list.iter().filter(|(_, k)| k != key).cloned().collect();
                 if rest.is_empty() {
                     self.services_by_hostname.remove(old.hostname.as_str());
                 } else {
-                    self.services_by_hostname.insert(old.hostname.as_str().into(), rest.into());
+                    self.services_by_hostname.insert(old.hostname.clone(), rest.into());
                 }
             }
         }
         if let Some(new) = new {
             for vip in &new.vips {
-                self.services_by_vip.insert(vip.address, new.clone());
+                if self.services_by_vip.get(&vip.address) != Some(key) {
+                    self.services_by_vip.insert(vip.address, key.clone());
+                }
             }
-            let mut list: Vec<Arc<Service>> =
-                self.services_by_hostname.get(new.hostname.as_str()).map(|l| l.to_vec()).unwrap_or_default();
-            match list.binary_search_by(|s| s.namespace.cmp(&new.namespace)) {
-                Ok(i) => list[i] = new.clone(),
-                Err(i) => list.insert(i, new.clone()),
+            let list = self.services_by_hostname.get(new.hostname.as_str());
+            if list.is_none_or(|l| !l.iter().any(|(_, k)| k == key)) {
+                let mut list: Vec<(Key, Key)> = list.map(|l| l.to_vec()).unwrap_or_default();
+                let at = list.binary_search_by(|(ns, _)| ns.cmp(&new.namespace)).unwrap_or_else(|i| i);
+                list.insert(at, (new.namespace.clone(), key.clone()));
+                self.services_by_hostname.insert(new.hostname.clone(), list.into());
             }
-            self.services_by_hostname.insert(new.hostname.as_str().into(), list.into());
         }
     }
 
@@ -390,19 +428,22 @@ fn indexed_ips(w: Option<&Workload>) -> &[std::net::IpAddr] {
     }
 }
 
-/// `list` with `w` in place of the entry with its uid, or appended (a new list: lists are
-/// shared with older snapshots).
-fn with(list: Option<&Workloads>, w: &Arc<Workload>) -> Workloads {
-    let mut v: Vec<Arc<Workload>> = list.map(|l| l.to_vec()).unwrap_or_default();
-    match v.iter_mut().find(|x| x.uid == w.uid) {
-        Some(slot) => *slot = w.clone(),
-        None => v.push(w.clone()),
+/// `list` with `uid` appended unless it is there already (a new list: lists are shared with
+/// older snapshots).
+fn with(list: Option<&Uids>, uid: &Key) -> Uids {
+    match list {
+        None => Uids::One(uid.clone()),
+        Some(l) if l.as_slice().contains(uid) => l.clone(),
+        Some(l) => Uids::Many(l.as_slice().iter().chain([uid]).cloned().collect()),
     }
-    v.into()
 }
 
-/// `list` without the entry with `uid`; `None` if nothing is left.
-fn without(list: &Workloads, uid: &str) -> Option<Workloads> {
-    let rest: Vec<Arc<Workload>> = list.iter().filter(|w| w.uid != uid).cloned().collect();
-    (!rest.is_empty()).then(|| rest.into())
+/// `list` without `uid`; `None` if nothing is left.
+fn without(list: &Uids, uid: &str) -> Option<Uids> {
+    let rest: Vec<Key> = list.as_slice().iter().filter(|u| u.as_str() != uid).cloned().collect();
+    match rest.len() {
+        0 => None,
+        1 => rest.into_iter().next().map(Uids::One),
+        _ => Some(Uids::Many(rest.into())),
+    }
 }

@@ -16,24 +16,33 @@
 //!
 //! Two rules keep a delta cheap and the mesh small. Only B-tree maps (`OrdMap`): imbl's hash
 //! map allocates fixed 32-slot nodes, most of them nearly empty at this size, which cost
-//! several times the entries themselves. And every key and value is cheap to clone (`Arc<str>`
+//! several times the entries themselves. And every key and value is cheap to clone ([`Name`]
 //! keys, `Arc<[_]>` lists): a write copies the nodes on its path, and a node copy clones every
 //! entry in it, so one `String` key there would mean dozens of allocations per delta.
+//!
+//! Memory per workload is what a mesh-wide proxy pays 100k times over, so: names are thin
+//! shared handles from one [`Interner`] (a namespace, node or revision is stored once, however
+//! many workloads carry it); secondary indexes (by IP, by name, by node, services by VIP and
+//! hostname) hold uids and keys, not the values, so a value's update touches its own map only;
+//! each endpoint is stored once (in its service, or aside while the service is unknown), and
+//! endpoints share their port maps.
 
 pub mod apply;
+pub mod name;
 pub mod service;
 pub mod store;
 pub mod workload;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use imbl::{OrdMap, OrdSet};
 use serde::Serialize;
 
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
 use crate::util::net::canonical_ip;
+pub use name::{Interner, Name, PortMap};
 pub use service::{Endpoint, Service};
 pub use store::{ChangeSet, StateChange, StateStore};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};
@@ -75,18 +84,34 @@ struct WorkloadEntry {
     services: Arc<[Key]>,
 }
 
-/// Map keys: names shared between indexes and cheap to clone when a node is copied.
-type Key = Arc<str>;
+/// Map keys: names shared between indexes (a workload's uid key is its `uid`) and cheap to
+/// clone when a node is copied.
+type Key = Name;
 
-/// The workloads one index entry holds (usually one), shared with older snapshots.
-type Workloads = Arc<[Arc<Workload>]>;
+/// The workloads (by uid) one index entry holds: usually one, inline; several in a list shared
+/// with older snapshots. Uids, not `Arc<Workload>`s: a workload update that keeps its IPs and
+/// name (labels, status, policies) then touches the workload map only.
+#[derive(Debug, Clone)]
+enum Uids {
+    One(Key),
+    Many(Arc<[Key]>),
+}
+
+impl Uids {
+    fn as_slice(&self) -> &[Key] {
+        match self {
+            Uids::One(k) => std::slice::from_ref(k),
+            Uids::Many(l) => l,
+        }
+    }
+}
 
 /// A service as stored: the merged value and the endpoints its source declared itself (the
 /// local config may list some), which workload-derived endpoints override.
 #[derive(Debug, Clone)]
 struct ServiceEntry {
     service: Arc<Service>,
-    declared: OrdMap<String, Endpoint>,
+    declared: OrdMap<Key, Endpoint>,
 }
 
 /// An indexed snapshot of everything the proxy knows.
@@ -99,19 +124,23 @@ struct ServiceEntry {
 pub struct ProxyState {
     workloads: OrdMap<Key, WorkloadEntry>,
     /// Each list in insertion order (an update keeps its place).
-    workloads_by_ip: OrdMap<IpAddr, Workloads>,
+    workloads_by_ip: OrdMap<IpAddr, Uids>,
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
-    workloads_by_name: OrdMap<Key, OrdMap<Key, Workloads>>,
-    /// Workloads that name a node, by `node`, `namespace`, `service account`: who a node's
-    /// certificates are for (prefetch), without a scan of the mesh.
-    by_node_identity: OrdMap<NodeIdentity, OrdSet<Key>>,
+    workloads_by_name: OrdMap<Key, OrdMap<Key, Uids>>,
+    /// Workloads that name a node, as `(node, uid)`: who a node's certificates are for
+    /// (prefetch), without a scan of the mesh. One flat set read by prefix (a nested set per
+    /// node or identity cost a whole B-tree node each); namespace and service account are
+    /// checked on the workload, among the node's pods only.
+    by_node: OrdSet<(Key, Key)>,
     services: OrdMap<Key, ServiceEntry>,
-    services_by_vip: OrdMap<IpAddr, Arc<Service>>,
+    /// VIP → service key.
+    services_by_vip: OrdMap<IpAddr, Key>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
-    services_by_hostname: OrdMap<Key, Arc<[Arc<Service>]>>,
-    /// Endpoints workloads contributed, per service key, kept even while the service itself is
-    /// unknown (it may arrive later, as upstream keeps them).
+    services_by_hostname: OrdMap<Key, Arc<[(Key, Key)]>>,
+    /// Endpoints workloads contributed to services that are not known (yet), per service key
+    /// (as upstream keeps them). Those of a known service live in its `endpoints` only: each
+    /// endpoint is stored once.
     derived_endpoints: OrdMap<Key, OrdMap<Key, Endpoint>>,
     policies: OrdMap<Key, Arc<Authorization>>,
     /// Policies that apply by scope alone: NAMESPACE ones under their namespace, GLOBAL ones
@@ -119,10 +148,9 @@ pub struct ProxyState {
     scoped_policies: OrdMap<Key, OrdMap<(Key, Key), Arc<Authorization>>>,
     /// The same buckets, precomputed for decisions (rebuilt when their bucket changes).
     policy_sets: OrdMap<Key, Arc<PolicySet>>,
+    /// One shared copy of each low-cardinality name, for this snapshot and every later one.
+    names: Arc<Mutex<Interner>>,
 }
-
-/// `(node, namespace, service account)`.
-type NodeIdentity = (Key, Key, Key);
 
 impl ProxyState {
     pub fn new() -> ProxyState {
@@ -173,7 +201,7 @@ impl ProxyState {
     /// bucket) and the GLOBAL bucket.
     fn scoped_sets(&self, workload: &Workload) -> [Option<&PolicySet>; 2] {
         let namespaced =
-            if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_str()) };
+            if workload.namespace.is_empty() { None } else { self.policy_sets.get(workload.namespace.as_ref()) };
         [namespaced.map(Arc::as_ref), self.policy_sets.get("").map(Arc::as_ref)]
     }
 
@@ -218,31 +246,46 @@ impl ProxyState {
     /// hand), then one that speaks HBONE (it carries more of the mesh's context), then the most
     /// recently added.
     pub fn workload_by_ip(&self, ip: IpAddr) -> Option<Arc<Workload>> {
-        let all = self.workloads_by_ip.get(&canonical_ip(ip))?;
         let rank = |w: &Workload| (w.uid.contains("//Pod/"), w.protocol == TunnelProtocol::Hbone);
         // `max_by_key` keeps the last of equal maxima: the most recent insert.
-        all.iter().max_by_key(|w| rank(w)).cloned()
+        self.at_ip(ip).max_by_key(|w| rank(w)).cloned()
     }
 
     /// Every workload claiming `ip`, in insertion order.
-    pub fn workloads_by_ip(&self, ip: IpAddr) -> &[Arc<Workload>] {
-        self.workloads_by_ip.get(&canonical_ip(ip)).map(|l| &l[..]).unwrap_or(&[])
+    pub fn workloads_by_ip(&self, ip: IpAddr) -> Vec<Arc<Workload>> {
+        self.at_ip(ip).cloned().collect()
+    }
+
+    fn at_ip(&self, ip: IpAddr) -> impl Iterator<Item = &Arc<Workload>> {
+        self.resolve(self.workloads_by_ip.get(&canonical_ip(ip)))
+    }
+
+    /// The workloads an index entry names (every uid in an index is in `workloads`).
+    fn resolve<'s>(&'s self, uids: Option<&'s Uids>) -> impl Iterator<Item = &'s Arc<Workload>> + 's {
+        uids.map(Uids::as_slice).unwrap_or(&[]).iter().filter_map(|u| self.workloads.get(u).map(|e| &e.workload))
     }
 
     /// The first (by insertion) workload with this namespace and name. A proxy looking for the
     /// workload it serves uses [`ProxyState::find_local_workload`], which is stricter.
     pub fn workload_by_name(&self, namespace: &str, name: &str) -> Option<Arc<Workload>> {
-        self.named(namespace, name).first().cloned()
+        self.named(namespace, name).next().cloned()
     }
 
-    fn named(&self, namespace: &str, name: &str) -> &[Arc<Workload>] {
-        self.workloads_by_name.get(namespace).and_then(|m| m.get(name)).map(|l| &l[..]).unwrap_or(&[])
+    fn named(&self, namespace: &str, name: &str) -> impl Iterator<Item = &Arc<Workload>> {
+        self.resolve(self.workloads_by_name.get(namespace).and_then(|m| m.get(name)))
     }
 
     /// Uids of the workloads on `node` running as `namespace`/`service_account`, in uid order.
     pub fn node_workloads(&self, node: &str, namespace: &str, service_account: &str) -> Vec<String> {
-        let key: NodeIdentity = (node.into(), namespace.into(), service_account.into());
-        self.by_node_identity.get(&key).map(|s| s.iter().map(|u| u.to_string()).collect()).unwrap_or_default()
+        let node = Name::from(node);
+        // The empty uid sorts first: the range starts at the node's first entry.
+        self.by_node
+            .range((node.clone(), Name::default())..)
+            .take_while(|(n, _)| *n == node)
+            .filter_map(|(_, uid)| self.workloads.get(uid))
+            .filter(|e| e.workload.namespace == namespace && e.workload.service_account == service_account)
+            .map(|e| e.workload.uid.to_string())
+            .collect()
     }
 
     /// The workload a proxy serves. The uid, when given and known, decides. Otherwise the
@@ -265,7 +308,6 @@ impl ProxyState {
             Some(_) => None,
         };
         self.named(key.namespace, key.name)
-            .iter()
             .filter(|w| sa_matches(w))
             .filter_map(|w| node_rank(w).map(|r| (r, w)))
             // Highest rank; among equals the first inserted (stable across pushes).
@@ -277,22 +319,34 @@ impl ProxyState {
     }
 
     pub fn service_by_vip(&self, ip: IpAddr) -> Option<Arc<Service>> {
-        self.services_by_vip.get(&canonical_ip(ip)).cloned()
+        self.services_by_vip.get(&canonical_ip(ip)).and_then(|k| self.service_by_key(k))
     }
 
     /// The service with exactly this hostname. If several namespaces define it, the first by
     /// namespace order is returned; use [`ProxyState::services_by_hostname`] to choose.
     pub fn service_by_hostname(&self, hostname: &str) -> Option<Arc<Service>> {
-        self.services_by_hostname.get(hostname).and_then(|v| v.first().cloned())
+        self.hostname_keys(hostname).first().and_then(|(_, k)| self.service_by_key(k))
     }
 
-    pub fn services_by_hostname(&self, hostname: &str) -> &[Arc<Service>] {
+    /// Every service with this hostname, by namespace.
+    pub fn services_by_hostname(&self, hostname: &str) -> Vec<Arc<Service>> {
+        self.hostname_keys(hostname).iter().filter_map(|(_, k)| self.service_by_key(k)).collect()
+    }
+
+    /// `(namespace, key)` of the services with this hostname, by namespace.
+    fn hostname_keys(&self, hostname: &str) -> &[(Key, Key)] {
         self.services_by_hostname.get(hostname).map(|l| &l[..]).unwrap_or(&[])
+    }
+
+    /// The service with this `ns/hostname` key.
+    pub fn service_by_key(&self, key: &str) -> Option<Arc<Service>> {
+        self.services.get(key).map(|e| e.service.clone())
     }
 
     pub fn service_by_namespaced_host(&self, namespace: &str, hostname: &str) -> Option<Arc<Service>> {
         // Through the hostname index: no `ns/hostname` key to format.
-        self.services_by_hostname(hostname).iter().find(|s| s.namespace == namespace).cloned()
+        let (_, key) = self.hostname_keys(hostname).iter().find(|(ns, _)| *ns == namespace)?;
+        self.service_by_key(key)
     }
 
     /// All workloads, ordered by uid.
@@ -317,14 +371,21 @@ impl ProxyState {
 
     /// Service keys that workloads list but no service defines (yet).
     pub fn unknown_services_with_endpoints(&self) -> Vec<(&str, &Endpoint)> {
-        let mut out: Vec<(&str, &Endpoint)> = self
-            .derived_endpoints
-            .iter()
-            .filter(|(k, _)| !self.services.contains_key(k.as_ref()))
-            .flat_map(|(k, eps)| eps.values().map(move |e| (k.as_ref(), e)))
-            .collect();
+        let mut out: Vec<(&str, &Endpoint)> =
+            self.derived_endpoints.iter().flat_map(|(k, eps)| eps.values().map(move |e| (k.as_str(), e))).collect();
         out.sort_by(|a, b| (a.0, &a.1.workload_uid).cmp(&(b.0, &b.1.workload_uid)));
         out
+    }
+
+    /// Distinct names the shared interner holds (within twice what is live, plus a floor).
+    pub fn interned_names(&self) -> usize {
+        crate::util::sync::lock(&self.names).len()
+    }
+
+    /// Drops interned names nothing uses any more now, rather than at the interner's next
+    /// sweep (which runs when its table has doubled).
+    pub fn sweep_names(&self) {
+        crate::util::sync::lock(&self.names).sweep();
     }
 
     pub fn workload_count(&self) -> usize {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::name::{Name, PortMap};
 use super::workload::{GatewayAddress, HealthStatus, NamespacedHostname, NetworkAddress};
 use crate::rbac::Cidr;
 
@@ -14,10 +15,12 @@ use crate::rbac::Cidr;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Endpoint {
-    pub workload_uid: String,
-    /// Per-endpoint service port → target port; wins over the service's `ports`.
+    /// The same shared copy as the workload's `uid` (no allocation per endpoint).
+    pub workload_uid: Name,
+    /// Per-endpoint service port → target port; wins over the service's `ports`. Shared
+    /// (through the state's interner) by the endpoints that have the same one.
     #[serde(default)]
-    pub port: BTreeMap<u16, u16>,
+    pub port: PortMap,
     #[serde(default)]
     pub status: HealthStatus,
 }
@@ -89,9 +92,9 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Service {
-    pub name: String,
-    pub namespace: String,
-    pub hostname: String,
+    pub name: Name,
+    pub namespace: Name,
+    pub hostname: Name,
     #[serde(default)]
     pub vips: Vec<NetworkAddress>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -102,7 +105,7 @@ pub struct Service {
     /// Keyed by workload uid. A persistent map: the state store updates one endpoint of a
     /// large service in O(log n) and shares the rest with the previous snapshot.
     #[serde(default)]
-    pub endpoints: imbl::OrdMap<String, Endpoint>,
+    pub endpoints: imbl::OrdMap<Name, Endpoint>,
     /// Extra identities accepted for this service's endpoints (`spiffe://...`).
     #[serde(default)]
     pub subject_alt_names: Vec<String>,
@@ -122,7 +125,7 @@ pub struct Service {
 
 impl Service {
     /// A service with only the identifying fields set.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>, hostname: impl Into<String>) -> Service {
+    pub fn new(namespace: impl Into<Name>, name: impl Into<Name>, hostname: impl Into<Name>) -> Service {
         Service {
             name: name.into(),
             namespace: namespace.into(),

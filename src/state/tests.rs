@@ -383,3 +383,80 @@ async fn store_update_publishes_typed_changes() {
     store.replace(ProxyState::new());
     assert_eq!(changes.recv().await.unwrap().changes, [StateChange::Replaced]);
 }
+
+#[test]
+fn contributed_endpoints_survive_service_updates_and_removal() {
+    let mut st = ProxyState::new();
+    let mut log = Vec::new();
+    st.upsert_workload(pod("u1", "ns", "a", &["10.0.0.1"]), &memberships(&[("ns/svc", 80, 8080)]), &mut log);
+    let mut s = Service::new("ns", "svc", "svc");
+    s.vips.push("/10.96.0.1".parse().unwrap());
+    s.endpoints.insert(
+        "u9".into(),
+        Endpoint { workload_uid: "u9".into(), port: Default::default(), status: HealthStatus::Healthy },
+    );
+    st.upsert_service(s.clone(), &mut log).unwrap();
+    // Re-sent with other ports and without its declared endpoint: the workload's stays.
+    let mut changed = s.clone();
+    changed.ports.insert(443, 8443);
+    changed.endpoints.clear();
+    st.upsert_service(changed, &mut log).unwrap();
+    let svc = st.service_by_vip(ip("10.96.0.1")).unwrap();
+    assert_eq!(svc.endpoints.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["u1"]);
+    // Removed: the workload's endpoint waits for it again, the declared one is gone with it.
+    st.remove_service("ns/svc", &mut log).unwrap();
+    let pending = st.unknown_services_with_endpoints();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].0, pending[0].1.workload_uid.as_str()), ("ns/svc", "u1"));
+    st.upsert_service(s, &mut log).unwrap();
+    let svc = st.service_by_hostname("svc").unwrap();
+    assert_eq!(svc.endpoints["u1"].port[&80], 8080);
+    assert!(svc.endpoints.contains_key("u9"));
+    assert!(st.unknown_services_with_endpoints().is_empty());
+}
+
+#[test]
+fn workloads_share_one_copy_of_each_repeated_name() {
+    let mut st = ProxyState::new();
+    let mut log = Vec::new();
+    let mut a = pod("u1", "ns", "a", &["10.0.0.1"]);
+    let mut b = pod("u2", "ns", "b", &["10.0.0.2"]);
+    for w in [&mut a, &mut b] {
+        w.node = String::from("node-1").into();
+        w.canonical_revision = String::from("v1").into();
+    }
+    let a = st.upsert_workload(a, &Memberships::new(), &mut log);
+    let b = st.upsert_workload(b, &Memberships::new(), &mut log);
+    assert!(a.namespace.ptr_eq(&b.namespace));
+    assert!(a.node.ptr_eq(&b.node));
+    assert!(a.canonical_revision.ptr_eq(&b.canonical_revision));
+    assert!(a.trust_domain.ptr_eq(&b.trust_domain));
+    // A labels-only update is found through every index (they name the uid, not the value).
+    let mut a2 = Workload::clone(&a);
+    a2.canonical_revision = "v2".into();
+    let a2 = st.upsert_workload(a2, &Memberships::new(), &mut log);
+    assert!(Arc::ptr_eq(&st.workload_by_ip(ip("10.0.0.1")).unwrap(), &a2));
+    assert!(Arc::ptr_eq(&st.workload_by_name("ns", "a").unwrap(), &a2));
+    assert_eq!(st.workloads_by_ip(ip("10.0.0.1")).len(), 1);
+}
+
+#[test]
+fn the_types_held_per_workload_stay_small() {
+    // What the mesh pays per workload, before its strings; a field added here is paid 100k
+    // times over (box it if it is rarely set).
+    assert_eq!(std::mem::size_of::<Name>(), 8);
+    assert!(std::mem::size_of::<Workload>() <= 256, "{}", std::mem::size_of::<Workload>());
+    assert!(std::mem::size_of::<Endpoint>() <= 24, "{}", std::mem::size_of::<Endpoint>());
+}
+
+#[test]
+fn an_update_shares_the_uid_and_name_the_indexes_hold() {
+    let mut st = ProxyState::new();
+    let mut log = Vec::new();
+    let a = st.upsert_workload(pod("u1", "ns", "a", &["10.0.0.1"]), &Memberships::new(), &mut log);
+    let mut again = pod("u1", "ns", "a", &["10.0.0.1"]);
+    again.canonical_revision = "v2".into();
+    let b = st.upsert_workload(again, &Memberships::new(), &mut log);
+    assert!(!Arc::ptr_eq(&a, &b));
+    assert!(a.uid.ptr_eq(&b.uid) && a.name.ptr_eq(&b.name));
+}

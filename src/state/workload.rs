@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::name::{Interner, Name};
 use crate::identity::Identity;
 
 /// How a workload expects to receive traffic.
@@ -44,11 +45,11 @@ pub enum NetworkMode {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Locality {
     #[serde(default)]
-    pub region: String,
+    pub region: Name,
     #[serde(default)]
-    pub zone: String,
+    pub zone: Name,
     #[serde(default)]
-    pub subzone: String,
+    pub subzone: Name,
 }
 
 impl Locality {
@@ -60,7 +61,7 @@ impl Locality {
 /// An IP on a named network. Written `network/ip`; `/ip` is the default ("") network.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NetworkAddress {
-    pub network: String,
+    pub network: Name,
     pub address: IpAddr,
 }
 
@@ -76,7 +77,7 @@ impl FromStr for NetworkAddress {
         // Split at the last '/' so the network name may itself contain '/'.
         let (network, ip) = s.rsplit_once('/').ok_or_else(|| NetworkAddressError(s.to_string()))?;
         let address = ip.parse().map_err(|_| NetworkAddressError(s.to_string()))?;
-        Ok(NetworkAddress { network: network.to_string(), address })
+        Ok(NetworkAddress { network: network.into(), address })
     }
 }
 
@@ -102,8 +103,8 @@ impl<'de> Deserialize<'de> for NetworkAddress {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespacedHostname {
-    pub namespace: String,
-    pub hostname: String,
+    pub namespace: Name,
+    pub hostname: Name,
 }
 
 impl fmt::Display for NamespacedHostname {
@@ -157,30 +158,30 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Workload {
-    pub uid: String,
-    pub name: String,
-    pub namespace: String,
+    pub uid: Name,
+    pub name: Name,
+    pub namespace: Name,
     /// [`DEFAULT_TRUST_DOMAIN`] when the source gave none.
-    pub trust_domain: String,
-    pub service_account: String,
+    pub trust_domain: Name,
+    pub service_account: Name,
     pub workload_ips: Vec<IpAddr>,
     pub protocol: TunnelProtocol,
     pub network_mode: NetworkMode,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub network: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub node: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub hostname: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub canonical_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub canonical_revision: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub workload_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub workload_type: String,
-    pub cluster_id: String,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub network: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub node: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub hostname: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub canonical_name: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub canonical_revision: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub workload_name: Name,
+    #[serde(skip_serializing_if = "Name::is_empty")]
+    pub workload_type: Name,
+    pub cluster_id: Name,
     pub status: HealthStatus,
     /// Policies bound by WorkloadSelector scope, as `ns/name`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -190,12 +191,14 @@ pub struct Workload {
     /// Services this workload is an endpoint of.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<NamespacedHostname>,
-    /// Where workload-addressed traffic must go first (`proxy::route`).
+    /// Where workload-addressed traffic must go first (`proxy::route`). Boxed, like
+    /// `network_gateway`: 8 bytes in every workload instead of 48 (the mesh's memory is per
+    /// workload; the indirection is paid only by workloads that have one).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub waypoint: Option<GatewayAddress>,
+    pub waypoint: Option<Box<GatewayAddress>>,
     /// Stored but not used for routing yet (no multi-network support).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_gateway: Option<GatewayAddress>,
+    pub network_gateway: Option<Box<GatewayAddress>>,
     #[serde(skip_serializing_if = "is_false")]
     pub native_tunnel: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,22 +249,22 @@ pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 pub const DEFAULT_CLUSTER_ID: &str = "Kubernetes";
 
 /// `sa`, or [`DEFAULT_SERVICE_ACCOUNT`] when it is empty.
-pub fn service_account_or_default(sa: String) -> String {
-    or_default(sa, DEFAULT_SERVICE_ACCOUNT)
+pub fn service_account_or_default(sa: impl Into<Name>) -> Name {
+    or_default(sa.into(), DEFAULT_SERVICE_ACCOUNT)
 }
 
 /// `td`, or [`DEFAULT_TRUST_DOMAIN`] when it is empty.
-pub fn trust_domain_or_default(td: String) -> String {
-    or_default(td, DEFAULT_TRUST_DOMAIN)
+pub fn trust_domain_or_default(td: impl Into<Name>) -> Name {
+    or_default(td.into(), DEFAULT_TRUST_DOMAIN)
 }
 
 /// `id`, or [`DEFAULT_CLUSTER_ID`] when it is empty.
-pub fn cluster_id_or_default(id: String) -> String {
-    or_default(id, DEFAULT_CLUSTER_ID)
+pub fn cluster_id_or_default(id: impl Into<Name>) -> Name {
+    or_default(id.into(), DEFAULT_CLUSTER_ID)
 }
 
-fn or_default(value: String, default: &str) -> String {
-    if value.is_empty() { default.to_string() } else { value }
+fn or_default(value: Name, default: &str) -> Name {
+    if value.is_empty() { default.into() } else { value }
 }
 
 impl Workload {
@@ -294,7 +297,43 @@ impl Workload {
             (&mut self.cluster_id, DEFAULT_CLUSTER_ID),
         ] {
             if field.is_empty() {
-                default.clone_into(field);
+                *field = default.into();
+            }
+        }
+    }
+
+    /// Replaces every low-cardinality name (namespace, identity, placement, labels, service
+    /// memberships) with the copy `names` shares, so a mesh stores each distinct value once.
+    /// `uid` and `name` are unique per workload and stay as they are.
+    pub fn share_names(&mut self, names: &mut Interner) {
+        for field in [
+            &mut self.namespace,
+            &mut self.trust_domain,
+            &mut self.service_account,
+            &mut self.network,
+            &mut self.node,
+            &mut self.canonical_name,
+            &mut self.canonical_revision,
+            &mut self.workload_name,
+            &mut self.workload_type,
+            &mut self.cluster_id,
+            &mut self.locality.region,
+            &mut self.locality.zone,
+            &mut self.locality.subzone,
+        ] {
+            names.share(field);
+        }
+        for svc in &mut self.services {
+            names.share(&mut svc.namespace);
+            names.share(&mut svc.hostname);
+        }
+        for gw in [&mut self.waypoint, &mut self.network_gateway].into_iter().flatten() {
+            match &mut gw.destination {
+                GatewayDestination::Address(a) => names.share(&mut a.network),
+                GatewayDestination::Hostname(h) => {
+                    names.share(&mut h.namespace);
+                    names.share(&mut h.hostname);
+                }
             }
         }
     }
@@ -302,28 +341,28 @@ impl Workload {
     /// A workload with only the required fields set; the rest take upstream defaults.
     /// Convenient for tests and for building state programmatically.
     pub fn new(
-        uid: impl Into<String>,
-        namespace: impl Into<String>,
-        name: impl Into<String>,
+        uid: impl Into<Name>,
+        namespace: impl Into<Name>,
+        name: impl Into<Name>,
         workload_ips: Vec<IpAddr>,
     ) -> Workload {
         Workload {
             uid: uid.into(),
             name: name.into(),
             namespace: namespace.into(),
-            trust_domain: DEFAULT_TRUST_DOMAIN.to_string(),
-            service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+            trust_domain: DEFAULT_TRUST_DOMAIN.into(),
+            service_account: DEFAULT_SERVICE_ACCOUNT.into(),
             workload_ips,
             protocol: TunnelProtocol::Tcp,
             network_mode: NetworkMode::Standard,
-            network: String::new(),
-            node: String::new(),
-            hostname: String::new(),
-            canonical_name: String::new(),
-            canonical_revision: String::new(),
-            workload_name: String::new(),
-            workload_type: String::new(),
-            cluster_id: DEFAULT_CLUSTER_ID.to_string(),
+            network: Name::default(),
+            node: Name::default(),
+            hostname: Name::default(),
+            canonical_name: Name::default(),
+            canonical_revision: Name::default(),
+            workload_name: Name::default(),
+            workload_type: Name::default(),
+            cluster_id: DEFAULT_CLUSTER_ID.into(),
             status: HealthStatus::Healthy,
             authorization_policies: Vec::new(),
             locality: Locality::default(),

@@ -156,11 +156,11 @@ impl XdsCache {
                         // first; refuse it instead (the first stays in force).
                         if w.uid != r.name
                             && self.state.workload_by_uid(&w.uid).is_some()
-                            && self.address_aliases.get(&r.name) != Some(&AddressKey::Workload(w.uid.clone()))
+                            && self.address_aliases.get(&r.name) != Some(&AddressKey::Workload(w.uid.to_string()))
                         {
-                            return Err(StateError::DuplicateWorkloadUid(w.uid).into());
+                            return Err(StateError::DuplicateWorkloadUid(w.uid.to_string()).into());
                         }
-                        let uid = w.uid.clone();
+                        let uid = w.uid.to_string();
                         // A name can switch kind only via removal; drop any stale entry first.
                         self.drop_other_kind(&r.name, AddressKey::Workload(uid.clone()));
                         self.state.upsert_workload(*w, &memberships, &mut self.changes);

@@ -85,11 +85,12 @@ fn split_pair<'a>(s: &'a str, field: &str) -> Result<(&'a str, &'a str), Convert
 
 fn gateway(g: pw::GatewayAddress, field: &str) -> Result<GatewayAddress, ConvertError> {
     let destination = match g.destination {
-        Some(pw::gateway_address::Destination::Hostname(h)) => {
-            GatewayDestination::Hostname(NamespacedHostname { namespace: h.namespace, hostname: h.hostname })
-        }
+        Some(pw::gateway_address::Destination::Hostname(h)) => GatewayDestination::Hostname(NamespacedHostname {
+            namespace: h.namespace.into(),
+            hostname: h.hostname.into(),
+        }),
         Some(pw::gateway_address::Destination::Address(a)) => GatewayDestination::Address(NetworkAddress {
-            network: a.network,
+            network: a.network.into(),
             address: ip(&a.address, &format!("{field}.address"))?,
         }),
         None => return Err(invalid(field, "gateway has no destination")),
@@ -131,7 +132,7 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
     for (key, list) in sorted {
         let field = format!("workload.services[{key:?}]");
         let (ns, host) = split_pair(&key, &field)?;
-        services.push(NamespacedHostname { namespace: ns.to_string(), hostname: host.to_string() });
+        services.push(NamespacedHostname { namespace: ns.into(), hostname: host.into() });
         let mut ports = BTreeMap::new();
         for (i, p) in list.ports.iter().enumerate() {
             let f = format!("{field}.ports[{i}]");
@@ -160,9 +161,9 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         }),
     };
     let out = Workload {
-        uid: w.uid,
-        name: w.name,
-        namespace: w.namespace,
+        uid: w.uid.into(),
+        name: w.name.into(),
+        namespace: w.namespace.into(),
         trust_domain: workload_defaults::trust_domain_or_default(w.trust_domain),
         service_account: workload_defaults::service_account_or_default(w.service_account),
         workload_ips,
@@ -171,13 +172,13 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
             pw::NetworkMode::Standard => NetworkMode::Standard,
             pw::NetworkMode::HostNetwork => NetworkMode::HostNetwork,
         },
-        network: w.network,
-        node: w.node,
-        hostname: w.hostname,
-        canonical_name: w.canonical_name,
-        canonical_revision: w.canonical_revision,
-        workload_name: w.workload_name,
-        workload_type: workload_type(enum_value(w.workload_type, "workload.workloadType")?).to_string(),
+        network: w.network.into(),
+        node: w.node.into(),
+        hostname: w.hostname.into(),
+        canonical_name: w.canonical_name.into(),
+        canonical_revision: w.canonical_revision.into(),
+        workload_name: w.workload_name.into(),
+        workload_type: workload_type(enum_value(w.workload_type, "workload.workloadType")?).into(),
         cluster_id: workload_defaults::cluster_id_or_default(w.cluster_id),
         status: match enum_value(w.status, "workload.status")? {
             pw::WorkloadStatus::Healthy => HealthStatus::Healthy,
@@ -186,11 +187,11 @@ pub fn workload(w: pw::Workload) -> Result<(Workload, Memberships), ConvertError
         authorization_policies: w.authorization_policies,
         locality: w
             .locality
-            .map(|l| Locality { region: l.region, zone: l.zone, subzone: l.subzone })
+            .map(|l| Locality { region: l.region.into(), zone: l.zone.into(), subzone: l.subzone.into() })
             .unwrap_or_default(),
         services,
-        waypoint: w.waypoint.map(|g| gateway(g, "workload.waypoint")).transpose()?,
-        network_gateway: w.network_gateway.map(|g| gateway(g, "workload.networkGateway")).transpose()?,
+        waypoint: w.waypoint.map(|g| gateway(g, "workload.waypoint").map(Box::new)).transpose()?,
+        network_gateway: w.network_gateway.map(|g| gateway(g, "workload.networkGateway").map(Box::new)).transpose()?,
         native_tunnel: w.native_tunnel,
         application_tunnel,
         // Upstream: an absent capacity means 1.
@@ -219,7 +220,7 @@ pub fn service(s: pw::Service) -> Result<Service, ConvertError> {
                 let len = u8::try_from(len).map_err(|_| invalid(&field, "prefix length out of range"))?;
                 out.cidr_vips.push(Cidr::new(addr, len).map_err(|e| invalid(&field, e.to_string()))?);
             }
-            _ => out.vips.push(NetworkAddress { network: a.network.clone(), address: addr }),
+            _ => out.vips.push(NetworkAddress { network: a.network.as_str().into(), address: addr }),
         }
     }
     for (i, p) in s.ports.iter().enumerate() {

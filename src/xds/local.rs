@@ -253,7 +253,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
                     "service port 0 is not a valid port",
                 );
             }
-            services.push(NamespacedHostname { namespace: namespace.to_string(), hostname: hostname.to_string() });
+            services.push(NamespacedHostname { namespace: namespace.into(), hostname: hostname.into() });
             listed_at
                 .entry(svc_key.clone())
                 .or_default()
@@ -270,7 +270,7 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
         if state.workload_by_uid(&w.uid).is_some() {
             // Derived uids repeat only when the names do; a given one is named precisely.
             path.push(key("uid"));
-            return Err((path, StateError::DuplicateWorkloadUid(w.uid).to_string()));
+            return Err((path, StateError::DuplicateWorkloadUid(w.uid.to_string()).to_string()));
         }
         state.upsert_workload(w, &memberships, &mut log);
     }
@@ -353,28 +353,28 @@ fn derived_uid(lw: &LocalWorkload) -> String {
 
 fn into_workload(lw: LocalWorkload, uid: String, services: Vec<NamespacedHostname>) -> Workload {
     Workload {
-        uid,
-        name: lw.name,
-        namespace: lw.namespace,
+        uid: uid.into(),
+        name: lw.name.into(),
+        namespace: lw.namespace.into(),
         trust_domain: workload_defaults::trust_domain_or_default(lw.trust_domain),
         service_account: workload_defaults::service_account_or_default(lw.service_account),
         workload_ips: lw.workload_ips,
         protocol: lw.protocol,
         network_mode: lw.network_mode,
-        network: lw.network,
-        node: lw.node,
-        hostname: lw.hostname,
-        canonical_name: lw.canonical_name,
-        canonical_revision: lw.canonical_revision,
-        workload_name: lw.workload_name,
-        workload_type: lw.workload_type,
+        network: lw.network.into(),
+        node: lw.node.into(),
+        hostname: lw.hostname.into(),
+        canonical_name: lw.canonical_name.into(),
+        canonical_revision: lw.canonical_revision.into(),
+        workload_name: lw.workload_name.into(),
+        workload_type: lw.workload_type.into(),
         cluster_id: workload_defaults::cluster_id_or_default(lw.cluster_id),
         status: lw.status,
         authorization_policies: lw.authorization_policies,
         locality: lw.locality,
         services,
-        waypoint: lw.waypoint,
-        network_gateway: lw.network_gateway,
+        waypoint: lw.waypoint.map(Box::new),
+        network_gateway: lw.network_gateway.map(Box::new),
         native_tunnel: lw.native_tunnel,
         application_tunnel: lw.application_tunnel,
         capacity: lw.capacity,

@@ -208,7 +208,13 @@ fn route_service(
     if wl.workload_ips.is_empty() {
         // Only a hostname (the endpoint filter let nothing else through): resolved on use.
         let (hostname, prefer_v4) = (wl.hostname.clone(), dst.ip().is_ipv4());
-        return Ok(Upstream::Resolve { hostname, port: target_port, prefer_v4, workload: wl, service: Some(svc) });
+        return Ok(Upstream::Resolve {
+            hostname: hostname.to_string(),
+            port: target_port,
+            prefer_v4,
+            workload: wl,
+            service: Some(svc),
+        });
     }
     // Within the service's IP families (upstream's restriction), prefer an endpoint address of
     // the family of the VIP the client used.

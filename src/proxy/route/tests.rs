@@ -24,12 +24,16 @@ fn wl(uid: &str, addr: &str, proto: TunnelProtocol) -> Workload {
     let mut w = Workload::new(uid, "ns", uid, vec![ip(addr)]);
     w.protocol = proto;
     w.trust_domain = "cluster.local".into();
-    w.service_account = format!("sa-{uid}");
+    w.service_account = format!("sa-{uid}").into();
     w
 }
 
 fn ep(uid: &str, ports: &[(u16, u16)]) -> Endpoint {
-    Endpoint { workload_uid: uid.into(), port: ports.iter().copied().collect(), status: HealthStatus::Healthy }
+    Endpoint {
+        workload_uid: uid.into(),
+        port: std::sync::Arc::new(ports.iter().copied().collect()),
+        status: HealthStatus::Healthy,
+    }
 }
 
 fn svc(vip: &str, ports: &[(u16, u16)], eps: Vec<Endpoint>) -> Service {
@@ -217,7 +221,7 @@ fn random_spread_over_endpoints() {
     let mut r = rng();
     for _ in 0..4000 {
         let up = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut r).unwrap();
-        *counts.entry(up.workload().unwrap().uid.clone()).or_default() += 1;
+        *counts.entry(up.workload().unwrap().uid.to_string()).or_default() += 1;
     }
     assert_eq!(counts.len(), 4, "{counts:?}");
     for n in counts.values() {
@@ -266,7 +270,7 @@ fn lb(mode: LoadBalancerMode, prefs: &[LoadBalancerScope]) -> Option<LoadBalance
 
 fn located(uid: &str, addr: &str, region: &str, zone: &str, node: &str) -> Workload {
     let mut w = wl(uid, addr, TunnelProtocol::Hbone);
-    w.locality = Locality { region: region.into(), zone: zone.into(), subzone: String::new() };
+    w.locality = Locality { region: region.into(), zone: zone.into(), subzone: Default::default() };
     w.node = node.into();
     w
 }
@@ -277,7 +281,7 @@ fn picks(st: &ProxyState, from: &Workload, n: usize) -> BTreeMap<String, usize> 
     let mut counts = BTreeMap::new();
     for _ in 0..n {
         let up = route(st, from, sa("10.96.0.1:80"), 15008, &mut r).unwrap();
-        *counts.entry(up.workload().unwrap().uid.clone()).or_default() += 1;
+        *counts.entry(up.workload().unwrap().uid.to_string()).or_default() += 1;
     }
     counts
 }
@@ -498,7 +502,7 @@ fn an_unresolvable_waypoint_fails_closed() {
 #[test]
 fn workload_waypoint_applies_to_workload_addressed_traffic_only() {
     let (mut w, sv) = waypoint_parts(by_host("waypoint.ns.svc.cluster.local"));
-    w[0].waypoint = Some(by_host("waypoint.ns.svc.cluster.local"));
+    w[0].waypoint = Some(Box::new(by_host("waypoint.ns.svc.cluster.local")));
     let st = state(w, sv);
     // Pod IP: through the waypoint, CONNECT to the pod address as dialled.
     let Upstream::Hbone { hbone_addr, target, hop, .. } =
@@ -578,7 +582,7 @@ fn weighted_waypoints_split_connections_and_a_broken_canary_falls_back_to_the_pr
         let up = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut r).unwrap();
         let Upstream::Hbone { hop: Hop::Waypoint, workload, target, .. } = up else { panic!("{up:?}") };
         assert_eq!(target, sa("10.96.0.1:80"));
-        *counts.entry(workload.uid.clone()).or_default() += 1;
+        *counts.entry(workload.uid.to_string()).or_default() += 1;
     }
     assert!((1500..1700).contains(&counts["wp"]) && (300..500).contains(&counts["wp-canary"]), "80/20: {counts:?}");
     // Either waypoint's own traffic goes on to the endpoints.

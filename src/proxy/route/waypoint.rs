@@ -175,7 +175,7 @@ pub(super) fn names_service(gw: &GatewayAddress, svc: &Service) -> bool {
 /// uses `local` as its waypoint. The connection is then delivered to `local` itself.
 pub fn serves_as_waypoint_for(state: &ProxyState, target: IpAddr, local: &Workload) -> bool {
     let gw = match state.workload_by_ip(target) {
-        Some(wl) => wl.waypoint.clone(),
+        Some(wl) => wl.waypoint.as_deref().cloned(),
         None => state.service_by_vip(target).and_then(|s| s.waypoint.clone()),
     };
     gw.is_some_and(|gw| is_instance(state, &gw, local))

@@ -21,13 +21,13 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 fn gateway(g: &GatewayAddress) -> pw::GatewayAddress {
     let destination = match &g.destination {
         GatewayDestination::Address(a) => pw::gateway_address::Destination::Address(pw::NetworkAddress {
-            network: a.network.clone(),
+            network: a.network.to_string(),
             address: ip_bytes(a.address),
             length: None,
         }),
         GatewayDestination::Hostname(h) => pw::gateway_address::Destination::Hostname(pw::NamespacedHostname {
-            namespace: h.namespace.clone(),
-            hostname: h.hostname.clone(),
+            namespace: h.namespace.to_string(),
+            hostname: h.hostname.to_string(),
         }),
     };
     pw::GatewayAddress { destination: Some(destination), hbone_mtls_port: g.hbone_mtls_port.into() }
@@ -50,7 +50,7 @@ pub fn addresses(state: &ProxyState) -> Vec<(String, pw::Address)> {
     let mut out = Vec::new();
     for w in state.workloads() {
         let services = memberships.remove(w.uid.as_str()).unwrap_or_default().into_iter().collect();
-        out.push((w.uid.clone(), pw::Address { r#type: Some(pw::address::Type::Workload(workload(w, services))) }));
+        out.push((w.uid.to_string(), pw::Address { r#type: Some(pw::address::Type::Workload(workload(w, services))) }));
     }
     for s in state.services() {
         out.push((s.key(), pw::Address { r#type: Some(pw::address::Type::Service(service(s))) }));
@@ -60,30 +60,30 @@ pub fn addresses(state: &ProxyState) -> Vec<(String, pw::Address)> {
 
 pub fn workload(w: &Workload, services: HashMap<String, pw::PortList>) -> pw::Workload {
     pw::Workload {
-        uid: w.uid.clone(),
-        name: w.name.clone(),
-        namespace: w.namespace.clone(),
+        uid: w.uid.to_string(),
+        name: w.name.to_string(),
+        namespace: w.namespace.to_string(),
         addresses: w.workload_ips.iter().map(|ip| ip_bytes(*ip)).collect(),
-        hostname: w.hostname.clone(),
-        network: w.network.clone(),
+        hostname: w.hostname.to_string(),
+        network: w.network.to_string(),
         tunnel_protocol: match w.protocol {
             TunnelProtocol::Tcp => pw::TunnelProtocol::None,
             TunnelProtocol::Hbone => pw::TunnelProtocol::Hbone,
         } as i32,
-        trust_domain: w.trust_domain.clone(),
-        service_account: w.service_account.clone(),
-        waypoint: w.waypoint.as_ref().map(gateway),
-        network_gateway: w.network_gateway.as_ref().map(gateway),
-        node: w.node.clone(),
-        canonical_name: w.canonical_name.clone(),
-        canonical_revision: w.canonical_revision.clone(),
+        trust_domain: w.trust_domain.to_string(),
+        service_account: w.service_account.to_string(),
+        waypoint: w.waypoint.as_deref().map(gateway),
+        network_gateway: w.network_gateway.as_deref().map(gateway),
+        node: w.node.to_string(),
+        canonical_name: w.canonical_name.to_string(),
+        canonical_revision: w.canonical_revision.to_string(),
         workload_type: match w.workload_type.as_str() {
             "cronjob" => pw::WorkloadType::Cronjob,
             "pod" => pw::WorkloadType::Pod,
             "job" => pw::WorkloadType::Job,
             _ => pw::WorkloadType::Deployment,
         } as i32,
-        workload_name: w.workload_name.clone(),
+        workload_name: w.workload_name.to_string(),
         native_tunnel: w.native_tunnel,
         application_tunnel: w.application_tunnel.as_ref().map(|t| pw::ApplicationTunnel {
             protocol: match t.protocol {
@@ -98,11 +98,11 @@ pub fn workload(w: &Workload, services: HashMap<String, pw::PortList>) -> pw::Wo
             HealthStatus::Healthy => pw::WorkloadStatus::Healthy,
             HealthStatus::Unhealthy => pw::WorkloadStatus::Unhealthy,
         } as i32,
-        cluster_id: w.cluster_id.clone(),
+        cluster_id: w.cluster_id.to_string(),
         locality: (!w.locality.is_empty()).then(|| pw::Locality {
-            region: w.locality.region.clone(),
-            zone: w.locality.zone.clone(),
-            subzone: w.locality.subzone.clone(),
+            region: w.locality.region.to_string(),
+            zone: w.locality.zone.to_string(),
+            subzone: w.locality.subzone.to_string(),
         }),
         network_mode: match w.network_mode {
             NetworkMode::Standard => pw::NetworkMode::Standard,
@@ -117,7 +117,7 @@ pub fn service(s: &Service) -> pw::Service {
     let mut addresses: Vec<pw::NetworkAddress> = s
         .vips
         .iter()
-        .map(|v| pw::NetworkAddress { network: v.network.clone(), address: ip_bytes(v.address), length: None })
+        .map(|v| pw::NetworkAddress { network: v.network.to_string(), address: ip_bytes(v.address), length: None })
         .collect();
     addresses.extend(s.cidr_vips.iter().map(|c| pw::NetworkAddress {
         network: String::new(),
@@ -125,9 +125,9 @@ pub fn service(s: &Service) -> pw::Service {
         length: Some(c.prefix_len().into()),
     }));
     pw::Service {
-        name: s.name.clone(),
-        namespace: s.namespace.clone(),
-        hostname: s.hostname.clone(),
+        name: s.name.to_string(),
+        namespace: s.namespace.to_string(),
+        hostname: s.hostname.to_string(),
         addresses,
         ports: s
             .ports
@@ -205,8 +205,8 @@ fn rbac_match(m: &RbacMatch) -> sec::Match {
     let sa = |v: &[crate::rbac::ServiceAccountMatch]| {
         v.iter()
             .map(|s| sec::ServiceAccountMatch {
-                namespace: s.namespace.clone(),
-                service_account: s.service_account.clone(),
+                namespace: s.namespace.to_string(),
+                service_account: s.service_account.to_string(),
             })
             .collect::<Vec<_>>()
     };
