@@ -26,6 +26,7 @@ use crate::proxy::{Error, ProxyInputs, copy};
 use crate::socket;
 use crate::state::workload::Workload;
 use crate::tls::crl::CrlStore;
+use crate::tls::verifier::VerifiedChains;
 use crate::tls::{self, WorkloadCertificate};
 use crate::util::sync::lock;
 
@@ -49,22 +50,29 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
 /// The server config for the current certificate and CRL set, rebuilt when either changes.
 struct ServerConfigCache(Mutex<Option<CachedServerConfig>>);
 
-/// (certificate, CRL set generation, the config built from them)
-type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>);
+/// (certificate, CRL set generation, the config built from them, its verifier's memo)
+type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>, Arc<VerifiedChains>);
 
 impl ServerConfigCache {
-    fn get(&self, cert: Arc<WorkloadCertificate>, crls: &CrlStore) -> Result<Arc<ServerConfig>, tls::Error> {
+    fn get(
+        &self,
+        cert: Arc<WorkloadCertificate>,
+        crls: &CrlStore,
+    ) -> Result<(Arc<ServerConfig>, Arc<VerifiedChains>), tls::Error> {
         let crls = crls.current();
         let mut slot = lock(&self.0);
-        if let Some((c, generation, cfg)) = slot.as_ref()
+        if let Some((c, generation, cfg, memo)) = slot.as_ref()
             && Arc::ptr_eq(c, &cert)
             && *generation == crls.generation
         {
-            return Ok(cfg.clone());
+            return Ok((cfg.clone(), memo.clone()));
         }
-        let cfg = tls::server_config_with_crls(&cert, &crls)?;
-        *slot = Some((cert, crls.generation, cfg.clone()));
-        Ok(cfg)
+        // A new certificate may bring new roots, a new CRL set new revocations: the chains
+        // the old verifier accepted are forgotten with it.
+        let memo = Arc::new(VerifiedChains::default());
+        let cfg = tls::server_config_with_memo(&cert, &crls, memo.clone())?;
+        *slot = Some((cert, crls.generation, cfg.clone(), memo.clone()));
+        Ok((cfg, memo))
     }
 }
 
@@ -83,7 +91,7 @@ async fn handle_connection(
         .fetch_certificate(&identity)
         .await
         .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
-    let config = configs
+    let (config, verified) = configs
         .get(cert, &inputs.cfg.crls)
         .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
     let mut tls = tokio::time::timeout(
@@ -94,9 +102,9 @@ async fn handle_connection(
     .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
     .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
     tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
-    let info = tls::connection_info(tls.get_ref().1);
+    let info = tls::negotiated(tls.get_ref().1);
     // The SAN the verifier admitted the peer on, which is what RBAC must see too.
-    let peer_identity = tls::peer_identity(tls.get_ref().1, identity.trust_domain());
+    let peer_identity = tls::inbound_peer_identity(tls.get_ref().1, identity.trust_domain(), &verified);
     tracing::info!(
         target: "hbone",
         src = %peer,
