@@ -300,20 +300,44 @@ fn switches_in(status_files: impl Iterator<Item = String>) -> f64 {
         .sum()
 }
 
-fn nodes_switches(pids: (u32, u32)) -> f64 {
+/// `file` (e.g. "status") of every thread of both nodes.
+fn node_task_files(pids: (u32, u32), file: &str) -> Vec<String> {
     let tasks = |pid: u32| {
         std::fs::read_dir(format!("/proc/{pid}/task"))
             .into_iter()
             .flatten()
             .flatten()
-            .map(|e| format!("{}/status", e.path().display()))
+            .map(|e| format!("{}/{file}", e.path().display()))
             .collect::<Vec<_>>()
     };
-    switches_in(tasks(pids.0).into_iter().chain(tasks(pids.1)))
+    tasks(pids.0).into_iter().chain(tasks(pids.1)).collect()
+}
+
+fn nodes_switches(pids: (u32, u32)) -> f64 {
+    switches_in(node_task_files(pids, "status").into_iter())
 }
 
 fn threads_switches(tids: [u32; 2]) -> f64 {
     switches_in(tids.iter().map(|t| format!("/proc/self/task/{t}/status")))
+}
+
+/// Seconds the threads behind `schedstat_files` spent runnable but waiting for a CPU (the
+/// second field of proc(5)'s `schedstat`): on a shared machine, the time a wake-up waited for
+/// another process's time slice to end.
+fn runqueue_wait_in(schedstat_files: impl Iterator<Item = String>) -> f64 {
+    schedstat_files
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
+}
+
+fn nodes_runqueue_wait(pids: (u32, u32)) -> f64 {
+    runqueue_wait_in(node_task_files(pids, "schedstat").into_iter())
+}
+
+fn threads_runqueue_wait(tids: [u32; 2]) -> f64 {
+    runqueue_wait_in(tids.iter().map(|t| format!("/proc/self/task/{t}/schedstat")))
 }
 
 /// CPU seconds used so far by both nodes together.
@@ -412,6 +436,9 @@ struct Run {
     http_tunnel: (f64, f64),
     relays_cpu_per_req_us: f64,
     cpu_per_req_us: f64,
+    /// Microseconds per HTTP request the proxies' threads waited for a CPU while runnable.
+    relays_wait_per_req_us: f64,
+    wait_per_req_us: f64,
     /// mTLS handshakes per second on node B's 15008, and per CPU second of node B.
     handshakes_per_s: f64,
     handshakes_per_cpu_s: f64,
@@ -555,12 +582,15 @@ fn one_run(bin: &Path, a: &Args) -> Run {
     }
     if want("http") {
         r.http_direct = http_latency(Path_::Direct, http_direct, LATENCY_ITERATIONS);
-        let cpu = threads_cpu(http_tids);
+        let per_req = (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
+        let (cpu, wait) = (threads_cpu(http_tids), threads_runqueue_wait(http_tids));
         r.http_relays = http_latency(http_relays, http_relays_dst, LATENCY_ITERATIONS);
-        r.relays_cpu_per_req_us = (threads_cpu(http_tids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
-        let cpu = nodes_cpu(pids);
+        r.relays_cpu_per_req_us = (threads_cpu(http_tids) - cpu) * 1e6 / per_req;
+        r.relays_wait_per_req_us = (threads_runqueue_wait(http_tids) - wait) * 1e6 / per_req;
+        let (cpu, wait) = (nodes_cpu(pids), nodes_runqueue_wait(pids));
         r.http_tunnel = http_latency(tunnel, http_dst, LATENCY_ITERATIONS);
-        r.cpu_per_req_us = (nodes_cpu(pids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
+        r.cpu_per_req_us = (nodes_cpu(pids) - cpu) * 1e6 / per_req;
+        r.wait_per_req_us = (nodes_runqueue_wait(pids) - wait) * 1e6 / per_req;
     }
     if want("handshakes") {
         let cfg = handshakes::client_config(
@@ -607,7 +637,7 @@ fn main() {
             eprintln!(
                 "run {}: {:.2}/{:.2}/{:.2} Gbit/s, {:.0}/{:.0}/{:.0} conn/s, p50 {:.1}/{:.1}/{:.1} us \
                  (direct/relays/tunnel), HTTP p99 {:.0}/{:.0}/{:.0} us; tunnel CPU {:.2} s/GB, {:.0} us/conn, \
-                 {:.1} us/rtt, {:.1} us/req; {:.0} handshakes/s",
+                 {:.1} us/rtt, {:.1} us/req (waited {:.1}/{:.1} us for a CPU); {:.0} handshakes/s",
                 i + 1,
                 r.direct_gbps,
                 r.relays_gbps,
@@ -625,6 +655,8 @@ fn main() {
                 r.cpu_per_conn_us,
                 r.cpu_per_rtt_us,
                 r.cpu_per_req_us,
+                r.relays_wait_per_req_us,
+                r.wait_per_req_us,
                 r.handshakes_per_s
             );
             r
@@ -716,6 +748,8 @@ fn main() {
     let (rsr, tsr) = (m(|r| r.relays_switches_per_rtt), m(|r| r.switches_per_rtt));
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "context switches per connection", "-", rsc, tsc, tsc / rsc);
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "context switches per round trip", "-", rsr, tsr, tsr / rsr);
+    let (rw, tw) = (m(|r| r.relays_wait_per_req_us), m(|r| r.wait_per_req_us));
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "CPU wait us per HTTP request", "-", rw, tw, tw / rw);
     println!(
         "mTLS handshakes on node B's 15008 ({} clients): {:.0}/s, {:.0} per CPU second of node B",
         args.clients,
