@@ -20,7 +20,7 @@ use super::addr::{DestinationAddr, ServedAddr, SourceAddr};
 use crate::drain::DrainWatcher;
 use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
-use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::socket;
@@ -162,7 +162,9 @@ impl Refusal {
 
 async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectRequest) {
     let mut log = ConnectionLog::new(Direction::Inbound, conn.peer, &inputs.metrics);
-    log.src_identity = conn.peer_identity.as_ref().map(|i| i.to_string());
+    if let Some(id) = &conn.peer_identity {
+        log.src = LoggedPeer::Identity(id.clone());
+    }
     let result = async {
         let req_authority = req.authority().to_string();
         let target = validate(inputs, conn, &req_authority, &mut log).await;
@@ -237,9 +239,7 @@ async fn validate(
             workload.name
         )));
     }
-    log.dst_workload = Some(workload.name.clone());
-    log.dst_namespace = Some(workload.namespace.clone());
-    log.dst_identity = Some(workload.identity().to_string());
+    log.dst = LoggedPeer::workload(&workload, true);
     Ok((target, workload))
 }
 

@@ -14,7 +14,7 @@ use super::addr::DestinationAddr;
 use crate::drain::DrainWatcher;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
-use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
@@ -81,9 +81,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     }
     let source = inputs.local_workload().await?;
     let src_identity = source.identity();
-    log.src_workload = Some(source.name.clone());
-    log.src_namespace = Some(source.namespace.clone());
-    log.src_identity = Some(src_identity.to_string());
+    log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
 
     let upstream = {
@@ -101,9 +99,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     match upstream {
         Upstream::Hbone { hbone_addr, target, identities, workload, .. } => {
             log.dst_hbone_addr = Some(hbone_addr);
-            log.dst_workload = Some(workload.name.clone());
-            log.dst_namespace = Some(workload.namespace.clone());
-            log.dst_identity = Some(workload.identity().to_string());
+            log.dst = LoggedPeer::workload(&workload, true);
             let key = PoolKey { src: src_identity.into_owned(), dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
             if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(&source)) {
@@ -117,8 +113,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             Ok(UpstreamConn::Hbone(stream))
         }
         Upstream::Tcp { addr, workload, .. } => {
-            log.dst_workload = Some(workload.name.clone());
-            log.dst_namespace = Some(workload.namespace.clone());
+            log.dst = LoggedPeer::workload(&workload, false);
             dial(inputs, addr).await
         }
         Upstream::Passthrough { addr } => dial(inputs, addr).await,
