@@ -54,6 +54,10 @@ struct Args {
     clients: usize,
     /// http: response body bytes.
     http_body: usize,
+    /// idle-memory: how many open / burst / idle / close cycles.
+    cycles: usize,
+    /// Internal: run as idle-memory's echo backend process on this address.
+    serve_echo: Option<std::net::IpAddr>,
 }
 
 fn args() -> Args {
@@ -71,6 +75,8 @@ fn args() -> Args {
         idle_tunnels: 0,
         clients: 16,
         http_body: http_rr::BODY,
+        cycles: 1,
+        serve_echo: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -115,6 +121,14 @@ fn args() -> Args {
             }
             "--http-body" => {
                 a.http_body = v[i + 1].parse().expect("--http-body N");
+                i += 1;
+            }
+            "--cycles" => {
+                a.cycles = v[i + 1].parse().expect("--cycles N");
+                i += 1;
+            }
+            "--serve-echo" => {
+                a.serve_echo = Some(v[i + 1].parse().expect("--serve-echo IP"));
                 i += 1;
             }
             "--scrape" => a.scrape = true,
@@ -616,6 +630,9 @@ fn one_run(bin: &Path, a: &Args) -> Run {
 
 fn main() {
     let args = args();
+    if let Some(ip) = args.serve_echo {
+        return idle_memory::serve_echo(ip);
+    }
     // ZTUNNEL_BENCH_BIN runs another build (e.g. a saved copy of the previous one) for A/B
     // comparisons in the same session.
     let bin_var = std::env::var_os("ZTUNNEL_BENCH_BIN");

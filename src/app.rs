@@ -23,6 +23,7 @@ use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
 use crate::control_plane::auth::Credentials;
 use crate::control_plane::channel::ControlPlaneEndpoint;
 use crate::dns::metrics::DnsMetrics;
+use crate::dns::resolve::Resolver;
 use crate::dns::server::parse_resolv_conf;
 use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
@@ -212,6 +213,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // Listeners.
     let traffic = TrafficMetrics::register(metrics.registry());
     let dns_metrics = DnsMetrics::register(metrics.registry());
+    // ztunnel's own resolvers: where the DNS proxy forwards, and what resolves hostname-only
+    // endpoints (one cache for the whole process).
+    let resolvers = std::fs::read_to_string(&cfg.resolv_conf).map(|t| parse_resolv_conf(&t)).unwrap_or_else(|e| {
+        tracing::warn!(path = %cfg.resolv_conf.display(), "no DNS resolvers: {e}");
+        Vec::new()
+    });
+    let resolver = Arc::new(Resolver::new(resolvers.clone()));
     // Shared mode: the pod table, read by the admin dump and the workload-manager metrics.
     let pod_states = workload_info.is_none().then(inpod::states::PodStates::default);
     if let Some(states) = &pod_states {
@@ -221,7 +229,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let addrs = match workload_info {
         Some(workload_info) => {
             let proxy = Proxy::bind(
-                proxy_config(&cfg, workload_info, &crls),
+                proxy_config(&cfg, workload_info, &crls, &resolver),
                 store.clone(),
                 certs.clone(),
                 traffic,
@@ -238,13 +246,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
                 addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
                 domain: cfg.cluster_domain.clone(),
-                upstreams: std::fs::read_to_string("/etc/resolv.conf")
-                    .map(|t| parse_resolv_conf(&t))
-                    .unwrap_or_default(),
+                upstreams: resolvers.clone(),
                 metrics: dns_metrics.clone(),
             });
             let starter = ProxyStarter {
-                base: proxy_config(&cfg, placeholder, &crls),
+                base: proxy_config(&cfg, placeholder, &crls, &resolver),
                 state: store.clone(),
                 certs: certs.clone(),
                 metrics: traffic,
@@ -415,8 +421,14 @@ fn original_source(cfg: &Config) -> bool {
 /// (upstream's hard-coded connect timeout).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::tls::crl::CrlStore) -> ProxyConfig {
+fn proxy_config(
+    cfg: &Config,
+    local_workload: ProxyWorkloadInfo,
+    crls: &crate::tls::crl::CrlStore,
+    resolver: &Arc<Resolver>,
+) -> ProxyConfig {
     ProxyConfig {
+        resolver: resolver.clone(),
         outbound_addr: cfg.outbound_addr,
         inbound_addr: cfg.inbound_addr,
         inbound_plaintext_addr: cfg.inbound_plaintext_addr,
@@ -436,6 +448,7 @@ fn proxy_config(cfg: &Config, local_workload: ProxyWorkloadInfo, crls: &crate::t
         orig_src: original_source(cfg),
         connect_timeout: CONNECT_TIMEOUT,
         authz_info_logging: cfg.authz_policy_info_logging,
+        localhost_app_tunnel: cfg.localhost_app_tunnel,
         h2: H2Settings {
             stream_window: cfg.window_size,
             connection_window: cfg.connection_window_size,

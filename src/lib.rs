@@ -30,9 +30,9 @@
 //! - [`hbone`]: the HBONE protocol (HTTP/2 CONNECT over mTLS): dialler, client, server, stream,
 //!   connection pool.
 //! - [`metrics`]: Prometheus metrics, the baggage header, and the 15020 scrape endpoint.
+//! - [`dns`]: the DNS proxy (15053), and the resolver for hostname-only endpoints.
 //! - [`proxy`]: the listeners (15001, 15006, 15008, 15080), routing, authorization and the byte
 //!   copy between them.
-//! - [`dns`]: the DNS proxy (15053).
 //! - [`inpod`]: shared (in-pod) mode: the ZDS client and per-pod proxies.
 //! - [`admin`]: the 15000 admin endpoint (config dump, log level, shutdown).
 //! - [`app`]: wires everything together and owns start-up and shutdown order.
@@ -67,8 +67,8 @@ pub mod readiness;
 pub mod xds;
 pub mod hbone;
 pub mod metrics;
-pub mod proxy;
 pub mod dns;
+pub mod proxy;
 pub mod inpod;
 pub mod admin;
 pub mod app;

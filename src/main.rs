@@ -68,6 +68,8 @@ fn run_proxy() -> anyhow::Result<()> {
         Ok(_) => {}
         Err(e) => tracing::warn!("could not raise the open files limit: {e}"),
     }
+    ztunnel::metrics::memory::set_allocator_stats(jemalloc_stats);
+    ztunnel::metrics::memory::set_allocator_report(jemalloc_report);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.num_worker_threads)
         .thread_name("ztunnel-worker")
@@ -185,6 +187,31 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// (also the crate feature's default) purges off the data path, and for idle arenas too.
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: MallocConf = MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+
+/// jemalloc's counters for `istio_proxy_allocator_bytes` and `/debug/memory`. They are a
+/// snapshot taken when the epoch advances, so advance it first; `None` if jemalloc refuses
+/// (the gauges are then left out rather than shown as zero).
+fn jemalloc_stats() -> Option<ztunnel::metrics::memory::AllocatorStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    Some(ztunnel::metrics::memory::AllocatorStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        active: stats::active::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+        metadata: stats::metadata::read().ok()? as u64,
+        retained: stats::retained::read().ok()? as u64,
+    })
+}
+
+/// jemalloc's own statistics report (`malloc_stats_print`: per-arena, per-size-class,
+/// metadata), for `/debug/memory?allocator`.
+fn jemalloc_report() -> Option<String> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut options = tikv_jemalloc_ctl::stats_print::Options::default();
+    options.skip_per_arena = true;
+    tikv_jemalloc_ctl::stats_print::stats_print(&mut out, options).ok()?;
+    String::from_utf8(out).ok()
+}
 
 /// A `const char *` jemalloc reads once at start-up.
 #[repr(transparent)]

@@ -399,3 +399,63 @@ fn open_files_soft_limit_is_raised_to_the_hard_limit() {
     let ev = node.wait_for(WAIT, |e| message(e) == "raised the open files limit").unwrap();
     assert_eq!(ev["before"], 256, "{ev}");
 }
+
+/// `/debug/memory` and `istio_proxy_*_bytes` say where a node's memory is: a download whose
+/// client stops reading leaves data queued in node A's HTTP/2 receive side (up to the stream
+/// window) and in its pump, and everything goes back to zero once the tunnel is drained and
+/// closed. The allocator's figures are there because the binary runs on jemalloc.
+#[test]
+fn memory_accounting_follows_a_stalled_download() {
+    let env = start(68, |_, s| s);
+    const LEN: usize = 24 << 20;
+    let listener = std::net::TcpListener::bind(SocketAddr::new(env.mesh.server_ip, 0)).unwrap();
+    let backend = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(&payload(LEN, 3)).unwrap();
+    });
+    let mut conn = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Addr(backend)).unwrap();
+
+    let memory = |addr: SocketAddr| -> serde_json::Value {
+        let (status, body) = request(addr, "GET", "/debug/memory").unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    // The client reads nothing: node A's pump blocks writing to it and h2 keeps receiving
+    // until the stream's 4 MiB window is used up; the socket buffers take the rest in between.
+    let mut held = serde_json::Value::Null;
+    eventually(WAIT, "node A to show the stalled stream's queued bytes", || {
+        held = memory(env.a.addrs.admin);
+        held["hbone_receive_queued_bytes"].as_i64().unwrap() >= 1 << 20
+    });
+    println!("MEMORY stalled: node A {held}");
+    let (status, report) = request(env.a.addrs.admin, "GET", "/debug/memory?allocator").unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert!(report.contains("Allocated:") && report.contains("jemalloc"), "{report}");
+    let queued = held["hbone_receive_queued_bytes"].as_i64().unwrap();
+    assert!(queued <= 4 << 20, "more than the stream window is queued: {held}");
+    let alloc = &held["allocator"];
+    assert!(alloc["allocated"].as_u64().unwrap() > 0 && alloc["resident"].as_u64() >= alloc["allocated"].as_u64());
+    let metric = |s: &[Sample], name: &str, labels: &[(&str, &str)]| sum(s, name, labels);
+    let a = scrape(env.a.addrs.metrics);
+    assert!(metric(&a, "istio_proxy_hbone_queued_bytes", &[("direction", "receive")]) >= (1 << 20) as f64, "{a:#?}");
+    assert!(metric(&a, "istio_proxy_pump_buffer_bytes", &[]) > 0.0);
+    assert!(metric(&a, "istio_proxy_allocator_bytes", &[("kind", "resident")]) > 0.0);
+
+    // Drain it: every byte arrives, then the queues and pumps hold nothing on either node.
+    let mut got = Vec::with_capacity(LEN);
+    conn.read_to_end(&mut got).unwrap();
+    server.join().unwrap();
+    assert_eq!(sha256(&got), sha256(&payload(LEN, 3)));
+    drop(conn);
+    for (node, admin) in [("A", env.a.addrs.admin), ("B", env.b.addrs.admin)] {
+        let mut now = serde_json::Value::Null;
+        eventually(WAIT, &format!("node {node}'s queues and pumps to empty"), || {
+            now = memory(admin);
+            ["hbone_receive_queued_bytes", "hbone_send_queued_bytes", "pump_buffer_bytes"]
+                .iter()
+                .all(|k| now[*k].as_i64() == Some(0))
+        });
+        println!("MEMORY closed: node {node} {now}");
+    }
+}

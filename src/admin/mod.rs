@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `/` | GET | lists the endpoints |
 //! | `/config_dump` | GET | JSON dump of config, state, certificates (see [`config_dump`]) |
+//! | `/debug/memory` | GET | JSON: bytes held in pump buffers, in HBONE's HTTP/2 queues, and the allocator's figures (see [`crate::metrics::memory`]); `?allocator`: the allocator's own full report (text) |
 //! | `/logging` | POST | no query: show the log filter; `?level=<RUST_LOG filter>` sets it (e.g. `debug` or `ztunnel::proxy=debug,info`); `?reset` restores the start-up filter |
 //! | `/quitquitquit` | POST | starts a graceful drain; the process exits when it completes |
 //!
@@ -28,6 +29,7 @@ use crate::state::StateStore;
 const INDEX: &str = "\
 ztunnel admin
   GET  /config_dump    configuration, workloads, services, policies, certificates, crypto
+  GET  /debug/memory   bytes held by pump buffers, HTTP/2 queues and the allocator (JSON); ?allocator: the allocator's full report
   POST /logging        show the log filter; ?level=<filter> sets it (e.g. ztunnel::proxy=debug,info); ?reset restores it
   POST /quitquitquit   drain gracefully and exit
 ";
@@ -52,6 +54,9 @@ impl Admin {
             "/" => http_util::method_not_allowed("GET"),
             "/config_dump" if get => self.config_dump(),
             "/config_dump" => http_util::method_not_allowed("GET"),
+            "/debug/memory" if get && req.uri().query() == Some("allocator") => allocator_report(),
+            "/debug/memory" if get => json(&crate::metrics::memory::snapshot()),
+            "/debug/memory" => http_util::method_not_allowed("GET"),
             "/logging" if method == Method::POST => logging(req.uri().query()),
             "/logging" => http_util::method_not_allowed("POST"),
             "/quitquitquit" if method == Method::POST => {
@@ -68,11 +73,24 @@ impl Admin {
     fn config_dump(&self) -> Response<Body> {
         let state = self.state.snapshot();
         let pods = self.pods.as_ref().map(PodStates::snapshot);
-        let dump = config_dump::build(&self.config, &state, self.certs.dump(), pods);
-        match serde_json::to_vec_pretty(&dump) {
-            Ok(body) => http_util::response(StatusCode::OK, "application/json", body),
-            Err(e) => http_util::text(StatusCode::INTERNAL_SERVER_ERROR, format!("config dump failed: {e}\n")),
-        }
+        json(&config_dump::build(&self.config, &state, self.certs.dump(), pods))
+    }
+}
+
+/// `/debug/memory?allocator`: jemalloc's statistics report, or 404 when the process runs on
+/// an allocator that has none (tests, a build without jemalloc).
+fn allocator_report() -> Response<Body> {
+    match crate::metrics::memory::allocator_report() {
+        Some(report) => http_util::text(StatusCode::OK, report),
+        None => http_util::text(StatusCode::NOT_FOUND, "this process's allocator has no report\n"),
+    }
+}
+
+/// A pretty-printed JSON response (500 with the reason if it cannot be serialized).
+fn json(value: &impl serde::Serialize) -> Response<Body> {
+    match serde_json::to_vec_pretty(value) {
+        Ok(body) => http_util::response(StatusCode::OK, "application/json", body),
+        Err(e) => http_util::text(StatusCode::INTERNAL_SERVER_ERROR, format!("serializing the response failed: {e}\n")),
     }
 }
 
@@ -181,6 +199,10 @@ mod tests {
         assert_eq!(call(Method::GET, "/").status(), StatusCode::OK);
         assert_eq!(call(Method::GET, "/config_dump").status(), StatusCode::OK);
         assert_eq!(call(Method::POST, "/config_dump").status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(call(Method::GET, "/debug/memory").status(), StatusCode::OK);
+        assert_eq!(call(Method::POST, "/debug/memory").status(), StatusCode::METHOD_NOT_ALLOWED);
+        // Unit tests run on the system allocator: no report to give.
+        assert_eq!(call(Method::GET, "/debug/memory?allocator").status(), StatusCode::NOT_FOUND);
         assert_eq!(call(Method::GET, "/logging").status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(call(Method::GET, "/quitquitquit").status(), StatusCode::METHOD_NOT_ALLOWED);
         assert!(quit_rx.try_recv().is_err(), "GET must not quit");

@@ -153,8 +153,14 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// AUTHZ_POLICY_INFO_LOGGING: log RBAC decisions at INFO.
     pub authz_policy_info_logging: bool,
+    /// LOCALHOST_APP_TUNNEL (true): PROXY-protocol application tunnels are delivered over
+    /// loopback, so only ztunnel can reach the tunnel port.
+    pub localhost_app_tunnel: bool,
     /// ISTIO_META_DNS_CAPTURE: DNS proxy on unless exactly "false" (upstream semantics).
     pub dns_proxy: bool,
+    /// ZTUNNEL_RESOLV_CONF (ours, default /etc/resolv.conf): ztunnel's own resolvers, for the
+    /// DNS proxy's forwarding and for hostname-only endpoints.
+    pub resolv_conf: PathBuf,
     /// ISTIO_META_ISTIO_VERSION.
     pub istio_version: Option<String>,
     /// Every ISTIO_META_* variable with the prefix stripped (sent as xDS node metadata).
@@ -341,8 +347,12 @@ impl Config {
             termination_grace_period,
             secret_ttl: duration_or(src, "SECRET_TTL", Duration::from_secs(24 * 3600))?,
             authz_policy_info_logging: bool_or(src, "AUTHZ_POLICY_INFO_LOGGING", false)?,
+            localhost_app_tunnel: bool_or(src, "LOCALHOST_APP_TUNNEL", true)?,
             // Upstream: on when unset or "true" (any case); any other value turns it off.
             dns_proxy: src.get("ISTIO_META_DNS_CAPTURE").is_none_or(|v| v.trim().eq_ignore_ascii_case("true")),
+            resolv_conf: non_empty(src, "ZTUNNEL_RESOLV_CONF")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),
             istio_version: non_empty(src, "ISTIO_META_ISTIO_VERSION"),
             proxy_metadata,
             ipv6_enabled,

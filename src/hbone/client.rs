@@ -13,12 +13,11 @@ use std::time::Duration;
 // in tests.
 use tokio::time::Instant;
 
-use bytes::Bytes;
 use h2::client::SendRequest;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
-use super::stream::H2Stream;
+use super::stream::{H2Stream, SendBuf};
 use super::{Error, H2Settings, keepalive};
 use crate::drain::DrainWatcher;
 use crate::util::sync::lock;
@@ -45,7 +44,7 @@ pub(crate) struct Shared {
     last_active: Mutex<Instant>,
     // Taken out (dropped) on close: once no handle is left, h2 sends GOAWAY and the connection
     // ends by itself after its last stream.
-    send: Mutex<Option<SendRequest<Bytes>>>,
+    send: Mutex<Option<SendRequest<SendBuf>>>,
     our_max_streams: usize,
     handshake_timeout: Duration,
 }
@@ -111,7 +110,7 @@ where
         .max_header_list_size(CLIENT_MAX_HEADER_LIST)
         .max_send_buffer_size(window as usize)
         .enable_push(false)
-        .handshake::<_, Bytes>(io)
+        .handshake::<_, SendBuf>(io)
         .await?;
     let shared = Arc::new(Shared {
         state: AtomicUsize::new(0),

@@ -7,14 +7,13 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::{HeaderMap, Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{debug, warn};
 
-use super::stream::H2Stream;
+use super::stream::{H2Stream, SendBuf};
 use super::{Error, H2Settings, keepalive};
 use crate::drain::DrainWatcher;
 
@@ -28,7 +27,7 @@ pub struct ConnectRequest {
     authority: String,
     headers: HeaderMap,
     recv: RecvStream,
-    respond: SendResponse<Bytes>,
+    respond: SendResponse<SendBuf>,
 }
 
 impl ConnectRequest {
@@ -66,7 +65,7 @@ impl std::fmt::Debug for ConnectRequest {
     }
 }
 
-fn respond_status(respond: &mut SendResponse<Bytes>, status: StatusCode) {
+fn respond_status(respond: &mut SendResponse<SendBuf>, status: StatusCode) {
     let mut resp = http::Response::new(());
     *resp.status_mut() = status;
     if let Err(e) = respond.send_response(resp, true) {
@@ -94,7 +93,7 @@ where
         .max_concurrent_streams(settings.server_max_concurrent_streams)
         .max_header_list_size(SERVER_MAX_HEADER_LIST)
         .max_send_buffer_size(SERVER_MAX_SEND_BUFFER)
-        .handshake::<_, Bytes>(io);
+        .handshake::<_, SendBuf>(io);
     // Keepalive only starts once the handshake is done, so this is the only thing that frees
     // a TLS connection whose peer never sends the HTTP/2 preface.
     let mut conn = tokio::time::timeout(settings.handshake_timeout, handshake)
@@ -129,7 +128,7 @@ where
     }
 }
 
-fn dispatch<F, Fut>(req: http::Request<RecvStream>, mut respond: SendResponse<Bytes>, handler: &F)
+fn dispatch<F, Fut>(req: http::Request<RecvStream>, mut respond: SendResponse<SendBuf>, handler: &F)
 where
     F: Fn(ConnectRequest) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -160,6 +159,8 @@ pub(crate) mod tests {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+
+    use bytes::Bytes;
 
     use super::*;
     use crate::drain;

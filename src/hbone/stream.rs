@@ -15,6 +15,8 @@ use bytes::{Buf, Bytes};
 use h2::{RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::metrics::memory;
+
 /// Whatever the stream's creator needs kept alive until both halves are dropped (the client
 /// connection's stream slot, whose `Drop` releases it). Type-erased so this module does not
 /// depend on the client.
@@ -28,32 +30,80 @@ pub struct H2Stream {
     response_headers: http::HeaderMap,
 }
 
+/// A DATA payload on its way through h2: counted on `istio_proxy_hbone_queued_bytes{direction=
+/// "send"}` from `send_data` until h2 has written all of it to the TLS layer and drops it (h2
+/// keeps the same buffer across the DATA frames it is cut into).
+pub struct SendBuf {
+    bytes: Bytes,
+    counted: usize,
+}
+
+impl SendBuf {
+    pub(crate) fn new(bytes: Bytes) -> Self {
+        let counted = bytes.len();
+        memory::add_hbone_send_queued(counted as i64);
+        SendBuf { bytes, counted }
+    }
+}
+
+impl Buf for SendBuf {
+    fn remaining(&self) -> usize {
+        self.bytes.remaining()
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.bytes.chunk()
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.bytes.advance(n)
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [io::IoSlice<'a>]) -> usize {
+        self.bytes.chunks_vectored(dst)
+    }
+}
+
+impl Drop for SendBuf {
+    fn drop(&mut self) {
+        memory::add_hbone_send_queued(-(self.counted as i64));
+    }
+}
+
 /// The receiving half of an [`H2Stream`].
 pub struct H2StreamReader {
     recv: RecvStream,
     // Remainder of the last DATA frame that did not fit the caller's buffer.
     pending: Bytes,
     eof: bool,
+    // This stream's entry in [`RECEIVING`].
+    registered: u64,
     // Keeps the client connection's active-stream count up while either half lives.
     _slot: Option<StreamGuard>,
 }
 
 /// The sending half of an [`H2Stream`].
 pub struct H2StreamWriter {
-    send: SendStream<Bytes>,
+    send: SendStream<SendBuf>,
     shut_down: bool,
     _slot: Option<StreamGuard>,
 }
 
 impl H2Stream {
     pub(crate) fn new(
-        send: SendStream<Bytes>,
-        recv: RecvStream,
+        send: SendStream<SendBuf>,
+        mut recv: RecvStream,
         slot: Option<StreamGuard>,
         response_headers: http::HeaderMap,
     ) -> Self {
         H2Stream {
-            reader: H2StreamReader { recv, pending: Bytes::new(), eof: false, _slot: slot.clone() },
+            reader: H2StreamReader {
+                registered: receiving::register(&mut recv),
+                recv,
+                pending: Bytes::new(),
+                eof: false,
+                _slot: slot.clone(),
+            },
             writer: H2StreamWriter { send, shut_down: false, _slot: slot },
             response_headers,
         }
@@ -94,7 +144,7 @@ impl H2StreamWriter {
         while !data.is_empty() {
             let n = ready!(self.poll_send_capacity(cx, data.len()))?;
             let chunk = data.split_to(n);
-            self.send.send_data(chunk, false).map_err(h2_to_io)?;
+            self.send.send_data(SendBuf::new(chunk), false).map_err(h2_to_io)?;
         }
         Poll::Ready(Ok(()))
     }
@@ -104,7 +154,7 @@ impl H2StreamWriter {
     pub fn finish(&mut self) -> io::Result<()> {
         if !self.shut_down {
             self.shut_down = true;
-            self.send.send_data(Bytes::new(), true).map_err(h2_to_io)?;
+            self.send.send_data(SendBuf::new(Bytes::new()), true).map_err(h2_to_io)?;
         }
         Ok(())
     }
@@ -177,6 +227,49 @@ impl H2StreamReader {
     }
 }
 
+impl Drop for H2StreamReader {
+    fn drop(&mut self) {
+        receiving::unregister(self.registered);
+    }
+}
+
+/// Every live stream's receive side, so `istio_proxy_hbone_queued_bytes{direction="receive"}`
+/// can sum what h2 holds for them at scrape time. Read then, not tracked as a running count:
+/// the case that matters (a slow consumer, its pump blocked writing while h2 keeps receiving
+/// up to the stream window) is exactly the one where the stream is not being polled.
+mod receiving {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{LazyLock, Mutex, Once};
+
+    use h2::{FlowControl, RecvStream};
+
+    use crate::metrics::memory;
+    use crate::util::sync::lock;
+
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static STREAMS: LazyLock<Mutex<HashMap<u64, FlowControl>>> = LazyLock::new(Default::default);
+    static INSTALL: Once = Once::new();
+
+    pub(super) fn register(recv: &mut RecvStream) -> u64 {
+        INSTALL.call_once(|| memory::set_hbone_recv_queued(queued));
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        lock(&STREAMS).insert(id, recv.flow_control().clone());
+        id
+    }
+
+    pub(super) fn unregister(id: u64) {
+        lock(&STREAMS).remove(&id);
+    }
+
+    /// Bytes received on live streams and not yet credited back (h2's `used_capacity`).
+    fn queued() -> u64 {
+        // Clone the handles out so h2's per-connection locks are not taken under ours.
+        let streams: Vec<FlowControl> = lock(&STREAMS).values().cloned().collect();
+        streams.iter().map(|f| f.used_capacity() as u64).sum()
+    }
+}
+
 /// Maps an h2 error to the closest `io::ErrorKind` so copy loops can tell reset from failure.
 pub(crate) fn h2_to_io(e: h2::Error) -> io::Error {
     if e.is_io() {
@@ -233,7 +326,7 @@ impl AsyncWrite for H2StreamWriter {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown of hbone stream")));
         }
         let n = ready!(this.poll_send_capacity(cx, buf.len()))?;
-        this.send.send_data(Bytes::copy_from_slice(&buf[..n]), false).map_err(h2_to_io)?;
+        this.send.send_data(SendBuf::new(Bytes::copy_from_slice(&buf[..n])), false).map_err(h2_to_io)?;
         Poll::Ready(Ok(n))
     }
 

@@ -218,6 +218,34 @@ impl EncodeLabelSet for TrafficLabels {
     }
 }
 
+/// Labels of the on-demand DNS counters: the source workload and the hostname resolved.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct OnDemandDnsLabels {
+    pub source: Arc<PeerLabels>,
+    pub hostname: String,
+}
+
+impl EncodeLabelSet for OnDemandDnsLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        let s = &*self.source;
+        let pairs: [(&str, &str); 9] = [
+            ("source_workload", &s.workload),
+            ("source_canonical_service", &s.canonical_service),
+            ("source_canonical_revision", &s.canonical_revision),
+            ("source_workload_namespace", &s.namespace),
+            ("source_principal", &s.principal),
+            ("source_app", &s.app),
+            ("source_version", &s.version),
+            ("source_cluster", &s.cluster),
+            ("hostname", &self.hostname),
+        ];
+        for pair in pairs {
+            pair.encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct ReporterLabel(Reporter);
 
@@ -258,6 +286,10 @@ pub struct TrafficMetrics {
     sent_bytes: Family<TrafficLabels, Counter>,
     received_bytes: Family<TrafficLabels, Counter>,
     sockets_open: Family<ReporterLabel, Gauge>,
+    /// Connections that resolved a hostname endpoint, and those the cache could not answer.
+    /// Hostnames come from istiod's configuration, so the series stay bounded.
+    on_demand_dns: Family<OnDemandDnsLabels, Counter>,
+    on_demand_dns_cache_misses: Family<OnDemandDnsLabels, Counter>,
     /// workload uid → (the workload the labels were built from, its labels). A state update
     /// replaces workload `Arc`s, so a pointer mismatch means "rebuild".
     peer_cache: Mutex<HashMap<String, CachedPeer>>,
@@ -283,6 +315,8 @@ impl TrafficMetrics {
             sent_bytes: Family::default(),
             received_bytes: Family::default(),
             sockets_open: Family::default(),
+            on_demand_dns: Family::default(),
+            on_demand_dns_cache_misses: Family::default(),
             peer_cache: Mutex::new(HashMap::new()),
             claims: Mutex::new(HashMap::new()),
             unknown_peer: Arc::new(PeerLabels::unknown()),
@@ -310,7 +344,26 @@ impl TrafficMetrics {
             "The current number of open proxied TCP connections (unstable)",
             m.sockets_open.clone(),
         );
+        registry.register(
+            "on_demand_dns",
+            "The total number of requests that used on-demand DNS (unstable)",
+            m.on_demand_dns.clone(),
+        );
+        registry.register(
+            "on_demand_dns_cache_misses",
+            "The total number of cache misses for requests on-demand DNS (unstable)",
+            m.on_demand_dns_cache_misses.clone(),
+        );
         Arc::new(m)
+    }
+
+    /// Counts a connection from `source` that resolved `hostname` (upstream's names and labels).
+    pub fn on_demand_dns(&self, source: &Arc<Workload>, hostname: &str, cache_miss: bool) {
+        let labels = OnDemandDnsLabels { source: self.peer(source), hostname: or_unknown(hostname) };
+        self.on_demand_dns.get_or_create(&labels).inc();
+        if cache_miss {
+            self.on_demand_dns_cache_misses.get_or_create(&labels).inc();
+        }
     }
 
     /// Labels for a workload, from the cache when the workload has not changed.

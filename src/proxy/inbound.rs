@@ -3,10 +3,14 @@
 //! workload.
 //!
 //! Status codes follow upstream: 400 for a malformed or misdirected request (authority IP is
-//! not the address the connection arrived on, or a ztunnel port), 503 when the target is not
+//! not the address the connection arrived on, unless the local workload is the authority's
+//! waypoint or runs an application tunnel; or a ztunnel port), 503 when the target is not
 //! a workload we serve or cannot be reached, 401 when authorization policy denies it (the
 //! workload is never dialled), 200 then bytes otherwise. Every accepted stream stays in the
-//! connection registry while open, so a policy change can close it.
+//! connection registry while open, so a policy change can close it. A local workload with an
+//! application tunnel (`applicationTunnel: {protocol: PROXY, port}`, e.g. a waypoint) is
+//! reached on the tunnel port (over loopback with LOCALHOST_APP_TUNNEL) and first sent a
+//! PROXY v2 header: the client, the CONNECT target and the client's identity.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,9 +26,9 @@ use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
 use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::authz::{self, InboundConn};
-use crate::proxy::{Error, ProxyInputs, copy};
+use crate::proxy::{Error, ProxyInputs, copy, route};
 use crate::socket;
-use crate::state::workload::Workload;
+use crate::state::workload::{AppTunnelProtocol, Workload};
 use crate::tls::crl::CrlStore;
 use crate::tls::verifier::VerifiedChains;
 use crate::tls::{self, WorkloadCertificate};
@@ -167,15 +171,15 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
     }
     let result = async {
         let req_authority = req.authority().to_string();
-        let target = validate(inputs, conn, &req_authority, &mut log).await;
-        let (target, workload) = match target {
-            Ok(t) => t,
+        let delivery = match validate(inputs, conn, &req_authority, &mut log).await {
+            Ok(d) => d,
             Err(refusal) => {
                 let e = Error::ConnectRefused { authority: req_authority, refusal };
                 req.reject(e.hbone_status());
                 return Err(e);
             }
         };
+        let Delivery { target, workload, tunnel } = delivery;
         log.dst_addr = Some(target);
         log.mtls = true;
         let id = conn.peer_identity.as_ref();
@@ -191,15 +195,37 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             req.reject(e.hbone_status());
             return Err(e);
         }
-        let mut upstream =
-            match socket::connect(target, &inbound_socket(inputs, conn), inputs.cfg.connect_timeout).await {
-                Ok(s) => s,
-                Err(source) => {
-                    let e = Error::Connect { dst: target, source };
-                    req.reject(e.hbone_status());
-                    return Err(e);
-                }
-            };
+        let proxy_header = tunnel.filter(|t| t.protocol == AppTunnelProtocol::PROXY);
+        // PROXY application tunnels go over loopback (LOCALHOST_APP_TUNNEL), from loopback: the
+        // header carries the real client, and only ztunnel can reach the tunnel port.
+        let (dial, opts) = match &proxy_header {
+            Some(_) if inputs.cfg.localhost_app_tunnel => {
+                let lo: std::net::IpAddr = if target.is_ipv4() {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                };
+                (SocketAddr::new(lo, target.port()), inputs.cfg.socket.clone())
+            }
+            _ => (target, inbound_socket(inputs, conn)),
+        };
+        let mut upstream = match socket::connect(dial, &opts, inputs.cfg.connect_timeout).await {
+            Ok(s) => s,
+            Err(source) => {
+                let e = Error::Connect { dst: dial, source };
+                req.reject(e.hbone_status());
+                return Err(e);
+            }
+        };
+        if let Some(t) = proxy_header {
+            use tokio::io::AsyncWriteExt;
+            let header = crate::proxy::proxy_protocol::header(conn.peer.get(), t.target, conn.peer_identity.as_ref());
+            if let Err(source) = upstream.write_all(&header).await {
+                let e = Error::Connect { dst: dial, source };
+                req.reject(e.hbone_status());
+                return Err(e);
+            }
+        }
         let stream = req.accept(HeaderMap::new()).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         tokio::select! {
             copied = copy::hbone_to_tcp(stream, &mut upstream) => Ok(copied?),
@@ -212,35 +238,73 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
     log.finish(result);
 }
 
+/// Where an accepted CONNECT is delivered.
+struct Delivery {
+    /// Local workload IP : port (the application tunnel's port, if it has one).
+    target: SocketAddr,
+    workload: Arc<Workload>,
+    /// The local workload's application tunnel, with the CONNECT target it is told about.
+    tunnel: Option<Tunnel>,
+}
+
+struct Tunnel {
+    protocol: AppTunnelProtocol,
+    /// The CONNECT authority as sent (the original destination, e.g. a service VIP).
+    target: SocketAddr,
+}
+
 /// Checks the CONNECT authority and names the local workload it targets.
 async fn validate(
     inputs: &ProxyInputs,
     conn: &ConnInfo,
     authority: &str,
     log: &mut ConnectionLog,
-) -> Result<(SocketAddr, Arc<Workload>), Refusal> {
-    let dst = DestinationAddr::new(parse_authority(authority)?);
+) -> Result<Delivery, Refusal> {
+    let requested = DestinationAddr::new(parse_authority(authority)?);
     log.dst_hbone_addr = Some(conn.served.get());
     // The sender must address the workload whose IP it dialled; anything else would let a
-    // peer use us as a relay to arbitrary local addresses.
-    if dst.ip() != conn.served.ip() {
-        return Err(Refusal::AddressMismatch { authority: dst, served: conn.served });
-    }
+    // peer use us as a relay to arbitrary local addresses. As upstream, two exceptions: the
+    // local workload runs its own application tunnel (it is told the target and decides), or
+    // the target (a service VIP or workload IP) has the local workload as its waypoint (the
+    // "waypoint sandwich"). Either way the connection is delivered to the local workload, on
+    // the target's port.
+    let mut local = None;
+    let dst = if requested.ip() == conn.served.ip() {
+        requested
+    } else {
+        let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+        if workload.application_tunnel.is_none()
+            && !route::serves_as_waypoint_for(&inputs.state.snapshot(), requested.ip(), &workload)
+        {
+            return Err(Refusal::AddressMismatch { authority: requested, served: conn.served });
+        }
+        local = Some(workload);
+        DestinationAddr::new(SocketAddr::new(conn.served.ip(), requested.port()))
+    };
     if inputs.is_inbound_self_call(dst) {
         return Err(Refusal::SelfCall(dst.get()));
     }
-    let target = dst.get();
-    let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
-    if !workload.workload_ips.contains(&target.ip()) {
+    let workload = match local {
+        Some(w) => w,
+        None => inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?,
+    };
+    if !workload.workload_ips.contains(&dst.ip()) {
         return Err(Refusal::NoWorkload(format!(
             "{} is not an address of local workload {}/{}",
-            target.ip(),
+            dst.ip(),
             workload.namespace,
             workload.name
         )));
     }
     log.dst = LoggedPeer::workload(&workload, true);
-    Ok((target, workload))
+    let (target, tunnel) = match &workload.application_tunnel {
+        Some(t) => (
+            SocketAddr::new(dst.ip(), t.port.unwrap_or(dst.port())),
+            Some(Tunnel { protocol: t.protocol, target: requested.get() }),
+        ),
+        None => (dst.get(), None),
+    };
+    Ok(Delivery { target, workload, tunnel })
 }
 
 /// The `ip:port` a CONNECT `:authority` names, canonical (IPv4-mapped IPv6 as IPv4). The pure

@@ -4,7 +4,8 @@
 //! - [`inbound`]: 15008, HBONE (mTLS + HTTP/2 CONNECT) → local workload.
 //! - [`inbound_passthrough`]: 15006, captured plaintext inbound → local workload.
 //! - [`socks5`]: 127.0.0.1:15080, SOCKS5 CONNECT → the outbound path.
-//! - [`route`]: the pure routing decision; [`copy`]: the byte pump.
+//! - [`route`]: the pure routing decision; [`copy`]: the byte pump; [`proxy_protocol`]: the
+//!   PROXY v2 header application tunnels receive.
 //! - [`authz`]: authorization of inbound connections (both inbound listeners call it);
 //!   [`connections`]: live inbound connections, re-checked when policies change.
 //!
@@ -20,6 +21,7 @@ pub mod inbound;
 pub mod inbound_passthrough;
 pub mod outbound;
 pub mod peers;
+pub mod proxy_protocol;
 pub mod route;
 pub mod socks5;
 
@@ -71,6 +73,10 @@ pub struct ProxyConfig {
     pub h2: hbone::H2Settings,
     /// Log every authorization decision at INFO (AUTHZ_POLICY_INFO_LOGGING).
     pub authz_info_logging: bool,
+    /// Deliver PROXY-protocol application tunnels over loopback (LOCALHOST_APP_TUNNEL).
+    pub localhost_app_tunnel: bool,
+    /// Resolves hostname-only endpoints (one cache shared by every proxy of the process).
+    pub resolver: Arc<crate::dns::resolve::Resolver>,
 }
 
 impl ProxyConfig {
@@ -129,6 +135,8 @@ pub enum Error {
     UnknownLocalWorkload(String),
     #[error("routing failed: {0}")]
     Route(#[from] route::RouteError),
+    #[error("routing failed: {0}")]
+    Resolve(#[from] crate::dns::resolve::ResolveError),
     #[error("certificate for {identity} unavailable: {reason}")]
     Certificate { identity: Identity, reason: String },
     #[error("HBONE to {dst} failed: {source}")]
@@ -178,7 +186,7 @@ impl Error {
             | Error::AuthorizationPolicyRejection(_)
             | Error::AuthorizationPolicyRevoked(_)
             | Error::Socks5(_) => Blame::Source,
-            Error::Route(_) | Error::Connect { .. } => Blame::Destination,
+            Error::Route(_) | Error::Resolve(_) | Error::Connect { .. } => Blame::Destination,
             Error::Hbone { source, .. } => match source.blame() {
                 hbone::HboneBlame::Local => Blame::Local,
                 hbone::HboneBlame::Peer => Blame::Destination,
@@ -200,6 +208,7 @@ impl Error {
             Error::NoOriginalDst(_)
             | Error::UnknownLocalWorkload(_)
             | Error::Route(_)
+            | Error::Resolve(_)
             | Error::Certificate { .. }
             | Error::Hbone { .. }
             | Error::Connect { .. }
@@ -219,6 +228,7 @@ impl Error {
             Error::SelfCall(_) | Error::NotLocalAddress { .. } | Error::Socks5(_) => StatusCode::BAD_REQUEST,
             Error::Connect { .. }
             | Error::Route(_)
+            | Error::Resolve(_)
             | Error::Hbone { .. }
             | Error::UnknownLocalWorkload(_)
             | Error::Certificate { .. } => StatusCode::SERVICE_UNAVAILABLE,

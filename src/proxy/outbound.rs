@@ -11,6 +11,7 @@ use http::header::HeaderValue;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::addr::DestinationAddr;
+use crate::dns::resolve::ResolveError;
 use crate::drain::DrainWatcher;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
@@ -18,6 +19,7 @@ use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
+use crate::state::Workload;
 use crate::{redirect, socket};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
@@ -80,13 +82,12 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
         return Err(Error::SelfCall(dst));
     }
     let source = inputs.local_workload().await?;
-    let src_identity = source.identity();
     log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
 
     let upstream = {
         let state = inputs.state.snapshot();
-        route::route(&state, dst, inputs.cfg.hbone_port, &mut rand::rng())?
+        route::route(&state, &source, dst, inputs.cfg.hbone_port, &mut rand::rng())?
     };
     if let Some(w) = upstream.workload() {
         log.destination_workload(w);
@@ -94,15 +95,55 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     if let Some(s) = upstream.service() {
         log.destination_service(s);
     }
+    match upstream {
+        Upstream::Resolve { hostname, port, prefer_v4, workload, service } => {
+            // A hostname-only endpoint (ServiceEntry `resolution: DNS`): its addresses, the
+            // client's family first; an address that cannot be reached falls over to the next.
+            let answer = inputs.cfg.resolver.resolve(&hostname).await;
+            inputs.metrics.on_demand_dns(&source, &hostname, !answer.as_ref().is_ok_and(|a| a.cached));
+            let addrs = answer?.addrs;
+            let ordered = addrs
+                .iter()
+                .filter(|ip| ip.is_ipv4() == prefer_v4)
+                .chain(addrs.iter().filter(|ip| ip.is_ipv4() != prefer_v4));
+            let mut last = None;
+            for ip in ordered {
+                let up = route::resolved(workload.clone(), service.clone(), *ip, port, inputs.cfg.hbone_port);
+                match open(inputs, &source, up, log).await {
+                    Err(e @ (Error::Connect { .. } | Error::Hbone { .. })) => {
+                        tracing::debug!(%hostname, %ip, "resolved address failed, trying the next: {e}");
+                        last = Some(e);
+                    }
+                    done => return done,
+                }
+            }
+            Err(last.unwrap_or_else(|| {
+                Error::Resolve(ResolveError::NoAddress { host: hostname, detail: "empty answer".into() })
+            }))
+        }
+        other => open(inputs, &source, other, log).await,
+    }
+}
+
+/// Opens an upstream that has an address (HBONE stream or TCP connection).
+async fn open(
+    inputs: &ProxyInputs,
+    source: &Workload,
+    upstream: Upstream,
+    log: &mut ConnectionLog,
+) -> Result<UpstreamConn, Error> {
     log.mtls = matches!(upstream, Upstream::Hbone { .. });
     log.opened();
     match upstream {
-        Upstream::Hbone { hbone_addr, target, identities, workload, .. } => {
+        Upstream::Hbone { hbone_addr, target, identities, workload, hop, .. } => {
+            if hop == route::Hop::Waypoint {
+                tracing::debug!(%target, waypoint = %workload, %hbone_addr, "sending through the destination's waypoint");
+            }
             log.dst_hbone_addr = Some(hbone_addr);
             log.dst = LoggedPeer::workload(&workload, true);
-            let key = PoolKey { src: src_identity.into_owned(), dst_identities: identities, dst: hbone_addr };
+            let key = PoolKey { src: source.identity().into_owned(), dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
-            if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(&source)) {
+            if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(source)) {
                 headers.insert("baggage", v);
             }
             let stream = inputs
@@ -117,6 +158,10 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             dial(inputs, addr).await
         }
         Upstream::Passthrough { addr } => dial(inputs, addr).await,
+        // `establish` resolves these first; a second resolution would be a bug, not a retry.
+        Upstream::Resolve { hostname, .. } => {
+            Err(Error::Resolve(ResolveError::Failed { host: hostname, reason: "unresolved upstream".into() }))
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub enum LoadBalancerScope {
     Network,
 }
 
-/// Stored; routing currently only honours `health_policy`.
+/// How `proxy::route` picks an endpoint (mode, locality preferences, health policy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoadBalancer {

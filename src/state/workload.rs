@@ -190,10 +190,10 @@ pub struct Workload {
     /// Services this workload is an endpoint of.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<NamespacedHostname>,
-    /// Stored but not used for routing yet.
+    /// Where workload-addressed traffic must go first (`proxy::route`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waypoint: Option<GatewayAddress>,
-    /// Stored but not used for routing yet.
+    /// Stored but not used for routing yet (no multi-network support).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_gateway: Option<GatewayAddress>,
     #[serde(skip_serializing_if = "is_false")]

@@ -8,12 +8,14 @@
 pub mod backend;
 pub mod cni;
 pub mod demo;
+pub mod dns;
 pub mod http;
 pub mod istiod;
 #[allow(unsafe_code)] // setns(2) on the calling thread
 pub mod netns;
 pub mod node;
 pub mod socks;
+pub mod waypoint;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
