@@ -1,5 +1,6 @@
 //! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns --capture]`
 //!
+//! `--only throughput|connections|latency|http|handshakes` runs one measurement;
 //! `--only idle-memory` runs the memory bench of [`idle_memory`] instead (its own flags:
 //! `--tunnels N --burst-mib M --idle-tunnels K`).
 //!
@@ -8,8 +9,9 @@
 //!
 //! Direct TCP vs the same traffic through two real ztunnel processes (client → node A's
 //! SOCKS5 → HBONE (mTLS + HTTP/2) → node B → backend), in one run: single-stream throughput,
-//! new connections per second, 64-byte round-trip p50/p99, CPU per unit of work, and the RSS
-//! of each ztunnel. Prints the median of N runs (the machine is noisy). All on loopback by
+//! new connections per second, 64-byte round-trip p50/p99, HTTP/1.1 request/response p50/p99
+//! on one connection, CPU per unit of work, mTLS handshakes per second on node B's 15008 with
+//! `--clients N` parallel clients (default 16), and the RSS of each ztunnel. Prints the median of N runs (the machine is noisy). All on loopback by
 //! default; `--netns` (root) puts node A and the client in one network namespace and node B
 //! and the backends in another, joined by a veth pair, as two nodes would be. `--capture`
 //! (root, iptables; implies `--netns`) enters node A through an iptables REDIRECT to 15001, as
@@ -26,6 +28,8 @@ use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};
 use ztunnel::testbed::{Mesh, netns};
 
+mod handshakes;
+mod http_rr;
 mod idle_memory;
 
 struct Args {
@@ -46,6 +50,10 @@ struct Args {
     tunnels: usize,
     burst_mib: usize,
     idle_tunnels: usize,
+    /// handshakes: parallel clients.
+    clients: usize,
+    /// http: response body bytes.
+    http_body: usize,
     /// idle-memory: how many open / burst / idle / close cycles.
     cycles: usize,
     /// Internal: run as idle-memory's echo backend process on this address.
@@ -65,6 +73,8 @@ fn args() -> Args {
         tunnels: 200,
         burst_mib: 4,
         idle_tunnels: 0,
+        clients: 16,
+        http_body: http_rr::BODY,
         cycles: 1,
         serve_echo: None,
     };
@@ -103,6 +113,14 @@ fn args() -> Args {
             }
             "--idle-tunnels" => {
                 a.idle_tunnels = v[i + 1].parse().expect("--idle-tunnels K");
+                i += 1;
+            }
+            "--clients" => {
+                a.clients = v[i + 1].parse().expect("--clients N");
+                i += 1;
+            }
+            "--http-body" => {
+                a.http_body = v[i + 1].parse().expect("--http-body N");
                 i += 1;
             }
             "--cycles" => {
@@ -281,6 +299,61 @@ fn cpu_secs_in(stat_file: &str) -> f64 {
     (ticks(11) + ticks(12)) / hz
 }
 
+/// Context switches (voluntary + involuntary) of the threads in `task_dir` (a process's
+/// `/proc/<pid>/task` or this process's relay threads): each is a wake-up or preemption the
+/// work paid for, and on a VM the main cost of a small message after the syscalls.
+fn switches_in(status_files: impl Iterator<Item = String>) -> f64 {
+    status_files
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// `file` (e.g. "status") of every thread of both nodes.
+fn node_task_files(pids: (u32, u32), file: &str) -> Vec<String> {
+    let tasks = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| format!("{}/{file}", e.path().display()))
+            .collect::<Vec<_>>()
+    };
+    tasks(pids.0).into_iter().chain(tasks(pids.1)).collect()
+}
+
+fn nodes_switches(pids: (u32, u32)) -> f64 {
+    switches_in(node_task_files(pids, "status").into_iter())
+}
+
+fn threads_switches(tids: [u32; 2]) -> f64 {
+    switches_in(tids.iter().map(|t| format!("/proc/self/task/{t}/status")))
+}
+
+/// Seconds the threads behind `schedstat_files` spent runnable but waiting for a CPU (the
+/// second field of proc(5)'s `schedstat`): on a shared machine, the time a wake-up waited for
+/// another process's time slice to end.
+fn runqueue_wait_in(schedstat_files: impl Iterator<Item = String>) -> f64 {
+    schedstat_files
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1e9
+}
+
+fn nodes_runqueue_wait(pids: (u32, u32)) -> f64 {
+    runqueue_wait_in(node_task_files(pids, "schedstat").into_iter())
+}
+
+fn threads_runqueue_wait(tids: [u32; 2]) -> f64 {
+    runqueue_wait_in(tids.iter().map(|t| format!("/proc/self/task/{t}/schedstat")))
+}
+
 /// CPU seconds used so far by both nodes together.
 fn nodes_cpu(pids: (u32, u32)) -> f64 {
     cpu_secs(pids.0) + cpu_secs(pids.1)
@@ -330,7 +403,7 @@ fn latency(path: Path_, echo: SocketAddr, iterations: usize) -> (f64, f64) {
         s.write_all(&msg).unwrap();
         s.read_exact(&mut back).unwrap();
     }
-    let mut samples: Vec<f64> = (0..iterations)
+    let samples: Vec<f64> = (0..iterations)
         .map(|_| {
             let t = Instant::now();
             s.write_all(&msg).unwrap();
@@ -338,8 +411,18 @@ fn latency(path: Path_, echo: SocketAddr, iterations: usize) -> (f64, f64) {
             t.elapsed().as_secs_f64() * 1e6
         })
         .collect();
+    p50_p99(samples)
+}
+
+fn p50_p99(mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (samples[samples.len() / 2], samples[samples.len() * 99 / 100])
+}
+
+/// (p50, p99) in microseconds of HTTP/1.1 request/response exchanges on one connection.
+fn http_latency(path: Path_, server: SocketAddr, iterations: usize) -> (f64, f64) {
+    let mut s = dial(path, server);
+    p50_p99(http_rr::exchanges(&mut s, LATENCY_WARMUP, iterations))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -361,6 +444,18 @@ struct Run {
     relays_p99: f64,
     tunnel_p50: f64,
     tunnel_p99: f64,
+    /// HTTP/1.1 request/response on one connection, p50/p99 per path.
+    http_direct: (f64, f64),
+    http_relays: (f64, f64),
+    http_tunnel: (f64, f64),
+    relays_cpu_per_req_us: f64,
+    cpu_per_req_us: f64,
+    /// Microseconds per HTTP request the proxies' threads waited for a CPU while runnable.
+    relays_wait_per_req_us: f64,
+    wait_per_req_us: f64,
+    /// mTLS handshakes per second on node B's 15008, and per CPU second of node B.
+    handshakes_per_s: f64,
+    handshakes_per_cpu_s: f64,
     rss_idle_a: f64,
     rss_idle_b: f64,
     rss_busy_a: f64,
@@ -370,6 +465,11 @@ struct Run {
     relays_cpu_per_gb: f64,
     relays_cpu_per_conn_us: f64,
     relays_cpu_per_rtt_us: f64,
+    /// Context switches per round trip / per connection, relays and both nodes.
+    relays_switches_per_rtt: f64,
+    switches_per_rtt: f64,
+    relays_switches_per_conn: f64,
+    switches_per_conn: f64,
     /// Both nodes' CPU seconds per GB through the tunnel.
     cpu_per_gb: f64,
     /// Both nodes' CPU microseconds per tunnelled connection.
@@ -380,7 +480,7 @@ struct Run {
 
 fn one_run(bin: &Path, a: &Args) -> Run {
     let (secs, workers, only, extra, scrape) = (a.seconds, a.workers.as_str(), a.only.as_deref(), &a.env, a.scrape);
-    let capture = a.capture;
+    let (capture, clients) = (a.capture, a.clients);
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::new(a.netns);
     // One echo server per path: each path's connections then use their own port space, so
@@ -393,8 +493,12 @@ fn one_run(bin: &Path, a: &Args) -> Run {
     let sink = Sink::serve(net.listen_b()).unwrap();
     net.mesh.backend_port = echo.addr.port();
     let mesh = net.mesh.clone();
+    let http_direct = http_rr::serve(net.listen_b(), a.http_body);
+    let http_relays_dst = http_rr::serve(net.listen_b(), a.http_body);
+    let http_dst = http_rr::serve(net.listen_b(), a.http_body);
     let ca = (dir.path().join("ca.pem"), dir.path().join("ca-key.pem"));
-    DevCa::generate("cluster.local").unwrap().write(&ca.0, &ca.1).unwrap();
+    let dev_ca = DevCa::generate("cluster.local").unwrap();
+    dev_ca.write(&ca.0, &ca.1).unwrap();
     let cfg = dir.path().join("mesh.yaml");
     std::fs::write(&cfg, mesh.config_yaml()).unwrap();
     let quiet = |s: NodeSpec| {
@@ -431,6 +535,7 @@ fn one_run(bin: &Path, a: &Args) -> Run {
     let echo_dst = echo.addr; // workload IP:port, tunnelled via HBONE to node B
     let ((sink_relays, sink_tids), (echo_relays, echo_tids)) =
         (relays_to(&net, sink.addr), relays_to(&net, echo_relays_dst.addr));
+    let (http_relays, http_tids) = relays_to(&net, http_relays_dst);
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scraper = scrape.then(|| {
@@ -463,26 +568,56 @@ fn one_run(bin: &Path, a: &Args) -> Run {
     }
     if want("connections") {
         r.direct_cps = conn_rate(Path_::Direct, echo_direct.addr, secs).0;
-        let cpu = threads_cpu(echo_tids);
+        let (cpu, sw) = (threads_cpu(echo_tids), threads_switches(echo_tids));
         let n;
         (r.relays_cps, n) = conn_rate(echo_relays, echo_relays_dst.addr, secs);
         std::thread::sleep(Duration::from_millis(100));
         r.relays_cpu_per_conn_us = (threads_cpu(echo_tids) - cpu) * 1e6 / n;
-        let cpu = nodes_cpu(pids);
+        r.relays_switches_per_conn = (threads_switches(echo_tids) - sw) / n;
+        let (cpu, sw) = (nodes_cpu(pids), nodes_switches(pids));
         let n;
         (r.tunnel_cps, n) = conn_rate(tunnel, echo_dst, secs);
         // Teardown of the last connections finishes just after the client's loop.
         std::thread::sleep(Duration::from_millis(100));
         r.cpu_per_conn_us = (nodes_cpu(pids) - cpu) * 1e6 / n;
+        r.switches_per_conn = (nodes_switches(pids) - sw) / n;
     }
     if want("latency") {
         (r.direct_p50, r.direct_p99) = latency(Path_::Direct, echo_direct.addr, LATENCY_ITERATIONS);
-        let cpu = threads_cpu(echo_tids);
+        let per_rtt = (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
+        let (cpu, sw) = (threads_cpu(echo_tids), threads_switches(echo_tids));
         (r.relays_p50, r.relays_p99) = latency(echo_relays, echo_relays_dst.addr, LATENCY_ITERATIONS);
-        r.relays_cpu_per_rtt_us = (threads_cpu(echo_tids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
-        let cpu = nodes_cpu(pids);
+        r.relays_cpu_per_rtt_us = (threads_cpu(echo_tids) - cpu) * 1e6 / per_rtt;
+        r.relays_switches_per_rtt = (threads_switches(echo_tids) - sw) / per_rtt;
+        let (cpu, sw) = (nodes_cpu(pids), nodes_switches(pids));
         (r.tunnel_p50, r.tunnel_p99) = latency(tunnel, echo_dst, LATENCY_ITERATIONS);
-        r.cpu_per_rtt_us = (nodes_cpu(pids) - cpu) * 1e6 / (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
+        r.cpu_per_rtt_us = (nodes_cpu(pids) - cpu) * 1e6 / per_rtt;
+        r.switches_per_rtt = (nodes_switches(pids) - sw) / per_rtt;
+    }
+    if want("http") {
+        r.http_direct = http_latency(Path_::Direct, http_direct, LATENCY_ITERATIONS);
+        let per_req = (LATENCY_ITERATIONS + LATENCY_WARMUP) as f64;
+        let (cpu, wait) = (threads_cpu(http_tids), threads_runqueue_wait(http_tids));
+        r.http_relays = http_latency(http_relays, http_relays_dst, LATENCY_ITERATIONS);
+        r.relays_cpu_per_req_us = (threads_cpu(http_tids) - cpu) * 1e6 / per_req;
+        r.relays_wait_per_req_us = (threads_runqueue_wait(http_tids) - wait) * 1e6 / per_req;
+        let (cpu, wait) = (nodes_cpu(pids), nodes_runqueue_wait(pids));
+        r.http_tunnel = http_latency(tunnel, http_dst, LATENCY_ITERATIONS);
+        r.cpu_per_req_us = (nodes_cpu(pids) - cpu) * 1e6 / per_req;
+        r.wait_per_req_us = (nodes_runqueue_wait(pids) - wait) * 1e6 / per_req;
+    }
+    if want("handshakes") {
+        let cfg = handshakes::client_config(
+            &dev_ca,
+            "spiffe://cluster.local/ns/default/sa/client",
+            "spiffe://cluster.local/ns/default/sa/server",
+        );
+        let cpu = cpu_secs(pids.1);
+        let (n, took) = handshakes::run(cfg, b.addrs.inbound, clients, secs);
+        // The last connections' teardown finishes just after the clients stop.
+        std::thread::sleep(Duration::from_millis(100));
+        r.handshakes_per_s = n as f64 / took;
+        r.handshakes_per_cpu_s = n as f64 / (cpu_secs(pids.1) - cpu);
     }
     r.rss_busy_a = kib(&a);
     r.rss_busy_b = kib(&b);
@@ -518,7 +653,8 @@ fn main() {
             let r = std::thread::scope(|s| s.spawn(|| one_run(bin, &args)).join().expect("run panicked"));
             eprintln!(
                 "run {}: {:.2}/{:.2}/{:.2} Gbit/s, {:.0}/{:.0}/{:.0} conn/s, p50 {:.1}/{:.1}/{:.1} us \
-                 (direct/relays/tunnel); tunnel CPU {:.2} s/GB, {:.0} us/conn, {:.1} us/rtt",
+                 (direct/relays/tunnel), HTTP p99 {:.0}/{:.0}/{:.0} us; tunnel CPU {:.2} s/GB, {:.0} us/conn, \
+                 {:.1} us/rtt, {:.1} us/req (waited {:.1}/{:.1} us for a CPU); {:.0} handshakes/s",
                 i + 1,
                 r.direct_gbps,
                 r.relays_gbps,
@@ -529,9 +665,16 @@ fn main() {
                 r.direct_p50,
                 r.relays_p50,
                 r.tunnel_p50,
+                r.http_direct.1,
+                r.http_relays.1,
+                r.http_tunnel.1,
                 r.cpu_per_gb,
                 r.cpu_per_conn_us,
-                r.cpu_per_rtt_us
+                r.cpu_per_rtt_us,
+                r.cpu_per_req_us,
+                r.relays_wait_per_req_us,
+                r.wait_per_req_us,
+                r.handshakes_per_s
             );
             r
         })
@@ -589,6 +732,26 @@ fn main() {
         r99 - d99,
         t99 - d99
     );
+    let (hd, hr, ht) = (m(|r| r.http_direct.0), m(|r| r.http_relays.0), m(|r| r.http_tunnel.0));
+    println!(
+        "{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us",
+        "HTTP req/resp p50 (us)",
+        hd,
+        hr,
+        ht,
+        hr - hd,
+        ht - hd
+    );
+    let (hd, hr, ht) = (m(|r| r.http_direct.1), m(|r| r.http_relays.1), m(|r| r.http_tunnel.1));
+    println!(
+        "{:<34} {:>9.1} {:>9.1} {:>9.1} {:>+9.1}us {:>+9.1}us",
+        "HTTP req/resp p99 (us)",
+        hd,
+        hr,
+        ht,
+        hr - hd,
+        ht - hd
+    );
     let (rcg, tcg) = (m(|r| r.relays_cpu_per_gb), m(|r| r.cpu_per_gb));
     let (rcc, tcc) = (m(|r| r.relays_cpu_per_conn_us), m(|r| r.cpu_per_conn_us));
     let (rcr, tcr) = (m(|r| r.relays_cpu_per_rtt_us), m(|r| r.cpu_per_rtt_us));
@@ -596,6 +759,20 @@ fn main() {
     println!("{:<34} {:>9} {:>9.2} {:>9.2} {:>10.2}x", "  s per GB", "-", rcg, tcg, tcg / rcg);
     println!("{:<34} {:>9} {:>9.0} {:>9.0} {:>10.2}x", "  us per connection", "-", rcc, tcc, tcc / rcc);
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per 64-byte round trip", "-", rcr, tcr, tcr / rcr);
+    let (rch, tch) = (m(|r| r.relays_cpu_per_req_us), m(|r| r.cpu_per_req_us));
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per HTTP request", "-", rch, tch, tch / rch);
+    let (rsc, tsc) = (m(|r| r.relays_switches_per_conn), m(|r| r.switches_per_conn));
+    let (rsr, tsr) = (m(|r| r.relays_switches_per_rtt), m(|r| r.switches_per_rtt));
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "context switches per connection", "-", rsc, tsc, tsc / rsc);
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "context switches per round trip", "-", rsr, tsr, tsr / rsr);
+    let (rw, tw) = (m(|r| r.relays_wait_per_req_us), m(|r| r.wait_per_req_us));
+    println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "CPU wait us per HTTP request", "-", rw, tw, tw / rw);
+    println!(
+        "mTLS handshakes on node B's 15008 ({} clients): {:.0}/s, {:.0} per CPU second of node B",
+        args.clients,
+        m(|r| r.handshakes_per_s),
+        m(|r| r.handshakes_per_cpu_s)
+    );
     println!("RSS idle node A / B (MiB)          {:.1} / {:.1}", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
     println!("RSS after load node A / B (MiB)    {:.1} / {:.1}", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
 }

@@ -42,7 +42,11 @@ impl Reporter {
 }
 
 /// The per-workload half of a label set (source_* or destination_*).
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+///
+/// Hashes as a digest of its fields taken once when it is built: every counter lookup hashes
+/// a whole [`TrafficLabels`] (two peers and a service, ~20 strings), four times per connection,
+/// and the halves are shared `Arc`s that never change once built.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerLabels {
     pub workload: String,
     pub canonical_service: String,
@@ -52,6 +56,25 @@ pub struct PeerLabels {
     pub app: String,
     pub version: String,
     pub cluster: String,
+    digest: u64,
+}
+
+impl std::hash::Hash for PeerLabels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.digest);
+    }
+}
+
+/// A keyed digest of `parts` (the key is random per process, so peer-supplied label values
+/// cannot be chosen to collide).
+fn digest(parts: &[&str]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    let mut h = KEY.get_or_init(Default::default).build_hasher();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
 }
 
 fn or_unknown(s: &str) -> String {
@@ -62,69 +85,87 @@ impl PeerLabels {
     /// Every label `unknown` (a peer we know nothing about).
     pub fn unknown() -> PeerLabels {
         let u = || UNKNOWN.to_string();
+        PeerLabels::new([u(), u(), u(), u(), u(), u(), u(), u()])
+    }
+
+    /// workload, canonical service, canonical revision, namespace, principal, app, version,
+    /// cluster.
+    fn new(v: [String; 8]) -> PeerLabels {
+        let digest = digest(&v.each_ref().map(String::as_str));
+        let [workload, canonical_service, canonical_revision, namespace, principal, app, version, cluster] = v;
         PeerLabels {
-            workload: u(),
-            canonical_service: u(),
-            canonical_revision: u(),
-            namespace: u(),
-            principal: u(),
-            app: u(),
-            version: u(),
-            cluster: u(),
+            workload,
+            canonical_service,
+            canonical_revision,
+            namespace,
+            principal,
+            app,
+            version,
+            cluster,
+            digest,
         }
     }
 
     /// From a workload in the state. Workload name falls back to the pod name, as upstream.
     pub fn from_workload(w: &Workload) -> PeerLabels {
         let workload = if w.workload_name.is_empty() { &w.name } else { &w.workload_name };
-        PeerLabels {
-            workload: or_unknown(workload),
-            canonical_service: or_unknown(&w.canonical_name),
-            canonical_revision: or_unknown(&w.canonical_revision),
-            namespace: or_unknown(&w.namespace),
-            principal: w.identity().to_string(),
-            app: or_unknown(&w.canonical_name),
-            version: or_unknown(&w.canonical_revision),
-            cluster: or_unknown(&w.cluster_id),
-        }
+        PeerLabels::new([
+            or_unknown(workload),
+            or_unknown(&w.canonical_name),
+            or_unknown(&w.canonical_revision),
+            or_unknown(&w.namespace),
+            w.identity().to_string(),
+            or_unknown(&w.canonical_name),
+            or_unknown(&w.canonical_revision),
+            or_unknown(&w.cluster_id),
+        ])
     }
 
     /// A peer known only by its verified identity, plus what its baggage claimed.
     pub fn from_identity(id: &Identity, baggage: &crate::metrics::baggage::Baggage) -> PeerLabels {
         let b = |v: &Option<String>| v.as_deref().map(or_unknown).unwrap_or_else(|| UNKNOWN.into());
-        PeerLabels {
-            workload: b(&baggage.workload_name),
-            canonical_service: b(&baggage.service_name),
-            canonical_revision: b(&baggage.service_version),
+        PeerLabels::new([
+            b(&baggage.workload_name),
+            b(&baggage.service_name),
+            b(&baggage.service_version),
             // The identity is verified; the baggage namespace is only a claim.
-            namespace: or_unknown(id.namespace()),
-            principal: id.to_string(),
-            app: b(&baggage.service_name),
-            version: b(&baggage.service_version),
-            cluster: b(&baggage.cluster),
-        }
+            or_unknown(id.namespace()),
+            id.to_string(),
+            b(&baggage.service_name),
+            b(&baggage.service_version),
+            b(&baggage.cluster),
+        ])
     }
 }
 
-/// destination_service, destination_service_namespace, destination_service_name.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+/// destination_service, destination_service_namespace, destination_service_name. Hashes as
+/// a digest taken when built, as [`PeerLabels`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceLabels {
     pub hostname: String,
     pub namespace: String,
     pub name: String,
+    digest: u64,
+}
+
+impl std::hash::Hash for ServiceLabels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.digest);
+    }
 }
 
 impl ServiceLabels {
     pub fn unknown() -> ServiceLabels {
-        ServiceLabels { hostname: UNKNOWN.into(), namespace: UNKNOWN.into(), name: UNKNOWN.into() }
+        ServiceLabels::new(UNKNOWN.into(), UNKNOWN.into(), UNKNOWN.into())
     }
 
     pub fn from_service(s: &Service) -> ServiceLabels {
-        ServiceLabels {
-            hostname: or_unknown(&s.hostname),
-            namespace: or_unknown(&s.namespace),
-            name: or_unknown(&s.name),
-        }
+        ServiceLabels::new(or_unknown(&s.hostname), or_unknown(&s.namespace), or_unknown(&s.name))
+    }
+
+    fn new(hostname: String, namespace: String, name: String) -> ServiceLabels {
+        let digest = digest(&[&hostname, &namespace, &name]);
+        ServiceLabels { hostname, namespace, name, digest }
     }
 }
 
@@ -524,6 +565,32 @@ mod tests {
         w.canonical_revision = "v1".into();
         w.cluster_id = "Kubernetes".into();
         Arc::new(w)
+    }
+
+    #[test]
+    fn equal_label_sets_built_apart_share_a_series() {
+        use std::hash::{BuildHasher, RandomState};
+        let (one, two) =
+            (PeerLabels::from_workload(&workload("client")), PeerLabels::from_workload(&workload("client")));
+        let h = RandomState::new();
+        assert_eq!(one, two);
+        assert_eq!(h.hash_one(&one), h.hash_one(&two));
+        let other = PeerLabels::from_workload(&workload("server"));
+        assert_ne!(one, other);
+        assert_ne!(h.hash_one(&one), h.hash_one(&other));
+        // A counter looked up with a separately built, equal label set is the same counter.
+        let mut b = MetricsBuilder::new("t");
+        let m = TrafficMetrics::register(b.registry());
+        let labels = |p: PeerLabels| TrafficLabels {
+            reporter: Reporter::Source,
+            source: Arc::new(p),
+            destination_service: Arc::new(ServiceLabels::unknown()),
+            destination: m.unknown_peer(),
+            response_flags: "-",
+            connection_security_policy: "mutual_tls",
+        };
+        m.opened.get_or_create(&labels(one)).inc();
+        assert_eq!(m.opened.get_or_create(&labels(two)).get(), 1);
     }
 
     #[test]

@@ -27,19 +27,58 @@ impl Direction {
     }
 }
 
+/// One end of a connection as the access line names it (`*.workload`, `*.namespace`,
+/// `*.identity`). It holds what the connection already has (the workload's `Arc`, the peer's
+/// identity) and is turned into text only when a line is written, which at the default
+/// `access=info` is once per connection and with access logging off never.
+#[derive(Debug, Clone, Default)]
+pub enum LoggedPeer {
+    #[default]
+    Unknown,
+    /// A workload from the state; `identity` says whether its identity is logged too (not
+    /// for a plain-TCP destination, where nothing verified it).
+    Workload { workload: Arc<Workload>, identity: bool },
+    /// A peer known only by its verified certificate (inbound source).
+    Identity(crate::identity::Identity),
+}
+
+impl LoggedPeer {
+    pub fn workload(w: &Arc<Workload>, identity: bool) -> LoggedPeer {
+        LoggedPeer::Workload { workload: w.clone(), identity }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            LoggedPeer::Workload { workload, .. } => &workload.name,
+            _ => "-",
+        }
+    }
+
+    fn namespace(&self) -> &str {
+        match self {
+            LoggedPeer::Workload { workload, .. } => &workload.namespace,
+            _ => "-",
+        }
+    }
+
+    fn identity(&self) -> String {
+        match self {
+            LoggedPeer::Workload { workload, identity: true } => workload.identity().to_string(),
+            LoggedPeer::Identity(id) => id.to_string(),
+            _ => "-".into(),
+        }
+    }
+}
+
 /// Facts about one connection, filled in as they become known.
 #[derive(Debug)]
 pub struct ConnectionLog {
     pub direction: Direction,
     pub src_addr: SocketAddr,
-    pub src_workload: Option<String>,
-    pub src_namespace: Option<String>,
-    pub src_identity: Option<String>,
+    pub src: LoggedPeer,
     pub dst_addr: Option<SocketAddr>,
     pub dst_hbone_addr: Option<SocketAddr>,
-    pub dst_workload: Option<String>,
-    pub dst_namespace: Option<String>,
-    pub dst_identity: Option<String>,
+    pub dst: LoggedPeer,
     /// True when the connection is carried over HBONE (mTLS) on our side.
     pub mtls: bool,
     metrics: Arc<TrafficMetrics>,
@@ -55,14 +94,10 @@ impl ConnectionLog {
         ConnectionLog {
             direction,
             src_addr: src.get(),
-            src_workload: None,
-            src_namespace: None,
-            src_identity: None,
+            src: LoggedPeer::Unknown,
             dst_addr: None,
             dst_hbone_addr: None,
-            dst_workload: None,
-            dst_namespace: None,
-            dst_identity: None,
+            dst: LoggedPeer::Unknown,
             mtls: false,
             metrics: metrics.clone(),
             src_labels: None,
@@ -131,7 +166,6 @@ impl ConnectionLog {
         if !enabled {
             return;
         }
-        let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
         let opt_addr = |o: &Option<SocketAddr>| o.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
         let duration = format!("{}ms", self.start.elapsed().as_millis());
         let error = result.err().map(|e| e.to_string());
@@ -141,14 +175,14 @@ impl ConnectionLog {
                     target: "access",
                     direction = self.direction.as_str(),
                     src.addr = %self.src_addr,
-                    src.workload = %dash(&self.src_workload),
-                    src.namespace = %dash(&self.src_namespace),
-                    src.identity = %dash(&self.src_identity),
+                    src.workload = %self.src.name(),
+                    src.namespace = %self.src.namespace(),
+                    src.identity = %self.src.identity(),
                     dst.addr = %opt_addr(&self.dst_addr),
                     dst.hbone_addr = %opt_addr(&self.dst_hbone_addr),
-                    dst.workload = %dash(&self.dst_workload),
-                    dst.namespace = %dash(&self.dst_namespace),
-                    dst.identity = %dash(&self.dst_identity),
+                    dst.workload = %self.dst.name(),
+                    dst.namespace = %self.dst.namespace(),
+                    dst.identity = %self.dst.identity(),
                     bytes_sent = bytes.sent,
                     bytes_recv = bytes.received,
                     duration = %duration,

@@ -24,12 +24,13 @@ use super::addr::{DestinationAddr, ServedAddr, SourceAddr};
 use crate::drain::DrainWatcher;
 use crate::hbone::server::{self, ConnectRequest};
 use crate::identity::Identity;
-use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::authz::{self, InboundConn};
 use crate::proxy::{Error, ProxyInputs, copy, route};
 use crate::socket;
 use crate::state::workload::{AppTunnelProtocol, Workload};
 use crate::tls::crl::CrlStore;
+use crate::tls::verifier::VerifiedChains;
 use crate::tls::{self, WorkloadCertificate};
 use crate::util::sync::lock;
 
@@ -53,22 +54,29 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
 /// The server config for the current certificate and CRL set, rebuilt when either changes.
 struct ServerConfigCache(Mutex<Option<CachedServerConfig>>);
 
-/// (certificate, CRL set generation, the config built from them)
-type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>);
+/// (certificate, CRL set generation, the config built from them, its verifier's memo)
+type CachedServerConfig = (Arc<WorkloadCertificate>, u64, Arc<ServerConfig>, Arc<VerifiedChains>);
 
 impl ServerConfigCache {
-    fn get(&self, cert: Arc<WorkloadCertificate>, crls: &CrlStore) -> Result<Arc<ServerConfig>, tls::Error> {
+    fn get(
+        &self,
+        cert: Arc<WorkloadCertificate>,
+        crls: &CrlStore,
+    ) -> Result<(Arc<ServerConfig>, Arc<VerifiedChains>), tls::Error> {
         let crls = crls.current();
         let mut slot = lock(&self.0);
-        if let Some((c, generation, cfg)) = slot.as_ref()
+        if let Some((c, generation, cfg, memo)) = slot.as_ref()
             && Arc::ptr_eq(c, &cert)
             && *generation == crls.generation
         {
-            return Ok(cfg.clone());
+            return Ok((cfg.clone(), memo.clone()));
         }
-        let cfg = tls::server_config_with_crls(&cert, &crls)?;
-        *slot = Some((cert, crls.generation, cfg.clone()));
-        Ok(cfg)
+        // A new certificate may bring new roots, a new CRL set new revocations: the chains
+        // the old verifier accepted are forgotten with it.
+        let memo = Arc::new(VerifiedChains::default());
+        let cfg = tls::server_config_with_memo(&cert, &crls, memo.clone())?;
+        *slot = Some((cert, crls.generation, cfg.clone(), memo.clone()));
+        Ok((cfg, memo))
     }
 }
 
@@ -87,7 +95,7 @@ async fn handle_connection(
         .fetch_certificate(&identity)
         .await
         .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
-    let config = configs
+    let (config, verified) = configs
         .get(cert, &inputs.cfg.crls)
         .map_err(|e| Error::Certificate { identity: identity.clone().into_owned(), reason: e.to_string() })?;
     let mut tls = tokio::time::timeout(
@@ -98,9 +106,9 @@ async fn handle_connection(
     .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")))?
     .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("TLS handshake from {peer} failed: {e}"))))?;
     tls.get_mut().1.set_buffer_limit(Some(crate::hbone::TLS_BUFFER_LIMIT));
-    let info = tls::connection_info(tls.get_ref().1);
+    let info = tls::negotiated(tls.get_ref().1);
     // The SAN the verifier admitted the peer on, which is what RBAC must see too.
-    let peer_identity = tls::peer_identity(tls.get_ref().1, identity.trust_domain());
+    let peer_identity = tls::inbound_peer_identity(tls.get_ref().1, identity.trust_domain(), &verified);
     tracing::info!(
         target: "hbone",
         src = %peer,
@@ -158,7 +166,9 @@ impl Refusal {
 
 async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectRequest) {
     let mut log = ConnectionLog::new(Direction::Inbound, conn.peer, &inputs.metrics);
-    log.src_identity = conn.peer_identity.as_ref().map(|i| i.to_string());
+    if let Some(id) = &conn.peer_identity {
+        log.src = LoggedPeer::Identity(id.clone());
+    }
     let result = async {
         let req_authority = req.authority().to_string();
         let delivery = match validate(inputs, conn, &req_authority, &mut log).await {
@@ -286,9 +296,7 @@ async fn validate(
             workload.name
         )));
     }
-    log.dst_workload = Some(workload.name.to_string());
-    log.dst_namespace = Some(workload.namespace.to_string());
-    log.dst_identity = Some(workload.identity().to_string());
+    log.dst = LoggedPeer::workload(&workload, true);
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => (
             SocketAddr::new(dst.ip(), t.port.unwrap_or(dst.port())),

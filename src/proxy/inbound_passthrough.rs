@@ -48,9 +48,7 @@ async fn proxy(
             name: workload.name.to_string(),
         });
     }
-    log.dst_workload = Some(workload.name.to_string());
-    log.dst_namespace = Some(workload.namespace.to_string());
-    log.dst_identity = Some(workload.identity().to_string());
+    log.dst = crate::proxy::access::LoggedPeer::workload(&workload, true);
     log.destination_workload(&workload);
     if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {
         log.source_workload(&src);

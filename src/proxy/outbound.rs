@@ -15,7 +15,7 @@ use crate::dns::resolve::ResolveError;
 use crate::drain::DrainWatcher;
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
-use crate::proxy::access::{ConnectionLog, Direction};
+use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
@@ -82,10 +82,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
         return Err(Error::SelfCall(dst));
     }
     let source = inputs.local_workload().await?;
-    let src_identity = source.identity();
-    log.src_workload = Some(source.name.to_string());
-    log.src_namespace = Some(source.namespace.to_string());
-    log.src_identity = Some(src_identity.to_string());
+    log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
 
     let upstream = {
@@ -143,9 +140,7 @@ async fn open(
                 tracing::debug!(%target, waypoint = %workload, %hbone_addr, "sending through the destination's waypoint");
             }
             log.dst_hbone_addr = Some(hbone_addr);
-            log.dst_workload = Some(workload.name.to_string());
-            log.dst_namespace = Some(workload.namespace.to_string());
-            log.dst_identity = Some(workload.identity().to_string());
+            log.dst = LoggedPeer::workload(&workload, true);
             let key = PoolKey { src: source.identity().into_owned(), dst_identities: identities, dst: hbone_addr };
             let mut headers = hbone_headers(log.src_addr);
             if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(source)) {
@@ -159,8 +154,7 @@ async fn open(
             Ok(UpstreamConn::Hbone(stream))
         }
         Upstream::Tcp { addr, workload, .. } => {
-            log.dst_workload = Some(workload.name.to_string());
-            log.dst_namespace = Some(workload.namespace.to_string());
+            log.dst = LoggedPeer::workload(&workload, false);
             dial(inputs, addr).await
         }
         Upstream::Passthrough { addr } => dial(inputs, addr).await,

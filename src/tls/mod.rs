@@ -115,13 +115,25 @@ pub fn server_config(cert: &WorkloadCertificate) -> Result<Arc<ServerConfig>, Er
 /// [`server_config`] that also refuses clients whose chain has a certificate revoked by `crls`
 /// (a certificate whose issuer has no CRL there is not refused for that).
 pub fn server_config_with_crls(cert: &WorkloadCertificate, crls: &crl::CrlSet) -> Result<Arc<ServerConfig>, Error> {
+    server_config_with_memo(cert, crls, Arc::default())
+}
+
+/// [`server_config_with_crls`] whose verifier remembers the client chains it accepts in
+/// `verified` (fresh for each config: see [`verifier::VerifiedChains`]), so the listener can
+/// read an accepted peer's identities from there ([`inbound_peer_identity`]).
+pub fn server_config_with_memo(
+    cert: &WorkloadCertificate,
+    crls: &crl::CrlSet,
+    verified: Arc<verifier::VerifiedChains>,
+) -> Result<Arc<ServerConfig>, Error> {
     let provider = provider::get();
     let mut builder = WebPkiClientVerifier::builder_with_provider(root_store(cert.roots())?, provider.clone());
     if !crls.is_empty() {
         builder = builder.with_crls(crls.ders().iter().cloned()).allow_unknown_revocation_status();
     }
     let inner = builder.build().map_err(|e| Error::Verifier(e.to_string()))?;
-    let verifier = verifier::TrustDomainVerifier::new(inner, cert.identity().trust_domain().to_string());
+    let verifier =
+        verifier::TrustDomainVerifier::with_memo(inner, cert.identity().trust_domain().to_string(), verified);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(provider::PROTOCOL_VERSIONS)?
         .with_client_cert_verifier(Arc::new(verifier))
@@ -147,6 +159,21 @@ pub fn peer_identity(conn: &CommonState, trust_domain: &str) -> Option<Identity>
     select_peer_identity(&san_identities(leaf), trust_domain).cloned()
 }
 
+/// [`peer_identity`] for a connection accepted by a config from [`server_config_with_memo`]:
+/// the SANs come from the verifier's memo when it holds the leaf (the usual case), parsed
+/// otherwise.
+pub fn inbound_peer_identity(
+    conn: &CommonState,
+    trust_domain: &str,
+    verified: &verifier::VerifiedChains,
+) -> Option<Identity> {
+    let leaf = conn.peer_certificates()?.first()?;
+    match verified.identities(leaf) {
+        Some(sans) => select_peer_identity(&sans, trust_domain).cloned(),
+        None => select_peer_identity(&san_identities(leaf), trust_domain).cloned(),
+    }
+}
+
 /// The first parseable SPIFFE URI SAN of the peer's leaf, for logging connections whose side
 /// has no trust-domain rule (outbound: the verifier matched the expected identities).
 fn first_peer_identity(conn: &CommonState) -> Option<Identity> {
@@ -166,11 +193,17 @@ pub struct ConnectionInfo {
 
 /// Describes `conn`; fields not yet negotiated are empty strings.
 pub fn connection_info(conn: &CommonState) -> ConnectionInfo {
+    ConnectionInfo { peer_identity: first_peer_identity(conn).map(|id| id.to_string()), ..negotiated(conn) }
+}
+
+/// [`connection_info`] without `peer_identity` (left `None`), for callers that already know
+/// the peer: it saves parsing the peer's certificate.
+pub fn negotiated(conn: &CommonState) -> ConnectionInfo {
     ConnectionInfo {
         version: conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default(),
         cipher_suite: conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default(),
         kx_group: conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name())).unwrap_or_default(),
-        peer_identity: first_peer_identity(conn).map(|id| id.to_string()),
+        peer_identity: None,
         alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }

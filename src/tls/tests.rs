@@ -357,3 +357,36 @@ async fn inbound_identity_is_the_san_the_verifier_admitted() {
     assert_eq!(select_peer_identity(&sans, "cluster.local"), Some(&ours));
     assert_eq!(select_peer_identity(&sans[..1], "cluster.local"), None);
 }
+
+#[tokio::test]
+async fn accepted_chains_are_remembered_and_still_verified_each_time() {
+    let ca = DevCa::generate("cluster.local").unwrap();
+    let (a, b) = (id("cluster.local", "a"), id("cluster.local", "b"));
+    let client_cert = cert(&ca, &a);
+    let memo = Arc::new(verifier::VerifiedChains::default());
+    let server = server_config_with_memo(&cert(&ca, &b), &crl::CrlSet::default(), memo.clone()).unwrap();
+    let client = client_config(&client_cert, std::slice::from_ref(&b)).unwrap();
+
+    for round in 0..2 {
+        let out = handshake(client.clone(), server.clone()).await;
+        out.client.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        out.server.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let leaf = client_cert.chain()[0].as_ref();
+        assert_eq!(memo.identities(leaf).as_deref(), Some(&[a.clone()][..]), "round {round}");
+    }
+
+    // A client of another CA is refused, every time, and never remembered.
+    let other_ca = DevCa::generate("cluster.local").unwrap();
+    let stranger = cert(&other_ca, &a);
+    let client = client_config(&stranger, std::slice::from_ref(&b)).unwrap();
+    for _ in 0..2 {
+        let out = handshake(client.clone(), server.clone()).await;
+        assert!(out.server.is_err());
+    }
+    assert!(memo.identities(stranger.chain()[0].as_ref()).is_none());
+    // Nor is a client of our CA outside our trust domain.
+    let foreign = cert(&ca, &id("evil.example", "a"));
+    let out = handshake(client_config(&foreign, std::slice::from_ref(&b)).unwrap(), server.clone()).await;
+    assert!(out.server.is_err());
+    assert!(memo.identities(foreign.chain()[0].as_ref()).is_none());
+}
