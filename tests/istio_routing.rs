@@ -20,10 +20,10 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::istio::{IstioCp, k8s, nacks};
-use common::{bin, payload};
+use common::{bin, eventually, payload};
 use serde_json::Value;
 use ztunnel::certs::ca_client::{CaClient, CaClientConfig};
 use ztunnel::certs::manager::CertificateSource;
@@ -45,14 +45,6 @@ fn ip(last: u8) -> IpAddr {
 
 fn vip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 153, last])
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn ready(node: &Node) -> bool {
@@ -236,7 +228,7 @@ status:
     // The waypoint's own ztunnel; the double owns the waypoint IP's port 15008.
     let w =
         node(&cp, "node-w", wp_pod, "waypoint", wp_ip, |s| s.set("ZTUNNEL_INBOUND_ADDR", format!("{}:15008", ip(4))));
-    wait_until("three nodes ready", || ready(&a) && ready(&b) && ready(&w));
+    eventually(WAIT, "three nodes ready", || ready(&a) && ready(&b) && ready(&w));
 
     // What istiod sent, as our dump shows it.
     let d = dump(&a);
@@ -284,7 +276,7 @@ status:
         "{seen:?}"
     );
     assert_eq!(echo.accepted(), 11);
-    wait_until("node A's access log", || !completions(&a, &format!("{}:80", vip(1))).is_empty());
+    eventually(WAIT, "node A's access log", || !completions(&a, &format!("{}:80", vip(1))).is_empty());
     assert_eq!(completions(&a, &format!("{}:80", vip(1)))[0]["dst.hbone_addr"], format!("{wp_ip}:15008"));
     // Around it, straight to the pod: refused by the backend's policy.
     assert!(echo_through(&a, echo.addr, 2).is_err(), "the pod address must not bypass the waypoint");
@@ -333,7 +325,7 @@ fn service_entry_dns_endpoints_from_istiod() {
     let a = node(&cp, "node-a", "client", "client", client_ip, |s| {
         s.set("ZTUNNEL_RESOLV_CONF", resolv.display().to_string())
     });
-    wait_until("node ready", || ready(&a));
+    eventually(WAIT, "node ready", || ready(&a));
     let d = dump(&a);
     let se = d["workloads"].as_array().unwrap().iter().find(|w| w["hostname"] == "api.example.com").cloned();
     let se = se.unwrap_or_else(|| panic!("no hostname workload in {}", d["workloads"]));
@@ -347,7 +339,7 @@ fn service_entry_dns_endpoints_from_istiod() {
 
     // The record moves; once its 1 s TTL has passed, new connections follow it.
     dns.set_records(records(second_ip));
-    wait_until("connections follow the changed record", || {
+    eventually(WAIT, "connections follow the changed record", || {
         echo_through(&a, api, 3).unwrap();
         second.accepted() > 0
     });
@@ -355,7 +347,7 @@ fn service_entry_dns_endpoints_from_istiod() {
 
     let err = echo_through(&a, SocketAddr::new(gone_vip, 443), 4).expect_err("an unresolvable host must fail");
     assert!(err.to_string().contains("reply code"), "{err}");
-    wait_until("node A logs the failure", || !completions(&a, &format!("{gone_vip}:443")).is_empty());
+    eventually(WAIT, "node A logs the failure", || !completions(&a, &format!("{gone_vip}:443")).is_empty());
     let e = completions(&a, &format!("{gone_vip}:443"))[0]["error"].as_str().unwrap().to_string();
     assert!(e.contains("gone.example.com has no A or AAAA record") && e.contains("NXDOMAIN"), "{e}");
     let (_, text) = http::request(a.addrs.metrics, "GET", "/metrics").unwrap();

@@ -144,7 +144,7 @@ pub fn route(
         // The caller dialed this exact workload address; keep its IP even if the workload has
         // several, and normalise a v4-mapped address to the v4 one we will actually dial.
         let ip = wl.workload_ips.iter().copied().find(|ip| same_ip(*ip, dst.ip())).unwrap_or(dst.ip());
-        return Ok(upstream_for(wl, None, ip, dst.port(), hbone_port));
+        return Ok(resolved(wl, None, ip, dst.port(), hbone_port));
     }
     Ok(Upstream::Passthrough { addr: dst })
 }
@@ -220,7 +220,7 @@ fn route_service(
     // the family of the VIP the client used.
     let ip = pick_ip_within(&wl, dst.ip().is_ipv4(), svc.ip_families)
         .ok_or_else(|| RouteError::NoWorkloadAddress { workload: wl.to_string() })?;
-    Ok(upstream_for(wl, Some(svc), ip, target_port, hbone_port))
+    Ok(resolved(wl, Some(svc), ip, target_port, hbone_port))
 }
 
 /// [`pick_ip`] among the addresses `families` allows (`IPv4`/`IPv6` only one family; `Dual`
@@ -260,16 +260,6 @@ fn identities(wl: &Workload, service: Option<&Service>) -> Vec<Identity> {
 /// How to reach `wl` (picked for `service`) at `ip`:`target_port`: HBONE or plain TCP, as its
 /// protocol says. What an [`Upstream::Resolve`] becomes once its hostname has an address.
 pub fn resolved(
-    wl: Arc<Workload>,
-    service: Option<Arc<Service>>,
-    ip: IpAddr,
-    target_port: u16,
-    hbone_port: u16,
-) -> Upstream {
-    upstream_for(wl, service, ip, target_port, hbone_port)
-}
-
-fn upstream_for(
     wl: Arc<Workload>,
     service: Option<Arc<Service>>,
     ip: IpAddr,
