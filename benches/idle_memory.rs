@@ -168,7 +168,7 @@ pub fn run(bin: &Path, a: &Args) {
     let want_fds = 2 * (a.tunnels.max(a.idle_tunnels) as u64) + 1024;
     raise_nofile(want_fds);
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::numbered(a.netns, 202);
+    let mut net = Net::numbered(a.netns, 201);
     let (_echo, port) = EchoProcess::start(net.mesh.server_ip, net.ns_b());
     let echo = SocketAddr::new(net.mesh.server_ip, port);
     net.mesh.backend_port = port;

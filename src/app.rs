@@ -65,7 +65,6 @@ pub struct Running {
 /// Builds and starts everything; returns once listeners are bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     crate::tls::provider::startup_check()?;
-    crate::proxy::copy::set_buffer_budget(cfg.pump_buffer_budget);
     // Dedicated: one workload, named by PROXY_WORKLOAD_INFO. Shared (in-pod): pods arrive
     // over ZDS and get their own listeners (crate::inpod).
     let workload_info = match cfg.proxy_mode {

@@ -87,9 +87,6 @@ pub struct FakeCaRoot {
     pub key: PathBuf,
 }
 
-/// ZTUNNEL_PUMP_BUFFER_BUDGET's default: 128 of the pumps' largest (256 KiB) read buffers.
-pub const DEFAULT_PUMP_BUFFER_BUDGET: usize = 32 * 1024 * 1024;
-
 /// Everything the process is configured with. Serialized (camelCase) into the admin config dump.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,9 +144,6 @@ pub struct Config {
     pub connection_window_size: u32,
     /// HTTP2_FRAME_SIZE (16384..=16777215, the HTTP/2 legal range).
     pub frame_size: u32,
-    /// (ours) ZTUNNEL_PUMP_BUFFER_BUDGET: bytes all byte pumps together may hold in 256 KiB read
-    /// buffers (default 32 MiB); past it, bursting tunnels read 16 KiB at a time.
-    pub pump_buffer_budget: usize,
     /// How long existing connections get after a drain starts: CONNECTION_TERMINATION_DEADLINE,
     /// else derived from TERMINATION_GRACE_PERIOD_SECONDS, else 5 s.
     pub self_termination_deadline: Duration,
@@ -349,12 +343,6 @@ impl Config {
             window_size: positive_u32_or(src, "HTTP2_STREAM_WINDOW_SIZE", 4 * 1024 * 1024)?,
             connection_window_size: positive_u32_or(src, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024)?,
             frame_size,
-            pump_buffer_budget: match non_empty(src, "ZTUNNEL_PUMP_BUFFER_BUDGET") {
-                None => DEFAULT_PUMP_BUFFER_BUDGET,
-                Some(v) => {
-                    v.trim().parse().map_err(|_| invalid("ZTUNNEL_PUMP_BUFFER_BUDGET", &v, "a number of bytes"))?
-                }
-            },
             self_termination_deadline,
             termination_grace_period,
             secret_ttl: duration_or(src, "SECRET_TTL", Duration::from_secs(24 * 3600))?,

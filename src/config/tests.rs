@@ -48,7 +48,6 @@ fn defaults() {
     assert_eq!(c.window_size, 4 * 1024 * 1024);
     assert_eq!(c.connection_window_size, 16 * 1024 * 1024);
     assert_eq!(c.frame_size, 1024 * 1024);
-    assert_eq!(c.pump_buffer_budget, 32 * 1024 * 1024);
     assert_eq!(c.self_termination_deadline, Duration::from_secs(5));
     assert_eq!(c.secret_ttl, Duration::from_secs(86400));
     assert!(!c.authz_policy_info_logging);
@@ -93,7 +92,6 @@ fn overrides() {
         ("RUST_LOG", "debug"),
         ("POOL_UNUSED_RELEASE_TIMEOUT", "1m30s"),
         ("HTTP2_FRAME_SIZE", "16384"),
-        ("ZTUNNEL_PUMP_BUFFER_BUDGET", "0"),
         ("CONNECTION_TERMINATION_DEADLINE", "300ms"),
         ("SECRET_TTL", "2h"),
         ("ISTIO_META_DNS_CAPTURE", "false"),
@@ -122,7 +120,6 @@ fn overrides() {
     assert_eq!(c.log_filter, "debug");
     assert_eq!(c.pool_unused_release_timeout, Duration::from_secs(90));
     assert_eq!(c.frame_size, 16384);
-    assert_eq!(c.pump_buffer_budget, 0, "0: no pump grows past 16 KiB");
     assert_eq!(c.self_termination_deadline, Duration::from_millis(300));
     assert_eq!(c.secret_ttl, Duration::from_secs(7200));
     assert!(!c.dns_proxy);
@@ -289,8 +286,6 @@ fn every_error_names_variable_value_and_form() {
         ("HTTP2_CONNECTION_WINDOW_SIZE", "big", "a positive integer"),
         ("HTTP2_FRAME_SIZE", "1000", "between 16384 and 16777215"),
         ("HTTP2_FRAME_SIZE", "16777216", "between 16384 and 16777215"),
-        ("ZTUNNEL_PUMP_BUFFER_BUDGET", "32Mi", "a number of bytes"),
-        ("ZTUNNEL_PUMP_BUFFER_BUDGET", "-1", "a number of bytes"),
         ("CONNECTION_TERMINATION_DEADLINE", "soon", "a duration"),
         ("TERMINATION_GRACE_PERIOD_SECONDS", "30s", "whole number of seconds"),
         ("SECRET_TTL", "1y", "a duration"),

@@ -15,23 +15,15 @@
 //! when a read has waited [`IDLE_RELEASE`] for data: the pump then waits on 1 KiB, and a
 //! burst that ends leaves no 256 KiB behind per idle tunnel (issue 18). The bytes held are
 //! on `istio_proxy_pump_buffer_bytes` ([`crate::metrics::memory`]).
-//!
-//! Growing to the largest size draws on a process-wide budget ([`set_buffer_budget`],
-//! `ZTUNNEL_PUMP_BUFFER_BUDGET`): when many tunnels burst at once, only as many get 256 KiB
-//! reads as the budget holds and the rest keep reading 16 KiB at a time. One bulk transfer
-//! still gets its large reads; a thousand at once no longer touch a thousand quarter-MiB
-//! buffers, a peak that the allocator keeps metadata for long after the bursts end.
 
 use std::future::poll_fn;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::DEFAULT_PUMP_BUFFER_BUDGET;
 use crate::hbone::{H2Stream, H2StreamReader, H2StreamWriter};
 use crate::metrics::memory;
 
@@ -150,26 +142,6 @@ where
 
 /// Read sizes the buffer moves between.
 const SIZES: [usize; 3] = [1024, 16 * 1024, 256 * 1024];
-/// The largest size, the one the budget is for.
-const LARGE: usize = SIZES[SIZES.len() - 1];
-/// Bytes all pumps together may hold before no more buffers grow to [`LARGE`].
-static BUFFER_BUDGET: AtomicUsize = AtomicUsize::new(DEFAULT_PUMP_BUFFER_BUDGET);
-
-/// Sets the process-wide pump buffer budget (bytes). Buffers already grown keep their size
-/// until they shrink or are released; only growth is checked, so the budget is soft by at
-/// most one buffer per concurrently growing pump.
-pub fn set_buffer_budget(bytes: usize) {
-    BUFFER_BUDGET.store(bytes, Ordering::Relaxed);
-}
-
-/// Whether one more buffer of `size` fits the budget, given what the pumps hold now.
-fn budget_allows(size: usize) -> bool {
-    fits(memory::pump_buffer_bytes(), size, BUFFER_BUDGET.load(Ordering::Relaxed))
-}
-
-fn fits(held: i64, size: usize, budget: usize) -> bool {
-    (held.max(0) as usize).saturating_add(size) <= budget
-}
 /// Consecutive full reads before growing to the next size.
 const GROW_AFTER: u8 = 2;
 /// Consecutive reads using under a quarter of the size before shrinking.
@@ -246,13 +218,8 @@ impl ReadBuffer {
             self.sparse = 0;
             self.full += 1;
             if self.full >= GROW_AFTER && self.level + 1 < SIZES.len() {
+                self.level += 1;
                 self.full = 0;
-                let next = SIZES[self.level + 1];
-                // Small sizes are not worth counting against anything; the large one is what
-                // many simultaneous bursts would multiply.
-                if next < LARGE || budget_allows(next) {
-                    self.level += 1;
-                }
             }
         } else if n < size / 4 {
             self.full = 0;
@@ -281,16 +248,6 @@ impl Drop for ReadBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_largest_size_fits_the_budget_or_is_not_taken() {
-        assert!(fits(0, LARGE, DEFAULT_PUMP_BUFFER_BUDGET));
-        assert!(fits((DEFAULT_PUMP_BUFFER_BUDGET - LARGE) as i64, LARGE, DEFAULT_PUMP_BUFFER_BUDGET));
-        assert!(!fits((DEFAULT_PUMP_BUFFER_BUDGET - LARGE + 1) as i64, LARGE, DEFAULT_PUMP_BUFFER_BUDGET));
-        assert!(!fits(0, LARGE, 0), "a zero budget keeps every pump at 16 KiB");
-        // The gauge is a sum of deltas; a transient negative reading must not wrap around.
-        assert!(fits(-5, LARGE, LARGE));
-    }
 
     #[test]
     fn buffer_grows_on_full_reads_and_shrinks_when_sparse() {
