@@ -168,7 +168,7 @@ pub fn run(bin: &Path, a: &Args) {
     let want_fds = 2 * (a.tunnels.max(a.idle_tunnels) as u64) + 1024;
     raise_nofile(want_fds);
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::numbered(a.netns, 201);
+    let mut net = Net::numbered(a.netns, 202);
     let (_echo, port) = EchoProcess::start(net.mesh.server_ip, net.ns_b());
     let echo = SocketAddr::new(net.mesh.server_ip, port);
     net.mesh.backend_port = port;
@@ -212,6 +212,9 @@ pub fn run(bin: &Path, a: &Args) {
         // each time, or creeps up.
         let first = cycle == 1;
         let conns = open(socks5, echo, a.tunnels);
+        // The level just before the burst, with the tunnels open: the other reference the
+        // after-close figure is compared with (the burst is what should leave nothing behind).
+        let pre_burst = [rss_kib(&node_a), rss_kib(&node_b)];
         if first {
             report("tunnels open, before the burst", &nodes, idle, a.tunnels);
         }
@@ -251,6 +254,17 @@ pub fn run(bin: &Path, a: &Args) {
             until(t1, secs);
             if first || secs == 30 {
                 report(&format!("cycle {cycle}: {secs} s after all closed"), &nodes, idle, 0);
+            }
+            if secs == 30 {
+                let over = |i: usize, n: &Node| (rss_kib(n) - pre_burst[i]) / pre_burst[i] * 100.0;
+                println!(
+                    "{:<34} A: {:>+8.1}% of pre-burst   B: {:>+8.1}% of pre-burst (RSS with the tunnels open, before the burst: {:.1} / {:.1} MiB)",
+                    format!("cycle {cycle}: 30 s after all closed"),
+                    over(0, &node_a),
+                    over(1, &node_b),
+                    pre_burst[0] / 1024.0,
+                    pre_burst[1] / 1024.0
+                );
             }
         }
     }
