@@ -121,17 +121,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn provider_is_tls13_aes_gcm_with_upstreams_group_order() {
+    fn provider_is_tls13_aes_gcm_p256_first() {
         let info = info();
         assert_eq!(info.protocol_versions, vec!["TLSv1_3"]);
         assert_eq!(info.cipher_suites, vec!["TLS13_AES_256_GCM_SHA384", "TLS13_AES_128_GCM_SHA256"]);
-        // ring: rustls' default order, as upstream's ring builds; FIPS: P-256 first, no X25519.
-        let groups = if cfg!(feature = "tls-boring") {
-            vec!["secp256r1", "secp384r1", "X25519MLKEM768"]
-        } else {
-            vec!["X25519", "secp256r1", "secp384r1"]
-        };
-        assert_eq!(info.kx_groups, groups);
+        let third = if cfg!(feature = "tls-boring") { "X25519MLKEM768" } else { "X25519" };
+        assert_eq!(info.kx_groups, vec!["secp256r1", "secp384r1", third]);
         assert!(startup_check().is_ok());
         assert!(info.signature_schemes.contains(&"ECDSA_NISTP256_SHA256".to_string()));
         assert!(Arc::ptr_eq(&get(), &get()), "provider must be cached");

@@ -25,13 +25,9 @@ pub(super) fn provider() -> CryptoProvider {
     CryptoProvider {
         // No ChaCha20: HBONE peers (including FIPS builds) only ever agree on AES-GCM.
         cipher_suites: vec![rp::cipher_suite::TLS13_AES_256_GCM_SHA384, rp::cipher_suite::TLS13_AES_128_GCM_SHA256],
-        // Upstream's ring order (rustls' default): X25519 first. Both ends of a ring-to-ring
-        // handshake then agree on X25519, whose key generation and agreement cost about a
-        // third of P-256's (issue 16: P-256 was half of a handshake's CPU). A FIPS peer has no
-        // X25519: as a server it answers our X25519 share with a HelloRetryRequest for P-256
-        // (as it does for upstream's ring builds); as a client it offers P-256 first, and
-        // rustls' server follows the client's order, so no retry that way.
-        kx_groups: vec![rp::kx_group::X25519, rp::kx_group::SECP256R1, rp::kx_group::SECP384R1],
+        // P-256 first: a FIPS peer rejects X25519, and offering it first would cost every such
+        // handshake a HelloRetryRequest.
+        kx_groups: vec![rp::kx_group::SECP256R1, rp::kx_group::SECP384R1, rp::kx_group::X25519],
         ..rp::default_provider()
     }
 }
