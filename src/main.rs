@@ -185,8 +185,13 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// us pick jemalloc do not come back. muzzy 0: purge with MADV_DONTNEED, which lowers RSS at
 /// once, not MADV_FREE, which the kernel reclaims only under pressure. `background_thread`
 /// (also the crate feature's default) purges off the data path, and for idle arenas too.
+/// `narenas:1`: jemalloc's default of four arenas per CPU gives each of our few threads an
+/// arena of its own, each with its own partly used slabs; one shared arena lowered idle RSS
+/// by ~0.3 MiB (issue 16, benches/README.md) with no CPU cost measurable at 2 workers (the
+/// thread caches serve the data path's small allocations without the arena lock).
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: MallocConf = MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+static MALLOC_CONF: MallocConf =
+    MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1".as_ptr());
 
 /// jemalloc's counters for `istio_proxy_allocator_bytes` and `/debug/memory`. They are a
 /// snapshot taken when the epoch advances, so advance it first; `None` if jemalloc refuses

@@ -470,17 +470,23 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let mut conns = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = drain.signaled() => {
-                tracing::info!(listener = name, "draining: stopped accepting");
-                break;
-            }
-            // Reap finished connections so the set only holds live ones.
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            (stream, peer) = socket::accept(&listener, name) => {
-                // TCP_NODELAY and keepalive come with the socket (set on the listener).
-                conns.spawn(handle(stream, peer, drain.clone()));
+    {
+        // Created once: the loop wakes at least twice per connection (accept, reap), and a
+        // fresh drain future each time would clone the watch receiver and re-register with it.
+        let drained = drain.signaled();
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                _ = &mut drained => {
+                    tracing::info!(listener = name, "draining: stopped accepting");
+                    break;
+                }
+                // Reap finished connections so the set only holds live ones.
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                (stream, peer) = socket::accept(&listener, name) => {
+                    // TCP_NODELAY and keepalive come with the socket (set on the listener).
+                    conns.spawn(handle(stream, peer, drain.clone()));
+                }
             }
         }
     }
