@@ -35,7 +35,8 @@ pub struct Inner<'a> {
 
 /// Runs the inner mTLS + HTTP/2 + CONNECT over `outer`; returns the inner CONNECT stream.
 pub async fn connect(outer: H2Stream, inner: Inner<'_>, drain: DrainWatcher) -> Result<H2Stream, Error> {
-    let config = tls::client_config_with_crls(inner.cert, inner.identities, inner.crls).map_err(DialError::TlsConfig)?;
+    let config =
+        tls::client_config_with_crls(inner.cert, inner.identities, inner.crls).map_err(DialError::TlsConfig)?;
     // As for the outer connection: our verifier checks identities, not names, and SNI is off.
     let name = ServerName::IpAddress(PkiIpAddr::from(std::net::Ipv4Addr::UNSPECIFIED));
     let authority = inner.authority.to_string();

@@ -274,9 +274,7 @@ struct Delivery {
 
 /// Whether the request says it comes from another network than ours (`x-forwarded-network`).
 fn from_other_network(headers: &HeaderMap, ours: &str) -> bool {
-    headers
-        .get(crate::proxy::outbound::FORWARDED_NETWORK)
-        .is_some_and(|v| v.to_str().map_or(true, |n| n != ours))
+    headers.get(crate::proxy::outbound::FORWARDED_NETWORK).is_some_and(|v| !v.to_str().is_ok_and(|n| n == ours))
 }
 
 /// A CONNECT `:authority`: an address, or (through a network gateway) a service hostname.

@@ -153,7 +153,15 @@ async fn open(
                 .map_err(|source| Error::Hbone { dst: hbone_addr, source })?;
             Ok(UpstreamConn::Hbone(stream))
         }
-        Upstream::DoubleHbone { gateway_addr, gateway_identities, authority, inner_identities, gateway, remote, .. } => {
+        Upstream::DoubleHbone {
+            gateway_addr,
+            gateway_identities,
+            authority,
+            inner_identities,
+            gateway,
+            remote,
+            ..
+        } => {
             tracing::debug!(%authority, gateway = %gateway, remote = %remote, %gateway_addr, "double HBONE through the network gateway");
             log.dst_hbone_addr = Some(gateway_addr);
             log.dst = LoggedPeer::workload(&gateway, true);

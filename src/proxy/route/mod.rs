@@ -166,7 +166,10 @@ pub fn route(
     }
     if let Some(wl) = state.workload_by_ip(dst.ip()) {
         if network::is_remote(source, &wl) {
-            return Err(RouteError::RemoteWorkloadAddress { workload: wl.to_string(), network: wl.network.to_string() });
+            return Err(RouteError::RemoteWorkloadAddress {
+                workload: wl.to_string(),
+                network: wl.network.to_string(),
+            });
         }
         if let Some(gw) = &wl.waypoint
             && !waypoint::is_instance(state, gw, source)
@@ -208,16 +211,8 @@ fn through_waypoint(
         return network::through_gateway(state, source, wp.workload, wp.service.as_deref(), svc, dst, rng);
     }
     let identities = identities(&wp.workload, wp.service.as_deref());
-    let hbone_addr =
-        wp.addr.ok_or_else(|| RouteError::NoWorkloadAddress { workload: wp.workload.to_string() })?;
-    Ok(Upstream::Hbone {
-        hbone_addr,
-        target: dst,
-        identities,
-        workload: wp.workload,
-        service,
-        hop: Hop::Waypoint,
-    })
+    let hbone_addr = wp.addr.ok_or_else(|| RouteError::NoWorkloadAddress { workload: wp.workload.to_string() })?;
+    Ok(Upstream::Hbone { hbone_addr, target: dst, identities, workload: wp.workload, service, hop: Hop::Waypoint })
 }
 
 fn route_service(

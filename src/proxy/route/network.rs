@@ -58,12 +58,9 @@ pub(super) fn through_gateway(
     let Some(gw) = next.network_gateway.as_deref() else {
         return Err(RouteError::NoNetworkGateway { workload: next.to_string(), network: next.network.to_string() });
     };
-    let (gateway, addr, gateway_service) =
-        resolve(state, gw, source, dst, rng).map_err(|reason| RouteError::UnknownNetworkGateway {
-            workload: next.to_string(),
-            gateway: waypoint::describe(gw),
-            reason,
-        })?;
+    let (gateway, addr, gateway_service) = resolve(state, gw, source, dst, rng).map_err(|reason| {
+        RouteError::UnknownNetworkGateway { workload: next.to_string(), gateway: waypoint::describe(gw), reason }
+    })?;
     let gateway_identities = super::identities(&gateway, gateway_service.as_deref());
     let mut inner_identities: Vec<Identity> = super::identities(&next, next_service);
     // The service's own SANs too, when `next` came through a waypoint: the gateway may pick any
@@ -109,7 +106,8 @@ fn resolve(
             None => {
                 let wl = waypoint::workload_by_hostname(state, &h.namespace, &h.hostname)
                     .ok_or_else(|| GatewayError::UnknownHostname(h.to_string()))?;
-                let ip = super::pick_ip(&wl, dst.ip().is_ipv4()).ok_or_else(|| GatewayError::NoAddress(wl.to_string()))?;
+                let ip =
+                    super::pick_ip(&wl, dst.ip().is_ipv4()).ok_or_else(|| GatewayError::NoAddress(wl.to_string()))?;
                 return Ok((wl, SocketAddr::new(ip, port), None));
             }
         },

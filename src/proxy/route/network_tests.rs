@@ -85,8 +85,15 @@ fn remote_endpoint_goes_through_a_gateway_named_by_address() {
         vec![remote_pod("destination: net-b/10.22.1.1\nhboneMtlsPort: 15009"), ew],
         vec![svc("example.com", "127.0.0.3", &[(80, 8080)], &["remote"])],
     );
-    let Upstream::DoubleHbone { gateway_addr, gateway_identities, authority, inner_identities, gateway, remote, service } =
-        route_to(&st, "127.0.0.3:80").unwrap()
+    let Upstream::DoubleHbone {
+        gateway_addr,
+        gateway_identities,
+        authority,
+        inner_identities,
+        gateway,
+        remote,
+        service,
+    } = route_to(&st, "127.0.0.3:80").unwrap()
     else {
         panic!("expected double HBONE")
     };
@@ -144,9 +151,16 @@ fn remote_waypoint_is_reached_through_the_gateway_with_the_service_authority() {
 #[test]
 fn remote_endpoint_without_a_gateway_fails_closed() {
     // With an address: it means nothing here, so it is never dialled.
-    let st = state(vec![wl("remote", &["10.0.0.2"], "net-b")], vec![svc("example.com", "127.0.0.3", &[(80, 8080)], &["remote"])]);
+    let st = state(
+        vec![wl("remote", &["10.0.0.2"], "net-b")],
+        vec![svc("example.com", "127.0.0.3", &[(80, 8080)], &["remote"])],
+    );
     let err = route_to(&st, "127.0.0.3:80").unwrap_err();
-    assert_eq!(err, RouteError::NoNetworkGateway { workload: "ns/remote (uid remote)".into(), network: "net-b".into() }, "{err}");
+    assert_eq!(
+        err,
+        RouteError::NoNetworkGateway { workload: "ns/remote (uid remote)".into(), network: "net-b".into() },
+        "{err}"
+    );
     assert!(err.to_string().contains("unreachable from here"), "{err}");
     // Without an address nor a gateway: not even a candidate.
     let st = state(vec![wl("remote", &[], "net-b")], vec![svc("example.com", "127.0.0.3", &[(80, 8080)], &["remote"])]);
@@ -160,7 +174,10 @@ fn unknown_gateway_fails_closed_and_says_which() {
         vec![svc("example.com", "127.0.0.3", &[(80, 8080)], &["remote"])],
     );
     let err = route_to(&st, "127.0.0.3:80").unwrap_err().to_string();
-    assert!(err.contains("behind gateway ns/missing-gw:15009") && err.contains("no service or workload is named"), "{err}");
+    assert!(
+        err.contains("behind gateway ns/missing-gw:15009") && err.contains("no service or workload is named"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -181,7 +198,11 @@ fn failover_goes_remote_only_when_nothing_local_is_healthy() {
         health_policy: Default::default(),
     });
     let workloads = |local: &Workload| {
-        vec![remote_pod("destination: net-b/10.22.1.1\nhboneMtlsPort: 15009"), wl("ew", &["10.22.1.1"], "net-b"), local.clone()]
+        vec![
+            remote_pod("destination: net-b/10.22.1.1\nhboneMtlsPort: 15009"),
+            wl("ew", &["10.22.1.1"], "net-b"),
+            local.clone(),
+        ]
     };
     let st = state(workloads(&local), vec![target.clone()]);
     for _ in 0..20 {
