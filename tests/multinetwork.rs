@@ -10,8 +10,8 @@
 //! (A–gateway) and 198.18.186.0/24 (gateway–B). Service VIPs are keys only (127.0.187.x).
 //!
 //! The mesh comes from local config files, one per node, as istiod would describe it to each
-//! side: to A the server pod is a workload on `net-b` behind the gateway (`networkGateway`
-//! naming the gateway Service by hostname); to B it is a local pod.
+//! side: to A the server pod is an address-less workload on `net-b` behind the gateway
+//! (`networkGateway` naming the gateway Service by hostname); to B it is a local pod.
 //! istio-cp (tests/istio.rs) is not used here: istiod derives network gateways from a
 //! `topology.istio.io/network`-labelled gateway Service plus remote-cluster secrets, which the
 //! single-cluster istio-cp cannot express.
@@ -116,8 +116,8 @@ const GATEWAY_SERVICE: &str = "\
   ports: {15008: 15008}
 ";
 
-/// Node A's view (net-a): the server pod is on net-b, behind the gateway. Its address is
-/// sent (the local config file requires one) but is another network's: A must never dial it.
+/// Node A's view (net-a): the server pod is on net-b, with no address here (as istiod sends
+/// remote pods), only its gateway.
 fn view_a(backend: u16) -> String {
     format!(
         "\
@@ -133,7 +133,6 @@ workloads:
   name: server
   namespace: default
   serviceAccount: server
-  workloadIps: [\"{SERVER}\"]
   network: net-b
   protocol: HBONE
   networkGateway:
