@@ -39,6 +39,15 @@ pub enum GatewayError {
     NoAddress(String),
 }
 
+/// The gateway instance picked for one connection.
+struct Gateway {
+    workload: Arc<Workload>,
+    /// Where the outer HBONE connection goes.
+    addr: SocketAddr,
+    /// The gateway service, when it was named through one (its SANs are also accepted).
+    service: Option<Arc<Service>>,
+}
+
 /// Whether `next` must be reached through a network gateway by `source`.
 pub(super) fn is_remote(source: &Workload, next: &Workload) -> bool {
     next.network != source.network
@@ -58,9 +67,12 @@ pub(super) fn through_gateway(
     let Some(gw) = next.network_gateway.as_deref() else {
         return Err(RouteError::NoNetworkGateway { workload: next.to_string(), network: next.network.to_string() });
     };
-    let (gateway, addr, gateway_service) = resolve(state, gw, source, dst, rng).map_err(|reason| {
-        RouteError::UnknownNetworkGateway { workload: next.to_string(), gateway: waypoint::describe(gw), reason }
-    })?;
+    let Gateway { workload: gateway, addr, service: gateway_service } =
+        resolve(state, gw, source, dst, rng).map_err(|reason| RouteError::UnknownNetworkGateway {
+            workload: next.to_string(),
+            gateway: waypoint::describe(gw),
+            reason,
+        })?;
     let gateway_identities = super::identities(&gateway, gateway_service.as_deref());
     let mut inner_identities: Vec<Identity> = super::identities(&next, next_service);
     // The service's own SANs too, when `next` came through a waypoint: the gateway may pick any
@@ -91,14 +103,14 @@ fn resolve(
     source: &Workload,
     dst: SocketAddr,
     rng: &mut impl Rng,
-) -> Result<(Arc<Workload>, SocketAddr, Option<Arc<Service>>), GatewayError> {
+) -> Result<Gateway, GatewayError> {
     let port = gw.hbone_mtls_port;
     let (svc, v4) = match &gw.destination {
         GatewayDestination::Address(a) => match state.service_by_vip(a.address) {
             Some(svc) => (svc, a.address.is_ipv4()),
             None => {
                 let wl = state.workload_by_ip(a.address).ok_or(GatewayError::UnknownAddress(a.address))?;
-                return Ok((wl, SocketAddr::new(a.address, port), None));
+                return Ok(Gateway { workload: wl, addr: SocketAddr::new(a.address, port), service: None });
             }
         },
         GatewayDestination::Hostname(h) => match state.service_by_namespaced_host(&h.namespace, &h.hostname) {
@@ -108,7 +120,7 @@ fn resolve(
                     .ok_or_else(|| GatewayError::UnknownHostname(h.to_string()))?;
                 let ip =
                     super::pick_ip(&wl, dst.ip().is_ipv4()).ok_or_else(|| GatewayError::NoAddress(wl.to_string()))?;
-                return Ok((wl, SocketAddr::new(ip, port), None));
+                return Ok(Gateway { workload: wl, addr: SocketAddr::new(ip, port), service: None });
             }
         },
     };
@@ -122,7 +134,7 @@ fn resolve(
         return Err(GatewayError::NoEndpoint { service: svc.key(), port });
     };
     let ip = super::pick_ip(&wl, v4).ok_or_else(|| GatewayError::NoAddress(wl.to_string()))?;
-    Ok((wl, SocketAddr::new(ip, target), Some(svc)))
+    Ok(Gateway { workload: wl, addr: SocketAddr::new(ip, target), service: Some(svc) })
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ fn src() -> Workload {
 }
 
 fn id(uid: &str) -> Identity {
-    Identity::new("cluster.local", "ns", &format!("sa-{uid}"))
+    Identity::new("cluster.local", "ns", format!("sa-{uid}"))
 }
 
 fn route_to(st: &ProxyState, dst: &str) -> Result<Upstream, RouteError> {
