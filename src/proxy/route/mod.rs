@@ -147,7 +147,9 @@ pub fn route(
     hbone_port: u16,
     rng: &mut impl Rng,
 ) -> Result<Upstream, RouteError> {
-    if let Some(svc) = state.service_by_vip(dst.ip()) {
+    // A service exported to its own namespace only (`exportTo: ["."]`) does not exist for
+    // other namespaces: its VIP is then whatever else it is (as upstream's VIP lookup).
+    if let Some(svc) = state.service_by_vip(dst.ip()).filter(|s| visible_to(s, source)) {
         if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
@@ -323,6 +325,12 @@ pub fn resolved(
         }
         TunnelProtocol::Tcp => Upstream::Tcp { addr: target, workload: wl, service },
     }
+}
+
+/// Whether `source` may see `svc` (`visibility: NAMESPACE` limits it to its own namespace).
+pub fn visible_to(svc: &Service, source: &Workload) -> bool {
+    use crate::state::service::Visibility;
+    svc.visibility != Some(Visibility::Namespace) || svc.namespace == source.namespace
 }
 
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {
