@@ -430,6 +430,7 @@ fn proxy_config(
 ) -> ProxyConfig {
     ProxyConfig {
         resolver: resolver.clone(),
+        network: cfg.network.clone(),
         outbound_addr: cfg.outbound_addr,
         inbound_addr: cfg.inbound_addr,
         inbound_plaintext_addr: cfg.inbound_plaintext_addr,

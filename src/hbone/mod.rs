@@ -8,12 +8,14 @@
 //! - [`server`]: serves one inbound HTTP/2 connection, handing each `CONNECT` to a handler.
 //! - [`stream`]: a single `CONNECT` stream exposed as a byte pipe.
 //! - [`pool`]: reuse of outbound connections per (source, destination) key.
+//! - [`double`]: the inner tunnel of double HBONE, inside an outer CONNECT stream.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod client;
 pub mod connect;
+pub mod double;
 #[cfg(test)]
 mod deadline_tests;
 pub mod pool;
@@ -149,6 +151,13 @@ pub enum DialError {
     /// The peer's certificate was refused (wrong identity, untrusted, revoked) or it refused ours.
     #[error("TLS handshake with {dst}: {source}")]
     Handshake { dst: std::net::SocketAddr, source: std::io::Error },
+    /// Double HBONE: the final peer, reached through a network gateway, did not finish the
+    /// inner handshake in time.
+    #[error("inner TLS handshake for {authority} through the network gateway timed out")]
+    InnerHandshakeTimeout { authority: String },
+    /// Double HBONE: the final peer's certificate was refused, or it refused ours.
+    #[error("inner TLS handshake for {authority} through the network gateway: {source}")]
+    InnerHandshake { authority: String, source: std::io::Error },
     /// The shared dial this caller waited on was dropped without an outcome.
     #[error("dial to {dst} ended without a result")]
     Abandoned { dst: std::net::SocketAddr },

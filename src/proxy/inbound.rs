@@ -153,12 +153,19 @@ pub enum Refusal {
     SelfCall(SocketAddr),
     #[error("{0}")]
     NoWorkload(String),
+    /// A `hostname:port` authority (double HBONE through a network gateway) naming no service.
+    #[error("no service has hostname {0}")]
+    UnknownHostname(String),
+    #[error("service {service} has no target port for port {port} on the local workload")]
+    NoServicePort { service: String, port: u16 },
 }
 
 impl Refusal {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Refusal::NoWorkload(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::NoWorkload(_) | Refusal::UnknownHostname(_) | Refusal::NoServicePort { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -179,12 +186,28 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
                 return Err(e);
             }
         };
-        let Delivery { target, workload, tunnel } = delivery;
+        let Delivery { target, workload, tunnel, by_hostname } = delivery;
         log.dst_addr = Some(target);
         log.mtls = true;
         let id = conn.peer_identity.as_ref();
         let state = inputs.state.snapshot();
-        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), conn.peer.get(), id, &workload, target);
+        // Through a network gateway (upstream: a hostname authority; the sender's
+        // `x-forwarded-network` says so too): the TCP peer is the gateway and addresses are
+        // another network's, so the source is known only by its identity and baggage.
+        let via_gateway = by_hostname || from_other_network(req.headers(), &inputs.cfg.network);
+        if via_gateway {
+            // Rare (multi-network only) and otherwise invisible in the access log.
+            let network = req.headers().get(crate::proxy::outbound::FORWARDED_NETWORK);
+            tracing::info!(
+                target: "hbone",
+                authority = %req.authority(),
+                src.network = network.and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                src.identity = id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                "request forwarded by a network gateway"
+            );
+        }
+        let peer = (!via_gateway).then(|| conn.peer.get());
+        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), peer, id, &workload, target);
         log.opened();
         let facts = Arc::new(InboundConn::new(conn.peer.get(), conn.peer_identity.clone(), target, workload));
         // Registered before deciding, so a policy change that lands while we decide is
@@ -245,6 +268,90 @@ struct Delivery {
     workload: Arc<Workload>,
     /// The local workload's application tunnel, with the CONNECT target it is told about.
     tunnel: Option<Tunnel>,
+    /// The authority named a service by hostname (double HBONE's inner request).
+    by_hostname: bool,
+}
+
+/// Whether the request says it comes from another network than ours (`x-forwarded-network`).
+fn from_other_network(headers: &HeaderMap, ours: &str) -> bool {
+    headers.get(crate::proxy::outbound::FORWARDED_NETWORK).is_some_and(|v| !v.to_str().is_ok_and(|n| n == ours))
+}
+
+/// A CONNECT `:authority`: an address, or (through a network gateway) a service hostname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Addr(SocketAddr),
+    Host { hostname: String, port: u16 },
+}
+
+/// [`parse_authority`], or `hostname:port` with a DNS-shaped hostname.
+pub fn parse_target(authority: &str) -> Result<Target, Refusal> {
+    if let Ok(addr) = parse_authority(authority) {
+        return Ok(Target::Addr(addr));
+    }
+    let bad = || Refusal::BadAuthority(authority.to_string());
+    let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let dns_shaped = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !dns_shaped || port == 0 {
+        return Err(bad());
+    }
+    Ok(Target::Host { hostname: host.to_ascii_lowercase(), port })
+}
+
+/// A `hostname:port` CONNECT for the local workload: the service with that hostname (the local
+/// workload's namespace first, as upstream), and the target port its endpoint (else the
+/// service) maps `port` to. Delivered to the address the connection arrived on.
+fn validate_hostname(
+    inputs: &ProxyInputs,
+    conn: &ConnInfo,
+    workload: Arc<Workload>,
+    hostname: &str,
+    port: u16,
+) -> Result<Delivery, Refusal> {
+    let state = inputs.state.snapshot();
+    let services = state.services_by_hostname(hostname);
+    let svc = services
+        .iter()
+        .find(|s| s.namespace == workload.namespace)
+        .or(services.first())
+        .ok_or_else(|| Refusal::UnknownHostname(hostname.to_string()))?;
+    let target_port = svc
+        .endpoints
+        .get(workload.uid.as_str())
+        .and_then(|ep| ep.port.get(&port).copied())
+        .filter(|p| *p != 0)
+        .or(svc.ports.get(&port).copied().filter(|p| *p != 0))
+        .ok_or_else(|| Refusal::NoServicePort { service: svc.key(), port })?;
+    let dst = SocketAddr::new(conn.served.ip(), target_port);
+    if inputs.is_inbound_self_call(DestinationAddr::new(dst)) {
+        return Err(Refusal::SelfCall(dst));
+    }
+    if !workload.workload_ips.contains(&dst.ip()) {
+        return Err(Refusal::NoWorkload(format!(
+            "{} is not an address of local workload {}/{}",
+            dst.ip(),
+            workload.namespace,
+            workload.name
+        )));
+    }
+    let (target, tunnel) = match &workload.application_tunnel {
+        Some(t) => {
+            // PROXY carries addresses, not names: one of the service's VIPs (IPv4 first).
+            let vip = svc.vips.iter().max_by_key(|v| v.address.is_ipv4()).map(|v| v.address);
+            let vip = vip.ok_or_else(|| Refusal::UnknownHostname(format!("{hostname} (it has no VIP)")))?;
+            (
+                SocketAddr::new(dst.ip(), t.port.unwrap_or(dst.port())),
+                Some(Tunnel { protocol: t.protocol, target: SocketAddr::new(vip, port) }),
+            )
+        }
+        None => (dst, None),
+    };
+    Ok(Delivery { target, workload, tunnel, by_hostname: true })
 }
 
 struct Tunnel {
@@ -260,8 +367,16 @@ async fn validate(
     authority: &str,
     log: &mut ConnectionLog,
 ) -> Result<Delivery, Refusal> {
-    let requested = DestinationAddr::new(parse_authority(authority)?);
     log.dst_hbone_addr = Some(conn.served.get());
+    let requested = match parse_target(authority)? {
+        Target::Addr(a) => DestinationAddr::new(a),
+        Target::Host { hostname, port } => {
+            let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+            let d = validate_hostname(inputs, conn, workload, &hostname, port)?;
+            log.dst = LoggedPeer::workload(&d.workload, true);
+            return Ok(d);
+        }
+    };
     // The sender must address the workload whose IP it dialled; anything else would let a
     // peer use us as a relay to arbitrary local addresses. As upstream, two exceptions: the
     // local workload runs its own application tunnel (it is told the target and decides), or
@@ -304,7 +419,7 @@ async fn validate(
         ),
         None => (dst.get(), None),
     };
-    Ok(Delivery { target, workload, tunnel })
+    Ok(Delivery { target, workload, tunnel, by_hostname: false })
 }
 
 /// The `ip:port` a CONNECT `:authority` names, canonical (IPv4-mapped IPv6 as IPv4). The pure
@@ -335,5 +450,28 @@ mod tests {
         for bad in ["echo.default.svc:80", "10.0.0.7", "10.0.0.7:99999", ""] {
             assert!(matches!(parse_authority(bad), Err(Refusal::BadAuthority(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn targets_are_addresses_or_service_hostnames() {
+        assert_eq!(parse_target("10.0.0.7:80").unwrap(), Target::Addr("10.0.0.7:80".parse().unwrap()));
+        assert_eq!(
+            parse_target("Echo.default.svc.cluster.local:80").unwrap(),
+            Target::Host { hostname: "echo.default.svc.cluster.local".into(), port: 80 }
+        );
+        for bad in ["echo:0", "echo", ":80", "a..b:80", "a b:80", "echo:http", "a/b:80", "[::1]:99999", ""] {
+            assert!(matches!(parse_target(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_another_networks_name_marks_a_gateway_hop() {
+        let mut h = HeaderMap::new();
+        assert!(!from_other_network(&h, "net-a"), "no header: our own network");
+        h.insert("x-forwarded-network", "net-a".parse().unwrap());
+        assert!(!from_other_network(&h, "net-a"));
+        assert!(from_other_network(&h, "net-b"));
+        h.insert("x-forwarded-network", http::HeaderValue::from_bytes(b"\xff").unwrap());
+        assert!(from_other_network(&h, "net-a"), "an unreadable network is not ours");
     }
 }

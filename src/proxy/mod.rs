@@ -77,6 +77,9 @@ pub struct ProxyConfig {
     pub localhost_app_tunnel: bool,
     /// Resolves hostname-only endpoints (one cache shared by every proxy of the process).
     pub resolver: Arc<crate::dns::resolve::Resolver>,
+    /// NETWORK: our network. Sent as `x-forwarded-network` on double HBONE; an inbound
+    /// request naming another network came through a gateway.
+    pub network: String,
 }
 
 impl ProxyConfig {
@@ -246,6 +249,9 @@ pub struct ProxyInputs {
     pub state: StateStore,
     pub certs: SecretManager,
     pub pool: hbone::pool::Pool,
+    /// For connections owned by one proxied connection (double HBONE's inner one), whose own
+    /// watcher already holds the drain up.
+    pub drain: DrainWatcher,
     pub metrics: Arc<TrafficMetrics>,
     /// Live inbound connections, for re-checks when policies change.
     pub connections: Arc<connections::ConnectionRegistry>,
@@ -407,6 +413,7 @@ impl Proxy {
             state,
             certs,
             pool,
+            drain: drain.detached(),
             metrics,
             connections: Arc::default(),
             outbound_connections: Arc::default(),

@@ -132,7 +132,7 @@ async fn open(
     upstream: Upstream,
     log: &mut ConnectionLog,
 ) -> Result<UpstreamConn, Error> {
-    log.mtls = matches!(upstream, Upstream::Hbone { .. });
+    log.mtls = matches!(upstream, Upstream::Hbone { .. } | Upstream::DoubleHbone { .. });
     log.opened();
     match upstream {
         Upstream::Hbone { hbone_addr, target, identities, workload, hop, .. } => {
@@ -153,6 +153,48 @@ async fn open(
                 .map_err(|source| Error::Hbone { dst: hbone_addr, source })?;
             Ok(UpstreamConn::Hbone(stream))
         }
+        Upstream::DoubleHbone {
+            gateway_addr,
+            gateway_identities,
+            authority,
+            inner_identities,
+            gateway,
+            remote,
+            ..
+        } => {
+            tracing::debug!(%authority, gateway = %gateway, remote = %remote, %gateway_addr, "double HBONE through the network gateway");
+            log.dst_hbone_addr = Some(gateway_addr);
+            log.dst = LoggedPeer::workload(&gateway, true);
+            let src = source.identity().into_owned();
+            let mut headers = hbone_headers(log.src_addr);
+            if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(source)) {
+                headers.insert("baggage", v);
+            }
+            let hbone_err = |source| Error::Hbone { dst: gateway_addr, source };
+            let key = PoolKey { src: src.clone(), dst_identities: gateway_identities, dst: gateway_addr };
+            let outer = inputs.pool.send_connect(key, &authority, headers.clone()).await.map_err(hbone_err)?;
+            let cert = inputs
+                .certs
+                .fetch_certificate(&src)
+                .await
+                .map_err(|e| Error::Certificate { identity: src.clone(), reason: e.to_string() })?;
+            // Only the inner request says where it came from: the destination ztunnel uses it to
+            // tell gateway-forwarded traffic from its own network's.
+            if let Ok(v) = HeaderValue::from_str(&inputs.cfg.network) {
+                headers.insert(FORWARDED_NETWORK, v);
+            }
+            let inner = crate::hbone::double::Inner {
+                cert: &cert,
+                identities: &inner_identities,
+                crls: inputs.cfg.crls.current(),
+                authority: &authority,
+                headers,
+                timeout: inputs.cfg.connect_timeout,
+                h2: &inputs.cfg.h2,
+            };
+            let stream = crate::hbone::double::connect(outer, inner, inputs.drain.clone()).await.map_err(hbone_err)?;
+            Ok(UpstreamConn::Hbone(stream))
+        }
         Upstream::Tcp { addr, workload, .. } => {
             log.dst = LoggedPeer::workload(&workload, false);
             dial(inputs, addr).await
@@ -164,6 +206,9 @@ async fn open(
         }
     }
 }
+
+/// The inner double-HBONE request's header naming the sender's network (upstream's).
+pub const FORWARDED_NETWORK: &str = "x-forwarded-network";
 
 async fn dial(inputs: &ProxyInputs, addr: SocketAddr) -> Result<UpstreamConn, Error> {
     let s = socket::connect(addr, &inputs.cfg.socket, inputs.cfg.connect_timeout)

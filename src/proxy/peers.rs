@@ -21,7 +21,7 @@ pub fn label_inbound(
     state: &ProxyState,
     log: &mut ConnectionLog,
     headers: &HeaderMap,
-    tcp_peer: SocketAddr,
+    tcp_peer: Option<SocketAddr>,
     peer_identity: Option<&Identity>,
     local: &Arc<Workload>,
     target: SocketAddr,
@@ -31,7 +31,12 @@ pub fn label_inbound(
         log.destination_service(&svc);
     }
     let Some(id) = peer_identity else { return };
-    let candidates = [forwarded_for(headers), Some(tcp_peer.ip())];
+    // No TCP peer: the connection came through a network gateway, and no address of the
+    // source's means anything on this network.
+    let candidates = match tcp_peer {
+        Some(p) => [forwarded_for(headers), Some(p.ip())],
+        None => [None, None],
+    };
     let by_ip =
         candidates.into_iter().flatten().filter_map(|ip| state.workload_by_ip(ip)).find(|w| *w.identity() == *id);
     match by_ip {

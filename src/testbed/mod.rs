@@ -9,6 +9,7 @@ pub mod backend;
 pub mod cni;
 pub mod demo;
 pub mod dns;
+pub mod gateway;
 pub mod http;
 pub mod istiod;
 #[allow(unsafe_code)] // setns(2) on the calling thread

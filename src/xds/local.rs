@@ -226,8 +226,10 @@ fn build_state(cfg: LocalConfig) -> Result<ProxyState, Failure> {
         if lw.namespace.trim().is_empty() {
             return fail(at(&[key("namespace")]), "must not be empty");
         }
-        if lw.workload_ips.is_empty() && lw.hostname.is_empty() {
-            return fail(at(&[key("workloadIps")]), "a workload needs workloadIps or a hostname");
+        // A pod on another network may come without an address: its network gateway is how
+        // it is reached (as istiod sends remote pods).
+        if lw.workload_ips.is_empty() && lw.hostname.is_empty() && lw.network_gateway.is_none() {
+            return fail(at(&[key("workloadIps")]), "a workload needs workloadIps, a hostname or a networkGateway");
         }
         for (j, p) in lw.authorization_policies.iter().enumerate() {
             if split_pair(p).is_none() {

@@ -170,6 +170,9 @@ fn semantic_errors_are_located() {
     assert_eq!(e, "test.yaml: line 2 column 3: workloads[0].namespace: must not be empty");
     let e = err("workloads:\n- namespace: ns\n");
     assert!(e.contains("workloads[0].workloadIps: a workload needs workloadIps"), "{e}");
+    let remote = "workloads:\n- namespace: ns\n  network: net-b\n  networkGateway: {destination: net-b/10.22.1.1}\n";
+    let st = load_str(remote, "test.yaml").expect("a remote pod behind its gateway needs no address");
+    assert!(st.workloads().next().is_some_and(|w| w.workload_ips.is_empty() && w.network_gateway.is_some()));
     let e = err("workloads:\n- namespace: ns\n  workloadIps: [10.0.0.1]\n  authorizationPolicies: [p]\n");
     assert!(e.contains("line 4 column 3: workloads[0].authorizationPolicies[0]"), "{e}");
     let svc = "- name: s\n  namespace: ns\n  hostname: h\n  vips: [/10.96.0.1]\n";

@@ -65,8 +65,14 @@ pub(super) fn pick(
                 return None;
             }
             let wl = state.workload_by_uid(&ep.workload_uid)?;
-            // No address at all: unreachable. A hostname alone is resolved when picked.
-            if (!allow_unhealthy && !wl.is_healthy()) || (wl.workload_ips.is_empty() && wl.hostname.is_empty()) {
+            // No address at all: unreachable, unless it is on another network and has a gateway
+            // (istiod sends remote pods without addresses; the gateway is the way there). WDS is
+            // the same for every client, so a gateway on our own network is never used. A
+            // hostname alone is resolved when picked.
+            let addressless = wl.workload_ips.is_empty() && wl.hostname.is_empty();
+            if (!allow_unhealthy && !wl.is_healthy())
+                || (addressless && (wl.network == source.network || wl.network_gateway.is_none()))
+            {
                 return None;
             }
             let port = target_port(ep, &wl)?;

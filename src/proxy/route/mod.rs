@@ -19,10 +19,12 @@
 //! The chosen workload's protocol then selects HBONE (via its node's ztunnel) or plain TCP;
 //! a waypoint is always reached over HBONE; an endpoint known only by hostname (ServiceEntry
 //! `resolution: DNS`) is returned as [`Upstream::Resolve`] for the caller to resolve. A service
-//! with weighted (canary) waypoints sends each connection to one of them by weight. Not
-//! handled yet: network gateways (double HBONE).
+//! with weighted (canary) waypoints sends each connection to one of them by weight. A next hop
+//! (endpoint or service waypoint) on another network than the source is reached through that
+//! network's gateway as [`Upstream::DoubleHbone`] ([`network`]).
 
 mod lb;
+pub mod network;
 pub mod waypoint;
 
 use std::net::{IpAddr, SocketAddr};
@@ -62,6 +64,24 @@ pub enum Upstream {
         service: Option<Arc<Service>>,
         hop: Hop,
     },
+    /// The next hop is on another network: an outer HBONE connection to that network's gateway,
+    /// and inside its CONNECT stream an inner mTLS + HTTP/2 CONNECT to the destination ztunnel
+    /// (or waypoint), both naming the service (`authority`).
+    DoubleHbone {
+        /// Gateway IP : port the outer (pooled) connection goes to.
+        gateway_addr: SocketAddr,
+        /// Identities the gateway's certificate may carry.
+        gateway_identities: Vec<Identity>,
+        /// `service hostname : service port`, the CONNECT target of both layers.
+        authority: String,
+        /// Identities the inner handshake's peer (the remote endpoint or waypoint) may carry.
+        inner_identities: Vec<Identity>,
+        /// The gateway instance (upstream reports it as the destination workload).
+        gateway: Arc<Workload>,
+        /// The remote endpoint or waypoint picked (the gateway may pick another instance).
+        remote: Arc<Workload>,
+        service: Arc<Service>,
+    },
     /// Plain TCP to a known, non-HBONE workload (or service endpoint).
     Tcp { addr: SocketAddr, workload: Arc<Workload>, service: Option<Arc<Service>> },
     /// Destination is not in the mesh (or a PASSTHROUGH service): plain TCP to the original
@@ -79,6 +99,7 @@ impl Upstream {
             Upstream::Hbone { workload, .. } | Upstream::Tcp { workload, .. } | Upstream::Resolve { workload, .. } => {
                 Some(workload)
             }
+            Upstream::DoubleHbone { gateway, .. } => Some(gateway),
             Upstream::Passthrough { .. } => None,
         }
     }
@@ -89,6 +110,7 @@ impl Upstream {
             Upstream::Hbone { service, .. } | Upstream::Tcp { service, .. } | Upstream::Resolve { service, .. } => {
                 service.as_ref()
             }
+            Upstream::DoubleHbone { service, .. } => Some(service),
             Upstream::Passthrough { .. } => None,
         }
     }
@@ -106,6 +128,14 @@ pub enum RouteError {
     /// Fails closed: sending the connection past the waypoint would skip its policy.
     #[error("{target} must be reached through waypoint {waypoint}, which cannot be resolved: {reason}")]
     UnknownWaypoint { target: String, waypoint: String, reason: WaypointError },
+    /// Its address means nothing on our network, and nothing else leads there.
+    #[error("{workload} is on network {network:?}, which has no network gateway for it: unreachable from here")]
+    NoNetworkGateway { workload: String, network: String },
+    #[error("{workload} is on another network, behind gateway {gateway}, which cannot be resolved: {reason}")]
+    UnknownNetworkGateway { workload: String, gateway: String, reason: network::GatewayError },
+    /// Only services can be reached across networks (the gateway routes on a service name).
+    #[error("{workload} is on network {network:?} and was addressed by IP: only its services can be reached from here")]
+    RemoteWorkloadAddress { workload: String, network: String },
 }
 
 /// Decides where a connection from `source` (the local workload) to `dst` goes. `hbone_port`
@@ -117,7 +147,9 @@ pub fn route(
     hbone_port: u16,
     rng: &mut impl Rng,
 ) -> Result<Upstream, RouteError> {
-    if let Some(svc) = state.service_by_vip(dst.ip()) {
+    // A service exported to its own namespace only (`exportTo: ["."]`) does not exist for
+    // other namespaces: its VIP is then whatever else it is (as upstream's VIP lookup).
+    if let Some(svc) = state.service_by_vip(dst.ip()).filter(|s| visible_to(s, source)) {
         if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
@@ -135,6 +167,12 @@ pub fn route(
         return route_service(state, source, svc, dst, hbone_port, rng);
     }
     if let Some(wl) = state.workload_by_ip(dst.ip()) {
+        if network::is_remote(source, &wl) {
+            return Err(RouteError::RemoteWorkloadAddress {
+                workload: wl.to_string(),
+                network: wl.network.to_string(),
+            });
+        }
         if let Some(gw) = &wl.waypoint
             && !waypoint::is_instance(state, gw, source)
             && !waypoint::is_instance(state, gw, &wl)
@@ -165,15 +203,18 @@ fn through_waypoint(
         waypoint: waypoint::describe(gw),
         reason,
     })?;
+    if network::is_remote(source, &wp.workload) {
+        // A waypoint on another network (upstream: only for service traffic, which names the
+        // service the gateway routes on).
+        let workload = wp.workload.to_string();
+        let Some(svc) = service else {
+            return Err(RouteError::RemoteWorkloadAddress { workload, network: wp.workload.network.to_string() });
+        };
+        return network::through_gateway(state, source, wp.workload, wp.service.as_deref(), svc, dst, rng);
+    }
     let identities = identities(&wp.workload, wp.service.as_deref());
-    Ok(Upstream::Hbone {
-        hbone_addr: wp.addr,
-        target: dst,
-        identities,
-        workload: wp.workload,
-        service,
-        hop: Hop::Waypoint,
-    })
+    let hbone_addr = wp.addr.ok_or_else(|| RouteError::NoWorkloadAddress { workload: wp.workload.to_string() })?;
+    Ok(Upstream::Hbone { hbone_addr, target: dst, identities, workload: wp.workload, service, hop: Hop::Waypoint })
 }
 
 fn route_service(
@@ -205,6 +246,9 @@ fn route_service(
     let Some((wl, target_port)) = lb::pick(state, source, &svc, rng, target_port) else {
         return Err(RouteError::NoHealthyEndpoint { service: svc.key() });
     };
+    if network::is_remote(source, &wl) {
+        return network::through_gateway(state, source, wl, None, svc, dst, rng);
+    }
     if wl.workload_ips.is_empty() {
         // Only a hostname (the endpoint filter let nothing else through): resolved on use.
         let (hostname, prefer_v4) = (wl.hostname.clone(), dst.ip().is_ipv4());
@@ -281,6 +325,12 @@ pub fn resolved(
         }
         TunnelProtocol::Tcp => Upstream::Tcp { addr: target, workload: wl, service },
     }
+}
+
+/// Whether `source` may see `svc` (`visibility: NAMESPACE` limits it to its own namespace).
+pub fn visible_to(svc: &Service, source: &Workload) -> bool {
+    use crate::state::service::Visibility;
+    svc.visibility != Some(Visibility::Namespace) || svc.namespace == source.namespace
 }
 
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {

@@ -625,3 +625,18 @@ fn service_ip_families_restrict_the_endpoint_address() {
         Err(RouteError::NoWorkloadAddress { .. })
     ));
 }
+
+#[test]
+fn namespace_visible_service_is_invisible_to_other_namespaces() {
+    let mut s = svc("10.96.0.1", &[(80, 8080)], vec![ep("a", &[])]);
+    s.visibility = Some(crate::state::service::Visibility::Namespace);
+    let st = state(vec![wl("a", "10.0.0.1", TunnelProtocol::Hbone)], vec![s]);
+    // Same namespace ("ns"): the service, its endpoint and port mapping.
+    let up = route(&st, &src(), sa("10.96.0.1:80"), 15008, &mut rng()).unwrap();
+    assert!(matches!(up, Upstream::Hbone { target, .. } if target == sa("10.0.0.1:8080")), "{up:?}");
+    // Another namespace: the VIP is not a service for it.
+    let mut other = src();
+    other.namespace = "elsewhere".into();
+    let up = route(&st, &other, sa("10.96.0.1:80"), 15008, &mut rng()).unwrap();
+    assert_eq!(up, Upstream::Passthrough { addr: sa("10.96.0.1:80") });
+}

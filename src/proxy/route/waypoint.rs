@@ -22,8 +22,9 @@ use crate::state::{ProxyState, Service, Workload};
 #[derive(Debug)]
 pub(super) struct Resolved {
     pub workload: Arc<Workload>,
-    /// Where to open the HBONE connection.
-    pub addr: SocketAddr,
+    /// Where to open the HBONE connection; `None` only for an instance on another network
+    /// without an address of its own (reached through its network gateway instead).
+    pub addr: Option<SocketAddr>,
     /// The waypoint service, when it was named through one (its SANs are also accepted).
     pub service: Option<Arc<Service>>,
 }
@@ -68,7 +69,7 @@ pub(super) fn resolve(
             }
             let wl = state.workload_by_ip(a.address).ok_or(WaypointError::UnknownAddress(a.address))?;
             let ip = wl.workload_ips.iter().copied().find(|ip| super::same_ip(*ip, a.address)).unwrap_or(a.address);
-            Ok(Resolved { workload: wl, addr: SocketAddr::new(ip, port), service: None })
+            Ok(Resolved { workload: wl, addr: Some(SocketAddr::new(ip, port)), service: None })
         }
         GatewayDestination::Hostname(h) => {
             let v4 = original.ip().is_ipv4();
@@ -78,7 +79,7 @@ pub(super) fn resolve(
             let wl = workload_by_hostname(state, &h.namespace, &h.hostname)
                 .ok_or_else(|| WaypointError::UnknownHostname(h.to_string()))?;
             let ip = super::pick_ip(&wl, v4).ok_or_else(|| WaypointError::NoAddress(wl.to_string()))?;
-            Ok(Resolved { workload: wl, addr: SocketAddr::new(ip, port), service: None })
+            Ok(Resolved { workload: wl, addr: Some(SocketAddr::new(ip, port)), service: None })
         }
     }
 }
@@ -110,13 +111,17 @@ fn via_service(
     let Some((wl, target)) = picked else {
         return Err(WaypointError::NoEndpoint { service: svc.key(), port });
     };
-    let ip = super::pick_ip(&wl, v4).ok_or_else(|| WaypointError::NoAddress(wl.to_string()))?;
-    Ok(Resolved { workload: wl, addr: SocketAddr::new(ip, target), service: Some(svc) })
+    let addr = match super::pick_ip(&wl, v4) {
+        Some(ip) => Some(SocketAddr::new(ip, target)),
+        None if super::network::is_remote(source, &wl) => None,
+        None => return Err(WaypointError::NoAddress(wl.to_string())),
+    };
+    Ok(Resolved { workload: wl, addr, service: Some(svc) })
 }
 
 /// The workload with this namespace and hostname (a scan, as upstream's: hostname-addressed
 /// workloads are rare and not worth an index).
-fn workload_by_hostname(state: &ProxyState, namespace: &str, hostname: &str) -> Option<Arc<Workload>> {
+pub(super) fn workload_by_hostname(state: &ProxyState, namespace: &str, hostname: &str) -> Option<Arc<Workload>> {
     state.workloads().find(|w| w.hostname == hostname && w.namespace == namespace).cloned()
 }
 
