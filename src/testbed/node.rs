@@ -201,6 +201,44 @@ impl Node {
         }
     }
 
+    /// Waits until an event at index `from` or later matches `pred`; returns its index and it.
+    /// For callers that walk the log forward (one change after another) without re-reading it.
+    pub fn wait_from(
+        &self,
+        from: usize,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<(usize, Value)> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &*self.log;
+        let mut l = lock.lock().unwrap();
+        let mut next = from;
+        loop {
+            if let Some(i) = l.events.iter().skip(next).position(&pred) {
+                return Ok((next + i, l.events[next + i].clone()));
+            }
+            next = next.max(l.events.len());
+            if l.closed {
+                bail!("process exited");
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                bail!("timed out after {timeout:?}");
+            }
+            l = cv.wait_timeout(l, deadline - now).unwrap().0;
+        }
+    }
+
+    /// The number of JSON events logged so far (an index for [`Node::wait_from`]).
+    pub fn event_count(&self) -> usize {
+        self.log.0.lock().unwrap().events.len()
+    }
+
+    /// The JSON events from index `from` on.
+    pub fn events_from(&self, from: usize) -> Vec<Value> {
+        self.log.0.lock().unwrap().events.iter().skip(from).cloned().collect()
+    }
+
     /// All JSON events logged so far.
     pub fn events(&self) -> Vec<Value> {
         self.log.0.lock().unwrap().events.clone()

@@ -16,7 +16,7 @@ use prost::Message;
 use super::convert::{self, AddressResource, ConvertError};
 use crate::proto::discovery::Resource;
 use crate::proto::{ADDRESS_TYPE, AUTHORIZATION_TYPE, security, workload};
-use crate::state::{ProxyState, StateChange, StateError};
+use crate::state::{Name, ProxyState, StateChange, StateError};
 
 /// A resource that was rejected, with the reason (goes into the NACK's error_detail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +56,11 @@ pub struct XdsCache {
     state: ProxyState,
     /// Changes applied since the last [`XdsCache::take_changes`].
     changes: Vec<StateChange>,
-    /// type URL → resource name → version.
-    versions: HashMap<String, BTreeMap<String, String>>,
+    /// type URL → resource name → version. One entry per resource of the mesh, so kept
+    /// small: a workload's name is its uid, and the key shares the workload's copy of it
+    /// (an 8-byte pointer instead of a `String` and its own heap copy); versions are
+    /// `Box<str>` (16 bytes, no spare capacity).
+    versions: HashMap<String, BTreeMap<Name, Box<str>>>,
     /// Address names that differ from their state key.
     address_aliases: HashMap<String, AddressKey>,
     /// Policy names that differ from their `ns/name` key.
@@ -71,7 +74,20 @@ impl XdsCache {
 
     /// Versions of every accepted resource of `type_url`, for `initial_resource_versions`.
     pub fn versions(&self, type_url: &str) -> HashMap<String, String> {
-        self.versions.get(type_url).map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        self.versions
+            .get(type_url)
+            .map(|m| m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the versions entry for `name` uses the state's copy of the workload's uid.
+    #[cfg(test)]
+    pub fn version_key_shared(&self, type_url: &str, name: &str) -> bool {
+        let key = self.versions.get(type_url).and_then(|m| m.get_key_value(name)).map(|(k, _)| k);
+        match (key, self.state.workload_by_uid(name)) {
+            (Some(k), Some(w)) => k.ptr_eq(&w.uid),
+            _ => false,
+        }
     }
 
     pub fn workload_count(&self) -> usize {
@@ -102,7 +118,7 @@ impl XdsCache {
                 _ => false,
             };
             if let Some(v) = self.versions.get_mut(type_url) {
-                v.remove(name);
+                v.remove(name.as_str());
             }
             if existed {
                 out.removed += 1;
@@ -111,8 +127,23 @@ impl XdsCache {
         for r in resources {
             let name = r.name.clone();
             match self.apply_one(type_url, r) {
-                Ok(version) => {
-                    self.versions.entry(type_url.to_string()).or_default().insert(name, version);
+                Ok((key, version)) => {
+                    let versions = match self.versions.get_mut(type_url) {
+                        Some(v) => v,
+                        None => self.versions.entry(type_url.to_string()).or_default(),
+                    };
+                    let version = version.into_boxed_str();
+                    match key {
+                        // A map keeps the key it has on insert: drop the old one first, so
+                        // the key is the current workload's copy and the replaced one's goes.
+                        Some(key) => {
+                            versions.remove(key.as_str());
+                            versions.insert(key, version);
+                        }
+                        None => {
+                            versions.insert(Name::from(name), version);
+                        }
+                    }
                     out.applied += 1;
                 }
                 Err(e) => out.rejected.push(Rejected { name, reason: e.to_string() }),
@@ -134,7 +165,9 @@ impl XdsCache {
         }
     }
 
-    fn apply_one(&mut self, type_url: &str, r: Resource) -> Result<String, ApplyError> {
+    /// Applies one resource; returns its version and, when the state holds a copy of its
+    /// name (a workload named by its uid), that copy, for the versions map to share.
+    fn apply_one(&mut self, type_url: &str, r: Resource) -> Result<(Option<Name>, String), ApplyError> {
         let any = r
             .resource
             .ok_or_else(|| ConvertError::Decode { type_url: type_url.into(), reason: "resource has no body".into() })?;
@@ -164,7 +197,10 @@ impl XdsCache {
                         // A name can switch kind only via removal; drop any stale entry first.
                         self.drop_other_kind(&r.name, AddressKey::Workload(uid.clone()));
                         self.state.upsert_workload(*w, &memberships, &mut self.changes);
+                        let shared =
+                            (uid == r.name).then(|| self.state.workload_by_uid(&uid).map(|w| w.uid.clone())).flatten();
                         self.alias_address(&r.name, AddressKey::Workload(uid));
+                        return Ok((shared, r.version));
                     }
                     AddressResource::Service(s) => {
                         let key = s.key();
@@ -197,7 +233,7 @@ impl XdsCache {
                 .into());
             }
         }
-        Ok(r.version)
+        Ok((None, r.version))
     }
 
     /// Before `name` is (re)applied as `now`: removes what it stood for before, if that was

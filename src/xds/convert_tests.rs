@@ -108,3 +108,26 @@ fn conflicting_update_is_rejected_and_the_previous_version_stays() {
     assert_eq!(st.service_by_vip("10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
     assert_eq!(cache.versions(ADDRESS_TYPE).len(), 2);
 }
+
+/// The versions map keeps one entry per resource with the latest version, keyed by the
+/// workload's own copy of its uid (no second copy of every name in the mesh).
+#[test]
+fn versions_share_the_workload_uid_and_follow_updates() {
+    let mut cache = XdsCache::new();
+    let mut w = pw::Workload { uid: "u1".into(), namespace: "ns".into(), name: "a".into(), ..Default::default() };
+    w.addresses = vec![vec![10, 0, 0, 1]];
+    let body = |w: &pw::Workload| pw::Address { r#type: Some(pw::address::Type::Workload(w.clone())) }.encode_to_vec();
+    let mut first = resource("u1", ADDRESS_TYPE, body(&w));
+    first.version = "v1".into();
+    assert_eq!(cache.apply(ADDRESS_TYPE, vec![first], &[]).applied, 1);
+    w.addresses = vec![vec![10, 0, 0, 2]];
+    let mut second = resource("u1", ADDRESS_TYPE, body(&w));
+    second.version = "v2".into();
+    assert_eq!(cache.apply(ADDRESS_TYPE, vec![second], &[]).applied, 1);
+    let versions = cache.versions(ADDRESS_TYPE);
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions["u1"], "v2");
+    assert!(cache.version_key_shared(ADDRESS_TYPE, "u1"), "the key is the current workload's uid");
+    cache.apply(ADDRESS_TYPE, vec![], &["u1".into()]);
+    assert!(cache.versions(ADDRESS_TYPE).is_empty());
+}

@@ -52,6 +52,11 @@ pub struct IstioCp {
 impl IstioCp {
     /// Starts the control plane with `objects` (multi-document Kubernetes YAML).
     pub fn start(objects: &str) -> IstioCp {
+        IstioCp::start_with(objects, &[])
+    }
+
+    /// As [`IstioCp::start`], with more `istio-cp serve` flags (e.g. `--log-level all:warn`).
+    pub fn start_with(objects: &str, flags: &[&str]) -> IstioCp {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("objects.yaml");
         std::fs::write(&file, objects).unwrap();
@@ -60,6 +65,7 @@ impl IstioCp {
             .arg(&file)
             .arg("--state-dir")
             .arg(dir.path())
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("TESTBED_ECHO_LOGS").is_some() {
@@ -91,6 +97,29 @@ impl IstioCp {
         let (status, body) =
             http::request_with_body(self.control, "PUT", "/objects", objects, Duration::from_secs(30)).unwrap();
         assert_eq!(status, 200, "applying objects: {body}");
+    }
+
+    /// Creates or updates only the given objects (the rest of the set stays); returns the
+    /// control endpoint's JSON summary once istiod has processed them.
+    pub fn patch(&self, objects: &str) -> Value {
+        self.send("PATCH", objects)
+    }
+
+    /// Deletes the objects the documents name (only their apiVersion, kind and metadata count).
+    pub fn delete(&self, objects: &str) -> Value {
+        self.send("DELETE", objects)
+    }
+
+    fn send(&self, method: &str, objects: &str) -> Value {
+        let (status, body) =
+            http::request_with_body(self.control, method, "/objects", objects, Duration::from_secs(30)).unwrap();
+        assert_eq!(status, 200, "{method} /objects: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method} /objects answered {body:?}: {e}"))
+    }
+
+    /// The `istio-cp` process id (for CPU and memory readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The root certificate PEM.

@@ -15,6 +15,8 @@ const maxBody = 64 << 20
 //
 //	PUT /objects   replace the whole object set (multi-document YAML body); 200 + JSON summary once
 //	               applied and committed by istiod, 400 text/plain on a bad document, 500 on failure
+//	PATCH /objects create or update the objects in the body, leave the rest of the set alone
+//	DELETE /objects delete the objects the body's documents name (400 if one is not in the set)
 //	GET /objects   the current object set as multi-document YAML
 //	GET /healthz   200 "ok"
 //	GET /stats     JSON counters (CA granted/refused, xDS NACKs, connected proxies)
@@ -31,13 +33,20 @@ func (s *Server) controlHandler() http.Handler {
 		case http.MethodGet:
 			w.Header().Set("Content-Type", "application/yaml")
 			_, _ = w.Write(s.objectsYAML())
-		case http.MethodPut, http.MethodPost:
+		case http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete:
 			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 			if err != nil {
 				httpError(w, http.StatusBadRequest, fmt.Errorf("reading body: %v", err))
 				return
 			}
-			res, err := s.ApplyYAML(r.Context(), body)
+			apply := s.ApplyYAML
+			switch r.Method {
+			case http.MethodPatch:
+				apply = s.PatchYAML
+			case http.MethodDelete:
+				apply = s.DeleteYAML
+			}
+			res, err := apply(r.Context(), body)
 			if err != nil {
 				code := http.StatusInternalServerError
 				if isBadRequest(err) {
@@ -48,7 +57,7 @@ func (s *Server) controlHandler() http.Handler {
 			}
 			writeJSON(w, res)
 		default:
-			w.Header().Set("Allow", "GET, PUT")
+			w.Header().Set("Allow", "GET, PUT, POST, PATCH, DELETE")
 			httpError(w, http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed", r.Method))
 		}
 	})

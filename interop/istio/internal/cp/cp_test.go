@@ -381,4 +381,28 @@ func TestControlEndpoint(t *testing.T) {
 	if code, body := do("GET", "/stats", ""); code != 200 || !strings.Contains(body, `"nacks"`) {
 		t.Fatalf("stats: %d %s", code, body)
 	}
+	// PATCH adds or changes only what it names; DELETE removes only what it names.
+	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: default\ndata:\n  k: v\n"
+	code, msg = do("PATCH", "/objects", extra)
+	if code != 200 || !strings.Contains(msg, `"ConfigMap default/extra"`) || !strings.Contains(msg, `"deleted": []`) {
+		t.Fatalf("PATCH create: %d %s", code, msg)
+	}
+	code, msg = do("PATCH", "/objects", strings.Replace(extra, "k: v", "k: w", 1))
+	if code != 200 || !strings.Contains(msg, `"updated": [`+"\n"+`    "ConfigMap default/extra"`) {
+		t.Fatalf("PATCH update: %d %s", code, msg)
+	}
+	if _, body := do("GET", "/objects", ""); !strings.Contains(body, "deny-all") || !strings.Contains(body, "k: w") {
+		t.Fatalf("after PATCH the rest of the set must remain: %s", body)
+	}
+	gone := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: default\n"
+	code, msg = do("DELETE", "/objects", gone)
+	if code != 200 || !strings.Contains(msg, `"deleted": [`+"\n"+`    "ConfigMap default/extra"`) {
+		t.Fatalf("DELETE: %d %s", code, msg)
+	}
+	if code, msg := do("DELETE", "/objects", gone); code != 400 || !strings.Contains(msg, "ConfigMap default/extra: not in the object set") {
+		t.Fatalf("DELETE of a missing object: %d %s", code, msg)
+	}
+	if _, body := do("GET", "/objects", ""); !strings.Contains(body, "deny-all") || strings.Contains(body, "name: extra") {
+		t.Fatalf("after DELETE: %s", body)
+	}
 }

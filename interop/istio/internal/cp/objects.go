@@ -185,6 +185,13 @@ func computeDiff(cur map[objKey]*object, next []*object) diff {
 			d.delete = append(d.delete, o)
 		}
 	}
+	sortDiff(&d)
+	return d
+}
+
+// sortDiff orders writes as the API server needs them: namespaces before what lives in
+// them on create/update, the reverse on delete.
+func sortDiff(d *diff) {
 	less := func(s []*object, rev bool) func(i, j int) bool {
 		return func(i, j int) bool {
 			a, b := s[i], s[j]
@@ -197,7 +204,38 @@ func computeDiff(cur map[objKey]*object, next []*object) diff {
 	sort.SliceStable(d.create, less(d.create, false))
 	sort.SliceStable(d.update, less(d.update, false))
 	sort.SliceStable(d.delete, less(d.delete, true))
+}
+
+// patchDiff plans creating or updating next, leaving every other object of cur alone.
+func patchDiff(cur map[objKey]*object, next []*object) diff {
+	var d diff
+	for _, o := range next {
+		old, ok := cur[o.key]
+		switch {
+		case !ok:
+			d.create = append(d.create, o)
+		case !bytes.Equal(old.canonical, o.canonical):
+			d.update = append(d.update, o)
+		default:
+			d.unchanged = append(d.unchanged, old)
+		}
+	}
+	sortDiff(&d)
 	return d
+}
+
+// deleteDiff plans deleting the objects named by gone; an unknown name is an error.
+func deleteDiff(cur map[objKey]*object, gone []*object) (diff, error) {
+	var d diff
+	for _, o := range gone {
+		old, ok := cur[o.key]
+		if !ok {
+			return diff{}, fmt.Errorf("%s: not in the object set", o.key)
+		}
+		d.delete = append(d.delete, old)
+	}
+	sortDiff(&d)
+	return d, nil
 }
 
 // defaultUID gives pods (which need a UID for the node authorizer and for bound tokens) the

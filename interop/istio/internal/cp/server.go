@@ -316,11 +316,47 @@ type pendingCheck struct {
 	rv      string
 }
 
+// PatchYAML creates or updates the given objects and leaves every other object as it is
+// (PATCH /objects): one pod changed in a set of 50k costs one write, not a diff of the set.
+func (s *Server) PatchYAML(ctx context.Context, data []byte) (*ApplyResult, error) {
+	objs, err := parseObjects(data)
+	if err != nil {
+		return nil, &badRequest{err}
+	}
+	return s.applyWith(ctx, func(cur map[objKey]*object) (diff, error) { return patchDiff(cur, objs), nil })
+}
+
+// DeleteYAML deletes the objects the documents name (DELETE /objects; only apiVersion, kind
+// and metadata are read). Naming an object that is not in the set is a bad request and
+// deletes nothing.
+func (s *Server) DeleteYAML(ctx context.Context, data []byte) (*ApplyResult, error) {
+	objs, err := parseObjects(data)
+	if err != nil {
+		return nil, &badRequest{err}
+	}
+	return s.applyWith(ctx, func(cur map[objKey]*object) (diff, error) {
+		d, err := deleteDiff(cur, objs)
+		if err != nil {
+			return diff{}, &badRequest{err}
+		}
+		return d, nil
+	})
+}
+
 func (s *Server) apply(ctx context.Context, next []*object) (*ApplyResult, error) {
+	return s.applyWith(ctx, func(cur map[objKey]*object) (diff, error) { return computeDiff(cur, next), nil })
+}
+
+// applyWith writes the diff plan computes against the current set (under the apply lock) and
+// waits for istiod to commit it.
+func (s *Server) applyWith(ctx context.Context, plan func(map[objKey]*object) (diff, error)) (*ApplyResult, error) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	start := time.Now()
-	d := computeDiff(s.current, next)
+	d, err := plan(s.current)
+	if err != nil {
+		return nil, err
+	}
 	res := &ApplyResult{Created: []string{}, Updated: []string{}, Deleted: []string{}, Unchanged: len(d.unchanged)}
 	var checks []pendingCheck
 
