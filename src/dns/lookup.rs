@@ -3,7 +3,8 @@
 //! query may arrive as the service hostname itself, as a short name with a search domain
 //! appended (`echo.default.svc.cluster.local` for `echo`), or with a search domain appended
 //! to an already complete name. Search-domain hits answer with a CNAME to the canonical
-//! hostname plus its addresses, as upstream does.
+//! hostname plus its addresses, as upstream does. A name no service has exactly may still be
+//! covered by a wildcard ServiceEntry host (`*.example.com`), tried most specific first.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -60,18 +61,42 @@ fn service_ips(services: &[Arc<Service>]) -> Vec<IpAddr> {
 pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -> Option<Resolved> {
     let qname = qname.trim_end_matches('.').to_ascii_lowercase();
     for c in candidates(&qname, namespace, domain) {
-        let services = state.services_by_hostname(&c);
-        let ips = service_ips(&services);
-        if !ips.is_empty() {
-            return Some(Resolved { alias: c != qname, hostname: c, ips });
+        for (i, host) in std::iter::once(c.clone()).chain(wildcards(&c)).enumerate() {
+            let mut services = state.services_by_hostname(&host);
+            // exportTo: a service visible to its own namespace only does not exist for other
+            // clients, in DNS as in routing (the name is then forwarded like any unknown one).
+            services.retain(|s| s.visible_in(namespace));
+            let ips = service_ips(&services);
+            if ips.is_empty() {
+                continue;
+            }
+            // A wildcard match answers the query name itself, no CNAME (as upstream): there is
+            // no single name to alias it to.
+            let alias = i == 0 && c != qname;
+            return Some(Resolved { alias, hostname: host, ips });
         }
     }
     None
 }
 
+/// The wildcard hostnames a ServiceEntry may use to cover `name`, most specific first:
+/// `a.b.example.com` → `*.b.example.com`, `*.example.com`, `*.com`.
+pub fn wildcards(name: &str) -> impl Iterator<Item = String> + '_ {
+    let mut rest = name;
+    std::iter::from_fn(move || {
+        let (_, parent) = rest.split_once('.')?;
+        if parent.is_empty() {
+            return None;
+        }
+        rest = parent;
+        Some(format!("*.{parent}"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::service::Visibility;
 
     #[test]
     fn short_names_expand_through_search_domains() {
@@ -115,5 +140,54 @@ mod tests {
         assert!(r.alias);
         assert_eq!(r.hostname, "echo.default.svc.cluster.local");
         assert!(resolve(&state, "example.org", "default", "cluster.local").is_none());
+    }
+
+    fn svc(ns: &str, host: &str, vip: &str, visibility: Option<Visibility>) -> Service {
+        let mut s = Service::new(ns, "svc", host);
+        s.vips.push(format!("/{vip}").parse().unwrap());
+        s.visibility = visibility;
+        s
+    }
+
+    #[test]
+    fn wildcard_hostnames_cover_subdomains_most_specific_first() {
+        assert_eq!(wildcards("a.b.example.com").collect::<Vec<_>>(), ["*.b.example.com", "*.example.com", "*.com"]);
+        assert_eq!(wildcards("com").count(), 0);
+        let mut state = ProxyState::new();
+        state.insert_service(svc("ns", "*.example.com", "240.240.0.1", None)).unwrap();
+        state.insert_service(svc("ns", "*.api.example.com", "240.240.0.2", None)).unwrap();
+        let ip = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
+        let r = resolve(&state, "www.example.com.", "default", "cluster.local").unwrap();
+        assert_eq!(r, Resolved { hostname: "*.example.com".into(), alias: false, ips: ip("240.240.0.1") });
+        assert_eq!(resolve(&state, "v1.api.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.2"));
+        assert_eq!(resolve(&state, "x.y.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.1"));
+        // The wildcard covers subdomains only, not the domain itself.
+        assert!(resolve(&state, "example.com", "default", "cluster.local").is_none());
+        // With the pod's search domain appended: still the query name, no CNAME.
+        let r = resolve(&state, "www.example.com.default.svc.cluster.local", "default", "cluster.local").unwrap();
+        assert!(!r.alias);
+        assert_eq!(r.ips, ip("240.240.0.1"));
+        // An exact hostname wins over a wildcard covering it.
+        state.insert_service(svc("ns", "www.example.com", "240.240.0.3", None)).unwrap();
+        assert_eq!(resolve(&state, "www.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.3"));
+    }
+
+    #[test]
+    fn namespace_visible_services_are_hidden_from_other_namespaces() {
+        let mut state = ProxyState::new();
+        let host = "private.team.svc.cluster.local";
+        state.insert_service(svc("team", host, "10.96.0.1", Some(Visibility::Namespace))).unwrap();
+        let own = resolve(&state, host, "team", "cluster.local").unwrap();
+        assert_eq!(own.ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
+        assert!(resolve(&state, "private", "team", "cluster.local").is_none(), "not a search-domain name");
+        assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "cluster.local"), Some(own));
+        assert!(resolve(&state, host, "other", "cluster.local").is_none());
+        // Another namespace defining the same hostname publicly: only its address is answered
+        // outside `team`.
+        state.insert_service(svc("shared", host, "10.96.0.2", None)).unwrap();
+        let r = resolve(&state, host, "other", "cluster.local").unwrap();
+        assert_eq!(r.ips, vec!["10.96.0.2".parse::<IpAddr>().unwrap()]);
+        let r = resolve(&state, host, "team", "cluster.local").unwrap();
+        assert_eq!(r.ips.len(), 2);
     }
 }

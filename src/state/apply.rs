@@ -355,6 +355,11 @@ impl ProxyState {
                     self.services_by_vip.remove(&vip.address);
                 }
             }
+            for cidr in &old.cidr_vips {
+                if new.is_none_or(|n| !n.cidr_vips.contains(cidr)) {
+                    self.services_by_cidr.remove(cidr, key);
+                }
+            }
             if new.is_none()
                 && let Some(list) = self.services_by_hostname.get(old.hostname.as_str())
             {
@@ -371,6 +376,10 @@ impl ProxyState {
                 if self.services_by_vip.get(&vip.address) != Some(key) {
                     self.services_by_vip.insert(vip.address, key.clone());
                 }
+            }
+            // Already claimed ones keep their place (and their tie-break rank).
+            for cidr in &new.cidr_vips {
+                self.services_by_cidr.insert(cidr, key);
             }
             let list = self.services_by_hostname.get(new.hostname.as_str());
             if list.is_none_or(|l| !l.iter().any(|(_, k)| k == key)) {

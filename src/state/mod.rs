@@ -28,6 +28,7 @@
 //! endpoints share their port maps.
 
 pub mod apply;
+mod cidr;
 pub mod name;
 pub mod service;
 pub mod store;
@@ -136,6 +137,8 @@ pub struct ProxyState {
     services: OrdMap<Key, ServiceEntry>,
     /// VIP → service key.
     services_by_vip: OrdMap<IpAddr, Key>,
+    /// CIDR VIP → service keys, for destinations no exact VIP claims.
+    services_by_cidr: cidr::CidrIndex,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
     services_by_hostname: OrdMap<Key, Arc<[(Key, Key)]>>,
     /// Endpoints workloads contributed to services that are not known (yet), per service key
@@ -320,6 +323,52 @@ impl ProxyState {
 
     pub fn service_by_vip(&self, ip: IpAddr) -> Option<Arc<Service>> {
         self.services_by_vip.get(&canonical_ip(ip)).and_then(|k| self.service_by_key(k))
+    }
+
+    /// The service a connection from a client in `namespace` to `ip` is addressed to: the one
+    /// with that exact VIP, else the one whose CIDR VIP contains it (upstream's
+    /// `get_best_by_vip`). Services `visible` rejects do not exist for this client.
+    pub fn service_for_destination(
+        &self,
+        ip: IpAddr,
+        namespace: &str,
+        visible: impl Fn(&Service) -> bool,
+    ) -> Option<Arc<Service>> {
+        if let Some(svc) = self.service_by_vip(ip).filter(|s| visible(s)) {
+            return Some(svc);
+        }
+        self.service_by_cidr_vip(ip, namespace, visible)
+    }
+
+    /// The service whose CIDR VIP contains `ip`: the longest matching prefix wins; among the
+    /// services sharing it (several namespaces may), the client's namespace, then a canonical
+    /// one, then the first indexed (upstream's tie-breaks). A prefix whose services are all
+    /// invisible to the client is skipped for the next shorter one.
+    pub fn service_by_cidr_vip(
+        &self,
+        ip: IpAddr,
+        namespace: &str,
+        visible: impl Fn(&Service) -> bool,
+    ) -> Option<Arc<Service>> {
+        for keys in self.services_by_cidr.matches(ip) {
+            let mut best: Option<(u8, &Arc<Service>)> = None;
+            for svc in keys.iter().filter_map(|k| self.services.get(k).map(|e| &e.service)) {
+                if !visible(svc) {
+                    continue;
+                }
+                let rank = if svc.namespace == namespace { 2 } else { u8::from(svc.canonical) };
+                if best.is_none_or(|(b, _)| rank > b) {
+                    best = Some((rank, svc));
+                }
+                if rank == 2 {
+                    break;
+                }
+            }
+            if let Some((_, svc)) = best {
+                return Some(svc.clone());
+            }
+        }
+        None
     }
 
     /// The service with exactly this hostname. If several namespaces define it, the first by

@@ -153,6 +153,12 @@ impl Service {
         format!("{}/{}", self.namespace, self.hostname)
     }
 
+    /// Whether clients in `namespace` can see this service at all (`exportTo`): one exported
+    /// to its own namespace only does not exist elsewhere, for routing or DNS.
+    pub fn visible_in(&self, namespace: &str) -> bool {
+        self.visibility != Some(Visibility::Namespace) || self.namespace == namespace
+    }
+
     /// Whether unhealthy endpoints may still receive traffic (load balancer `AllowAll`).
     pub fn allows_unhealthy(&self) -> bool {
         self.load_balancer.as_ref().is_some_and(|lb| lb.health_policy == LoadBalancerHealthPolicy::AllowAll)

@@ -460,3 +460,86 @@ fn an_update_shares_the_uid_and_name_the_indexes_hold() {
     assert!(!Arc::ptr_eq(&a, &b));
     assert!(a.uid.ptr_eq(&b.uid) && a.name.ptr_eq(&b.name));
 }
+
+// ---- CIDR VIPs ----
+
+fn cidr_svc(ns: &str, name: &str, cidrs: &[&str]) -> Service {
+    let mut s = Service::new(ns, name, format!("{name}.{ns}.example"));
+    s.cidr_vips = cidrs.iter().map(|c| c.parse().unwrap()).collect();
+    s
+}
+
+fn cidr_hit(st: &ProxyState, addr: &str, ns: &str) -> Option<String> {
+    st.service_for_destination(ip(addr), ns, |_| true).map(|s| s.name.to_string())
+}
+
+#[test]
+fn cidr_vip_longest_prefix_wins() {
+    let mut st = ProxyState::new();
+    st.insert_service(cidr_svc("ns", "wide", &["10.0.0.0/8", "fd00::/16"])).unwrap();
+    st.insert_service(cidr_svc("ns", "narrow", &["10.1.0.0/16", "fd00:1::/32"])).unwrap();
+    assert_eq!(cidr_hit(&st, "10.1.2.3", "x").as_deref(), Some("narrow"));
+    assert_eq!(cidr_hit(&st, "10.2.0.1", "x").as_deref(), Some("wide"));
+    assert_eq!(cidr_hit(&st, "fd00:1::9", "x").as_deref(), Some("narrow"));
+    assert_eq!(cidr_hit(&st, "fd00:2::9", "x").as_deref(), Some("wide"));
+    assert_eq!(cidr_hit(&st, "11.0.0.1", "x"), None);
+    assert_eq!(cidr_hit(&st, "fd01::1", "x"), None);
+    assert!(st.service_by_vip(ip("10.1.2.3")).is_none(), "a CIDR is not an exact VIP");
+}
+
+#[test]
+fn exact_vip_wins_over_cidr_vip() {
+    let mut st = ProxyState::new();
+    st.insert_service(cidr_svc("ns", "range", &["10.96.0.0/16", "fd00::/64"])).unwrap();
+    let mut exact = Service::new("ns", "exact", "exact.ns.example");
+    exact.vips.push("/10.96.0.5".parse().unwrap());
+    exact.vips.push("/fd00::5".parse().unwrap());
+    st.insert_service(exact).unwrap();
+    assert_eq!(cidr_hit(&st, "10.96.0.5", "ns").as_deref(), Some("exact"));
+    assert_eq!(cidr_hit(&st, "fd00::5", "ns").as_deref(), Some("exact"));
+    assert_eq!(cidr_hit(&st, "10.96.0.6", "ns").as_deref(), Some("range"));
+    // An exact VIP the client cannot see leaves the CIDR one.
+    assert_eq!(
+        st.service_for_destination(ip("10.96.0.5"), "ns", |s| s.name != "exact").map(|s| s.name.to_string()),
+        Some("range".to_string())
+    );
+}
+
+#[test]
+fn cidr_vip_ties_prefer_client_namespace_then_canonical_then_first() {
+    let mut st = ProxyState::new();
+    st.insert_service(cidr_svc("b", "svc", &["10.0.0.0/24"])).unwrap();
+    st.insert_service(cidr_svc("a", "svc", &["10.0.0.0/24"])).unwrap();
+    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "b", "first indexed");
+    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "a", |_| true).unwrap().namespace, "a");
+    let mut c = cidr_svc("c", "svc", &["10.0.0.0/24"]);
+    c.canonical = true;
+    st.insert_service(c).unwrap();
+    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "c");
+    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "b", |_| true).unwrap().namespace, "b");
+    // Invisible services at the longest prefix give way to a shorter one.
+    st.insert_service(cidr_svc("d", "wide", &["10.0.0.0/8"])).unwrap();
+    let hit = st.service_for_destination(ip("10.0.0.1"), "x", |s| s.name == "wide");
+    assert_eq!(hit.unwrap().namespace, "d");
+}
+
+#[test]
+fn cidr_vip_index_follows_updates_and_removals() {
+    let mut st = ProxyState::new();
+    let mut log = Vec::new();
+    st.upsert_service(cidr_svc("ns", "svc", &["10.0.0.0/24", "10.1.0.0/24"]), &mut log).unwrap();
+    assert_eq!(cidr_hit(&st, "10.0.0.1", "ns").as_deref(), Some("svc"));
+    // An update that moves one range releases the old one and keeps the other.
+    st.upsert_service(cidr_svc("ns", "svc", &["10.1.0.0/24", "10.2.0.0/24"]), &mut log).unwrap();
+    assert_eq!(cidr_hit(&st, "10.0.0.1", "ns"), None);
+    assert_eq!(cidr_hit(&st, "10.1.0.1", "ns").as_deref(), Some("svc"));
+    assert_eq!(cidr_hit(&st, "10.2.0.1", "ns").as_deref(), Some("svc"));
+    assert_eq!(st.services_by_cidr.len(), 2);
+    // A snapshot taken before the removal keeps its view.
+    let before = st.clone();
+    st.remove_service("ns/svc.ns.example", &mut log).unwrap();
+    assert_eq!(cidr_hit(&st, "10.1.0.1", "ns"), None);
+    assert_eq!(cidr_hit(&st, "10.2.0.1", "ns"), None);
+    assert_eq!(st.services_by_cidr.len(), 0);
+    assert_eq!(cidr_hit(&before, "10.2.0.1", "ns").as_deref(), Some("svc"));
+}

@@ -3,7 +3,8 @@
 //!
 //! Pure (no I/O, randomness injected) so every branch is unit-tested. The decision:
 //!
-//! 1. destination IP is a service VIP:
+//! 1. destination IP is a service VIP (or, failing an exact one, inside a service's CIDR VIP,
+//!    longest prefix first):
 //!    - the service has a waypoint → HBONE to the waypoint (its own identity verified) with
 //!      the original VIP:port as the CONNECT target, unless the source *is* that waypoint
 //!      (its own traffic goes on to the endpoints) or the waypoint names the service itself;
@@ -149,7 +150,9 @@ pub fn route(
 ) -> Result<Upstream, RouteError> {
     // A service exported to its own namespace only (`exportTo: ["."]`) does not exist for
     // other namespaces: its VIP is then whatever else it is (as upstream's VIP lookup).
-    if let Some(svc) = state.service_by_vip(dst.ip()).filter(|s| visible_to(s, source)) {
+    // A CIDR VIP is part of this lookup (after exact VIPs), so, as upstream's, it is matched
+    // before workload IPs: a ServiceEntry's address range claims the workloads inside it.
+    if let Some(svc) = state.service_for_destination(dst.ip(), &source.namespace, |s| visible_to(s, source)) {
         if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
@@ -329,8 +332,7 @@ pub fn resolved(
 
 /// Whether `source` may see `svc` (`visibility: NAMESPACE` limits it to its own namespace).
 pub fn visible_to(svc: &Service, source: &Workload) -> bool {
-    use crate::state::service::Visibility;
-    svc.visibility != Some(Visibility::Namespace) || svc.namespace == source.namespace
+    svc.visible_in(&source.namespace)
 }
 
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {

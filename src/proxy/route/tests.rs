@@ -640,3 +640,40 @@ fn namespace_visible_service_is_invisible_to_other_namespaces() {
     let up = route(&st, &other, sa("10.96.0.1:80"), 15008, &mut rng()).unwrap();
     assert_eq!(up, Upstream::Passthrough { addr: sa("10.96.0.1:80") });
 }
+
+#[test]
+fn cidr_vip_routes_to_its_service() {
+    let mut range = svc("10.96.0.1", &[(80, 8080)], vec![ep("a", &[])]);
+    range.vips.clear();
+    range.cidr_vips.push("10.200.0.0/16".parse().unwrap());
+    range.cidr_vips.push("fd00:200::/64".parse().unwrap());
+    let st = state(
+        vec![wl("a", "10.0.0.1", TunnelProtocol::Hbone), wl("inside", "10.200.0.7", TunnelProtocol::Tcp)],
+        vec![range],
+    );
+    for dst in ["10.200.3.4:80", "[fd00:200::9]:80"] {
+        let up = route(&st, &src(), sa(dst), 15008, &mut rng()).unwrap();
+        assert!(matches!(&up, Upstream::Hbone { target, .. } if *target == sa("10.0.0.1:8080")), "{dst}: {up:?}");
+        assert_eq!(up.service().unwrap().name, "svc");
+    }
+    // As upstream's (the CIDR is part of the VIP lookup), the range claims a workload inside it.
+    let up = route(&st, &src(), sa("10.200.0.7:80"), 15008, &mut rng()).unwrap();
+    assert!(up.service().is_some(), "{up:?}");
+    // Outside the range: passthrough.
+    let up = route(&st, &src(), sa("10.201.0.1:80"), 15008, &mut rng()).unwrap();
+    assert_eq!(up, Upstream::Passthrough { addr: sa("10.201.0.1:80") });
+}
+
+#[test]
+fn namespace_visible_cidr_vip_is_invisible_to_other_namespaces() {
+    let mut range = svc("10.96.0.1", &[(80, 8080)], vec![ep("a", &[])]);
+    range.vips.clear();
+    range.cidr_vips.push("10.200.0.0/16".parse().unwrap());
+    range.visibility = Some(crate::state::service::Visibility::Namespace);
+    let st = state(vec![wl("a", "10.0.0.1", TunnelProtocol::Hbone)], vec![range]);
+    assert!(route(&st, &src(), sa("10.200.0.1:80"), 15008, &mut rng()).unwrap().service().is_some());
+    let mut other = src();
+    other.namespace = "elsewhere".into();
+    let up = route(&st, &other, sa("10.200.0.1:80"), 15008, &mut rng()).unwrap();
+    assert_eq!(up, Upstream::Passthrough { addr: sa("10.200.0.1:80") });
+}

@@ -181,7 +181,8 @@ pub(super) fn names_service(gw: &GatewayAddress, svc: &Service) -> bool {
 pub fn serves_as_waypoint_for(state: &ProxyState, target: IpAddr, local: &Workload) -> bool {
     let gw = match state.workload_by_ip(target) {
         Some(wl) => wl.waypoint.as_deref().cloned(),
-        None => state.service_by_vip(target).and_then(|s| s.waypoint.clone()),
+        // A destination inside a CIDR VIP is that service's too, as routing treats it.
+        None => state.service_for_destination(target, &local.namespace, |_| true).and_then(|s| s.waypoint.clone()),
     };
     gw.is_some_and(|gw| is_instance(state, &gw, local))
 }
