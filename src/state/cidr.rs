@@ -70,14 +70,11 @@ impl CidrIndex {
     pub(crate) fn matches(&self, ip: IpAddr) -> impl Iterator<Item = &[Key]> + '_ {
         let ip = canonical_ip(ip);
         let v6 = ip.is_ipv6();
-        self.lengths
-            .range((v6, 0)..=(v6, u8::MAX))
-            .rev()
-            .filter_map(move |((_, len), _)| {
-                // Within the family's range, so the length is valid for `ip`.
-                let prefix = Cidr::new(ip, *len).ok()?;
-                self.by_prefix.get(&(*len, prefix.addr())).map(|l| &l[..])
-            })
+        self.lengths.range((v6, 0)..=(v6, u8::MAX)).rev().filter_map(move |((_, len), _)| {
+            // Within the family's range, so the length is valid for `ip`.
+            let prefix = Cidr::new(ip, *len).ok()?;
+            self.by_prefix.get(&(*len, prefix.addr())).map(|l| &l[..])
+        })
     }
 
     /// How many distinct prefixes are indexed.
