@@ -131,3 +131,34 @@ fn versions_share_the_workload_uid_and_follow_updates() {
     cache.apply(ADDRESS_TYPE, vec![], &["u1".into()]);
     assert!(cache.versions(ADDRESS_TYPE).is_empty());
 }
+
+/// A ServiceEntry address with a prefix length is a CIDR VIP: indexed for routing as pushes
+/// add, move and remove it.
+#[test]
+fn cidr_vips_from_xds_follow_deltas() {
+    let svc = |addr: Vec<u8>, length: u32| {
+        let s = pw::Service {
+            name: "range".into(),
+            namespace: "ns".into(),
+            hostname: "range.example".into(),
+            addresses: vec![pw::NetworkAddress { network: String::new(), address: addr, length: Some(length) }],
+            ..Default::default()
+        };
+        pw::Address { r#type: Some(pw::address::Type::Service(s)) }.encode_to_vec()
+    };
+    let hit = |cache: &XdsCache, ip: &str| {
+        cache.snapshot().service_for_destination(ip.parse().unwrap(), "ns", |_| true).map(|s| s.key())
+    };
+    let mut cache = XdsCache::new();
+    let out =
+        cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(vec![10, 50, 0, 0], 16))], &[]);
+    assert!(out.rejected.is_empty(), "{out:?}");
+    assert_eq!(hit(&cache, "10.50.7.7").as_deref(), Some("ns/range.example"));
+    assert!(cache.snapshot().service_by_vip("10.50.0.0".parse().unwrap()).is_none(), "not an exact VIP");
+    let v6 = "fd00:50::".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec();
+    cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(v6, 64))], &[]);
+    assert_eq!(hit(&cache, "10.50.7.7"), None, "the old range is released");
+    assert_eq!(hit(&cache, "fd00:50::1").as_deref(), Some("ns/range.example"));
+    cache.apply(ADDRESS_TYPE, vec![], &["ns/range.example".to_string()]);
+    assert_eq!(hit(&cache, "fd00:50::1"), None);
+}
