@@ -22,10 +22,10 @@
 //!
 //! Memory per workload is what a mesh-wide proxy pays 100k times over, so: names are thin
 //! shared handles from one [`Interner`] (a namespace, node or revision is stored once, however
-//! many workloads carry it); secondary indexes (by IP, by name, by node, services by VIP and
-//! hostname) hold uids and keys, not the values, so a value's update touches its own map only;
-//! each endpoint is stored once (in its service, or aside while the service is unknown), and
-//! endpoints share their port maps.
+//! many workloads carry it); secondary indexes (by IP, by name, by node, services by VIP,
+//! hostname and CIDR VIP) hold uids and keys, not the values, so a value's update touches its
+//! own map only; each endpoint is stored once (in its service, or aside while the service is
+//! unknown), and endpoints share their port maps.
 
 pub mod apply;
 mod cidr;
