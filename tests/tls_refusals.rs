@@ -122,12 +122,14 @@ fn connect_authority_must_be_the_local_workload() {
     let good = format!("{}:{}", env.mesh.server_ip, env.mesh.backend_port);
     assert_eq!(connect_status(&env, &good).unwrap(), b"ping");
 
-    // An IP that is not where the connection arrived: 400, backend never dialled.
+    // An IP that is not where the connection arrived: 400; a hostname (double HBONE's inner
+    // request names a service) that no service has: 503. The backend is never dialled.
     let accepted_before = env.echo.accepted();
-    for bad in [format!("127.42.0.77:{}", env.mesh.backend_port), "example.com:80".to_string()] {
+    for (bad, status) in [(format!("127.42.0.77:{}", env.mesh.backend_port), 400), ("example.com:80".to_string(), 503)]
+    {
         match connect_status(&env, &bad) {
-            Err(hbone::Error::Status(s)) => assert_eq!(s.as_u16(), 400, "{bad}"),
-            other => panic!("CONNECT {bad}: expected 400, got {other:?}"),
+            Err(hbone::Error::Status(s)) => assert_eq!(s.as_u16(), status, "{bad}"),
+            other => panic!("CONNECT {bad}: expected {status}, got {other:?}"),
         }
     }
     // A ztunnel port on the right IP: refused as a loop.
