@@ -331,14 +331,7 @@ fn validate_hostname(
     if inputs.is_inbound_self_call(DestinationAddr::new(dst)) {
         return Err(Refusal::SelfCall(dst));
     }
-    if !workload.workload_ips.contains(&dst.ip()) {
-        return Err(Refusal::NoWorkload(format!(
-            "{} is not an address of local workload {}/{}",
-            dst.ip(),
-            workload.namespace,
-            workload.name
-        )));
-    }
+    owns_address(&workload, dst.ip())?;
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => {
             // PROXY carries addresses, not names: one of the service's VIPs (IPv4 first).
@@ -403,14 +396,7 @@ async fn validate(
         Some(w) => w,
         None => inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?,
     };
-    if !workload.workload_ips.contains(&dst.ip()) {
-        return Err(Refusal::NoWorkload(format!(
-            "{} is not an address of local workload {}/{}",
-            dst.ip(),
-            workload.namespace,
-            workload.name
-        )));
-    }
+    owns_address(&workload, dst.ip())?;
     log.dst = LoggedPeer::workload(&workload, true);
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => (
@@ -420,6 +406,17 @@ async fn validate(
         None => (dst.get(), None),
     };
     Ok(Delivery { target, workload, tunnel, by_hostname: false })
+}
+
+/// Refuses a delivery address that is not one of the local workload's own.
+fn owns_address(workload: &Workload, ip: std::net::IpAddr) -> Result<(), Refusal> {
+    if workload.workload_ips.contains(&ip) {
+        return Ok(());
+    }
+    Err(Refusal::NoWorkload(format!(
+        "{ip} is not an address of local workload {}/{}",
+        workload.namespace, workload.name
+    )))
 }
 
 /// The `ip:port` a CONNECT `:authority` names, canonical (IPv4-mapped IPv6 as IPv4). The pure
