@@ -17,13 +17,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
-use crate::hbone::H2Settings;
-use crate::hbone::server::{self, ConnectRequest};
+use super::terminator::Terminator;
+use crate::hbone::server::ConnectRequest;
 use crate::identity::Identity;
-use crate::tls::{self, WorkloadCertificate};
+use crate::tls::WorkloadCertificate;
 
 /// One CONNECT the gateway received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +40,7 @@ pub struct Seen {
 pub struct GatewayDouble {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _terminator: Terminator,
 }
 
 impl GatewayDouble {
@@ -55,45 +52,14 @@ impl GatewayDouble {
         cert: WorkloadCertificate,
         routes: HashMap<String, SocketAddr>,
     ) -> io::Result<GatewayDouble> {
-        let config = tls::server_config(&cert).map_err(|e| io::Error::other(e.to_string()))?;
-        let trust_domain = cert.identity().trust_domain().to_string();
-        let std_listener = std::net::TcpListener::bind(addr)?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let record = seen.clone();
         let routes = Arc::new(routes);
-        let thread = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let Ok(listener) = TcpListener::from_std(std_listener) else { return };
-                let acceptor = TlsAcceptor::from(config);
-                let (drain_tx, drain) = crate::drain::new();
-                let accept = async {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else { continue };
-                        let (acceptor, record, drain, td, routes) =
-                            (acceptor.clone(), record.clone(), drain.clone(), trust_domain.clone(), routes.clone());
-                        tokio::spawn(async move {
-                            let Ok(tls_stream) = acceptor.accept(crate::hbone::transport(tcp)).await else { return };
-                            let peer = tls::peer_identity(tls_stream.get_ref().1, &td);
-                            let handler = move |req: ConnectRequest| {
-                                let (record, peer, routes) = (record.clone(), peer.clone(), routes.clone());
-                                async move { relay(req, peer, &routes, &record).await }
-                            };
-                            let _ = server::serve(tls_stream, &H2Settings::default(), drain, handler).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = accept => {}
-                    _ = stopped => {}
-                }
-                drop(drain_tx);
-            });
-        });
-        Ok(GatewayDouble { addr, seen, stop: Some(stop), thread: Some(thread) })
+        let terminator = Terminator::start(addr, &cert, move |req, peer| {
+            let (record, routes) = (record.clone(), routes.clone());
+            async move { relay(req, peer, &routes, &record).await }
+        })?;
+        Ok(GatewayDouble { addr: terminator.addr, seen, _terminator: terminator })
     }
 
     /// Every CONNECT received so far, in order.
@@ -131,15 +97,4 @@ async fn relay(
     seen.relayed_to = Some(dst);
     crate::util::sync::lock(record).push(seen);
     let _ = crate::proxy::copy::hbone_to_tcp(stream, &mut upstream).await;
-}
-
-impl Drop for GatewayDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }

@@ -16,6 +16,7 @@ pub mod istiod;
 pub mod netns;
 pub mod node;
 pub mod socks;
+mod terminator;
 pub mod waypoint;
 
 use std::fmt::Write as _;

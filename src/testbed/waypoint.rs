@@ -15,13 +15,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
-use crate::hbone::H2Settings;
-use crate::hbone::server::{self, ConnectRequest};
+use super::terminator::Terminator;
+use crate::hbone::server::ConnectRequest;
 use crate::identity::Identity;
-use crate::tls::{self, WorkloadCertificate};
+use crate::tls::WorkloadCertificate;
 
 /// One CONNECT the double received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,52 +36,20 @@ pub struct Seen {
 pub struct WaypointDouble {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _terminator: Terminator,
 }
 
 impl WaypointDouble {
     /// Listens on `addr` with `cert` (the waypoint's identity) and forwards every accepted
     /// CONNECT to its target through the SOCKS5 listener `socks5` (the waypoint's ztunnel).
     pub fn start(addr: SocketAddr, cert: WorkloadCertificate, socks5: SocketAddr) -> io::Result<WaypointDouble> {
-        let config = tls::server_config(&cert).map_err(|e| io::Error::other(e.to_string()))?;
-        let trust_domain = cert.identity().trust_domain().to_string();
-        let std_listener = std::net::TcpListener::bind(addr)?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let record = seen.clone();
-        let thread = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let Ok(listener) = TcpListener::from_std(std_listener) else { return };
-                let acceptor = TlsAcceptor::from(config);
-                let (drain_tx, drain) = crate::drain::new();
-                let accept = async {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else { continue };
-                        let (acceptor, record, drain, td) =
-                            (acceptor.clone(), record.clone(), drain.clone(), trust_domain.clone());
-                        tokio::spawn(async move {
-                            let Ok(tls_stream) = acceptor.accept(crate::hbone::transport(tcp)).await else { return };
-                            let peer = tls::peer_identity(tls_stream.get_ref().1, &td);
-                            let handler = move |req: ConnectRequest| {
-                                let (record, peer) = (record.clone(), peer.clone());
-                                async move { forward(req, peer, socks5, &record).await }
-                            };
-                            let _ = server::serve(tls_stream, &H2Settings::default(), drain, handler).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = accept => {}
-                    _ = stopped => {}
-                }
-                drop(drain_tx);
-            });
-        });
-        Ok(WaypointDouble { addr, seen, stop: Some(stop), thread: Some(thread) })
+        let terminator = Terminator::start(addr, &cert, move |req, peer| {
+            let record = record.clone();
+            async move { forward(req, peer, socks5, &record).await }
+        })?;
+        Ok(WaypointDouble { addr: terminator.addr, seen, _terminator: terminator })
     }
 
     /// Every CONNECT received so far, in order.
@@ -118,15 +84,4 @@ async fn forward(req: ConnectRequest, peer: Option<Identity>, socks5: SocketAddr
     };
     crate::util::sync::lock(record).push(seen);
     let _ = crate::proxy::copy::hbone_to_tcp(stream, &mut upstream).await;
-}
-
-impl Drop for WaypointDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
