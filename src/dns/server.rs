@@ -1,4 +1,5 @@
-//! The DNS proxy on 15053 (UDP and TCP), bound inside each pod in in-pod mode.
+//! The DNS proxy on 15053 (UDP and TCP), bound inside each pod in in-pod mode and once, for
+//! the one workload, in dedicated mode.
 //!
 //! Messages are parsed and built with hickory-proto. Names of mesh services (see
 //! [`super::lookup`]) are answered from the state (TTL 30 s, A or AAAA by family); anything
@@ -37,18 +38,38 @@ const UDP_DEFAULT_MAX: usize = 512;
 /// refused (`tests/adversarial_dns.rs`).
 pub const MAX_IN_FLIGHT: usize = 128;
 
-/// One pod's DNS proxy.
+/// One pod's (or the dedicated workload's) DNS proxy.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
-    /// The pod's namespace (for search-domain short names) and workload name (metrics labels).
+    /// The client's namespace (for short names) and workload name (metrics labels).
     pub namespace: String,
     pub workload: String,
+    /// The search domains the client's resolver appends (stripped to recover short names):
+    /// the Kubernetes defaults for the pod's namespace in in-pod mode, ztunnel's own
+    /// resolv.conf `search` list in dedicated mode (it shares the workload's), as upstream.
+    pub search: Vec<String>,
+    /// Dedicated mode: answer SERVFAIL while the workload is not in the state, as upstream
+    /// does for an unknown client, rather than guess whose names to answer.
+    pub require_workload: bool,
     /// CLUSTER_DOMAIN.
     pub domain: String,
     /// Where unknown names go.
     pub upstreams: Vec<SocketAddr>,
     /// How forwarding sockets are made (pod namespace, mark).
     pub socket: SocketOptions,
+}
+
+/// The `search` list of a resolv.conf body (the last `search` or `domain` line wins, as the
+/// C library reads it), lower-case and without trailing dots.
+pub fn parse_resolv_conf_search(text: &str) -> Vec<String> {
+    let mut search = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if matches!(w.next(), Some("search" | "domain")) {
+            search = w.map(|d| d.trim_end_matches('.').to_ascii_lowercase()).filter(|d| !d.is_empty()).collect();
+        }
+    }
+    search
 }
 
 /// Reads `nameserver` lines from a resolv.conf body (port 53).
@@ -150,7 +171,14 @@ impl DnsServer {
         let q = req.queries[0].clone();
         let qname = q.name().to_ascii();
         let state = self.state.snapshot();
-        let found = lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain);
+        if self.cfg.require_workload && state.workload_by_name(&self.cfg.namespace, &self.cfg.workload).is_none() {
+            tracing::debug!(name = %qname, workload = %self.cfg.workload, namespace = %self.cfg.namespace, "DNS query from a workload not in the state: SERVFAIL");
+            self.metrics.requests.get_or_create(&self.labels(q.query_type(), proto)).inc();
+            return Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok();
+        }
+        let client =
+            lookup::Client { namespace: &self.cfg.namespace, search: &self.cfg.search, domain: &self.cfg.domain };
+        let found = lookup::resolve_for(&state, &qname, &client);
         // Only forwarding is bounded: names we answer from memory cost microseconds, and a
         // flood of queries to a slow or black-holed upstream must not get them refused.
         let _permit = match found {
@@ -299,6 +327,14 @@ async fn read_framed(s: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
     s.read_exact(&mut buf).await?;
     Ok(Some(buf))
+}
+
+/// Binds the TCP listener and the UDP socket of one DNS proxy address; with port 0 the UDP
+/// socket takes the port the kernel gave TCP, so one address serves both (tests).
+pub fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let tcp = socket::bind(addr, &socket::ListenOptions::default())?;
+    let udp = socket::bind_udp(tcp.local_addr()?, false)?;
+    Ok((udp, tcp))
 }
 
 /// Serves UDP queries until drain; each query is answered by its own task.
