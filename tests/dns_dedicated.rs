@@ -115,7 +115,7 @@ fn spawn(dir: &Path, config: &Path, dns_addr: &str, ca: &(std::path::PathBuf, st
     NodeSpec::new("dedicated", "ns1/client/client", ip(CLIENT_IP), config, ca)
         .set("ISTIO_META_DNS_PROXY_ADDR", dns_addr)
         .set("ZTUNNEL_RESOLV_CONF", resolv.display().to_string())
-        .set("RUST_LOG", "info,ztunnel::dns=debug")
+        .set("RUST_LOG", "info,dns=debug")
         .spawn(bin())
         .unwrap()
 }
@@ -197,6 +197,19 @@ fn dedicated_mode_answers_for_its_workload_over_udp_and_tcp() {
     assert_eq!(up.queries_for("nothing.example.org"), 1);
     assert!(!flags(dns, "www.example.org").contains("aa"), "forwarded answers are not ours");
 
+    // The DNS access log (upstream's: DEBUG, target `dns`), naming the dedicated workload.
+    let log = |domain: &str, result: &str| {
+        node.wait_for(WAIT, |e| e["scope"] == "dns" && e["domain"] == domain && e["result"] == result).unwrap()
+    };
+    let fwd = log("www.example.org.", "forwarded");
+    assert_eq!(
+        (&fwd["src.workload"], &fwd["src.namespace"], &fwd["query"]),
+        (&"client".into(), &"ns1".into(), &"A".into())
+    );
+    assert_eq!(fwd["endpoints"], 1);
+    assert_eq!(log("echo.", "success")["endpoints"], 1);
+    assert_eq!(log("api.external.example.", "no records")["query"], "AAAA");
+
     // Metrics on 15020, labelled with the dedicated workload's canonical service.
     let ours = [("source_canonical_service", "client-app"), ("source_canonical_revision", "v7")];
     let udp = dns_requests(&node, &[ours[0], ours[1], ("request_protocol", "udp")]);
@@ -261,4 +274,43 @@ fn dedicated_mode_dns_bind_failure_names_the_address() {
     };
     assert!(err.contains(&format!("failed to bind the DNS proxy on {addr}")), "{err}");
     assert!(err.contains("ISTIO_META_DNS_PROXY_ADDR"), "{err}");
+}
+
+/// Readiness lists "dns proxy" among what it waits for in dedicated mode (and not with
+/// ISTIO_META_DNS_CAPTURE=false). Held before the first xDS sync (an xDS address nothing
+/// listens on), where start-up has not bound the DNS proxy yet.
+#[test]
+fn readiness_waits_for_the_dns_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ca, ca_files) = write_ca(dir.path());
+    for (port, capture, listed) in [(15021, "true", true), (15022, "false", false)] {
+        let readiness: SocketAddr = SocketAddr::new(ip("127.0.230.4"), port);
+        let spec = NodeSpec::new("unsynced", "ns1/client/client", ip("127.110.0.5"), Path::new("-"), &ca_files)
+            .unset("LOCAL_XDS_PATH")
+            .set("XDS_ADDRESS", "https://127.0.230.5:9")
+            .set("ISTIO_META_DNS_CAPTURE", capture)
+            .set("ZTUNNEL_READINESS_ADDR", readiness.to_string());
+        let mut child = Command::new(bin())
+            .arg("proxy")
+            .env_clear()
+            .envs(&spec.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut body = String::new();
+        eventually(WAIT, "readiness answers", || match http::request(readiness, "GET", "/healthz/ready") {
+            Ok((500, b)) => {
+                body = b;
+                true
+            }
+            _ => false,
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(body.starts_with("not ready, pending: "), "{body}");
+        assert!(body.contains("state manager"), "{body}");
+        assert_eq!(body.contains("dns proxy"), listed, "ISTIO_META_DNS_CAPTURE={capture}: {body}");
+    }
 }

@@ -215,11 +215,19 @@ impl DnsServer {
                     };
                     resp.add_answer(Record::from_rdata(answer_name.clone(), TTL, rdata));
                 }
+                let ips = resp.answers.len() - usize::from(found.alias);
+                self.access_log(&q, if ips == 0 { "no records" } else { "success" }, resp.answers.len());
                 resp.to_vec().ok()?
             }
             None => match self.forward(query, proto, &labels).await {
-                Ok(reply) => reply,
+                Ok(reply) => {
+                    // ANCOUNT, straight from the header: the reply is relayed, not parsed.
+                    let answers = reply.get(6..8).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
+                    self.access_log(&q, "forwarded", answers.into());
+                    reply
+                }
                 Err(e) => {
+                    self.access_log(&q, &format!("forwarding failed ({e})"), 0);
                     tracing::warn!(name = %qname, "DNS forwarding failed: {e}");
                     self.metrics.upstream_failures.get_or_create(&labels).inc();
                     Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok()?
@@ -232,6 +240,21 @@ impl DnsServer {
             return full.truncate().to_vec().ok();
         }
         Some(bytes)
+    }
+
+    /// Upstream's DNS access log: one DEBUG event per answered query, target `dns`
+    /// (`RUST_LOG=dns=debug`).
+    fn access_log(&self, q: &hickory_proto::op::Query, result: &str, endpoints: usize) {
+        tracing::event!(
+            target: "dns",
+            tracing::Level::DEBUG,
+            src.workload = %self.cfg.workload,
+            src.namespace = %self.cfg.namespace,
+            query = %q.query_type(),
+            domain = %q.name(),
+            result,
+            endpoints,
+        );
     }
 
     /// Sends the query unchanged to each upstream in turn; the first answer wins.
