@@ -367,7 +367,14 @@ fn serve_dedicated_dns(
     if let Some(v6) = v6 {
         match dns_server::bind_pair(v6) {
             Ok(pair) => bound.push(pair),
-            Err(e) => tracing::info!("no IPv6 DNS proxy listener on {v6}: {e}"),
+            // No IPv6 on loopback: serve IPv4 only. Anything else (the port taken) is an error.
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported)
+                    || e.raw_os_error() == Some(libc::EAFNOSUPPORT) =>
+            {
+                tracing::info!("no IPv6 DNS proxy listener on {v6}: {e}")
+            }
+            Err(e) => return Err(e).with_context(|| format!("failed to bind the DNS proxy on {v6}")),
         }
     }
     let mut addrs = Vec::new();

@@ -314,3 +314,26 @@ fn readiness_waits_for_the_dns_proxy() {
         assert_eq!(body.contains("dns proxy"), listed, "ISTIO_META_DNS_CAPTURE={capture}: {body}");
     }
 }
+
+/// Upstream's `localhost:<port>` form binds 127.0.0.1 and, when loopback has IPv6, ::1; both
+/// answer. (Port 0 here, so each gets its own port and parallel tests never collide.)
+#[test]
+fn localhost_form_binds_ipv4_and_ipv6_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ca, ca_files) = write_ca(dir.path());
+    let config = dir.path().join("mesh.yaml");
+    std::fs::write(&config, config_yaml(true)).unwrap();
+    let node = NodeSpec::new("localhost", "ns1/client/client", ip("127.110.0.6"), &config, &ca_files)
+        .set("ISTIO_META_DNS_PROXY_ADDR", "localhost:0")
+        .spawn(bin())
+        .unwrap();
+    let ev = node.wait_for(WAIT, |e| message(e) == "listeners bound").unwrap();
+    let addrs: Vec<SocketAddr> = ev["dns"].as_str().unwrap().split(',').map(|a| a.parse().unwrap()).collect();
+    assert!(addrs[0].ip() == ip("127.0.0.1") && addrs[0].port() != 0, "{addrs:?}");
+    let lo_v6 = std::fs::read_to_string("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_ok_and(|v| v.trim() == "0");
+    assert_eq!(addrs.len(), if lo_v6 { 2 } else { 1 }, "{addrs:?}");
+    for a in addrs {
+        assert_eq!(dig(a, "echo", "A", false), ("NOERROR".into(), vec![format!("echo. A {ECHO_VIP}")]), "{a}");
+        assert_eq!(dig(a, "echo", "A", true).1, vec![format!("echo. A {ECHO_VIP}")], "{a} over TCP");
+    }
+}
