@@ -2,7 +2,7 @@
 //! PROXY_WORKLOAD_INFO=ns1/client/client) serving DNS on ISTIO_META_DNS_PROXY_ADDR, queried
 //! with real `dig` over UDP and TCP. Mesh names are answered from the local config as the
 //! workload in ns1 sees them; anything else is forwarded to the resolver in ztunnel's
-//! resolv.conf, a test DNS server on 127.0.230.53:53 (binding port 53 needs root).
+//! resolv.conf, a test DNS server (UDP and TCP) on 127.0.230.53:53 (port 53 needs root).
 //!
 //! Addresses: mesh 127.110.x.x, DNS proxy and upstream on 127.0.230.x.
 
@@ -186,15 +186,15 @@ fn dedicated_mode_answers_for_its_workload_over_udp_and_tcp() {
     assert_eq!(up.queries_for("echo"), 0);
     assert!(flags(dns, "echo").contains("aa"), "mesh answers are authoritative");
 
-    // Unknown names go to the upstream resolver in ztunnel's resolv.conf and come back as it
-    // answered (over UDP: the test resolver speaks UDP only).
-    assert_eq!(
-        dig(dns, "www.example.org", "A", false),
-        ("NOERROR".into(), vec![format!("www.example.org. A {FORWARDED_IP}")])
-    );
-    assert_eq!(up.queries_for("www.example.org"), 1);
-    assert_eq!(dig(dns, "nothing.example.org", "A", false), ("NXDOMAIN".into(), vec![]));
-    assert_eq!(up.queries_for("nothing.example.org"), 1);
+    // Unknown names go to the upstream resolver in ztunnel's resolv.conf (over the client's
+    // transport) and come back as it answered.
+    for (n, tcp) in [(1, false), (2, true)] {
+        let forwarded = vec![format!("www.example.org. A {FORWARDED_IP}")];
+        assert_eq!(dig(dns, "www.example.org", "A", tcp), ("NOERROR".into(), forwarded), "tcp={tcp}");
+        assert_eq!(up.queries_for("www.example.org"), n);
+        assert_eq!(dig(dns, "nothing.example.org", "A", tcp), ("NXDOMAIN".into(), vec![]), "tcp={tcp}");
+        assert_eq!(up.queries_for("nothing.example.org"), n);
+    }
     assert!(!flags(dns, "www.example.org").contains("aa"), "forwarded answers are not ours");
 
     // The DNS access log (upstream's: DEBUG, target `dns`), naming the dedicated workload.
@@ -214,11 +214,11 @@ fn dedicated_mode_answers_for_its_workload_over_udp_and_tcp() {
     let ours = [("source_canonical_service", "client-app"), ("source_canonical_revision", "v7")];
     let udp = dns_requests(&node, &[ours[0], ours[1], ("request_protocol", "udp")]);
     let tcp = dns_requests(&node, &[ours[0], ours[1], ("request_protocol", "tcp")]);
-    // Per transport: 9 mesh queries; plus 2 forwarded over UDP and the 2 `flags` queries.
-    assert_eq!((udp, tcp), (9.0 + 2.0 + 2.0, 9.0), "istio_dns_requests_total by protocol");
+    // Per transport: 9 mesh queries and 2 forwarded; plus the 2 `flags` queries over UDP.
+    assert_eq!((udp, tcp), (9.0 + 2.0 + 2.0, 9.0 + 2.0), "istio_dns_requests_total by protocol");
     let (_, body) = http::request(node.addrs.metrics, "GET", "/metrics").unwrap();
     let samples = http::parse_metrics(&body).unwrap();
-    assert_eq!(http::sum(&samples, "istio_dns_upstream_requests_total", &ours), 3.0, "forwarded queries");
+    assert_eq!(http::sum(&samples, "istio_dns_upstream_requests_total", &ours), 5.0, "forwarded queries");
 
     // The workload leaves the state: nothing is answered on its behalf (SERVFAIL), not even
     // names of the mesh, and nothing is forwarded.
@@ -226,7 +226,7 @@ fn dedicated_mode_answers_for_its_workload_over_udp_and_tcp() {
     eventually(WAIT, "SERVFAIL once the workload is gone", || dig(dns, "echo", "A", false).0 == "SERVFAIL");
     assert_eq!(dig(dns, "echo.ns1.svc.cluster.local", "A", true).0, "SERVFAIL");
     assert_eq!(dig(dns, "www.example.org", "A", false).0, "SERVFAIL");
-    assert_eq!(up.queries_for("www.example.org"), 2, "one forwarded by the `flags` check above, none since");
+    assert_eq!(up.queries_for("www.example.org"), 3, "two digs and the `flags` check above, none since");
     // And back.
     write_atomic(&config, config_yaml(true));
     eventually(WAIT, "answers again", || dig(dns, "echo", "A", false) == ("NOERROR".into(), a("echo.")));
