@@ -55,7 +55,7 @@ fn dig(server: SocketAddr, name: &str, qtype: &str, tcp: bool) -> (String, Vec<S
         "+comments",
         "+answer",
         "+tries=1",
-        "+time=5",
+        "+time=10",
     ]);
     if tcp {
         cmd.arg("+tcp");
@@ -220,16 +220,32 @@ fn dedicated_mode_answers_for_its_workload_over_udp_and_tcp() {
     let samples = http::parse_metrics(&body).unwrap();
     assert_eq!(http::sum(&samples, "istio_dns_upstream_requests_total", &ours), 5.0, "forwarded queries");
 
-    // The workload leaves the state: nothing is answered on its behalf (SERVFAIL), not even
-    // names of the mesh, and nothing is forwarded.
+    // The workload leaves the state: nothing is answered on its behalf, not even names of the
+    // mesh, and nothing is forwarded. As upstream, a query first waits (5 s) for the workload
+    // to come back, then gets SERVFAIL.
+    let reloaded = |from: usize| {
+        node.wait_from(from, WAIT, |e| message(e).starts_with("reloaded local config")).unwrap();
+    };
+    let mark = node.event_count();
     write_atomic(&config, config_yaml(false));
-    eventually(WAIT, "SERVFAIL once the workload is gone", || dig(dns, "echo", "A", false).0 == "SERVFAIL");
-    assert_eq!(dig(dns, "echo.ns1.svc.cluster.local", "A", true).0, "SERVFAIL");
-    assert_eq!(dig(dns, "www.example.org", "A", false).0, "SERVFAIL");
+    reloaded(mark);
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        let queries = [("echo", false), ("echo.ns1.svc.cluster.local", true), ("www.example.org", false)];
+        let digs: Vec<_> = queries.iter().map(|&(q, tcp)| s.spawn(move || dig(dns, q, "A", tcp))).collect();
+        for (d, q) in digs.into_iter().zip(queries) {
+            assert_eq!(d.join().unwrap(), ("SERVFAIL".into(), vec![]), "{q:?}");
+        }
+    });
+    assert!(started.elapsed() >= Duration::from_secs(5), "answered after the wait: {:?}", started.elapsed());
     assert_eq!(up.queries_for("www.example.org"), 3, "two digs and the `flags` check above, none since");
-    // And back.
-    write_atomic(&config, config_yaml(true));
-    eventually(WAIT, "answers again", || dig(dns, "echo", "A", false) == ("NOERROR".into(), a("echo.")));
+    // Back while a query waits: that query is answered.
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| dig(dns, "echo", "A", false));
+        std::thread::sleep(Duration::from_millis(500));
+        write_atomic(&config, config_yaml(true));
+        assert_eq!(waiting.join().unwrap(), ("NOERROR".into(), a("echo.")));
+    });
 
     // Drain stops the DNS listeners with the others.
     node.terminate(WAIT).unwrap();

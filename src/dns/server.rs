@@ -29,6 +29,8 @@ use crate::state::StateStore;
 /// Upstream's TTL for answers from the mesh state.
 pub const TTL: u32 = 30;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a dedicated proxy's query waits for its workload to be in the state.
+pub const WORKLOAD_WAIT: Duration = Duration::from_secs(5);
 const UDP_DEFAULT_MAX: usize = 512;
 /// Queries one pod's DNS proxy forwards at once (UDP and TCP together). Each holds a task and
 /// a 64 KiB receive buffer for up to 5 s per upstream, and one node proxy serves every pod:
@@ -48,8 +50,9 @@ pub struct DnsConfig {
     /// the Kubernetes defaults for the pod's namespace in in-pod mode, ztunnel's own
     /// resolv.conf `search` list in dedicated mode (it shares the workload's), as upstream.
     pub search: Vec<String>,
-    /// Dedicated mode: answer SERVFAIL while the workload is not in the state, as upstream
-    /// does for an unknown client, rather than guess whose names to answer.
+    /// Dedicated mode: while the workload is not in the state a query waits for it (up to
+    /// [`WORKLOAD_WAIT`]) and then gets SERVFAIL, as upstream answers an unknown client,
+    /// rather than guess whose names to answer.
     pub require_workload: bool,
     /// CLUSTER_DOMAIN.
     pub domain: String,
@@ -131,6 +134,27 @@ impl DnsServer {
         permit
     }
 
+    fn has_workload(&self, state: &crate::state::ProxyState) -> bool {
+        state.workload_by_name(&self.cfg.namespace, &self.cfg.workload).is_some()
+    }
+
+    /// Upstream waits this long for an unknown client to appear in the state (an xDS update
+    /// replacing it) before answering SERVFAIL.
+    async fn wait_for_workload(&self) -> Option<Arc<crate::state::ProxyState>> {
+        // Subscribed before the check, so an update between the two is not missed.
+        let mut versions = self.state.subscribe();
+        let wait = async {
+            loop {
+                let state = self.state.snapshot();
+                if self.has_workload(&state) {
+                    return Some(state);
+                }
+                versions.changed().await.ok()?;
+            }
+        };
+        tokio::time::timeout(WORKLOAD_WAIT, wait).await.ok().flatten()
+    }
+
     fn labels(&self, qtype: RecordType, proto: Transport) -> DnsLabels {
         let wl = self.state.snapshot().workload_by_name(&self.cfg.namespace, &self.cfg.workload);
         let (svc, rev) = match wl {
@@ -170,20 +194,32 @@ impl DnsServer {
         }
         let q = req.queries[0].clone();
         let qname = q.name().to_ascii();
-        let state = self.state.snapshot();
-        if self.cfg.require_workload && state.workload_by_name(&self.cfg.namespace, &self.cfg.workload).is_none() {
-            tracing::debug!(name = %qname, workload = %self.cfg.workload, namespace = %self.cfg.namespace, "DNS query from a workload not in the state: SERVFAIL");
-            self.metrics.requests.get_or_create(&self.labels(q.query_type(), proto)).inc();
-            return Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok();
+        let mut state = self.state.snapshot();
+        // A query waiting for its workload holds a slot, as a forwarded one does.
+        let mut permit = None;
+        if self.cfg.require_workload && !self.has_workload(&state) {
+            permit = match self.admit() {
+                Some(p) => Some(p),
+                None => return refused(query),
+            };
+            match self.wait_for_workload().await {
+                Some(s) => state = s,
+                None => {
+                    tracing::debug!(name = %qname, workload = %self.cfg.workload, namespace = %self.cfg.namespace, "DNS query from a workload not in the state: SERVFAIL");
+                    self.metrics.requests.get_or_create(&self.labels(q.query_type(), proto)).inc();
+                    return Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok();
+                }
+            }
         }
         let client =
             lookup::Client { namespace: &self.cfg.namespace, search: &self.cfg.search, domain: &self.cfg.domain };
         let found = lookup::resolve_for(&state, &qname, &client);
         // Only forwarding is bounded: names we answer from memory cost microseconds, and a
         // flood of queries to a slow or black-holed upstream must not get them refused.
-        let _permit = match found {
-            Some(_) => None,
-            None => match self.admit() {
+        let _permit = match (found.is_some(), permit) {
+            (true, _) => None,
+            (false, Some(p)) => Some(p),
+            (false, None) => match self.admit() {
                 Some(p) => Some(p),
                 None => return refused(query),
             },

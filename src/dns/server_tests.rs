@@ -174,8 +174,9 @@ fn resolv_conf_search_list() {
 }
 
 /// Dedicated mode: while the workload is missing from the state nothing is answered on its
-/// behalf (SERVFAIL, counted); once it is there its namespace's short names resolve.
-#[tokio::test]
+/// behalf: a query waits up to WORKLOAD_WAIT for it (holding a forwarding slot), then gets
+/// SERVFAIL (counted); once it is there its namespace's short names resolve.
+#[tokio::test(start_paused = true)]
 async fn dedicated_workload_missing_from_the_state_gets_servfail() {
     let metrics = DnsMetrics::unregistered();
     let cfg = DnsConfig {
@@ -190,26 +191,49 @@ async fn dedicated_workload_missing_from_the_state_gets_servfail() {
     let store = state(0);
     let s = DnsServer::new(cfg.clone(), store.clone(), metrics.clone());
     for q in ["echo.", "echo.default.svc.cluster.local.", "example.org."] {
+        let started = tokio::time::Instant::now();
         let (m, a) = answers(&s.handle(&query(q, RecordType::A), Transport::Udp).await.unwrap());
         assert_eq!((m.metadata.response_code, a.len()), (ResponseCode::ServFail, 0), "{q}");
+        assert_eq!(started.elapsed(), WORKLOAD_WAIT, "{q}: waited for the workload first");
     }
-    assert_eq!(
-        metrics
-            .upstream_requests
-            .get_or_create(&DnsLabels {
-                request_query_type: "A".into(),
-                request_protocol: "udp".into(),
-                source_canonical_service: "unknown".into(),
-                source_canonical_revision: "unknown".into(),
-            })
-            .get(),
-        0,
-        "nothing forwarded for an unknown client"
-    );
-    let s = DnsServer::new(DnsConfig { workload: "client".into(), ..cfg }, store, metrics);
-    let (m, a) = answers(&s.handle(&query("echo.", RecordType::A), Transport::Udp).await.unwrap());
+    let unknown = DnsLabels {
+        request_query_type: "A".into(),
+        request_protocol: "udp".into(),
+        source_canonical_service: "unknown".into(),
+        source_canonical_revision: "unknown".into(),
+    };
+    assert_eq!(metrics.requests.get_or_create(&unknown).get(), 3);
+    assert_eq!(metrics.upstream_requests.get_or_create(&unknown).get(), 0, "nothing forwarded for an unknown client");
+
+    // Waiting holds a slot: with one, a second query meanwhile is refused.
+    let s = DnsServer::with_max_in_flight(cfg.clone(), store.clone(), metrics.clone(), 1);
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.handle(&query("echo.", RecordType::A), Transport::Udp).await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (m, _) = answers(&s.handle(&query("echo.", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(answers(&waiting.await.unwrap().unwrap()).0.metadata.response_code, ResponseCode::ServFail);
+
+    // The workload arriving during the wait: answered at once, for its namespace.
+    let empty = StateStore::new(ProxyState::new());
+    let s = DnsServer::new(DnsConfig { workload: "client".into(), ..cfg }, empty.clone(), metrics);
+    let started = tokio::time::Instant::now();
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.handle(&query("echo.", RecordType::A), Transport::Udp).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    empty.replace((*store.snapshot()).clone());
+    let (m, a) = answers(&waiting.await.unwrap().unwrap());
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(a, ["echo. 127.9.10.1"]);
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    // Present: no wait at all.
+    let started = tokio::time::Instant::now();
+    let (_, a) = answers(&s.handle(&query("echo.default", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!((a, started.elapsed()), (vec!["echo.default. 127.9.10.1".to_string()], Duration::ZERO));
 }
 
 fn query_with_id(name: &str, id: u16) -> Vec<u8> {
