@@ -2,9 +2,12 @@
 //! view. Kubernetes pods resolve with `search <ns>.svc.<domain> svc.<domain> <domain>`, so a
 //! query may arrive as the service hostname itself, as a short name with a search domain
 //! appended (`echo.default.svc.cluster.local` for `echo`), or with a search domain appended
-//! to an already complete name. Search-domain hits answer with a CNAME to the canonical
-//! hostname plus its addresses, as upstream does. A name no service has exactly may still be
-//! covered by a wildcard ServiceEntry host (`*.example.com`), tried most specific first.
+//! to an already complete name, or bare (`echo`, `echo.ns`: `dig`, or a resolver trying the
+//! name as given), read in the client's namespace. Search-domain hits answer with a CNAME to
+//! the canonical hostname plus its addresses, as upstream does. A name no service has exactly
+//! may still be covered by a wildcard ServiceEntry host (`*.example.com`), tried most specific
+//! first. The client is a pod (in-pod mode) or the dedicated workload, whose search domains
+//! are then ztunnel's own resolv.conf list ([`Client::search`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
