@@ -148,6 +148,8 @@ fn start_ztunnel(bin: &Path, cp: &IstioCp, cni: &Cni) -> Node {
     let mut spec =
         NodeSpec::new(NODE, "-", IpAddr::from([127, 0, 180, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
             .unset("PROXY_WORKLOAD_INFO")
+            // Per pod, at upstream's default (localhost:15053).
+            .unset("ISTIO_META_DNS_PROXY_ADDR")
             .unset("UNSTABLE_ENABLE_SOCKS5")
             .unset("LOCAL_XDS_PATH")
             .unset("FAKE_CA_ROOT_CERT")

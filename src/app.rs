@@ -24,7 +24,7 @@ use crate::control_plane::auth::Credentials;
 use crate::control_plane::channel::ControlPlaneEndpoint;
 use crate::dns::metrics::DnsMetrics;
 use crate::dns::resolve::Resolver;
-use crate::dns::server::parse_resolv_conf;
+use crate::dns::server::{self as dns_server, DnsConfig, DnsServer, parse_resolv_conf, parse_resolv_conf_search};
 use crate::drain::{self, DrainOutcome, DrainTrigger};
 use crate::hbone::H2Settings;
 use crate::inpod::{
@@ -52,6 +52,9 @@ pub struct Running {
     pub readiness: std::net::SocketAddr,
     pub admin: std::net::SocketAddr,
     pub metrics: std::net::SocketAddr,
+    /// Dedicated mode: where the DNS proxy listens (empty when off, and in shared mode, where
+    /// it is bound inside each pod).
+    pub dns: Vec<std::net::SocketAddr>,
     drain: DrainTrigger,
     /// Shutdown requests from the admin endpoint.
     quit: tokio::sync::mpsc::Receiver<()>,
@@ -80,6 +83,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // configuration is still loading or before the data-path listeners are bound.
     let state_task = ready.register("state manager");
     let proxy_task = ready.register("proxy");
+    // Dedicated mode serves DNS itself (in shared mode each pod gets its own DNS proxy).
+    let dns_task = (workload_info.is_some() && cfg.dns_proxy).then(|| ready.register("dns proxy"));
     let (trigger, watcher) = drain::new();
     let mut tasks = tokio::task::JoinSet::new();
 
@@ -216,10 +221,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let dns_metrics = DnsMetrics::register(metrics.registry());
     // ztunnel's own resolvers: where the DNS proxy forwards, and what resolves hostname-only
     // endpoints (one cache for the whole process).
-    let resolvers = std::fs::read_to_string(&cfg.resolv_conf).map(|t| parse_resolv_conf(&t)).unwrap_or_else(|e| {
+    let resolv_conf = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_else(|e| {
         tracing::warn!(path = %cfg.resolv_conf.display(), "no DNS resolvers: {e}");
-        Vec::new()
+        String::new()
     });
+    let resolvers = parse_resolv_conf(&resolv_conf);
     let resolver = Arc::new(Resolver::new(resolvers.clone()));
     // Shared mode: the pod table, read by the admin dump and the workload-manager metrics.
     let pod_states = workload_info.is_none().then(inpod::states::PodStates::default);
@@ -227,8 +233,26 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         metrics.registry().register_collector(Box::new(inpod::states::WorkloadManagerMetrics(states.clone())));
     }
     let registry = metrics.finish();
+    let mut dns_addrs = Vec::new();
     let addrs = match workload_info {
         Some(workload_info) => {
+            if let Some(dns_task) = dns_task {
+                // As upstream in dedicated mode: ztunnel's resolv.conf is the workload's, so its
+                // search list is the one the workload's resolver appends.
+                let dns = DnsConfig {
+                    namespace: workload_info.namespace.clone(),
+                    workload: workload_info.name.clone(),
+                    search: parse_resolv_conf_search(&resolv_conf),
+                    require_workload: true,
+                    domain: cfg.cluster_domain.clone(),
+                    upstreams: resolvers.clone(),
+                    socket: SocketOptions { mark: cfg.packet_mark, ..SocketOptions::default() },
+                };
+                let server = DnsServer::new(dns, store.clone(), dns_metrics.clone());
+                dns_addrs = serve_dedicated_dns(&cfg, server, &watcher, &mut tasks)?;
+                tracing::info!(addresses = ?dns_addrs, workload = %format!("{}/{}", workload_info.namespace, workload_info.name), "DNS proxy listening");
+                dns_task.done();
+            }
             let proxy = Proxy::bind(
                 proxy_config(&cfg, workload_info, &crls, &resolver),
                 store.clone(),
@@ -243,9 +267,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         None => {
             let placeholder =
                 ProxyWorkloadInfo { namespace: String::new(), name: String::new(), service_account: String::new() };
+            let (dns_v4, dns_v6) = cfg.dns_proxy_addr.bind_addrs(cfg.ipv6_enabled);
             let dns = cfg.dns_proxy.then(|| DnsSettings {
-                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
-                addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
+                addr: dns_v4,
+                addr_v6: dns_v6,
                 domain: cfg.cluster_domain.clone(),
                 upstreams: resolvers.clone(),
                 metrics: dns_metrics.clone(),
@@ -304,6 +329,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         inbound = %addrs.inbound,
         inbound_plaintext = %addrs.inbound_plaintext,
         socks5 = %addrs.socks5.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+        dns = %if dns_addrs.is_empty() { "-".to_string() } else { dns_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",") },
         readiness = %readiness_addr,
         admin = %admin_addr,
         metrics = %metrics_addr,
@@ -316,12 +342,48 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         readiness: readiness_addr,
         admin: admin_addr,
         metrics: metrics_addr,
+        dns: dns_addrs,
         drain: trigger,
         quit: quit_rx,
         deadline,
         tasks,
         signals,
     })
+}
+
+/// Binds the dedicated-mode DNS proxy (UDP and TCP on each of ISTIO_META_DNS_PROXY_ADDR's
+/// addresses) and serves it until drain. The IPv4 (or explicit) address must bind; `::1` is
+/// skipped when loopback has no IPv6, as upstream downgrades.
+fn serve_dedicated_dns(
+    cfg: &Config,
+    server: Arc<DnsServer>,
+    watcher: &drain::DrainWatcher,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    let (primary, v6) = cfg.dns_proxy_addr.bind_addrs(cfg.ipv6_enabled);
+    let mut bound = vec![dns_server::bind_pair(primary).with_context(|| {
+        format!("failed to bind the DNS proxy on {primary} (ISTIO_META_DNS_PROXY_ADDR={})", cfg.dns_proxy_addr)
+    })?];
+    if let Some(v6) = v6 {
+        match dns_server::bind_pair(v6) {
+            Ok(pair) => bound.push(pair),
+            // No IPv6 on loopback: serve IPv4 only. Anything else (the port taken) is an error.
+            Err(e)
+                if matches!(e.kind(), std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported)
+                    || e.raw_os_error() == Some(libc::EAFNOSUPPORT) =>
+            {
+                tracing::info!("no IPv6 DNS proxy listener on {v6}: {e}")
+            }
+            Err(e) => return Err(e).with_context(|| format!("failed to bind the DNS proxy on {v6}")),
+        }
+    }
+    let mut addrs = Vec::new();
+    for (udp, tcp) in bound {
+        addrs.push(tcp.local_addr()?);
+        tasks.spawn(dns_server::serve_udp(udp, server.clone(), watcher.clone()));
+        tasks.spawn(dns_server::serve_tcp(tcp, server.clone(), watcher.clone()));
+    }
+    Ok(addrs)
 }
 
 /// The xDS client for `XDS_ADDRESS`, installing into `store` and completing `ready` on the

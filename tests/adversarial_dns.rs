@@ -73,6 +73,8 @@ fn dns_flood_is_bounded() {
     cni.add(cni_pod(&pair.b, "uid-server", "server", "server")).unwrap();
     let mut spec = NodeSpec::new("node", "-", IpAddr::from([127, 0, 0, 1]), &config, &ca)
         .unset("PROXY_WORKLOAD_INFO")
+        // Per pod, at upstream's default (localhost:15053).
+        .unset("ISTIO_META_DNS_PROXY_ADDR")
         .unset("UNSTABLE_ENABLE_SOCKS5")
         .set("PROXY_MODE", "shared")
         .set("INPOD_UDS", cni.path.display().to_string())

@@ -67,6 +67,8 @@ impl Setup {
     fn ztunnel_with(&self, extra: &[(&str, &str)]) -> Node {
         let mut spec = NodeSpec::new("node", "-", IpAddr::from([127, 0, 0, 1]), &self.config, &self.ca)
             .unset("PROXY_WORKLOAD_INFO")
+            // Per pod, at upstream's default (localhost:15053).
+            .unset("ISTIO_META_DNS_PROXY_ADDR")
             .unset("UNSTABLE_ENABLE_SOCKS5")
             .set("PROXY_MODE", "shared")
             .set("INPOD_UDS", self.cni.path.display().to_string())

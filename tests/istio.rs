@@ -249,6 +249,8 @@ fn shared_mode_two_nodes_against_istiod() {
         let mut spec =
             NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
                 .unset("PROXY_WORKLOAD_INFO")
+                // Per pod, at upstream's default (localhost:15053).
+                .unset("ISTIO_META_DNS_PROXY_ADDR")
                 .unset("UNSTABLE_ENABLE_SOCKS5")
                 .unset("LOCAL_XDS_PATH")
                 .unset("FAKE_CA_ROOT_CERT")

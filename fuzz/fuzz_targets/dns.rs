@@ -39,6 +39,8 @@ static SERVER: LazyLock<Arc<DnsServer>> = LazyLock::new(|| {
     let cfg = DnsConfig {
         namespace: "default".into(),
         workload: "client".into(),
+        search: ztunnel::dns::lookup::search_domains("default", "cluster.local").to_vec(),
+        require_workload: false,
         domain: "cluster.local".into(),
         upstreams: vec![],
         socket: SocketOptions::default(),

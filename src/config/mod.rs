@@ -87,6 +87,55 @@ pub struct FakeCaRoot {
     pub key: PathBuf,
 }
 
+/// Where the DNS proxy listens (ISTIO_META_DNS_PROXY_ADDR, upstream's `DNS_PROXY_ADDR` proxy
+/// metadata): `localhost:<port>` means 127.0.0.1 and, with IPv6 enabled, ::1; anything else is
+/// one `ip:port`. The same address serves dedicated mode and, inside each pod, in-pod mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsProxyAddr {
+    Localhost(u16),
+    Socket(SocketAddr),
+}
+
+/// Upstream's DNS proxy port.
+pub const DEFAULT_DNS_PROXY_PORT: u16 = 15053;
+
+impl DnsProxyAddr {
+    /// Upstream's syntax: `localhost:<port>` or a socket address.
+    pub fn parse(v: &str) -> Option<DnsProxyAddr> {
+        match v.strip_prefix("localhost:") {
+            Some(port) => port.parse().ok().map(DnsProxyAddr::Localhost),
+            None => v.parse().ok().map(DnsProxyAddr::Socket),
+        }
+    }
+
+    /// The IPv4 address to bind, and the IPv6 one whose failure is tolerated (a pod or host
+    /// without IPv6 on loopback still gets its DNS proxy, as upstream downgrades).
+    pub fn bind_addrs(&self, ipv6_enabled: bool) -> (SocketAddr, Option<SocketAddr>) {
+        match *self {
+            DnsProxyAddr::Localhost(port) => (
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+                ipv6_enabled.then(|| SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)),
+            ),
+            DnsProxyAddr::Socket(a) => (a, None),
+        }
+    }
+}
+
+impl std::fmt::Display for DnsProxyAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DnsProxyAddr::Localhost(port) => write!(f, "localhost:{port}"),
+            DnsProxyAddr::Socket(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl Serialize for DnsProxyAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Everything the process is configured with. Serialized (camelCase) into the admin config dump.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +207,8 @@ pub struct Config {
     pub localhost_app_tunnel: bool,
     /// ISTIO_META_DNS_CAPTURE: DNS proxy on unless exactly "false" (upstream semantics).
     pub dns_proxy: bool,
+    /// ISTIO_META_DNS_PROXY_ADDR (default `localhost:15053`): where the DNS proxy listens.
+    pub dns_proxy_addr: DnsProxyAddr,
     /// ZTUNNEL_RESOLV_CONF (ours, default /etc/resolv.conf): ztunnel's own resolvers, for the
     /// DNS proxy's forwarding and for hostname-only endpoints.
     pub resolv_conf: PathBuf,
@@ -350,6 +401,12 @@ impl Config {
             localhost_app_tunnel: bool_or(src, "LOCALHOST_APP_TUNNEL", true)?,
             // Upstream: on when unset or "true" (any case); any other value turns it off.
             dns_proxy: src.get("ISTIO_META_DNS_CAPTURE").is_none_or(|v| v.trim().eq_ignore_ascii_case("true")),
+            dns_proxy_addr: match non_empty(src, "ISTIO_META_DNS_PROXY_ADDR") {
+                None => DnsProxyAddr::Localhost(DEFAULT_DNS_PROXY_PORT),
+                Some(v) => DnsProxyAddr::parse(v.trim()).ok_or_else(|| {
+                    invalid("ISTIO_META_DNS_PROXY_ADDR", &v, "localhost:<port> or an ip:port such as 127.0.0.1:15053")
+                })?,
+            },
             resolv_conf: non_empty(src, "ZTUNNEL_RESOLV_CONF")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),

@@ -331,6 +331,31 @@ fn fake_ca_root_needs_both_halves() {
     assert!(e.contains("FAKE_CA_ROOT_KEY is set but FAKE_CA_ROOT_CERT is not"), "{e}");
 }
 
+/// ISTIO_META_DNS_PROXY_ADDR as upstream reads it (`localhost:<port>` or `ip:port`), also from
+/// PROXY_CONFIG's proxyMetadata.
+#[test]
+fn dns_proxy_addr() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.dns_proxy_addr, DnsProxyAddr::Localhost(15053));
+    assert_eq!(c.dns_proxy_addr.bind_addrs(true), (sa("127.0.0.1:15053"), Some(sa("[::1]:15053"))));
+    assert_eq!(c.dns_proxy_addr.bind_addrs(false), (sa("127.0.0.1:15053"), None));
+    let c = load(&[("ISTIO_META_DNS_PROXY_ADDR", "localhost:5353")]).unwrap();
+    assert_eq!(c.dns_proxy_addr, DnsProxyAddr::Localhost(5353));
+    let c = load(&[("ISTIO_META_DNS_PROXY_ADDR", "127.0.230.1:53")]).unwrap();
+    assert_eq!(c.dns_proxy_addr.bind_addrs(true), (sa("127.0.230.1:53"), None));
+    assert_eq!(c.proxy_metadata.get("DNS_PROXY_ADDR").map(String::as_str), Some("127.0.230.1:53"));
+    let c = load(&[("ISTIO_META_DNS_PROXY_ADDR", "[::1]:15053")]).unwrap();
+    assert_eq!(c.dns_proxy_addr, DnsProxyAddr::Socket(sa("[::1]:15053")));
+    let pc = "proxyMetadata:\n  ISTIO_META_DNS_PROXY_ADDR: \"127.0.230.2:15053\"\n";
+    assert_eq!(load(&[("PROXY_CONFIG", pc)]).unwrap().dns_proxy_addr, DnsProxyAddr::Socket(sa("127.0.230.2:15053")));
+    for bad in ["15053", "localhost", "localhost:x", "dns.example:53", "127.0.0.1"] {
+        let e = err(&[("ISTIO_META_DNS_PROXY_ADDR", bad)]);
+        assert!(e.contains("ISTIO_META_DNS_PROXY_ADDR") && e.contains(bad), "{bad}: {e}");
+    }
+    let json = serde_json::to_value(load(&[]).unwrap()).unwrap();
+    assert_eq!(json["dnsProxyAddr"], "localhost:15053");
+}
+
 #[test]
 fn serializes_camel_case() {
     let json = serde_json::to_value(load(&[]).unwrap()).unwrap();

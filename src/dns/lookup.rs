@@ -2,9 +2,12 @@
 //! view. Kubernetes pods resolve with `search <ns>.svc.<domain> svc.<domain> <domain>`, so a
 //! query may arrive as the service hostname itself, as a short name with a search domain
 //! appended (`echo.default.svc.cluster.local` for `echo`), or with a search domain appended
-//! to an already complete name. Search-domain hits answer with a CNAME to the canonical
-//! hostname plus its addresses, as upstream does. A name no service has exactly may still be
-//! covered by a wildcard ServiceEntry host (`*.example.com`), tried most specific first.
+//! to an already complete name, or bare (`echo`, `echo.ns`: `dig`, or a resolver trying the
+//! name as given), read in the client's namespace. Search-domain hits answer with a CNAME to
+//! the canonical hostname plus its addresses, as upstream does. A name no service has exactly
+//! may still be covered by a wildcard ServiceEntry host (`*.example.com`), tried most specific
+//! first. The client is a pod (in-pod mode) or the dedicated workload, whose search domains
+//! are then ztunnel's own resolv.conf list ([`Client::search`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,7 +20,9 @@ use crate::state::service::Service;
 pub struct Resolved {
     /// The service hostname the answer is for.
     pub hostname: String,
-    /// True when `hostname` differs from the query name (answer with a CNAME first).
+    /// True when the query named `hostname` through a search domain (answer with a CNAME to it
+    /// first); false for the service's own hostname, a wildcard, or a bare Kubernetes short
+    /// name, which are answered under the query name.
     pub alias: bool,
     pub ips: Vec<IpAddr>,
 }
@@ -27,26 +32,52 @@ pub fn search_domains(namespace: &str, domain: &str) -> [String; 3] {
     [format!("{namespace}.svc.{domain}"), format!("svc.{domain}"), domain.to_string()]
 }
 
+/// Who is asking: the namespace short names are relative to, and the search domains its
+/// resolver appends (stripped off again to recover what it asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub namespace: &'a str,
+    pub search: &'a [String],
+    /// CLUSTER_DOMAIN.
+    pub domain: &'a str,
+}
+
+/// A service hostname to try for a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    /// Reached by stripping a search domain: answered with a CNAME to the service hostname.
+    /// Otherwise the answer carries the query name itself, as upstream's.
+    pub alias: bool,
+}
+
+/// The Kubernetes service FQDN a partial name stands for, from `namespace`:
+/// `svc` → `svc.<ns>.svc.<domain>`, `svc.ns` → `svc.ns.svc.<domain>`,
+/// `svc.ns.svc` → `svc.ns.svc.<domain>`; anything else is taken as it is.
+fn kube_fqdn(name: &str, namespace: &str, domain: &str) -> Option<String> {
+    match name.matches('.').count() {
+        0 => Some(format!("{name}.{namespace}.svc.{domain}")),
+        1 => Some(format!("{name}.svc.{domain}")),
+        2 if name.ends_with(".svc") => Some(format!("{name}.{domain}")),
+        _ => None,
+    }
+}
+
 /// Candidate service hostnames for `qname` (lower-case, no trailing dot), best first.
-pub fn candidates(qname: &str, namespace: &str, domain: &str) -> Vec<String> {
-    let mut out = vec![qname.to_string()];
-    for suffix in search_domains(namespace, domain) {
+pub fn candidates(qname: &str, client: &Client<'_>) -> Vec<Candidate> {
+    let mut out = vec![Candidate { name: qname.to_string(), alias: false }];
+    out.extend(kube_fqdn(qname, client.namespace, client.domain).map(|name| Candidate { name, alias: false }));
+    for suffix in client.search {
         let Some(stripped) = qname.strip_suffix(&format!(".{suffix}")) else { continue };
         if stripped.is_empty() {
             continue;
         }
-        // What the pod asked for before its resolver appended `suffix`.
-        out.push(stripped.to_string());
-        match stripped.matches('.').count() {
-            // `svc` → `svc.<ns>.svc.<domain>`
-            0 => out.push(format!("{stripped}.{namespace}.svc.{domain}")),
-            // `svc.ns` → `svc.ns.svc.<domain>`
-            1 => out.push(format!("{stripped}.svc.{domain}")),
-            _ => {}
-        }
+        // What the client asked for before its resolver appended `suffix`.
+        out.push(Candidate { name: stripped.to_string(), alias: true });
+        out.extend(kube_fqdn(stripped, client.namespace, client.domain).map(|name| Candidate { name, alias: true }));
     }
     let mut seen = std::collections::HashSet::new();
-    out.retain(|c| seen.insert(c.clone()));
+    out.retain(|c| seen.insert(c.name.clone()));
     out
 }
 
@@ -57,11 +88,19 @@ fn service_ips(services: &[Arc<Service>]) -> Vec<IpAddr> {
     ips
 }
 
-/// Resolves `qname` for a pod in `namespace`; `None` means "not a mesh name: forward it".
+/// Resolves `qname` for a pod in `namespace` with the Kubernetes search domains; `None` means
+/// "not a mesh name: forward it".
 pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -> Option<Resolved> {
+    let search = search_domains(namespace, domain);
+    resolve_for(state, qname, &Client { namespace, search: &search, domain })
+}
+
+/// [`resolve`] for a client with its own search domains.
+pub fn resolve_for(state: &ProxyState, qname: &str, client: &Client<'_>) -> Option<Resolved> {
+    let namespace = client.namespace;
     let qname = qname.trim_end_matches('.').to_ascii_lowercase();
-    for c in candidates(&qname, namespace, domain) {
-        for (i, host) in std::iter::once(c.clone()).chain(wildcards(&c)).enumerate() {
+    for c in candidates(&qname, client) {
+        for (i, host) in std::iter::once(c.name.clone()).chain(wildcards(&c.name)).enumerate() {
             let mut services = state.services_by_hostname(&host);
             // exportTo: a service visible to its own namespace only does not exist for other
             // clients, in DNS as in routing (the name is then forwarded like any unknown one).
@@ -72,7 +111,7 @@ pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -
             }
             // A wildcard match answers the query name itself, no CNAME (as upstream): there is
             // no single name to alias it to.
-            let alias = i == 0 && c != qname;
+            let alias = i == 0 && c.alias;
             return Some(Resolved { alias, hostname: host, ips });
         }
     }
@@ -98,27 +137,65 @@ mod tests {
     use super::*;
     use crate::state::service::Visibility;
 
+    fn names(qname: &str, namespace: &str) -> Vec<String> {
+        let search = search_domains(namespace, "cluster.local");
+        candidates(qname, &Client { namespace, search: &search, domain: "cluster.local" })
+            .into_iter()
+            .map(|c| c.name)
+            .collect()
+    }
+
     #[test]
     fn short_names_expand_through_search_domains() {
-        let c = candidates("echo.default.svc.cluster.local", "default", "cluster.local");
+        let c = names("echo.default.svc.cluster.local", "default");
         assert_eq!(c[0], "echo.default.svc.cluster.local");
         // `echo.default` + `svc.cluster.local` and `echo.default.svc` + `cluster.local`.
         assert!(c.contains(&"echo.default".to_string()));
         // A complete hostname with the pod's search domain appended again.
-        let c = candidates("example.com.default.svc.cluster.local", "default", "cluster.local");
+        let c = names("example.com.default.svc.cluster.local", "default");
         assert!(c.contains(&"example.com".to_string()), "{c:?}");
-        let c = candidates("echo.other.svc.cluster.local", "default", "cluster.local");
+        let c = names("echo.other.svc.cluster.local", "default");
         assert!(c.contains(&"echo.other.svc.cluster.local".to_string()));
     }
 
     #[test]
     fn namespace_short_name() {
         // `echo.other` queried from namespace default, with `svc.cluster.local` appended.
-        let c = candidates("echo.other.svc.cluster.local", "default", "cluster.local");
+        let c = names("echo.other.svc.cluster.local", "default");
         assert_eq!(c[0], "echo.other.svc.cluster.local");
         // `echo` from namespace default with the first search domain appended.
-        let c = candidates("echo.default.svc.cluster.local", "default", "cluster.local");
+        let c = names("echo.default.svc.cluster.local", "default");
         assert!(c.iter().any(|x| x == "echo.default.svc.cluster.local"));
+    }
+
+    /// Names sent without any search domain (`dig echo`, or a resolver that tries the bare
+    /// name) are the Kubernetes forms relative to the client's namespace, answered under the
+    /// query name itself, as upstream's.
+    #[test]
+    fn bare_kubernetes_names_expand_in_the_client_namespace() {
+        let ns1 = |q: &str| {
+            let c = Client { namespace: "ns1", search: &[], domain: "cluster.local" };
+            candidates(q, &c)
+        };
+        let fqdn = |name: &str| Candidate { name: name.into(), alias: false };
+        assert_eq!(ns1("echo"), [fqdn("echo"), fqdn("echo.ns1.svc.cluster.local")]);
+        assert_eq!(ns1("echo.ns2"), [fqdn("echo.ns2"), fqdn("echo.ns2.svc.cluster.local")]);
+        assert_eq!(ns1("echo.ns2.svc"), [fqdn("echo.ns2.svc"), fqdn("echo.ns2.svc.cluster.local")]);
+        assert_eq!(ns1("www.example.com"), [fqdn("www.example.com")]);
+        // No search domains given: nothing is stripped.
+        assert_eq!(ns1("echo.ns1.svc.cluster.local.ns1.svc.cluster.local").len(), 1);
+        // A search domain of the client's own (a VM's resolv.conf): stripped, then expanded.
+        let search = vec!["corp.example".to_string()];
+        let c = candidates("echo.corp.example", &Client { namespace: "ns1", search: &search, domain: "cluster.local" });
+        assert_eq!(c[1], Candidate { name: "echo".into(), alias: true });
+        assert_eq!(c[2], Candidate { name: "echo.ns1.svc.cluster.local".into(), alias: true });
+
+        let yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
+        let state = crate::xds::load_str(&yaml, "test").unwrap();
+        let r = resolve(&state, "echo.", "default", "cluster.local").unwrap();
+        assert_eq!((r.alias, r.ips), (false, vec!["127.9.10.1".parse::<IpAddr>().unwrap()]));
+        assert!(resolve(&state, "echo.default", "other", "cluster.local").is_some());
+        assert!(resolve(&state, "echo", "other", "cluster.local").is_none(), "another namespace's short name");
     }
 
     #[test]
@@ -179,7 +256,8 @@ mod tests {
         state.insert_service(svc("team", host, "10.96.0.1", Some(Visibility::Namespace))).unwrap();
         let own = resolve(&state, host, "team", "cluster.local").unwrap();
         assert_eq!(own.ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
-        assert!(resolve(&state, "private", "team", "cluster.local").is_none(), "not a search-domain name");
+        assert_eq!(resolve(&state, "private", "team", "cluster.local").unwrap().ips, own.ips);
+        assert!(resolve(&state, "private", "other", "cluster.local").is_none());
         assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "cluster.local"), Some(own));
         assert!(resolve(&state, host, "other", "cluster.local").is_none());
         // Another namespace defining the same hostname publicly: only its address is answered

@@ -1,4 +1,5 @@
-//! The DNS proxy on 15053 (UDP and TCP), bound inside each pod in in-pod mode.
+//! The DNS proxy on 15053 (UDP and TCP), bound inside each pod in in-pod mode and once, for
+//! the one workload, in dedicated mode.
 //!
 //! Messages are parsed and built with hickory-proto. Names of mesh services (see
 //! [`super::lookup`]) are answered from the state (TTL 30 s, A or AAAA by family); anything
@@ -28,6 +29,8 @@ use crate::state::StateStore;
 /// Upstream's TTL for answers from the mesh state.
 pub const TTL: u32 = 30;
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a dedicated proxy's query waits for its workload to be in the state.
+pub const WORKLOAD_WAIT: Duration = Duration::from_secs(5);
 const UDP_DEFAULT_MAX: usize = 512;
 /// Queries one pod's DNS proxy forwards at once (UDP and TCP together). Each holds a task and
 /// a 64 KiB receive buffer for up to 5 s per upstream, and one node proxy serves every pod:
@@ -37,18 +40,39 @@ const UDP_DEFAULT_MAX: usize = 512;
 /// refused (`tests/adversarial_dns.rs`).
 pub const MAX_IN_FLIGHT: usize = 128;
 
-/// One pod's DNS proxy.
+/// One pod's (or the dedicated workload's) DNS proxy.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
-    /// The pod's namespace (for search-domain short names) and workload name (metrics labels).
+    /// The client's namespace (for short names) and workload name (metrics labels).
     pub namespace: String,
     pub workload: String,
+    /// The search domains the client's resolver appends (stripped to recover short names):
+    /// the Kubernetes defaults for the pod's namespace in in-pod mode, ztunnel's own
+    /// resolv.conf `search` list in dedicated mode (it shares the workload's), as upstream.
+    pub search: Vec<String>,
+    /// Dedicated mode: while the workload is not in the state a query waits for it (up to
+    /// [`WORKLOAD_WAIT`]) and then gets SERVFAIL, as upstream answers an unknown client,
+    /// rather than guess whose names to answer.
+    pub require_workload: bool,
     /// CLUSTER_DOMAIN.
     pub domain: String,
     /// Where unknown names go.
     pub upstreams: Vec<SocketAddr>,
     /// How forwarding sockets are made (pod namespace, mark).
     pub socket: SocketOptions,
+}
+
+/// The `search` list of a resolv.conf body (the last `search` or `domain` line wins, as the
+/// C library reads it), lower-case and without trailing dots.
+pub fn parse_resolv_conf_search(text: &str) -> Vec<String> {
+    let mut search = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if matches!(w.next(), Some("search" | "domain")) {
+            search = w.map(|d| d.trim_end_matches('.').to_ascii_lowercase()).filter(|d| !d.is_empty()).collect();
+        }
+    }
+    search
 }
 
 /// Reads `nameserver` lines from a resolv.conf body (port 53).
@@ -110,6 +134,27 @@ impl DnsServer {
         permit
     }
 
+    fn has_workload(&self, state: &crate::state::ProxyState) -> bool {
+        state.workload_by_name(&self.cfg.namespace, &self.cfg.workload).is_some()
+    }
+
+    /// Upstream waits this long for an unknown client to appear in the state (an xDS update
+    /// replacing it) before answering SERVFAIL.
+    async fn wait_for_workload(&self) -> Option<Arc<crate::state::ProxyState>> {
+        // Subscribed before the check, so an update between the two is not missed.
+        let mut versions = self.state.subscribe();
+        let wait = async {
+            loop {
+                let state = self.state.snapshot();
+                if self.has_workload(&state) {
+                    return Some(state);
+                }
+                versions.changed().await.ok()?;
+            }
+        };
+        tokio::time::timeout(WORKLOAD_WAIT, wait).await.ok().flatten()
+    }
+
     fn labels(&self, qtype: RecordType, proto: Transport) -> DnsLabels {
         let wl = self.state.snapshot().workload_by_name(&self.cfg.namespace, &self.cfg.workload);
         let (svc, rev) = match wl {
@@ -149,13 +194,32 @@ impl DnsServer {
         }
         let q = req.queries[0].clone();
         let qname = q.name().to_ascii();
-        let state = self.state.snapshot();
-        let found = lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain);
+        let mut state = self.state.snapshot();
+        // A query waiting for its workload holds a slot, as a forwarded one does.
+        let mut permit = None;
+        if self.cfg.require_workload && !self.has_workload(&state) {
+            permit = match self.admit() {
+                Some(p) => Some(p),
+                None => return refused(query),
+            };
+            match self.wait_for_workload().await {
+                Some(s) => state = s,
+                None => {
+                    tracing::debug!(name = %qname, workload = %self.cfg.workload, namespace = %self.cfg.namespace, "DNS query from a workload not in the state: SERVFAIL");
+                    self.metrics.requests.get_or_create(&self.labels(q.query_type(), proto)).inc();
+                    return Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok();
+                }
+            }
+        }
+        let client =
+            lookup::Client { namespace: &self.cfg.namespace, search: &self.cfg.search, domain: &self.cfg.domain };
+        let found = lookup::resolve_for(&state, &qname, &client);
         // Only forwarding is bounded: names we answer from memory cost microseconds, and a
         // flood of queries to a slow or black-holed upstream must not get them refused.
-        let _permit = match found {
-            Some(_) => None,
-            None => match self.admit() {
+        let _permit = match (found.is_some(), permit) {
+            (true, _) => None,
+            (false, Some(p)) => Some(p),
+            (false, None) => match self.admit() {
                 Some(p) => Some(p),
                 None => return refused(query),
             },
@@ -187,11 +251,19 @@ impl DnsServer {
                     };
                     resp.add_answer(Record::from_rdata(answer_name.clone(), TTL, rdata));
                 }
+                let ips = resp.answers.len() - usize::from(found.alias);
+                self.access_log(&q, if ips == 0 { "no records" } else { "success" }, resp.answers.len());
                 resp.to_vec().ok()?
             }
             None => match self.forward(query, proto, &labels).await {
-                Ok(reply) => reply,
+                Ok(reply) => {
+                    // ANCOUNT, straight from the header: the reply is relayed, not parsed.
+                    let answers = reply.get(6..8).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(0);
+                    self.access_log(&q, "forwarded", answers.into());
+                    reply
+                }
                 Err(e) => {
+                    self.access_log(&q, &format!("forwarding failed ({e})"), 0);
                     tracing::warn!(name = %qname, "DNS forwarding failed: {e}");
                     self.metrics.upstream_failures.get_or_create(&labels).inc();
                     Message::error_msg(id, OpCode::Query, ResponseCode::ServFail).to_vec().ok()?
@@ -204,6 +276,21 @@ impl DnsServer {
             return full.truncate().to_vec().ok();
         }
         Some(bytes)
+    }
+
+    /// Upstream's DNS access log: one DEBUG event per answered query, target `dns`
+    /// (`RUST_LOG=dns=debug`).
+    fn access_log(&self, q: &hickory_proto::op::Query, result: &str, endpoints: usize) {
+        tracing::event!(
+            target: "dns",
+            tracing::Level::DEBUG,
+            src.workload = %self.cfg.workload,
+            src.namespace = %self.cfg.namespace,
+            query = %q.query_type(),
+            domain = %q.name(),
+            result,
+            endpoints,
+        );
     }
 
     /// Sends the query unchanged to each upstream in turn; the first answer wins.
@@ -299,6 +386,14 @@ async fn read_framed(s: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
     s.read_exact(&mut buf).await?;
     Ok(Some(buf))
+}
+
+/// Binds the TCP listener and the UDP socket of one DNS proxy address; with port 0 the UDP
+/// socket takes the port the kernel gave TCP, so one address serves both (tests).
+pub fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let tcp = socket::bind(addr, &socket::ListenOptions::default())?;
+    let udp = socket::bind_udp(tcp.local_addr()?, false)?;
+    Ok((udp, tcp))
 }
 
 /// Serves UDP queries until drain; each query is answered by its own task.

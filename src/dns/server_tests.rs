@@ -19,6 +19,8 @@ fn server(upstreams: Vec<SocketAddr>, extra_vips: usize) -> (Arc<DnsServer>, Arc
     let cfg = DnsConfig {
         namespace: "default".into(),
         workload: "client".into(),
+        search: super::lookup::search_domains("default", "cluster.local").to_vec(),
+        require_workload: false,
         domain: "cluster.local".into(),
         upstreams,
         socket: SocketOptions::default(),
@@ -161,6 +163,79 @@ fn resolv_conf_parsing() {
     assert_eq!(ups, vec!["10.0.0.10:53".parse().unwrap(), "[fd00::53]:53".parse().unwrap()]);
 }
 
+#[test]
+fn resolv_conf_search_list() {
+    let text =
+        "domain old.example\nsearch NS1.svc.cluster.local. svc.cluster.local cluster.local\nnameserver 10.0.0.10\n";
+    assert_eq!(parse_resolv_conf_search(text), ["ns1.svc.cluster.local", "svc.cluster.local", "cluster.local"]);
+    assert!(parse_resolv_conf_search("nameserver 10.0.0.10\n").is_empty());
+    // The last of `search`/`domain` wins.
+    assert_eq!(parse_resolv_conf_search("search a b\ndomain c\n"), ["c"]);
+}
+
+/// Dedicated mode: while the workload is missing from the state nothing is answered on its
+/// behalf: a query waits up to WORKLOAD_WAIT for it (holding a forwarding slot), then gets
+/// SERVFAIL (counted); once it is there its namespace's short names resolve.
+#[tokio::test(start_paused = true)]
+async fn dedicated_workload_missing_from_the_state_gets_servfail() {
+    let metrics = DnsMetrics::unregistered();
+    let cfg = DnsConfig {
+        namespace: "default".into(),
+        workload: "not-there".into(),
+        search: vec![],
+        require_workload: true,
+        domain: "cluster.local".into(),
+        upstreams: vec![],
+        socket: SocketOptions::default(),
+    };
+    let store = state(0);
+    let s = DnsServer::new(cfg.clone(), store.clone(), metrics.clone());
+    for q in ["echo.", "echo.default.svc.cluster.local.", "example.org."] {
+        let started = tokio::time::Instant::now();
+        let (m, a) = answers(&s.handle(&query(q, RecordType::A), Transport::Udp).await.unwrap());
+        assert_eq!((m.metadata.response_code, a.len()), (ResponseCode::ServFail, 0), "{q}");
+        assert_eq!(started.elapsed(), WORKLOAD_WAIT, "{q}: waited for the workload first");
+    }
+    let unknown = DnsLabels {
+        request_query_type: "A".into(),
+        request_protocol: "udp".into(),
+        source_canonical_service: "unknown".into(),
+        source_canonical_revision: "unknown".into(),
+    };
+    assert_eq!(metrics.requests.get_or_create(&unknown).get(), 3);
+    assert_eq!(metrics.upstream_requests.get_or_create(&unknown).get(), 0, "nothing forwarded for an unknown client");
+
+    // Waiting holds a slot: with one, a second query meanwhile is refused.
+    let s = DnsServer::with_max_in_flight(cfg.clone(), store.clone(), metrics.clone(), 1);
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.handle(&query("echo.", RecordType::A), Transport::Udp).await }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (m, _) = answers(&s.handle(&query("echo.", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(answers(&waiting.await.unwrap().unwrap()).0.metadata.response_code, ResponseCode::ServFail);
+
+    // The workload arriving during the wait: answered at once, for its namespace.
+    let empty = StateStore::new(ProxyState::new());
+    let s = DnsServer::new(DnsConfig { workload: "client".into(), ..cfg }, empty.clone(), metrics);
+    let started = tokio::time::Instant::now();
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.handle(&query("echo.", RecordType::A), Transport::Udp).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    empty.replace((*store.snapshot()).clone());
+    let (m, a) = answers(&waiting.await.unwrap().unwrap());
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a, ["echo. 127.9.10.1"]);
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    // Present: no wait at all.
+    let started = tokio::time::Instant::now();
+    let (_, a) = answers(&s.handle(&query("echo.default", RecordType::A), Transport::Udp).await.unwrap());
+    assert_eq!((a, started.elapsed()), (vec!["echo.default. 127.9.10.1".to_string()], Duration::ZERO));
+}
+
 fn query_with_id(name: &str, id: u16) -> Vec<u8> {
     let mut m = Message::from_vec(&query(name, RecordType::A)).unwrap();
     m.metadata.id = id;
@@ -177,6 +252,8 @@ async fn queries_beyond_the_in_flight_bound_are_refused() {
     let cfg = DnsConfig {
         namespace: "default".into(),
         workload: "client".into(),
+        search: super::lookup::search_domains("default", "cluster.local").to_vec(),
+        require_workload: false,
         domain: "cluster.local".into(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),
@@ -226,6 +303,8 @@ async fn local_names_are_answered_while_forwarding_is_saturated() {
     let cfg = DnsConfig {
         namespace: "default".into(),
         workload: "client".into(),
+        search: super::lookup::search_domains("default", "cluster.local").to_vec(),
+        require_workload: false,
         domain: "cluster.local".into(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),

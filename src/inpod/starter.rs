@@ -75,7 +75,7 @@ impl PodStarter for ProxyStarter {
                 }
                 let proxy = Proxy::bind(cfg, state, certs, metrics, w).map_err(|e| e.to_string())?;
                 let bind_dns = |addr: SocketAddr| -> Result<_, String> {
-                    let what = |e: std::io::Error| format!("failed to bind DNS proxy (15053) on {addr}: {e}");
+                    let what = |e: std::io::Error| format!("failed to bind DNS proxy on {addr}: {e}");
                     let udp = crate::socket::bind_udp(addr, reuse_port).map_err(what)?;
                     let tcp = crate::socket::bind(addr, &listen).map_err(what)?;
                     Ok((udp, tcp))
@@ -98,6 +98,8 @@ impl PodStarter for ProxyStarter {
                 DnsConfig {
                     namespace: pod.namespace.clone(),
                     workload: pod.name.clone(),
+                    search: crate::dns::lookup::search_domains(&pod.namespace, &settings.domain).to_vec(),
+                    require_workload: false,
                     domain: settings.domain.clone(),
                     upstreams: settings.upstreams.clone(),
                     socket,

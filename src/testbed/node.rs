@@ -22,6 +22,8 @@ pub struct NodeAddrs {
     pub readiness: SocketAddr,
     pub admin: SocketAddr,
     pub metrics: SocketAddr,
+    /// The dedicated-mode DNS proxy (UDP and TCP), when on.
+    pub dns: Option<SocketAddr>,
 }
 
 #[derive(Default)]
@@ -74,6 +76,10 @@ impl NodeSpec {
             ("ZTUNNEL_READINESS_ADDR", sock(0)),
             ("ZTUNNEL_ADMIN_ADDR", sock(0)),
             ("ZTUNNEL_METRICS_ADDR", sock(0)),
+            // The DNS proxy (on in dedicated mode as upstream's) on the node's own address, so
+            // nodes in parallel tests do not race for localhost:15053. Shared-mode nodes unset
+            // it: there it is bound inside each pod.
+            ("ISTIO_META_DNS_PROXY_ADDR", sock(0)),
         ] {
             env.insert(k.to_string(), v);
         }
@@ -125,6 +131,7 @@ impl NodeSpec {
                 readiness: ([0, 0, 0, 0], 0).into(),
                 admin: ([0, 0, 0, 0], 0).into(),
                 metrics: ([0, 0, 0, 0], 0).into(),
+                dns: None,
             },
             name: self.name,
         };
@@ -146,6 +153,8 @@ impl NodeSpec {
             readiness: addr("readiness")?,
             admin: addr("admin")?,
             metrics: addr("metrics")?,
+            // "a,b" when bound on 127.0.0.1 and ::1: the first is enough to query it.
+            dns: ev.get("dns").and_then(Value::as_str).and_then(|v| v.split(',').next()?.parse().ok()),
         };
         Ok(node)
     }
