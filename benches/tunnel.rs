@@ -28,6 +28,7 @@ use ztunnel::testbed::node::NodeSpec;
 use ztunnel::testbed::socks::{self, Dest};
 use ztunnel::testbed::{Mesh, netns};
 
+mod crypto_floor;
 mod handshakes;
 mod http_rr;
 mod idle_memory;
@@ -36,7 +37,8 @@ struct Args {
     runs: usize,
     seconds: f64,
     workers: String,
-    /// Run only one measurement (throughput|connections|latency), e.g. while profiling.
+    /// Run only one measurement (throughput|connections|latency|..., or crypto-floor: the AEAD's
+    /// CPU per GB alone), e.g. while profiling.
     only: Option<String>,
     /// Extra `KEY=VALUE` environment for both nodes, for A/B comparisons of settings.
     env: Vec<(String, String)>,
@@ -638,6 +640,11 @@ fn main() {
     let bin_var = std::env::var_os("ZTUNNEL_BENCH_BIN");
     let bin = bin_var.as_deref().map(Path::new).unwrap_or(Path::new(env!("CARGO_BIN_EXE_ztunnel")));
     println!("binary: {}", bin.display());
+    if args.only.as_deref() == Some("crypto-floor") {
+        let (aead, suite) = crypto_floor::seal_open_secs_per_gb(256, 5);
+        println!("AEAD: {suite} seal + open of 1 GB in 16 KiB records, {aead:.3} CPU s (median of 5)");
+        return;
+    }
     if args.only.as_deref() == Some("idle-memory") {
         // On a fresh thread: in namespace mode the measuring thread enters one.
         std::thread::scope(|s| s.spawn(|| idle_memory::run(bin, &args)).join().expect("idle-memory panicked"));
@@ -759,6 +766,17 @@ fn main() {
     println!("{:<34} {:>9} {:>9.2} {:>9.2} {:>10.2}x", "  s per GB", "-", rcg, tcg, tcg / rcg);
     println!("{:<34} {:>9} {:>9.0} {:>9.0} {:>10.2}x", "  us per connection", "-", rcc, tcc, tcc / rcc);
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per 64-byte round trip", "-", rcr, tcr, tcr / rcr);
+    // The floor under "s per GB": what the relays pay plus sealing and opening each byte once.
+    let (aead, suite) = crypto_floor::seal_open_secs_per_gb(256, 5);
+    println!(
+        "{:<34} {:>9} {:>9.2} {:>9.2} {:>10.2}x",
+        "  s per GB floor (relays + AEAD)",
+        "-",
+        rcg,
+        rcg + aead,
+        (rcg + aead) / rcg
+    );
+    println!("    AEAD: {suite} seal + open of 1 GB in 16 KiB records, {aead:.3} CPU s (this provider, this CPU)");
     let (rch, tch) = (m(|r| r.relays_cpu_per_req_us), m(|r| r.cpu_per_req_us));
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per HTTP request", "-", rch, tch, tch / rch);
     let (rsc, tsc) = (m(|r| r.relays_switches_per_conn), m(|r| r.switches_per_conn));
