@@ -20,6 +20,7 @@ use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::state::Workload;
+use crate::state::workload::GatewayDestination;
 use crate::{redirect, socket};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
@@ -84,6 +85,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     let source = inputs.local_workload().await?;
     log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
+    ensure_destination(inputs, dst).await?;
 
     let upstream = {
         let state = inputs.state.snapshot();
@@ -122,6 +124,28 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             }))
         }
         other => open(inputs, &source, other, log).await,
+    }
+}
+
+/// On demand (XDS_ON_DEMAND): fetches what routing `dst` needs and the state lacks, the
+/// destination address and then the waypoint it names (routing around an unknown waypoint
+/// would skip its policy, so it must be fetched, not guessed). A no-op without on-demand.
+async fn ensure_destination(inputs: &ProxyInputs, dst: SocketAddr) -> Result<(), Error> {
+    if inputs.cfg.on_demand.is_none() {
+        return Ok(());
+    }
+    inputs.ensure_address(dst.ip()).await?;
+    let waypoint = {
+        let state = inputs.state.snapshot();
+        state
+            .service_by_vip(dst.ip())
+            .and_then(|s| s.waypoint.clone())
+            .or_else(|| state.workload_by_ip(dst.ip()).and_then(|w| w.waypoint.as_deref().cloned()))
+    };
+    match waypoint.map(|w| w.destination) {
+        None => Ok(()),
+        Some(GatewayDestination::Address(a)) => inputs.ensure_address(a.address).await,
+        Some(GatewayDestination::Hostname(h)) => inputs.ensure_service(&h.namespace, &h.hostname).await,
     }
 }
 
