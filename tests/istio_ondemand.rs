@@ -92,8 +92,8 @@ fn on_demand_address_subscription_against_istiod() {
     let ip = |c: u8, d: u8| IpAddr::from([127, n, c, d]);
     let (client_ip, server_ip, vip, unknown) = (ip(0, 1), ip(0, 2), ip(1, 10), ip(9, 9));
     let echo = Echo::start(SocketAddr::new(server_ip, 8080)).unwrap();
-    let pod = k8s::Pod::new;
     let objects = |server_sa: &str| {
+        let pod = k8s::Pod::new;
         k8s::docs(&[
             k8s::namespace("default", true),
             k8s::namespace("istio-system", false),
@@ -186,20 +186,41 @@ fn on_demand_address_subscription_against_istiod() {
         .unwrap();
     assert!(failure["error"].as_str().is_some_and(|e| e.contains("connect")), "{failure}");
     wait_until("the failure counted", || metric(&a, "istio_tcp_connections_failed_total", &[]) > failed);
-    // Asked once: a second miss on it is answered from what istiod already said.
-    let _ = round_trip_via(&a, SocketAddr::new(unknown, 8080), 5);
-    assert_eq!(on_demand(&a, "requested"), 3.0);
-    assert!(!workload_names(&dump(&a)).iter().any(|w| w.contains("9.9")));
+    // Asked once: a second miss is answered from what istiod already said (it would not
+    // answer a subscription that changes nothing).
+    let _ = round_trip_via(&a, SocketAddr::new(unknown, 8080), 5).unwrap_err();
+    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "not_found")), (3.0, 1.0));
 
-    // istiod drops A's stream; A reconnects and re-subscribes what it demanded
-    // (initial_resource_versions). Proof that istiod took it: a later change to the server pod
-    // is pushed to A although A never asks again.
+    // A pod that later takes that IP is not pushed to A: istiod keys its pushes by uid, and A
+    // is subscribed to the IP's name only (pilot/pkg/xds/workload.go generateDeltasOndemand
+    // intersects the updated uids with the subscription). B, subscribed to everything, gets it.
+    // (Not enrolled in ambient: plain TCP, reached directly; no ztunnel listens there.)
+    let mut late = k8s::Pod::new("late", "late", "node-b", unknown, "late");
+    late.ambient = false;
+    cp.patch(&late.yaml());
+    wait_until("B knows the late pod", || workload_names(&dump(&b)).contains(&"late".to_string()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(workload_names(&dump(&a)), ["client", "server"]);
+
+    // istiod drops A's stream; A reconnects and re-subscribes what it holds and what it
+    // demanded (initial_resource_versions). Proof that istiod took both: it answers the IP it
+    // once knew nothing about with the late pod, and pushes a later change to the server pod,
+    // although A never asks again.
     let terminations = metric(&a, "istio_xds_connection_terminations_total", &[]);
     let (status, body) = cp.debug("/debug/force_disconnect?proxyID=client.default");
     assert_eq!(status, 200, "{body}");
     wait_until("A reconnected", || metric(&a, "istio_xds_connection_terminations_total", &[]) > terminations);
     wait_until("A ready again", || ready(&a));
-    cp.apply(&objects("server-v2"));
+    // The IP istiod once answered as unknown is listed too; istiod looks it up afresh.
+    wait_until("the late pod, fetched by the re-subscribed IP name", || {
+        workload_names(&dump(&a)) == ["client", "late", "server"]
+    });
+    // Traffic over the restored state, without a request.
+    round_trip_via(&a, SocketAddr::new(server_ip, 8080), 6).unwrap();
+    let mut objects_v2 = objects("server-v2");
+    objects_v2.push_str("---\n");
+    objects_v2.push_str(&late.yaml());
+    cp.apply(&objects_v2);
     wait_until("the server's new identity pushed to A", || {
         dump(&a)["workloads"]
             .as_array()
@@ -207,7 +228,7 @@ fn on_demand_address_subscription_against_istiod() {
             .iter()
             .any(|w| w["name"] == "server" && w["serviceAccount"] == "server-v2")
     });
-    assert_eq!(workload_names(&dump(&a)), ["client", "server"], "the state survived the reconnect");
+    assert_eq!(workload_names(&dump(&a)), ["client", "late", "server"], "the state survived the reconnect");
     assert_eq!(on_demand(&a, "requested"), 3.0, "nothing asked again after the reconnect");
     assert_eq!(on_demand(&a, "timeout"), 0.0);
 
