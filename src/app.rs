@@ -159,10 +159,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             service_account: &workload_info.service_account,
             node: None,
         };
-        if on_demand.is_some() {
-            // Readiness did not wait for Address: our own workload comes with istiod's first
-            // Address response (it sends a node's pods unasked when NODE_NAME is set).
-            store.wait_for_local_workload(&key, crate::proxy::LOCAL_WORKLOAD_WAIT).await;
+        if let Some(d) = &on_demand
+            && store.snapshot().find_local_workload(&key).is_none()
+        {
+            // Readiness did not wait for Address: ask for our own pod by istiod's uid for it
+            // (istiod also sends a node's pods unasked when NODE_NAME is set).
+            let uid = crate::xds::demand::pod_uid(&cfg.cluster_id, &workload_info.namespace, &workload_info.name);
+            d.demand(&uid).await.with_context(|| format!("fetching PROXY_WORKLOAD_INFO's workload {uid}"))?;
         }
         let snapshot = store.snapshot();
         let local_workload = match snapshot.find_local_workload(&key) {
@@ -460,6 +463,7 @@ fn proxy_config(
 ) -> ProxyConfig {
     ProxyConfig {
         on_demand: on_demand.clone(),
+        cluster_id: cfg.cluster_id.clone(),
         resolver: resolver.clone(),
         network: cfg.network.clone(),
         outbound_addr: cfg.outbound_addr,

@@ -127,7 +127,10 @@ fn on_demand_address_subscription_against_istiod() {
     let e = format!("{:#}", refused.err().expect("XDS_ON_DEMAND with the DNS proxy must not start"));
     assert!(e.contains("DNS proxy does not currently support on-demand mode"), "{e}");
 
+    // Without NODE_NAME, istiod sends nothing unasked: A fetches even its own workload, by
+    // istiod's uid for the pod.
     let a = spec("node-a", "default/client/client", client_ip, "default/client/client")
+        .unset("NODE_NAME")
         .set("XDS_ON_DEMAND", "true")
         .set("ISTIO_META_DNS_CAPTURE", "false")
         .spawn(&bin)
@@ -135,13 +138,16 @@ fn on_demand_address_subscription_against_istiod() {
     let b = spec("node-b", "default/server/server", server_ip, "default/server/server").spawn(&bin).unwrap();
     wait_until("both nodes ready", || ready(&a) && ready(&b));
 
-    // Before any traffic: only what istiod sends unasked (the pods of A's own node), no
-    // services; B, subscribed to everything, has the whole mesh.
-    wait_until("A's own workload", || workload_names(&dump(&a)) == ["client"]);
+    // Before any traffic: only A's own workload, no services; B, subscribed to everything, has
+    // the whole mesh.
+    assert_eq!(workload_names(&dump(&a)), ["client"]);
     assert!(service_names(&dump(&a)).is_empty(), "{}", dump(&a)["services"]);
     assert_eq!(workload_names(&dump(&b)), ["client", "server"]);
-    assert_eq!(on_demand(&a, "requested"), 0.0);
-    assert!(!a.raw_log().contains("on-demand xDS request"), "{}", a.raw_log());
+    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "found")), (1.0, 1.0));
+    a.wait_for(WAIT, |e| {
+        message(e) == "on-demand xDS request" && e.to_string().contains("Kubernetes//Pod/default/client")
+    })
+    .expect("A asked for its own pod by uid");
 
     // A connection to the server pod's IP: A asks istiod for "/127.105.0.2", routes over HBONE
     // to B once the answer is applied; only then does A hold the workload.
@@ -154,19 +160,19 @@ fn on_demand_address_subscription_against_istiod() {
     a.wait_for(WAIT, |e| message(e) == "on-demand xDS request" && e.to_string().contains(&format!("/{server_ip}")))
         .expect("A logged the request by network/IP");
     assert_eq!(workload_names(&dump(&a)), ["client", "server"]);
-    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "found")), (1.0, 1.0));
+    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "found")), (2.0, 2.0));
 
     // A second connection reuses the state: no request, no response.
     let responses = address_responses(&a);
     round_trip_via(&a, SocketAddr::new(server_ip, 8080), 2).unwrap();
-    assert_eq!(on_demand(&a, "requested"), 1.0);
+    assert_eq!(on_demand(&a, "requested"), 2.0);
     assert_eq!(address_responses(&a), responses, "no Address response for a known IP");
 
     // The service VIP: istiod answers with the service (named ns/hostname, the VIP in its
     // aliases) and its endpoints' workloads.
     round_trip_via(&a, SocketAddr::new(vip, 80), 3).unwrap();
     assert_eq!(service_names(&dump(&a)), ["echo"]);
-    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "found")), (2.0, 2.0));
+    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "found")), (3.0, 3.0));
 
     // An IP istiod knows nothing about: the answer lists it as removed, and the connection
     // goes on as it would without on-demand (passthrough to the IP, where nothing listens),
@@ -175,7 +181,7 @@ fn on_demand_address_subscription_against_istiod() {
     let err = round_trip_via(&a, SocketAddr::new(unknown, 8080), 4).unwrap_err();
     assert!(!err.is_empty());
     assert_eq!(on_demand(&a, "not_found"), 1.0);
-    assert_eq!(on_demand(&a, "requested"), 3.0);
+    assert_eq!(on_demand(&a, "requested"), 4.0);
     a.wait_for(WAIT, |e| e.to_string().contains("istiod knows nothing by this name"))
         .expect("A logged istiod's empty answer");
     let failure = a
@@ -189,7 +195,7 @@ fn on_demand_address_subscription_against_istiod() {
     // Asked once: a second miss is answered from what istiod already said (it would not
     // answer a subscription that changes nothing).
     let _ = round_trip_via(&a, SocketAddr::new(unknown, 8080), 5).unwrap_err();
-    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "not_found")), (3.0, 1.0));
+    assert_eq!((on_demand(&a, "requested"), on_demand(&a, "not_found")), (4.0, 1.0));
 
     // A pod that later takes that IP is not pushed to A: istiod keys its pushes by uid, and A
     // is subscribed to the IP's name only (pilot/pkg/xds/workload.go generateDeltasOndemand
@@ -229,7 +235,7 @@ fn on_demand_address_subscription_against_istiod() {
             .any(|w| w["name"] == "server" && w["serviceAccount"] == "server-v2")
     });
     assert_eq!(workload_names(&dump(&a)), ["client", "late", "server"], "the state survived the reconnect");
-    assert_eq!(on_demand(&a, "requested"), 3.0, "nothing asked again after the reconnect");
+    assert_eq!(on_demand(&a, "requested"), 4.0, "nothing asked again after the reconnect");
     assert_eq!(on_demand(&a, "timeout"), 0.0);
 
     for node in [&a, &b] {

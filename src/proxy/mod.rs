@@ -81,6 +81,8 @@ pub struct ProxyConfig {
     /// NETWORK: our network. Sent as `x-forwarded-network` on double HBONE; an inbound
     /// request naming another network came through a gateway.
     pub network: String,
+    /// CLUSTER_ID: istiod names our pods `<cluster>//Pod/<namespace>/<name>`.
+    pub cluster_id: String,
     /// XDS_ON_DEMAND: asks istiod for addresses the state lacks. `None`: the state is the
     /// whole mesh, and a miss is final.
     pub on_demand: Option<Demander>,
@@ -282,10 +284,13 @@ impl ProxyInputs {
     pub async fn local_workload(&self) -> Result<Arc<Workload>, Error> {
         let info = &self.cfg.local_workload;
         let key = self.cfg.local_workload_key();
-        if let Some(uid) = key.uid {
-            // On demand, a pod the CNI announced is asked for by uid (istiod also pushes the
-            // node's pods on its own when NODE_NAME is set); the wait below still applies.
-            if let Err(e) = self.ensure_workload_uid(uid).await {
+        if let Some(d) = &self.cfg.on_demand
+            && self.state.snapshot().find_local_workload(&key).is_none()
+        {
+            // On demand, our own pod is asked for by istiod's uid for it (istiod also pushes a
+            // node's pods unasked when NODE_NAME is set); the wait below still applies.
+            let uid = demand::pod_uid(&self.cfg.cluster_id, &info.namespace, &info.name);
+            if let Err(e) = d.demand(&uid).await {
                 tracing::debug!(%uid, "local workload not fetched on demand: {e}");
             }
         }
@@ -341,16 +346,6 @@ impl ProxyInputs {
             return Ok(());
         }
         d.demand(&demand::service_name(namespace, hostname)).await?;
-        Ok(())
-    }
-
-    /// As [`ProxyInputs::ensure_address`], for a workload by uid.
-    pub async fn ensure_workload_uid(&self, uid: &str) -> Result<(), Error> {
-        let Some(d) = &self.cfg.on_demand else { return Ok(()) };
-        if self.state.snapshot().workload_by_uid(uid).is_some() {
-            return Ok(());
-        }
-        d.demand(uid).await?;
         Ok(())
     }
 

@@ -43,6 +43,12 @@ pub fn address_name(network: &str, ip: IpAddr) -> String {
     format!("{network}/{ip}")
 }
 
+/// istiod's uid of a Kubernetes pod, `<cluster>//Pod/<namespace>/<name>`, which names it for
+/// on-demand requests: how a proxy fetches its own workload, known to it by name.
+pub fn pod_uid(cluster_id: &str, namespace: &str, name: &str) -> String {
+    format!("{cluster_id}//Pod/{namespace}/{name}")
+}
+
 /// The on-demand name of a service: `namespace/hostname` (its resource name).
 pub fn service_name(namespace: &str, hostname: &str) -> String {
     format!("{namespace}/{hostname}")

@@ -5,6 +5,7 @@ fn names_are_what_istiods_index_looks_up() {
     assert_eq!(address_name("", "10.0.0.1".parse().unwrap()), "/10.0.0.1");
     assert_eq!(address_name("net-a", "fd00::1".parse().unwrap()), "net-a/fd00::1");
     assert_eq!(service_name("default", "echo.default.svc.cluster.local"), "default/echo.default.svc.cluster.local");
+    assert_eq!(pod_uid("Kubernetes", "default", "client"), "Kubernetes//Pod/default/client");
 }
 
 #[test]
