@@ -140,6 +140,7 @@ fn on_demand_address_subscription_against_istiod() {
 
     // Before any traffic: only A's own workload, no services; B, subscribed to everything, has
     // the whole mesh.
+    assert_eq!(dump(&a)["config"]["xdsOnDemand"], true, "upstream's config dump field");
     assert_eq!(workload_names(&dump(&a)), ["client"]);
     assert!(service_names(&dump(&a)).is_empty(), "{}", dump(&a)["services"]);
     assert_eq!(workload_names(&dump(&b)), ["client", "server"]);
