@@ -4,19 +4,23 @@
 //! subscription.
 //!
 //! Two dedicated-mode ztunnels on loopback: node A on demand, node B (the destination's)
-//! subscribed to everything, so every byte goes through the real HBONE path between them.
+//! subscribed to everything, so every byte goes through the real HBONE path between them; and
+//! the same in shared mode, across network namespaces (root).
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::istio::{IstioCp, k8s, nacks};
+use common::netns::{cni_pod, redirect};
 use common::*;
 use serde_json::Value;
 use ztunnel::testbed::backend::{Echo, round_trip};
+use ztunnel::testbed::cni::Cni;
 use ztunnel::testbed::http;
+use ztunnel::testbed::netns::{Pair, in_netns};
 use ztunnel::testbed::node::{Node, NodeSpec, message};
 use ztunnel::testbed::socks;
 
@@ -238,6 +242,98 @@ fn on_demand_address_subscription_against_istiod() {
     assert_eq!(workload_names(&dump(&a)), ["client", "late", "server"], "the state survived the reconnect");
     assert_eq!(on_demand(&a, "requested"), 4.0, "nothing asked again after the reconnect");
     assert_eq!(on_demand(&a, "timeout"), 0.0);
+
+    for node in [&a, &b] {
+        assert_eq!(nacks(&http::request(node.addrs.metrics, "GET", "/metrics").unwrap().1), 0.0, "{}", node.raw_log());
+    }
+}
+
+/// An unmodified client in `ns` sends 128 KiB to `dst` (captured by node A's redirection);
+/// the echo must return them all.
+fn round_trip_from(ns: &str, dst: SocketAddr, seed: u64) -> Result<(), String> {
+    let data = payload(128 * 1024, seed);
+    let expected = sha256(&data);
+    in_netns(ns, move || {
+        let c = TcpStream::connect_timeout(&dst, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let back = round_trip(c, &data).map_err(|e| e.to_string())?;
+        if sha256(&back) == expected { Ok(()) } else { Err(format!("{} of {} bytes back", back.len(), data.len())) }
+    })
+}
+
+/// Shared mode (the chart's): node A on demand serves its CNI-announced pod, whose captured
+/// connections fetch their destinations by pod IP and by VIP. Root (network namespaces).
+#[test]
+fn shared_mode_on_demand_against_istiod() {
+    let n = 107;
+    let pair = Pair::new(n);
+    let (client_ip, server_ip): (IpAddr, IpAddr) = ([198, 18, n, 1].into(), [198, 18, n, 2].into());
+    let vip: IpAddr = [198, 19, n, 10].into();
+    let node_ip = |last: u8| IpAddr::from([198, 18, n, 100 + last]);
+    let _echo = in_netns(&pair.b, move || Echo::serve(TcpListener::bind((server_ip, 8080)).unwrap()).unwrap());
+    for ns in [&pair.a, &pair.b] {
+        redirect(&["install", "--netns", ns]);
+    }
+    let pod = k8s::Pod::new;
+    let objects = k8s::docs(&[
+        k8s::namespace("default", true),
+        k8s::namespace("istio-system", false),
+        k8s::ztunnel_pod("node-a", node_ip(1)),
+        k8s::ztunnel_pod("node-b", node_ip(2)),
+        pod("client", "client", "node-a", client_ip, "client").yaml(),
+        pod("server", "server", "node-b", server_ip, "echo").yaml(),
+        k8s::service("default", "echo", vip, "echo", 80, 8080),
+    ]);
+    let cp = IstioCp::start(&objects);
+    let dir = tempfile::tempdir().unwrap();
+    let start_node = |node: &str, cni: &Cni, on_demand: bool| {
+        let mut spec =
+            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
+                .unset("PROXY_WORKLOAD_INFO")
+                .unset("UNSTABLE_ENABLE_SOCKS5")
+                .unset("LOCAL_XDS_PATH")
+                .unset("FAKE_CA_ROOT_CERT")
+                .unset("FAKE_CA_ROOT_KEY")
+                .set("PROXY_MODE", "shared")
+                .set("NODE_NAME", node)
+                .set("POD_NAME", format!("ztunnel-{node}"))
+                .set("POD_NAMESPACE", "istio-system")
+                .set("INPOD_UDS", cni.path.display().to_string())
+                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
+                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
+                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
+        spec.env.remove("PACKET_MARK");
+        if on_demand {
+            spec = spec.set("XDS_ON_DEMAND", "true").set("ISTIO_META_DNS_CAPTURE", "false");
+        }
+        for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(node)) {
+            spec = spec.set(&k, v);
+        }
+        spec.spawn(bin()).unwrap()
+    };
+    let cni_a = Cni::start(&dir.path().join("zds-a.sock")).unwrap();
+    let cni_b = Cni::start(&dir.path().join("zds-b.sock")).unwrap();
+    assert_eq!(cni_a.add(cni_pod(&pair.a, "uid-client", "client", "client")).unwrap(), None);
+    assert_eq!(cni_b.add(cni_pod(&pair.b, "uid-server", "server", "server")).unwrap(), None);
+    let a = start_node("node-a", &cni_a, true);
+    let b = start_node("node-b", &cni_b, false);
+    wait_until("both nodes ready", || ready(&a) && ready(&b));
+
+    // Node A holds its node's pods (istiod sends them unasked), nothing of node B's.
+    wait_until("node A's pods", || workload_names(&dump(&a)).contains(&"client".to_string()));
+    assert!(!workload_names(&dump(&a)).contains(&"server".to_string()), "{:?}", workload_names(&dump(&a)));
+    assert!(service_names(&dump(&a)).is_empty());
+
+    wait_until("traffic by pod IP", || round_trip_from(&pair.a, SocketAddr::new(server_ip, 8080), 1).is_ok());
+    round_trip_from(&pair.a, SocketAddr::new(vip, 80), 2).unwrap();
+    let inb = b.wait_for(WAIT, |e| message(e) == "connection complete" && e["direction"] == "inbound").unwrap();
+    assert_eq!(inb["src.identity"], "spiffe://cluster.local/ns/default/sa/client", "{inb}");
+    assert!(workload_names(&dump(&a)).contains(&"server".to_string()));
+    assert_eq!(service_names(&dump(&a)), ["echo"]);
+    // The pod IP, then the VIP; plus the client pod itself by uid if its proxy started before
+    // istiod's first Address response (readiness does not wait for it on demand).
+    let own = if a.raw_log().contains("Kubernetes//Pod/default/client") { 1.0 } else { 0.0 };
+    assert_eq!((on_demand(&a, "requested") - own, on_demand(&a, "timeout")), (2.0, 0.0), "{}", a.raw_log());
 
     for node in [&a, &b] {
         assert_eq!(nacks(&http::request(node.addrs.metrics, "GET", "/metrics").unwrap().1), 0.0, "{}", node.raw_log());
