@@ -5,10 +5,16 @@
 //! (delta xDS has no "subscribe to nothing"; istiod reads this pair as an empty, non-wildcard
 //! subscription). A miss sends `resource_names_subscribe=[name]`, where the name is what
 //! istiod's ambient index looks up: `network/IP` for an address, a workload's uid, or
-//! `namespace/hostname` for a service. istiod answers every such request, with the resources
-//! (whose `aliases` carry the `network/IP` names they answer) or with the name in
-//! `removed_resources` when it knows nothing there. After a reconnect every name demanded so
-//! far goes back in `initial_resource_versions`, which istiod adds to the subscription.
+//! `namespace/hostname` for a service. istiod answers every request that changes the
+//! subscription (so each name is requested once), with the resources (whose `aliases` carry the
+//! `network/IP` names they answer) or with the name in `removed_resources` when it knows
+//! nothing there. After a reconnect every name demanded so far goes back in
+//! `initial_resource_versions`, which istiod adds to the subscription and answers afresh.
+//!
+//! Not done, because istiod cannot serve it: unsubscribing (a spontaneous request that only
+//! unsubscribes makes istiod's on-demand generator answer with every subscribed name removed),
+//! and hearing about a pod that later takes an IP istiod once answered as unknown (its pushes
+//! are keyed by uid); such a pod is found after the next reconnect.
 //!
 //! Split so the bookkeeping is testable without I/O: [`DemandBook`] (pure: which names were
 //! requested, which are still unanswered, who waits on each) and [`Demander`] (the shared
