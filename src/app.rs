@@ -38,6 +38,7 @@ use crate::readiness::{self, Ready};
 use crate::socket::{self, SocketOptions};
 use crate::state::{LocalWorkloadKey, StateStore};
 use crate::xds::client::{NodeInfo, XdsClient, XdsClientConfig, node};
+use crate::xds::demand::{DEMAND_WAIT, DemandMetrics, Demander};
 use crate::xds::metrics::XdsMetrics;
 use crate::xds::{LocalFileWatcher, load_str};
 
@@ -102,6 +103,18 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // Metrics families are registered by each component as it is built; served once bound.
     let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));
     let xds_metrics = XdsMetrics::register(metrics.registry());
+    // XDS_ON_DEMAND: one handle for the data path and every incarnation of the xDS client, so
+    // demands and the re-subscription set survive a client restart.
+    let on_demand = match (&cfg.local_xds, &cfg.xds_address) {
+        (None, Some(_)) if cfg.xds_on_demand => {
+            Some(Demander::new(DEMAND_WAIT, DemandMetrics::register(metrics.registry())))
+        }
+        (Some(_), _) if cfg.xds_on_demand => {
+            tracing::warn!("XDS_ON_DEMAND has no effect with a local config: the file is the whole state");
+            None
+        }
+        _ => None,
+    };
 
     // State: the local config file, or xDS.
     let store = StateStore::default();
@@ -118,13 +131,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             state_task.done();
         }
         None if cfg.xds_address.is_some() => {
-            let client = xds_client(&cfg, store.clone(), state_task).with_metrics(xds_metrics.clone());
+            let client = xds_client(&cfg, store.clone(), state_task, &on_demand).with_metrics(xds_metrics.clone());
             let mut synced = client.synced();
-            // A fresh client resubscribes to everything, and the store keeps the last state
-            // until its first sync replaces it: restarting loses nothing.
+            // A fresh client resubscribes to everything (on demand: everything demanded so
+            // far), and the store keeps the last state until its first sync replaces it:
+            // restarting loses nothing.
             let (restart_cfg, restart_store, restart_watcher) = (cfg.clone(), store.clone(), watcher.clone());
+            let restart_demand = on_demand.clone();
             let restart = move |pending| {
-                xds_client(&restart_cfg, restart_store.clone(), pending)
+                xds_client(&restart_cfg, restart_store.clone(), pending, &restart_demand)
                     .with_metrics(xds_metrics.clone())
                     .run(restart_watcher.clone())
                     .boxed()
@@ -142,7 +157,6 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         None => bail!("no configuration source: set XDS_ADDRESS, LOCAL_XDS_PATH or LOCAL_XDS"),
     }
     let local_workload = if let Some(workload_info) = &workload_info {
-        let snapshot = store.snapshot();
         let key = LocalWorkloadKey {
             uid: None,
             namespace: &workload_info.namespace,
@@ -150,6 +164,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             service_account: &workload_info.service_account,
             node: None,
         };
+        if let Some(d) = &on_demand
+            && store.snapshot().find_local_workload(&key).is_none()
+        {
+            // Readiness did not wait for Address: ask for our own pod by istiod's uid for it
+            // (istiod also sends a node's pods unasked when NODE_NAME is set).
+            let uid = crate::xds::demand::pod_uid(&cfg.cluster_id, &workload_info.namespace, &workload_info.name);
+            d.demand(&uid).await.with_context(|| format!("fetching PROXY_WORKLOAD_INFO's workload {uid}"))?;
+        }
+        let snapshot = store.snapshot();
         let local_workload = match snapshot.find_local_workload(&key) {
             Some(w) => w,
             None => match snapshot.workload_by_name(&workload_info.namespace, &workload_info.name) {
@@ -254,7 +277,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 dns_task.done();
             }
             let proxy = Proxy::bind(
-                proxy_config(&cfg, workload_info, &crls, &resolver),
+                proxy_config(&cfg, workload_info, &crls, &resolver, &on_demand),
                 store.clone(),
                 certs.clone(),
                 traffic,
@@ -276,7 +299,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 metrics: dns_metrics.clone(),
             });
             let starter = ProxyStarter {
-                base: proxy_config(&cfg, placeholder, &crls, &resolver),
+                base: proxy_config(&cfg, placeholder, &crls, &resolver, &on_demand),
                 state: store.clone(),
                 certs: certs.clone(),
                 metrics: traffic,
@@ -388,7 +411,12 @@ fn serve_dedicated_dns(
 
 /// The xDS client for `XDS_ADDRESS`, installing into `store` and completing `ready` on the
 /// first full sync.
-fn xds_client(cfg: &Config, store: StateStore, ready: crate::readiness::ReadyTask) -> XdsClient {
+fn xds_client(
+    cfg: &Config,
+    store: StateStore,
+    ready: crate::readiness::ReadyTask,
+    on_demand: &Option<Demander>,
+) -> XdsClient {
     let cp = &cfg.control_plane;
     let node = node(&NodeInfo {
         instance_ip: cfg.local_ip.map(|ip| ip.to_string()),
@@ -398,7 +426,7 @@ fn xds_client(cfg: &Config, store: StateStore, ready: crate::readiness::ReadyTas
         metadata: cfg.proxy_metadata.clone(),
         metadata_json: cp.metadata_json.clone(),
     });
-    XdsClient::new(
+    let client = XdsClient::new(
         XdsClientConfig {
             endpoint: ControlPlaneEndpoint {
                 address: cfg.xds_address.clone().expect("checked by caller"),
@@ -410,7 +438,11 @@ fn xds_client(cfg: &Config, store: StateStore, ready: crate::readiness::ReadyTas
         },
         store,
         ready,
-    )
+    );
+    match on_demand {
+        Some(d) => client.with_on_demand(d.clone()),
+        None => client,
+    }
 }
 
 /// Where workload certificates come from: the built-in CA (FAKE_CA) or istiod (CA_ADDRESS).
@@ -489,8 +521,11 @@ fn proxy_config(
     local_workload: ProxyWorkloadInfo,
     crls: &crate::tls::crl::CrlStore,
     resolver: &Arc<Resolver>,
+    on_demand: &Option<Demander>,
 ) -> ProxyConfig {
     ProxyConfig {
+        on_demand: on_demand.clone(),
+        cluster_id: cfg.cluster_id.clone(),
         resolver: resolver.clone(),
         network: cfg.network.clone(),
         outbound_addr: cfg.outbound_addr,

@@ -13,7 +13,8 @@
 //! The fake cluster has no gateway controller, so the test writes what it would: the waypoint
 //! Service and Pod, and the Gateway's status address.
 //!
-//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs).
+//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs); the on-demand waypoint test
+//! (`XDS_ON_DEMAND`: the waypoint fetched by name before routing) 127.106.x.x.
 
 mod common;
 
@@ -362,4 +363,80 @@ fn service_entry_dns_endpoints_from_istiod() {
     let misses = count("istio_on_demand_dns_cache_misses_total", "api.example.com");
     assert!((2.0..connections).contains(&misses), "first lookup and after the TTL, not every time: {misses}");
     assert_eq!(count("istio_on_demand_dns_cache_misses_total", "gone.example.com"), 1.0);
+}
+
+/// On demand (`XDS_ON_DEMAND=true`): the waypoint a service names is fetched too before the
+/// connection routes (istiod's answer for the VIP holds the service and its pods, not its
+/// waypoint), so traffic still goes through it instead of around it.
+/// Addresses: 127.106.0.x (pods), 127.106.1.x (VIPs).
+#[test]
+fn waypoint_fetched_on_demand() {
+    let at = |c: u8, d: u8| IpAddr::from([127, 106, c, d]);
+    let (client_ip, server_ip, wp_ip, echo_vip, wp_vip) = (at(0, 1), at(0, 2), at(0, 3), at(1, 1), at(1, 2));
+    let echo = Echo::start(SocketAddr::new(server_ip, 8080)).unwrap();
+    let wp_pod = "waypoint-5c1e";
+    let objects = k8s::docs(&[
+        k8s::namespace("default", true),
+        k8s::namespace("istio-system", false),
+        pod("client", "client", "node-a", client_ip, &[("app", "client")], true),
+        pod("server", "server", "node-b", server_ip, &[("app", "echo")], true),
+        pod(wp_pod, "waypoint", "node-b", wp_ip, &[("gateway.networking.k8s.io/gateway-name", "waypoint")], false),
+        service(
+            "waypoint",
+            wp_vip,
+            ("gateway.networking.k8s.io/gateway-name", "waypoint"),
+            &[("status-port", 15021, 15021), ("mesh", 15008, 15008)],
+            "  labels:\n    gateway.istio.io/managed: istio.io-mesh-controller\n",
+            "",
+        ),
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: waypoint\n  namespace: default\n\
+         spec:\n  gatewayClassName: istio-waypoint\n  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n\
+         status:\n  addresses:\n  - type: Hostname\n    value: waypoint.default.svc.cluster.local\n"
+            .to_string(),
+        service(
+            "echo",
+            echo_vip,
+            ("app", "echo"),
+            &[("tcp", 80, 8080)],
+            "  labels:\n    istio.io/use-waypoint: waypoint\n",
+            "",
+        ),
+        k8s::policy("default", "only-waypoint", "echo", "ALLOW", &["cluster.local/ns/default/sa/waypoint"]),
+    ]);
+    let cp = IstioCp::start(&objects);
+    let a = node(&cp, "node-a", "client", "client", client_ip, |s| {
+        s.set("XDS_ON_DEMAND", "true").set("ISTIO_META_DNS_CAPTURE", "false")
+    });
+    let b = node(&cp, "node-b", "server", "server", server_ip, |s| s);
+    let w = node(&cp, "node-w", wp_pod, "waypoint", wp_ip, |s| {
+        s.set("ZTUNNEL_INBOUND_ADDR", format!("{}:15008", at(0, 4)))
+    });
+    eventually(WAIT, "three nodes ready", || ready(&a) && ready(&b) && ready(&w));
+    assert_eq!(dump(&a)["services"], serde_json::json!([]), "nothing demanded yet");
+
+    let double = WaypointDouble::start(
+        SocketAddr::new(wp_ip, 15008),
+        waypoint_certificate(&cp, wp_pod),
+        w.addrs.socks5.unwrap(),
+    )
+    .unwrap();
+    echo_through(&a, SocketAddr::new(echo_vip, 80), 1).expect("through the waypoint");
+    let client_id = Identity::new("cluster.local", "default", "client");
+    assert_eq!(double.seen(), vec![Seen { target: format!("{echo_vip}:80"), peer: Some(client_id), forwarded: true }]);
+    assert_eq!(echo.accepted(), 1);
+    // Two requests: the VIP, then the waypoint by namespace/hostname.
+    a.wait_for(WAIT, |e| {
+        message(e) == "on-demand xDS request" && e.to_string().contains("default/waypoint.default.svc.cluster.local")
+    })
+    .expect("the waypoint requested by name");
+    let d = dump(&a);
+    assert_eq!(dumped_service(&d, "waypoint")["hostname"], "waypoint.default.svc.cluster.local");
+    assert_eq!(dumped_service(&d, "echo")["waypoint"]["destination"]["hostname"], "waypoint.default.svc.cluster.local");
+    eventually(WAIT, "node A's access log", || !completions(&a, &format!("{echo_vip}:80")).is_empty());
+    assert_eq!(completions(&a, &format!("{echo_vip}:80"))[0]["dst.hbone_addr"], format!("{wp_ip}:15008"));
+
+    for n in [&a, &b, &w] {
+        let (_, text) = http::request(n.addrs.metrics, "GET", "/metrics").unwrap();
+        assert_eq!(nacks(&text), 0.0, "{} NACKed istiod's resources:\n{}", n.name, n.raw_log());
+    }
 }

@@ -42,6 +42,8 @@ pub enum ConfigError {
     MissingPair { set: &'static str, missing: &'static str },
     #[error("{var} is required when {because}")]
     Required { var: &'static str, because: &'static str },
+    #[error("{a} and {b} cannot both be on: {reason}")]
+    Incompatible { a: &'static str, b: &'static str, reason: &'static str },
 }
 
 /// `shared`: one ztunnel serves many pods (node proxy, in-pod redirection).
@@ -153,6 +155,10 @@ pub struct Config {
     pub ca_address: Option<String>,
     /// LOCAL_XDS_PATH or LOCAL_XDS (mutually exclusive).
     pub local_xds: Option<LocalXdsSource>,
+    /// XDS_ON_DEMAND: subscribe to Address resources one by one as connections need them,
+    /// instead of the whole mesh. Refused together with the DNS proxy (upstream's rule: DNS
+    /// answers from the full service list, which an on-demand state does not have).
+    pub xds_on_demand: bool,
     /// PROXY_MODE (`shared` | `dedicated`).
     pub proxy_mode: ProxyMode,
     /// PROXY_WORKLOAD_INFO; required in dedicated mode.
@@ -362,6 +368,18 @@ impl Config {
             .map(|(k, v)| (k["ISTIO_META_".len()..].to_string(), v))
             .collect();
 
+        // Upstream refuses this pair at start-up (validate_config) rather than running a DNS
+        // proxy that would answer NXDOMAIN for every service not yet demanded.
+        let dns_proxy = src.get("ISTIO_META_DNS_CAPTURE").is_none_or(|v| v.trim().eq_ignore_ascii_case("true"));
+        let xds_on_demand = bool_or(src, "XDS_ON_DEMAND", false)?;
+        if dns_proxy && xds_on_demand {
+            return Err(ConfigError::Incompatible {
+                a: "XDS_ON_DEMAND",
+                b: "the DNS proxy (ISTIO_META_DNS_CAPTURE, on by default)",
+                reason: "DNS proxy does not currently support on-demand mode; set ISTIO_META_DNS_CAPTURE=false",
+            });
+        }
+
         Ok(Config {
             fake_ca,
             fake_ca_root,
@@ -369,6 +387,7 @@ impl Config {
             xds_address,
             ca_address,
             local_xds,
+            xds_on_demand,
             proxy_mode,
             proxy_workload_info,
             local_node: non_empty(src, "NODE_NAME"),
@@ -400,7 +419,7 @@ impl Config {
             authz_policy_info_logging: bool_or(src, "AUTHZ_POLICY_INFO_LOGGING", false)?,
             localhost_app_tunnel: bool_or(src, "LOCALHOST_APP_TUNNEL", true)?,
             // Upstream: on when unset or "true" (any case); any other value turns it off.
-            dns_proxy: src.get("ISTIO_META_DNS_CAPTURE").is_none_or(|v| v.trim().eq_ignore_ascii_case("true")),
+            dns_proxy,
             dns_proxy_addr: match non_empty(src, "ISTIO_META_DNS_PROXY_ADDR") {
                 None => DnsProxyAddr::Localhost(DEFAULT_DNS_PROXY_PORT),
                 Some(v) => DnsProxyAddr::parse(v.trim()).ok_or_else(|| {

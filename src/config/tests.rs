@@ -394,3 +394,24 @@ fn proxy_config_yaml() {
     let e = err(&[("PROXY_CONFIG", "concurrency: [")]);
     assert!(e.contains("PROXY_CONFIG") && e.contains("YAML ProxyConfig"), "{e}");
 }
+
+#[test]
+fn xds_on_demand_is_off_by_default_and_refused_with_the_dns_proxy() {
+    assert!(!load(&[]).unwrap().xds_on_demand);
+    let c = load(&[("XDS_ON_DEMAND", "true"), ("ISTIO_META_DNS_CAPTURE", "false")]).unwrap();
+    assert!(c.xds_on_demand && !c.dns_proxy);
+    assert!(!load(&[("XDS_ON_DEMAND", "false")]).unwrap().xds_on_demand);
+    // The DNS proxy is on unless turned off: on-demand alone is refused, with upstream's words.
+    for dns in [None, Some("true")] {
+        let mut vars = vec![("XDS_ON_DEMAND", "true")];
+        vars.extend(dns.map(|v| ("ISTIO_META_DNS_CAPTURE", v)));
+        let e = err(&vars);
+        assert!(
+            e.contains("XDS_ON_DEMAND") && e.contains("DNS proxy does not currently support on-demand mode"),
+            "{e}"
+        );
+        assert!(e.contains("ISTIO_META_DNS_CAPTURE=false"), "says how to fix it: {e}");
+    }
+    let e = err(&[("XDS_ON_DEMAND", "yes please"), ("ISTIO_META_DNS_CAPTURE", "false")]);
+    assert!(e.contains("XDS_ON_DEMAND"), "{e}");
+}

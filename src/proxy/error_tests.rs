@@ -93,3 +93,16 @@ fn socks5_errors_reply_what_the_handshake_decided() {
     assert_eq!(unknown.to_string(), "SOCKS5: unknown host in Host(\"nowhere\", 80)");
     assert_eq!(reply_for(&Error::from(Socks5Error::HandshakeTimeout)), Reply::GeneralFailure);
 }
+
+/// On demand, istiod not answering in time fails the connection as the control plane's fault,
+/// with the name and the bound in the message.
+#[test]
+fn an_unanswered_on_demand_request_is_the_control_planes_fault() {
+    use crate::xds::demand::DemandError;
+    let e = Error::from(DemandError::Timeout { name: "/10.0.0.9".into(), after: std::time::Duration::from_secs(5) });
+    assert_eq!(e.blame(), Blame::ControlPlane);
+    assert_eq!(e.response_flag(), "CONNECT");
+    assert_eq!(e.hbone_status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply_for(&e), Reply::HostUnreachable);
+    assert_eq!(e.to_string(), "on-demand xDS: istiod did not answer the request for \"/10.0.0.9\" within 5s");
+}

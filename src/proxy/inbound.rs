@@ -207,6 +207,17 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             );
         }
         let peer = (!via_gateway).then(|| conn.peer.get());
+        // On demand, the source workload is fetched for the labels; only labels depend on it
+        // (authorization goes by the peer's certificate), so a failed fetch is not fatal.
+        let state = match peer {
+            Some(p) if inputs.cfg.on_demand.is_some() => {
+                if let Err(e) = inputs.ensure_address(p.ip()).await {
+                    tracing::debug!(peer = %p, "source workload unknown: {e}");
+                }
+                inputs.state.snapshot()
+            }
+            _ => state,
+        };
         crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), peer, id, &workload, target);
         log.opened();
         let facts = Arc::new(InboundConn::new(conn.peer.get(), conn.peer_identity.clone(), target, workload));
@@ -381,6 +392,13 @@ async fn validate(
         requested
     } else {
         let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
+        if workload.application_tunnel.is_none() {
+            // On demand, the target must be fetched before it can name us as its waypoint; if
+            // that fails the check below refuses (fails closed).
+            if let Err(e) = inputs.ensure_address(requested.ip()).await {
+                tracing::debug!(target = %requested, "waypoint target unknown: {e}");
+            }
+        }
         if workload.application_tunnel.is_none()
             && !route::serves_as_waypoint_for(&inputs.state.snapshot(), requested.ip(), &workload)
         {

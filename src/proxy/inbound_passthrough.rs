@@ -50,6 +50,10 @@ async fn proxy(
     }
     log.dst = crate::proxy::access::LoggedPeer::workload(&workload, true);
     log.destination_workload(&workload);
+    // On demand, fetched for the labels only (see inbound): a failure is not fatal.
+    if let Err(e) = inputs.ensure_address(peer.ip()).await {
+        tracing::debug!(%peer, "source workload unknown: {e}");
+    }
     if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {
         log.source_workload(&src);
     }

@@ -42,7 +42,8 @@ use crate::identity::Identity;
 use crate::metrics::TrafficMetrics;
 use crate::socket::{self, SocketOptions};
 use crate::state::workload::Workload;
-use crate::state::{LocalWorkloadKey, StateStore};
+use crate::state::{LocalWorkloadKey, ProxyState, StateStore};
+use crate::xds::demand::{self, Demander};
 pub use addr::{DestinationAddr, ServedAddr, SourceAddr};
 
 /// What the data path needs to know, and nothing more (components get this, not `Config`).
@@ -80,6 +81,11 @@ pub struct ProxyConfig {
     /// NETWORK: our network. Sent as `x-forwarded-network` on double HBONE; an inbound
     /// request naming another network came through a gateway.
     pub network: String,
+    /// CLUSTER_ID: istiod names our pods `<cluster>//Pod/<namespace>/<name>`.
+    pub cluster_id: String,
+    /// XDS_ON_DEMAND: asks istiod for addresses the state lacks. `None`: the state is the
+    /// whole mesh, and a miss is final.
+    pub on_demand: Option<Demander>,
 }
 
 impl ProxyConfig {
@@ -136,6 +142,9 @@ pub enum Error {
     SelfCall(SocketAddr),
     #[error("local workload {0} is not known to this ztunnel")]
     UnknownLocalWorkload(String),
+    /// XDS_ON_DEMAND: istiod did not answer for an address the connection needs.
+    #[error("{0}")]
+    OnDemand(#[from] crate::xds::demand::DemandError),
     #[error("routing failed: {0}")]
     Route(#[from] route::RouteError),
     #[error("routing failed: {0}")]
@@ -194,7 +203,7 @@ impl Error {
                 hbone::HboneBlame::Local => Blame::Local,
                 hbone::HboneBlame::Peer => Blame::Destination,
             },
-            Error::UnknownLocalWorkload(_) | Error::Certificate { .. } => Blame::ControlPlane,
+            Error::UnknownLocalWorkload(_) | Error::OnDemand(_) | Error::Certificate { .. } => Blame::ControlPlane,
             Error::NoOriginalDst(_) => Blame::Local,
             Error::Io(_) => Blame::Network,
         }
@@ -210,6 +219,7 @@ impl Error {
             | Error::ConnectRefused { refusal: inbound::Refusal::SelfCall(_), .. } => "DENY",
             Error::NoOriginalDst(_)
             | Error::UnknownLocalWorkload(_)
+            | Error::OnDemand(_)
             | Error::Route(_)
             | Error::Resolve(_)
             | Error::Certificate { .. }
@@ -234,6 +244,7 @@ impl Error {
             | Error::Resolve(_)
             | Error::Hbone { .. }
             | Error::UnknownLocalWorkload(_)
+            | Error::OnDemand(_)
             | Error::Certificate { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::NoOriginalDst(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -273,6 +284,16 @@ impl ProxyInputs {
     pub async fn local_workload(&self) -> Result<Arc<Workload>, Error> {
         let info = &self.cfg.local_workload;
         let key = self.cfg.local_workload_key();
+        if let Some(d) = &self.cfg.on_demand
+            && self.state.snapshot().find_local_workload(&key).is_none()
+        {
+            // On demand, our own pod is asked for by istiod's uid for it (istiod also pushes a
+            // node's pods unasked when NODE_NAME is set); the wait below still applies.
+            let uid = demand::pod_uid(&self.cfg.cluster_id, &info.namespace, &info.name);
+            if let Err(e) = d.demand(&uid).await {
+                tracing::debug!(%uid, "local workload not fetched on demand: {e}");
+            }
+        }
         let workload = self.state.wait_for_local_workload(&key, LOCAL_WORKLOAD_WAIT).await.ok_or_else(|| {
             Error::UnknownLocalWorkload(format!(
                 "{}/{} (service account {:?}) after waiting {LOCAL_WORKLOAD_WAIT:?}",
@@ -304,6 +325,30 @@ impl ProxyInputs {
             .map_err(|e| Error::Certificate { identity: id.into_owned(), reason: e.to_string() })
     }
 
+    /// On demand (XDS_ON_DEMAND), makes sure the state has istiod's answer for `ip` (a
+    /// workload or service address) before the caller looks it up: a miss asks istiod for
+    /// `network/IP` and waits, bounded by [`demand::DEMAND_WAIT`]; a timeout fails closed.
+    /// After `Ok` the address may still be unknown (istiod knows nothing there either), and
+    /// the caller goes on as it would without on-demand. Without on-demand: nothing, at no cost.
+    pub async fn ensure_address(&self, ip: IpAddr) -> Result<(), Error> {
+        let Some(d) = &self.cfg.on_demand else { return Ok(()) };
+        if knows_address(&self.state.snapshot(), ip) {
+            return Ok(());
+        }
+        d.demand(&demand::address_name(&self.cfg.network, ip)).await?;
+        Ok(())
+    }
+
+    /// As [`ProxyInputs::ensure_address`], for a service by `namespace/hostname`.
+    pub async fn ensure_service(&self, namespace: &str, hostname: &str) -> Result<(), Error> {
+        let Some(d) = &self.cfg.on_demand else { return Ok(()) };
+        if self.state.snapshot().service_by_namespaced_host(namespace, hostname).is_some() {
+            return Ok(());
+        }
+        d.demand(&demand::service_name(namespace, hostname)).await?;
+        Ok(())
+    }
+
     /// True when an outbound `dst` points back at one of our own listeners.
     pub fn is_self_call(&self, dst: DestinationAddr) -> bool {
         self.self_calls.outbound(dst)
@@ -314,6 +359,11 @@ impl ProxyInputs {
     pub fn is_inbound_self_call(&self, dst: DestinationAddr) -> bool {
         self.self_calls.inbound(dst)
     }
+}
+
+/// Whether the state has a workload or a service (VIP or CIDR VIP) at `ip`.
+fn knows_address(state: &ProxyState, ip: IpAddr) -> bool {
+    state.workload_by_ip(ip).is_some() || state.service_for_destination(ip, "", |_| true).is_some()
 }
 
 /// Which destinations would loop back into this ztunnel.

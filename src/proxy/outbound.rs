@@ -20,6 +20,7 @@ use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
 use crate::proxy::{Error, ProxyInputs, copy};
 use crate::state::Workload;
+use crate::state::workload::GatewayDestination;
 use crate::{redirect, socket};
 
 pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: DrainWatcher) {
@@ -84,6 +85,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     let source = inputs.local_workload().await?;
     log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
+    ensure_destination(inputs, dst).await?;
 
     let upstream = {
         let state = inputs.state.snapshot();
@@ -123,6 +125,43 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
         }
         other => open(inputs, &source, other, log).await,
     }
+}
+
+/// On demand (XDS_ON_DEMAND): fetches what routing `dst` needs and the state lacks, the
+/// destination address and then every waypoint it names (the primary and weighted ones, any of
+/// which routing may pick; routing around an unknown waypoint would skip its policy, so it
+/// must be fetched, not guessed). A no-op without on-demand.
+async fn ensure_destination(inputs: &ProxyInputs, dst: SocketAddr) -> Result<(), Error> {
+    if inputs.cfg.on_demand.is_none() {
+        return Ok(());
+    }
+    inputs.ensure_address(dst.ip()).await?;
+    let waypoints: Vec<GatewayDestination> = {
+        let state = inputs.state.snapshot();
+        match state.service_by_vip(dst.ip()) {
+            Some(svc) => svc
+                .waypoint
+                .iter()
+                .chain(svc.weighted_waypoints.iter().map(|w| &w.destination))
+                .map(|g| g.destination.clone())
+                .collect(),
+            None => state
+                .workload_by_ip(dst.ip())
+                .and_then(|w| w.waypoint.clone())
+                .map(|g| g.destination)
+                .into_iter()
+                .collect(),
+        }
+    };
+    // Concurrently: the waits overlap, and each name is requested once however often it
+    // appears (the demand book dedups).
+    let fetches = waypoints.iter().map(|w| async move {
+        match w {
+            GatewayDestination::Address(a) => inputs.ensure_address(a.address).await,
+            GatewayDestination::Hostname(h) => inputs.ensure_service(&h.namespace, &h.hostname).await,
+        }
+    });
+    futures_util::future::try_join_all(fetches).await.map(drop)
 }
 
 /// Opens an upstream that has an address (HBONE stream or TCP connection).

@@ -64,7 +64,7 @@ pub fn reply_for(e: &Error) -> Reply {
         | Error::NotLocalAddress { .. }
         | Error::AuthorizationPolicyRejection(_)
         | Error::AuthorizationPolicyRevoked(_) => Reply::NotAllowed,
-        Error::Route(_) | Error::Resolve(_) => Reply::HostUnreachable,
+        Error::Route(_) | Error::Resolve(_) | Error::OnDemand(_) => Reply::HostUnreachable,
         Error::Connect { .. } | Error::Hbone { .. } => Reply::ConnectionRefused,
         Error::NoOriginalDst(_) | Error::UnknownLocalWorkload(_) | Error::Certificate { .. } | Error::Io(_) => {
             Reply::GeneralFailure

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::cache::{Rejected, XdsCache};
+use super::demand::Demander;
 use super::metrics::{Termination, XdsMetrics};
 use crate::control_plane::auth::Credentials;
 use crate::control_plane::channel::{self, ControlPlaneEndpoint};
@@ -140,16 +141,51 @@ pub fn reply(type_url: &str, nonce: &str, rejected: &[Rejected]) -> DeltaDiscove
     }
 }
 
-/// The first request of a stream for one type: wildcard subscription, node, known versions.
-pub fn initial_request(type_url: &str, node: &Node, cache: &XdsCache) -> DeltaDiscoveryRequest {
+/// The first request of a stream for one type: node and known versions; a wildcard
+/// subscription, unless `demanded` is given (on-demand Address): then subscribe to nothing but
+/// what was demanded so far.
+pub fn initial_request(
+    type_url: &str,
+    node: &Node,
+    cache: &XdsCache,
+    demanded: Option<&[String]>,
+) -> DeltaDiscoveryRequest {
+    let mut versions = cache.versions(type_url);
+    let (subscribe, unsubscribe) = match demanded {
+        // Empty on the first request = wildcard (every resource of the type), as upstream sends.
+        None => (vec![], vec![]),
+        Some(names) => {
+            // Delta xDS cannot say "nothing": an empty first subscription means wildcard. As
+            // upstream, subscribe and unsubscribe `*` in one request. istiod adds the names of
+            // `initial_resource_versions` to the subscription, so what we demanded (answered or
+            // not, held or known absent: version "") is restored with what istiod pushed us.
+            for n in names {
+                versions.entry(n.clone()).or_default();
+            }
+            (vec!["*".to_string()], vec!["*".to_string()])
+        }
+    };
     DeltaDiscoveryRequest {
         node: Some(node.clone()),
         type_url: type_url.to_string(),
-        // Empty on the first request = wildcard (every resource of the type), as upstream sends.
-        resource_names_subscribe: vec![],
-        initial_resource_versions: cache.versions(type_url),
+        resource_names_subscribe: subscribe,
+        resource_names_unsubscribe: unsubscribe,
+        initial_resource_versions: versions,
         ..Default::default()
     }
+}
+
+/// An on-demand subscription to more Address names: no nonce (a spontaneous request, which
+/// istiod answers with those names' resources, or lists them as removed).
+pub fn demand_request(names: Vec<String>) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest { type_url: ADDRESS_TYPE.to_string(), resource_names_subscribe: names, ..Default::default() }
+}
+
+/// The names an Address response answers: resource names with their aliases (istiod lists
+/// the `network/IP` names a workload or service answers there), and the removed names.
+pub fn answered_names(resp: &DeltaDiscoveryResponse) -> (Vec<String>, Vec<String>) {
+    let present = resp.resources.iter().flat_map(|r| std::iter::once(&r.name).chain(&r.aliases)).cloned().collect();
+    (present, resp.removed_resources.clone())
 }
 
 /// Runs the client until drain.
@@ -164,6 +200,8 @@ pub struct XdsClient {
     synced: Vec<&'static str>,
     /// Flips to true once every type has delivered its first response.
     synced_tx: tokio::sync::watch::Sender<bool>,
+    /// XDS_ON_DEMAND: Address names are subscribed one by one as the data path misses them.
+    on_demand: Option<Demander>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +237,21 @@ impl XdsClient {
             ready: Some(ready),
             synced: Vec::new(),
             synced_tx: tokio::sync::watch::channel(false).0,
+            on_demand: None,
         }
+    }
+
+    /// Subscribes to Address on demand (XDS_ON_DEMAND): nothing at first, then what
+    /// `demander` is asked for. Readiness then waits only for Authorization, as upstream:
+    /// an on-demand type has nothing to wait for.
+    pub fn with_on_demand(mut self, demander: Demander) -> XdsClient {
+        self.on_demand = Some(demander);
+        self
+    }
+
+    /// The types whose first response readiness waits for.
+    fn expected_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        SUBSCRIBED_TYPES.into_iter().filter(|t| self.on_demand.is_none() || *t != ADDRESS_TYPE)
     }
 
     /// Reports into registered Prometheus counters instead of private ones.
@@ -255,8 +307,10 @@ impl XdsClient {
     async fn run_stream(&mut self, backoff: &mut Backoff) -> Result<(), StreamError> {
         let channel = self.cfg.endpoint.connect().await?;
         let (tx, rx) = mpsc::channel::<DeltaDiscoveryRequest>(16);
+        let demanded = self.on_demand.as_ref().map(Demander::resubscribe);
         for t in SUBSCRIBED_TYPES {
-            tx.send(initial_request(t, &self.cfg.node, &self.cache)).await.expect("receiver alive");
+            let names = demanded.as_deref().filter(|_| t == ADDRESS_TYPE);
+            tx.send(initial_request(t, &self.cfg.node, &self.cache, names)).await.expect("receiver alive");
         }
         let mut request = tonic::Request::new(ReceiverStream::new(rx));
         self.cfg.credentials.apply(request.metadata_mut()).await?;
@@ -269,7 +323,26 @@ impl XdsClient {
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
         tracing::info!(address = %self.cfg.endpoint.address, "xDS stream established");
         loop {
-            let resp = match responses.message().await {
+            // Drained on every turn, not only on a wake-up: a wake-up that lands while the
+            // select below takes a response is then still served.
+            if let Some(d) = &self.on_demand {
+                let names = d.take_queue();
+                if !names.is_empty() {
+                    tracing::info!(?names, "on-demand xDS request");
+                    d.metrics().count("requested", names.len() as u64);
+                    if tx.send(demand_request(names)).await.is_err() {
+                        return Err(StreamError::Grpc("request stream closed".into()));
+                    }
+                }
+            }
+            let next = match &self.on_demand {
+                None => responses.message().await,
+                Some(d) => tokio::select! {
+                    r = responses.message() => r,
+                    _ = d.queued() => continue,
+                },
+            };
+            let resp = match next {
                 Ok(Some(r)) => r,
                 Ok(None) => return Ok(()),
                 Err(s) => return Err(stream_error(s)),
@@ -296,6 +369,7 @@ impl XdsClient {
             self.metrics.nacked("unsubscribed");
             return reply(&type_url, &resp.nonce, &rejected);
         }
+        let answered = (type_url == ADDRESS_TYPE && self.on_demand.is_some()).then(|| answered_names(&resp));
         let outcome = self.cache.apply(&type_url, resp.resources, &resp.removed_resources);
         let changes = self.cache.take_changes();
         let state = self.cache.snapshot();
@@ -313,6 +387,10 @@ impl XdsClient {
         // Published even when nothing changed: the version bump is what waiters on "the
         // first response of each type" observe.
         self.store.publish(state, changes);
+        // Only after the publish: a woken waiter looks the name up in the new snapshot.
+        if let (Some(d), Some((present, removed))) = (&self.on_demand, answered) {
+            d.answered(&present, &removed);
+        }
         for r in &outcome.rejected {
             tracing::error!(type_url = %type_url, resource = %r.name, "rejected xDS resource: {}", r.reason);
         }
@@ -333,7 +411,7 @@ impl XdsClient {
         {
             self.synced.push(t);
         }
-        let pending: Vec<&&str> = SUBSCRIBED_TYPES.iter().filter(|t| !self.synced.contains(t)).collect();
+        let pending: Vec<&str> = self.expected_types().filter(|t| !self.synced.contains(t)).collect();
         if pending.is_empty() {
             if let Some(r) = self.ready.take() {
                 tracing::info!("initial xDS sync complete");

@@ -49,7 +49,8 @@ fn node_matches_upstream_shape() {
 #[test]
 fn initial_request_is_wildcard_with_known_versions() {
     let cache = XdsCache::new();
-    let r = initial_request(AUTHORIZATION_TYPE, &Node::default(), &cache);
+    let r = initial_request(AUTHORIZATION_TYPE, &Node::default(), &cache, None);
+    assert!(r.resource_names_unsubscribe.is_empty());
     assert!(r.resource_names_subscribe.is_empty());
     assert!(r.response_nonce.is_empty());
     assert!(r.node.is_some());
@@ -74,4 +75,55 @@ async fn oversized_response_is_a_clear_error() {
     assert!(err.to_string().contains("limit"), "{err}");
     // Anything else stays a plain stream error.
     assert!(matches!(stream_error(tonic::Status::unavailable("gone")), StreamError::Grpc(_)));
+}
+
+/// On demand, the Address stream starts with "subscribe to nothing" (`*` in and out, as
+/// upstream) and, after a reconnect, lists every demanded name, held or known absent.
+#[test]
+fn on_demand_initial_request_subscribes_to_nothing_then_to_what_was_demanded() {
+    let cache = XdsCache::new();
+    let first = initial_request(ADDRESS_TYPE, &Node::default(), &cache, Some(&[]));
+    assert_eq!(first.resource_names_subscribe, vec!["*"]);
+    assert_eq!(first.resource_names_unsubscribe, vec!["*"]);
+    assert!(first.initial_resource_versions.is_empty());
+    assert!(first.node.is_some() && first.response_nonce.is_empty());
+
+    let demanded = vec!["/10.0.0.1".to_string(), "default/echo.default.svc.cluster.local".to_string()];
+    let again = initial_request(ADDRESS_TYPE, &Node::default(), &cache, Some(&demanded));
+    assert_eq!(again.resource_names_subscribe, vec!["*"]);
+    assert_eq!(again.resource_names_unsubscribe, vec!["*"]);
+    let mut names: Vec<&String> = again.initial_resource_versions.keys().collect();
+    names.sort();
+    assert_eq!(names, vec!["/10.0.0.1", "default/echo.default.svc.cluster.local"]);
+    assert!(again.initial_resource_versions.values().all(String::is_empty));
+}
+
+#[test]
+fn demand_request_is_a_spontaneous_subscription() {
+    let r = demand_request(vec!["/10.0.0.1".into()]);
+    assert_eq!(r.type_url, ADDRESS_TYPE);
+    assert_eq!(r.resource_names_subscribe, vec!["/10.0.0.1"]);
+    assert!(r.resource_names_unsubscribe.is_empty());
+    assert!(r.response_nonce.is_empty(), "istiod treats a request with a nonce as an ACK");
+    assert!(r.node.is_none() && r.initial_resource_versions.is_empty());
+}
+
+/// istiod answers `network/IP` with the workload (named by uid) and lists the IP name in its
+/// aliases; a name it does not know comes back removed.
+#[test]
+fn answered_names_include_aliases_and_removed() {
+    use crate::proto::discovery::Resource;
+    let resp = DeltaDiscoveryResponse {
+        type_url: ADDRESS_TYPE.into(),
+        resources: vec![Resource {
+            name: "Kubernetes//Pod/default/server".into(),
+            aliases: vec!["/127.105.0.2".into()],
+            ..Default::default()
+        }],
+        removed_resources: vec!["/127.105.9.9".into()],
+        ..Default::default()
+    };
+    let (present, removed) = answered_names(&resp);
+    assert_eq!(present, vec!["Kubernetes//Pod/default/server", "/127.105.0.2"]);
+    assert_eq!(removed, vec!["/127.105.9.9"]);
 }

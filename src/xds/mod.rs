@@ -3,11 +3,13 @@
 //! Either the local config file ([`local`], with hot reload in [`watch`]) or istiod over
 //! delta ADS ([`client`], with its pure core in [`cache`] and proto conversion in
 //! [`convert`]). Every source produces a whole [`crate::state::ProxyState`] and
-//! installs it through [`crate::state::StateStore`].
+//! installs it through [`crate::state::StateStore`]. With `XDS_ON_DEMAND`, [`demand`] lets the
+//! data path ask istiod for one address at a time.
 
 pub mod cache;
 pub mod client;
 pub mod convert;
+pub mod demand;
 pub mod local;
 mod locate;
 pub mod metrics;

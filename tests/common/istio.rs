@@ -57,6 +57,12 @@ impl IstioCp {
 
     /// As [`IstioCp::start`], with more `istio-cp serve` flags (e.g. `--log-level all:warn`).
     pub fn start_with(objects: &str, flags: &[&str]) -> IstioCp {
+        IstioCp::start_with_env(objects, flags, &[])
+    }
+
+    /// As [`IstioCp::start_with`], with istiod environment variables (feature flags such as
+    /// `UNSAFE_ENABLE_ADMIN_ENDPOINTS=true`, which istio reads at start-up).
+    pub fn start_with_env(objects: &str, flags: &[&str], env: &[(&str, &str)]) -> IstioCp {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("objects.yaml");
         std::fs::write(&file, objects).unwrap();
@@ -66,6 +72,7 @@ impl IstioCp {
             .arg("--state-dir")
             .arg(dir.path())
             .args(flags)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("TESTBED_ECHO_LOGS").is_some() {
@@ -115,6 +122,16 @@ impl IstioCp {
             http::request_with_body(self.control, method, "/objects", objects, Duration::from_secs(30)).unwrap();
         assert_eq!(status, 200, "{method} /objects: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{method} /objects answered {body:?}: {e}"))
+    }
+
+    /// istiod's own log (its stderr), unless `TESTBED_ECHO_LOGS` sent it to the terminal.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("istio-cp.log")).unwrap_or_default()
+    }
+
+    /// A GET on istiod's debug interface (`/debug/...`, served on the control endpoint).
+    pub fn debug(&self, path_and_query: &str) -> (u16, String) {
+        http::request(self.control, "GET", path_and_query).unwrap()
     }
 
     /// The `istio-cp` process id (for CPU and memory readings).
