@@ -247,6 +247,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 addr: std::net::SocketAddr::from(([127, 0, 0, 1], 15053)),
                 addr_v6: cfg.ipv6_enabled.then(|| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 15053))),
                 domain: cfg.cluster_domain.clone(),
+                network: cfg.network.clone(),
                 upstreams: resolvers.clone(),
                 metrics: dns_metrics.clone(),
             });

@@ -50,15 +50,19 @@ pub fn candidates(qname: &str, namespace: &str, domain: &str) -> Vec<String> {
     out
 }
 
-fn service_ips(services: &[Arc<Service>]) -> Vec<IpAddr> {
-    let mut ips: Vec<IpAddr> = services.iter().flat_map(|s| s.vips.iter().map(|v| v.address)).collect();
+/// The services' VIPs on `network` (upstream's: a VIP on another network is not the client's
+/// to dial).
+fn service_ips(services: &[Arc<Service>], network: &str) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> =
+        services.iter().flat_map(|s| s.vips.iter().filter(|v| v.network == network).map(|v| v.address)).collect();
     ips.sort();
     ips.dedup();
     ips
 }
 
-/// Resolves `qname` for a pod in `namespace`; `None` means "not a mesh name: forward it".
-pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -> Option<Resolved> {
+/// Resolves `qname` for a pod in `namespace` on `network`; `None` means "not a mesh name:
+/// forward it".
+pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, network: &str, domain: &str) -> Option<Resolved> {
     let qname = qname.trim_end_matches('.').to_ascii_lowercase();
     for c in candidates(&qname, namespace, domain) {
         for (i, host) in std::iter::once(c.clone()).chain(wildcards(&c)).enumerate() {
@@ -66,7 +70,7 @@ pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -
             // exportTo: a service visible to its own namespace only does not exist for other
             // clients, in DNS as in routing (the name is then forwarded like any unknown one).
             services.retain(|s| s.visible_in(namespace));
-            let ips = service_ips(&services);
+            let ips = service_ips(&services, network);
             if ips.is_empty() {
                 continue;
             }
@@ -125,7 +129,7 @@ mod tests {
     fn resolve_from_state() {
         let yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
         let state = crate::xds::load_str(&yaml, "test").unwrap();
-        let r = resolve(&state, "echo.default.svc.cluster.local.", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "echo.default.svc.cluster.local.", "default", "", "cluster.local").unwrap();
         assert_eq!(
             r,
             Resolved {
@@ -135,11 +139,12 @@ mod tests {
             }
         );
         // Search domain appended to the full name: answered as an alias.
-        let r = resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "cluster.local")
-            .unwrap();
+        let r =
+            resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "", "cluster.local")
+                .unwrap();
         assert!(r.alias);
         assert_eq!(r.hostname, "echo.default.svc.cluster.local");
-        assert!(resolve(&state, "example.org", "default", "cluster.local").is_none());
+        assert!(resolve(&state, "example.org", "default", "", "cluster.local").is_none());
     }
 
     fn svc(ns: &str, host: &str, vip: &str, visibility: Option<Visibility>) -> Service {
@@ -157,19 +162,22 @@ mod tests {
         state.insert_service(svc("ns", "*.example.com", "240.240.0.1", None)).unwrap();
         state.insert_service(svc("ns", "*.api.example.com", "240.240.0.2", None)).unwrap();
         let ip = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
-        let r = resolve(&state, "www.example.com.", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "www.example.com.", "default", "", "cluster.local").unwrap();
         assert_eq!(r, Resolved { hostname: "*.example.com".into(), alias: false, ips: ip("240.240.0.1") });
-        assert_eq!(resolve(&state, "v1.api.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.2"));
-        assert_eq!(resolve(&state, "x.y.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.1"));
+        assert_eq!(
+            resolve(&state, "v1.api.example.com", "default", "", "cluster.local").unwrap().ips,
+            ip("240.240.0.2")
+        );
+        assert_eq!(resolve(&state, "x.y.example.com", "default", "", "cluster.local").unwrap().ips, ip("240.240.0.1"));
         // The wildcard covers subdomains only, not the domain itself.
-        assert!(resolve(&state, "example.com", "default", "cluster.local").is_none());
+        assert!(resolve(&state, "example.com", "default", "", "cluster.local").is_none());
         // With the pod's search domain appended: still the query name, no CNAME.
-        let r = resolve(&state, "www.example.com.default.svc.cluster.local", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "www.example.com.default.svc.cluster.local", "default", "", "cluster.local").unwrap();
         assert!(!r.alias);
         assert_eq!(r.ips, ip("240.240.0.1"));
         // An exact hostname wins over a wildcard covering it.
         state.insert_service(svc("ns", "www.example.com", "240.240.0.3", None)).unwrap();
-        assert_eq!(resolve(&state, "www.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.3"));
+        assert_eq!(resolve(&state, "www.example.com", "default", "", "cluster.local").unwrap().ips, ip("240.240.0.3"));
     }
 
     #[test]
@@ -177,17 +185,17 @@ mod tests {
         let mut state = ProxyState::new();
         let host = "private.team.svc.cluster.local";
         state.insert_service(svc("team", host, "10.96.0.1", Some(Visibility::Namespace))).unwrap();
-        let own = resolve(&state, host, "team", "cluster.local").unwrap();
+        let own = resolve(&state, host, "team", "", "cluster.local").unwrap();
         assert_eq!(own.ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
-        assert!(resolve(&state, "private", "team", "cluster.local").is_none(), "not a search-domain name");
-        assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "cluster.local"), Some(own));
-        assert!(resolve(&state, host, "other", "cluster.local").is_none());
+        assert!(resolve(&state, "private", "team", "", "cluster.local").is_none(), "not a search-domain name");
+        assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "", "cluster.local"), Some(own));
+        assert!(resolve(&state, host, "other", "", "cluster.local").is_none());
         // Another namespace defining the same hostname publicly: only its address is answered
         // outside `team`.
         state.insert_service(svc("shared", host, "10.96.0.2", None)).unwrap();
-        let r = resolve(&state, host, "other", "cluster.local").unwrap();
+        let r = resolve(&state, host, "other", "", "cluster.local").unwrap();
         assert_eq!(r.ips, vec!["10.96.0.2".parse::<IpAddr>().unwrap()]);
-        let r = resolve(&state, host, "team", "cluster.local").unwrap();
+        let r = resolve(&state, host, "team", "", "cluster.local").unwrap();
         assert_eq!(r.ips.len(), 2);
     }
 }

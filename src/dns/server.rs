@@ -45,6 +45,9 @@ pub struct DnsConfig {
     pub workload: String,
     /// CLUSTER_DOMAIN.
     pub domain: String,
+    /// NETWORK: the pod's network when its workload names none. Only VIPs on the client's
+    /// network are answered (addresses on another network mean nothing to it).
+    pub network: String,
     /// Where unknown names go.
     pub upstreams: Vec<SocketAddr>,
     /// How forwarding sockets are made (pod namespace, mark).
@@ -150,7 +153,10 @@ impl DnsServer {
         let q = req.queries[0].clone();
         let qname = q.name().to_ascii();
         let state = self.state.snapshot();
-        let found = lookup::resolve(&state, &qname, &self.cfg.namespace, &self.cfg.domain);
+        let client = state.workload_by_name(&self.cfg.namespace, &self.cfg.workload);
+        let network =
+            client.as_ref().map(|w| w.network.as_str()).filter(|n| !n.is_empty()).unwrap_or(&self.cfg.network);
+        let found = lookup::resolve(&state, &qname, &self.cfg.namespace, network, &self.cfg.domain);
         // Only forwarding is bounded: names we answer from memory cost microseconds, and a
         // flood of queries to a slow or black-holed upstream must not get them refused.
         let _permit = match found {

@@ -20,6 +20,7 @@ fn server(upstreams: Vec<SocketAddr>, extra_vips: usize) -> (Arc<DnsServer>, Arc
         namespace: "default".into(),
         workload: "client".into(),
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams,
         socket: SocketOptions::default(),
     };
@@ -178,6 +179,7 @@ async fn queries_beyond_the_in_flight_bound_are_refused() {
         namespace: "default".into(),
         workload: "client".into(),
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),
     };
@@ -227,6 +229,7 @@ async fn local_names_are_answered_while_forwarding_is_saturated() {
         namespace: "default".into(),
         workload: "client".into(),
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),
     };

@@ -27,6 +27,8 @@ pub struct DnsSettings {
     /// IPv6 loopback.
     pub addr_v6: Option<SocketAddr>,
     pub domain: String,
+    /// NETWORK: the clients' network when their workload names none.
+    pub network: String,
     pub upstreams: Vec<SocketAddr>,
     pub metrics: Arc<DnsMetrics>,
 }
@@ -99,6 +101,7 @@ impl PodStarter for ProxyStarter {
                     namespace: pod.namespace.clone(),
                     workload: pod.name.clone(),
                     domain: settings.domain.clone(),
+                    network: settings.network.clone(),
                     upstreams: settings.upstreams.clone(),
                     socket,
                 },

@@ -207,7 +207,16 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
             );
         }
         let peer = (!via_gateway).then(|| conn.peer.get());
-        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), peer, id, &workload, target);
+        crate::proxy::peers::label_inbound(
+            &state,
+            &inputs.cfg.network,
+            &mut log,
+            req.headers(),
+            peer,
+            id,
+            &workload,
+            target,
+        );
         log.opened();
         let facts = Arc::new(InboundConn::new(conn.peer.get(), conn.peer_identity.clone(), target, workload));
         // Registered before deciding, so a policy change that lands while we decide is
@@ -382,7 +391,7 @@ async fn validate(
     } else {
         let workload = inputs.local_workload().await.map_err(|e| Refusal::NoWorkload(e.to_string()))?;
         if workload.application_tunnel.is_none()
-            && !route::serves_as_waypoint_for(&inputs.state.snapshot(), requested.ip(), &workload)
+            && !route::serves_as_waypoint_for(&inputs.state.snapshot(), &inputs.cfg.network, requested.ip(), &workload)
         {
             return Err(Refusal::AddressMismatch { authority: requested, served: conn.served });
         }

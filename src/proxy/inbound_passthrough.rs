@@ -50,7 +50,8 @@ async fn proxy(
     }
     log.dst = crate::proxy::access::LoggedPeer::workload(&workload, true);
     log.destination_workload(&workload);
-    if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {
+    // The peer reached us directly: an address on our own network.
+    if let Some(src) = inputs.state.snapshot().workload_by_ip(&inputs.cfg.network, peer.ip()) {
         log.source_workload(&src);
     }
     log.opened();

@@ -104,8 +104,8 @@ fn conflicting_update_is_rejected_and_the_previous_version_stays() {
     assert_eq!(out.rejected[0].name, "b/s.b");
     assert!(cache.take_changes().is_empty(), "nothing changed");
     let st = cache.snapshot();
-    assert_eq!(st.service_by_vip("10.96.0.2".parse().unwrap()).unwrap().namespace, "b", "old version in force");
-    assert_eq!(st.service_by_vip("10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
+    assert_eq!(st.service_by_vip("", "10.96.0.2".parse().unwrap()).unwrap().namespace, "b", "old version in force");
+    assert_eq!(st.service_by_vip("", "10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
     assert_eq!(cache.versions(ADDRESS_TYPE).len(), 2);
 }
 
@@ -147,14 +147,14 @@ fn cidr_vips_from_xds_follow_deltas() {
         pw::Address { r#type: Some(pw::address::Type::Service(s)) }.encode_to_vec()
     };
     let hit = |cache: &XdsCache, ip: &str| {
-        cache.snapshot().service_for_destination(ip.parse().unwrap(), "ns", |_| true).map(|s| s.key())
+        cache.snapshot().service_for_destination("", ip.parse().unwrap(), "ns", |_| true).map(|s| s.key())
     };
     let mut cache = XdsCache::new();
     let out =
         cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(vec![10, 50, 0, 0], 16))], &[]);
     assert!(out.rejected.is_empty(), "{out:?}");
     assert_eq!(hit(&cache, "10.50.7.7").as_deref(), Some("ns/range.example"));
-    assert!(cache.snapshot().service_by_vip("10.50.0.0".parse().unwrap()).is_none(), "not an exact VIP");
+    assert!(cache.snapshot().service_by_vip("", "10.50.0.0".parse().unwrap()).is_none(), "not an exact VIP");
     let v6 = "fd00:50::".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec();
     cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(v6, 64))], &[]);
     assert_eq!(hit(&cache, "10.50.7.7"), None, "the old range is released");

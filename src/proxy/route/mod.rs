@@ -152,7 +152,10 @@ pub fn route(
     // other namespaces: its VIP is then whatever else it is (as upstream's VIP lookup).
     // A CIDR VIP is part of this lookup (after exact VIPs), so, as upstream's, it is matched
     // before workload IPs: a ServiceEntry's address range claims the workloads inside it.
-    if let Some(svc) = state.service_for_destination(dst.ip(), &source.namespace, |s| visible_to(s, source)) {
+    // Addresses are looked up on the source's network (upstream's): the same pod IP or VIP
+    // may exist on another network too, where it is somebody else.
+    let network = source.network.as_str();
+    if let Some(svc) = state.service_for_destination(network, dst.ip(), &source.namespace, |s| visible_to(s, source)) {
         if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
@@ -169,13 +172,9 @@ pub fn route(
         }
         return route_service(state, source, svc, dst, hbone_port, rng);
     }
-    if let Some(wl) = state.workload_by_ip(dst.ip()) {
-        if network::is_remote(source, &wl) {
-            return Err(RouteError::RemoteWorkloadAddress {
-                workload: wl.to_string(),
-                network: wl.network.to_string(),
-            });
-        }
+    // Only workloads on the source's network are found here: another network's pod at the
+    // same address is somebody else (and reachable only through its services).
+    if let Some(wl) = state.workload_by_ip(network, dst.ip()) {
         if let Some(gw) = &wl.waypoint
             && !waypoint::is_instance(state, gw, source)
             && !waypoint::is_instance(state, gw, &wl)
