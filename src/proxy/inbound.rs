@@ -12,7 +12,7 @@
 //! reached on the tunnel port (over loopback with LOCALHOST_APP_TUNNEL) and first sent a
 //! PROXY v2 header: the client, the CONNECT target and the client's identity.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
@@ -293,13 +293,19 @@ pub enum Target {
     Host { hostname: String, port: u16 },
 }
 
-/// [`parse_authority`], or `hostname:port` with a DNS-shaped hostname.
+/// [`parse_authority`], or `hostname:port` with a DNS-shaped hostname. The port is decimal
+/// digits only (`u16`'s parser would take `+80`), and an IP literal is never a hostname: an
+/// address whose port was refused above is a bad authority, not a service name (each accepted
+/// value prints back as an authority that parses to it; fuzz/fuzz_targets/inbound_target.rs).
 pub fn parse_target(authority: &str) -> Result<Target, Refusal> {
     if let Ok(addr) = parse_authority(authority) {
         return Ok(Target::Addr(addr));
     }
     let bad = || Refusal::BadAuthority(authority.to_string());
     let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || host.parse::<IpAddr>().is_ok() {
+        return Err(bad());
+    }
     let port: u16 = port.parse().map_err(|_| bad())?;
     let dns_shaped = !host.is_empty()
         && host.len() <= 253
@@ -467,6 +473,24 @@ mod tests {
         );
         for bad in ["echo:0", "echo", ":80", "a..b:80", "a b:80", "echo:http", "a/b:80", "[::1]:99999", ""] {
             assert!(matches!(parse_target(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+        // Found by the fuzz target: an IP with a port SocketAddr refuses is not a hostname,
+        // and a signed port is not a port.
+        for bad in ["1.2.3.4:+80", "echo:+80", "echo:-1", "1.2.3.4: 80"] {
+            assert!(matches!(parse_target(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn accepted_targets_print_back_to_themselves() {
+        for s in ["10.0.0.7:80", "[::ffff:10.0.0.7]:80", "[fd00::1]:15008", "Echo.NS.svc:080", "01.2.3.4:80", "_a-b:1"]
+        {
+            let t = parse_target(s).unwrap();
+            let printed = match &t {
+                Target::Addr(a) => a.to_string(),
+                Target::Host { hostname, port } => format!("{hostname}:{port}"),
+            };
+            assert_eq!(parse_target(&printed).unwrap(), t, "{s} printed as {printed}");
         }
     }
 
