@@ -198,4 +198,18 @@ mod tests {
         let r = resolve(&state, host, "team", "", "cluster.local").unwrap();
         assert_eq!(r.ips.len(), 2);
     }
+
+    #[test]
+    fn only_the_client_networks_vips_are_answered() {
+        let mut state = ProxyState::new();
+        let mut s = Service::new("default", "echo", "echo.default.svc.cluster.local");
+        s.vips = ["net-a/10.96.0.1", "net-b/10.96.0.1", "net-b/10.96.0.2"].iter().map(|v| v.parse().unwrap()).collect();
+        state.insert_service(s).unwrap();
+        let ips =
+            |network: &str| resolve(&state, "echo.default.svc.cluster.local", "default", network, "cluster.local");
+        assert_eq!(ips("net-a").unwrap().ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(ips("net-b").unwrap().ips.len(), 2);
+        // No VIP on the client's network: not a name it can use here, forwarded like any other.
+        assert!(ips("net-c").is_none());
+    }
 }
