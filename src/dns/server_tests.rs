@@ -270,3 +270,40 @@ async fn unassigned_query_types_share_one_metric_label() {
     };
     assert_eq!(metrics.requests.get_or_create(&label("unknown")).get(), 2);
 }
+
+/// The client's network is its workload's, else NETWORK: only VIPs on it are answered.
+#[tokio::test]
+async fn answers_the_client_networks_vips() {
+    let yaml = "\
+workloads:
+- uid: u-client
+  name: client
+  namespace: default
+  workloadIps: [127.0.210.9]
+  network: net-b
+services:
+- name: echo
+  namespace: default
+  hostname: echo.default.svc.cluster.local
+  vips: [net-a/127.0.210.1, net-b/127.0.210.2]
+";
+    let ask = |workload: &str, network: &str| {
+        let cfg = DnsConfig {
+            namespace: "default".into(),
+            workload: workload.into(),
+            domain: "cluster.local".into(),
+            network: network.into(),
+            upstreams: vec![],
+            socket: SocketOptions::default(),
+        };
+        let st = StateStore::new(crate::xds::load_str(yaml, "test").unwrap());
+        DnsServer::new(cfg, st, DnsMetrics::unregistered())
+    };
+    let q = query("echo.default.svc.cluster.local.", RecordType::A);
+    // The workload names its network: that wins over NETWORK.
+    let (_, a) = answers(&ask("client", "net-a").handle(&q, Transport::Udp).await.unwrap());
+    assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.0.210.2"]);
+    // A client the state does not know: NETWORK.
+    let (_, a) = answers(&ask("unknown", "net-a").handle(&q, Transport::Udp).await.unwrap());
+    assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.0.210.1"]);
+}

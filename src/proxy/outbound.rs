@@ -87,17 +87,10 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
 
     let upstream = {
         let state = inputs.state.snapshot();
-        // Addresses mean something on the source's network; a workload that names none is on
-        // this proxy's (NETWORK). Routing only sees the copy: logs and metrics keep the
-        // shared workload (the peer cache keys on it).
-        let on_network;
-        let from = if source.network.is_empty() && !inputs.cfg.network.is_empty() {
-            on_network = Workload { network: inputs.cfg.network.as_str().into(), ..Workload::clone(&source) };
-            &on_network
-        } else {
-            &*source
-        };
-        route::route(&state, from, dst, inputs.cfg.hbone_port, &mut rand::rng())?
+        // Routing only sees the copy, if one is made: logs and metrics keep the shared
+        // workload (the peer cache keys on it).
+        let from = route::on_network(&source, &inputs.cfg.network);
+        route::route(&state, &from, dst, inputs.cfg.hbone_port, &mut rand::rng())?
     };
     if let Some(w) = upstream.workload() {
         log.destination_workload(w);

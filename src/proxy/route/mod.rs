@@ -139,6 +139,17 @@ pub enum RouteError {
     RemoteWorkloadAddress { workload: String, network: String },
 }
 
+/// The source as routing sees it: addresses mean something on the source's network, and a
+/// workload that names none is on this proxy's (`NETWORK`, `proxy_network`). A copy only
+/// in that case (a workload from istiod in a multi-network mesh always names its network).
+pub fn on_network<'w>(source: &'w Workload, proxy_network: &str) -> std::borrow::Cow<'w, Workload> {
+    if source.network.is_empty() && !proxy_network.is_empty() {
+        std::borrow::Cow::Owned(Workload { network: proxy_network.into(), ..source.clone() })
+    } else {
+        std::borrow::Cow::Borrowed(source)
+    }
+}
+
 /// Decides where a connection from `source` (the local workload) to `dst` goes. `hbone_port`
 /// is the port remote ztunnels accept HBONE on (normally 15008).
 pub fn route(

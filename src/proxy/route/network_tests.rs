@@ -192,6 +192,23 @@ fn a_remote_pods_ip_means_nothing_on_the_source_network() {
 }
 
 #[test]
+fn a_source_naming_no_network_is_on_the_proxys() {
+    let mut here = svc("a.example.com", "10.96.0.1", &[(80, 8080)], &["here"]);
+    here.vips = vec!["net-a/10.96.0.1".parse().unwrap()];
+    let st = state(vec![wl("here", &["10.0.0.5"], "net-a")], vec![here]);
+    let bare = wl("src", &["10.1.0.1"], "");
+    let from = crate::proxy::route::on_network(&bare, "net-a");
+    assert_eq!(from.network, "net-a");
+    let up = route(&st, &from, sa("10.96.0.1:80"), 15008, &mut StdRng::seed_from_u64(1)).unwrap();
+    assert_eq!(up.workload().map(|w| w.uid.as_str()), Some("here"), "found on NETWORK, and local there");
+    assert!(matches!(up, Upstream::Hbone { .. }), "{up:?}");
+    // A workload's own network wins; no NETWORK leaves it on the default one.
+    let own = wl("src", &["10.1.0.1"], "net-b");
+    assert_eq!(crate::proxy::route::on_network(&own, "net-a").network, "net-b");
+    assert!(matches!(crate::proxy::route::on_network(&bare, ""), std::borrow::Cow::Borrowed(_)));
+}
+
+#[test]
 fn an_ip_on_both_networks_is_the_source_networks_pod() {
     let here = wl("here", &["10.0.0.5"], "net-a");
     let mut there = wl("there", &["10.0.0.5"], "net-b");
