@@ -209,9 +209,13 @@ workloads:
 
 /// Echoes a payload through node A's SOCKS5 (from inside A's namespace) to `dst`.
 fn echo_through(ns: &str, socks5: SocketAddr, dst: SocketAddr, seed: u64) -> std::io::Result<()> {
+    echo_to(ns, socks5, Dest::Addr(dst), seed)
+}
+
+fn echo_to(ns: &str, socks5: SocketAddr, dst: Dest<'static>, seed: u64) -> std::io::Result<()> {
     in_netns(ns, move || {
         let data = payload(256 * 1024 + 17, seed);
-        let mut conn = socks::connect(socks5, Dest::Addr(dst))?;
+        let mut conn = socks::connect(socks5, dst)?;
         conn.set_read_timeout(Some(WAIT))?;
         let writer = {
             let mut w = conn.try_clone()?;
@@ -224,7 +228,7 @@ fn echo_through(ns: &str, socks5: SocketAddr, dst: SocketAddr, seed: u64) -> std
         let mut back = Vec::new();
         conn.read_to_end(&mut back)?;
         writer.join().expect("writer")?;
-        assert!(back == data, "echo through {dst} returned {} bytes, not the {} sent", back.len(), data.len());
+        assert!(back == data, "echo returned {} bytes, not the {} sent", back.len(), data.len());
         Ok(())
     })
 }
@@ -382,7 +386,7 @@ workloads:
 - name: echo
   namespace: default
   hostname: {ECHO_HOST}
-  vips: [\"net-a/{OV_ECHO_VIP}\", \"net-b/{OV_SHARED_VIP}\"]
+  vips: [\"net-b/{OV_SHARED_VIP}\", \"net-a/{OV_ECHO_VIP}\"]
   ports: {{80: {echo_port}}}
 {GATEWAY_SERVICE}",
         gw = gateway_at(OV_GATEWAY)
@@ -468,5 +472,10 @@ fn overlapping_ips_and_vips_resolve_on_the_source_network() {
     let at_a = wait_event(&a, "connection complete", |e| e["dst.addr"] == echo_vip.to_string());
     assert_eq!(at_a["dst.hbone_addr"], format!("{OV_GATEWAY}:15008"), "{at_a}");
     assert_eq!(at_a["error"], "-", "{at_a}");
+
+    // 4. By hostname (SOCKS5): the service's VIP on A's network, though its first-listed VIP is
+    //    net-b's (which on net-a is the twin service's address).
+    echo_to(&line.a, socks5, Dest::Host(ECHO_HOST, 80), 4).expect("echo by hostname");
+    assert_eq!((twin.accepted(), echo.accepted(), gateway.seen().len()), (2, 2, 2));
     drop(line);
 }

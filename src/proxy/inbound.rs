@@ -349,8 +349,10 @@ fn validate_hostname(
     owns_address(&workload, dst.ip())?;
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => {
-            // PROXY carries addresses, not names: one of the service's VIPs (IPv4 first).
-            let vip = svc.vips.iter().max_by_key(|v| v.address.is_ipv4()).map(|v| v.address);
+            // PROXY carries addresses, not names: one of the service's VIPs, one on our network
+            // first (what the address means here), then IPv4 first.
+            let ours = |v: &crate::state::NetworkAddress| v.network == inputs.cfg.network;
+            let vip = svc.vips.iter().max_by_key(|v| (ours(v), v.address.is_ipv4())).map(|v| v.address);
             let vip = vip.ok_or_else(|| Refusal::UnknownHostname(format!("{hostname} (it has no VIP)")))?;
             (
                 SocketAddr::new(dst.ip(), t.port.unwrap_or(dst.port())),
