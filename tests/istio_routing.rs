@@ -13,7 +13,10 @@
 //! The fake cluster has no gateway controller, so the test writes what it would: the waypoint
 //! Service and Pod, and the Gateway's status address.
 //!
-//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs).
+//! - overlapping workload IPs: a pod and a WorkloadEntry on two networks at one address, each
+//!   sent qualified by its network; a client on one network reaches its own network's.
+//!
+//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs), 127.0.211.x (overlapping IPs).
 
 mod common;
 
