@@ -9,12 +9,11 @@
 //! - `internalTrafficPolicy: Local` and `trafficDistribution: PreferClose` arrive as STRICT
 //!   [NODE] and FAILOVER [NETWORK, REGION, ZONE] and pick the node-local / same-zone endpoint
 //!   on every connection (localities from the Nodes' topology labels).
+//! - overlapping workload IPs: a pod and a WorkloadEntry on two networks at one address, each
+//!   sent qualified by its network; a client on one network reaches its own network's.
 //!
 //! The fake cluster has no gateway controller, so the test writes what it would: the waypoint
 //! Service and Pod, and the Gateway's status address.
-//!
-//! - overlapping workload IPs: a pod and a WorkloadEntry on two networks at one address, each
-//!   sent qualified by its network; a client on one network reaches its own network's.
 //!
 //! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs), 127.0.211.x (overlapping IPs).
 
