@@ -268,6 +268,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                     search: parse_resolv_conf_search(&resolv_conf),
                     require_workload: true,
                     domain: cfg.cluster_domain.clone(),
+                    network: cfg.network.clone(),
                     upstreams: resolvers.clone(),
                     socket: SocketOptions { mark: cfg.packet_mark, ..SocketOptions::default() },
                 };
@@ -295,6 +296,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 addr: dns_v4,
                 addr_v6: dns_v6,
                 domain: cfg.cluster_domain.clone(),
+                network: cfg.network.clone(),
                 upstreams: resolvers.clone(),
                 metrics: dns_metrics.clone(),
             });

@@ -9,12 +9,15 @@
 //! - `internalTrafficPolicy: Local` and `trafficDistribution: PreferClose` arrive as STRICT
 //!   [NODE] and FAILOVER [NETWORK, REGION, ZONE] and pick the node-local / same-zone endpoint
 //!   on every connection (localities from the Nodes' topology labels).
+//! - overlapping workload IPs: a pod and a WorkloadEntry on two networks at one address, each
+//!   sent qualified by its network; a client on one network reaches its own network's.
 //!
 //! The fake cluster has no gateway controller, so the test writes what it would: the waypoint
 //! Service and Pod, and the Gateway's status address.
 //!
-//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs); the on-demand waypoint test
-//! (`XDS_ON_DEMAND`: the waypoint fetched by name before routing) 127.106.x.x.
+//! Addresses: 127.0.152.x (pods), 127.0.153.x (service VIPs), 127.0.211.x (overlapping IPs);
+//! the on-demand waypoint test (`XDS_ON_DEMAND`: the waypoint fetched by name before routing)
+//! 127.106.x.x.
 
 mod common;
 
@@ -439,4 +442,58 @@ fn waypoint_fetched_on_demand() {
         let (_, text) = http::request(n.addrs.metrics, "GET", "/metrics").unwrap();
         assert_eq!(nacks(&text), 0.0, "{} NACKed istiod's resources:\n{}", n.name, n.raw_log());
     }
+}
+
+/// Workload IPs that overlap across networks, as istiod assigns networks: a pod is on its
+/// cluster's network (the system namespace's `topology.istio.io/network` label; this istiod
+/// reads no per-pod label), a WorkloadEntry on its `spec.network`. A pod on `net-a` and a
+/// WorkloadEntry on `net-b` share one IP; istiod sends both, each with its network, and a client
+/// on `net-a` dialing the IP reaches `net-a`'s pod directly. (Overlapping VIPs need two
+/// clusters, which the single-cluster istio-cp cannot express: a cluster's Services are all on
+/// its network.)
+#[test]
+fn overlapping_pod_ips_on_two_networks_from_istiod() {
+    let (client_ip, shared_ip) = (IpAddr::from([127, 0, 211, 1]), IpAddr::from([127, 0, 211, 5]));
+    let echo = Echo::start(SocketAddr::new(shared_ip, 8080)).unwrap();
+    let objects = k8s::docs(&[
+        k8s::namespace("default", true),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n  labels:\n    topology.istio.io/network: net-a\n"
+            .to_string(),
+        pod("client", "client", "node-a", client_ip, &[("app", "client")], true),
+        // Not enrolled (plain TCP): the pod itself listens on the shared IP.
+        pod("twin-a", "twin", "node-a", shared_ip, &[("app", "twin")], false),
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata:\n  name: twin-b\n  namespace: default\n  labels:\n    app: twin\n\
+             spec:\n  address: {shared_ip}\n  network: net-b\n  serviceAccount: twin\n"
+        ),
+    ]);
+    let cp = IstioCp::start(&objects);
+    let a = node(&cp, "node-a", "client", "client", client_ip, |s| s.set("NETWORK", "net-a"));
+    eventually(WAIT, "node ready", || ready(&a));
+    let network_of = |d: &Value, name: &str| {
+        let w = d["workloads"].as_array().unwrap().iter().find(|w| w["name"] == name).cloned();
+        w.unwrap_or_else(|| panic!("no workload {name} in {}", d["workloads"]))["network"].clone()
+    };
+    eventually(WAIT, "both pods known", || {
+        let d = dump(&a);
+        d["workloads"].as_array().unwrap().iter().filter(|w| w["workloadIps"][0] == shared_ip.to_string()).count() == 2
+    });
+    let d = dump(&a);
+    assert_eq!(
+        (network_of(&d, "twin-a"), network_of(&d, "twin-b")),
+        ("net-a".into(), "net-b".into()),
+        "{}",
+        d["workloads"]
+    );
+    assert_eq!(network_of(&d, "client"), "net-a", "{d}");
+
+    let dst = SocketAddr::new(shared_ip, 8080);
+    echo_through(&a, dst, 1).expect("the net-a pod at the shared IP");
+    assert_eq!(echo.accepted(), 1);
+    eventually(WAIT, "node A logs it", || !completions(&a, &dst.to_string()).is_empty());
+    let done = &completions(&a, &dst.to_string())[0];
+    assert_eq!(done["dst.workload"], "twin-a", "{done}");
+    assert_eq!(done["error"], "-", "{done}");
+    let (_, text) = http::request(a.addrs.metrics, "GET", "/metrics").unwrap();
+    assert_eq!(nacks(&text), 0.0);
 }

@@ -9,6 +9,10 @@
 //! B's 15008. Addresses are on the veth links, private to these namespaces: 198.18.185.0/24
 //! (A–gateway) and 198.18.186.0/24 (gateway–B). Service VIPs are keys only (127.0.187.x).
 //!
+//! A second case (namespaces `zq<pid>-*`, links 198.18.210.0/24 and 198.18.211.0/24) has the
+//! two networks overlap, as pod and service CIDRs of separate clusters do: the server pod's IP
+//! is also a pod on net-a, and one VIP is a service on each network.
+//!
 //! The mesh comes from local config files, one per node, as istiod would describe it to each
 //! side: to A the server pod is an address-less workload on `net-b` behind the gateway
 //! (`networkGateway` naming the gateway Service by hostname); to B it is a local pod.
@@ -50,9 +54,14 @@ struct Line {
 
 impl Line {
     fn new() -> Line {
+        Line::with("zn", ["185", "186"])
+    }
+
+    /// Namespaces `<prefix><pid>-{a,gw,b}`, links on 198.18.`<subnets>`.0/24.
+    fn with(prefix: &str, subnets: [&str; 2]) -> Line {
         require_root_and_ip();
         let tag = std::process::id() % 100_000;
-        let ns = |s: &str| format!("zn{tag}-{s}");
+        let ns = |s: &str| format!("{prefix}{tag}-{s}");
         let line = Line { a: ns("a"), gw: ns("gw"), b: ns("b") };
         for n in [&line.a, &line.gw, &line.b] {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
@@ -60,7 +69,10 @@ impl Line {
             sh(&["ip", "-n", n, "link", "set", "lo", "up"]);
         }
         // veth names are at most 15 bytes.
-        let links = [(&line.a, &line.gw, "185", format!("zn{tag}a")), (&line.gw, &line.b, "186", format!("zn{tag}b"))];
+        let links = [
+            (&line.a, &line.gw, subnets[0], format!("{prefix}{tag}a")),
+            (&line.gw, &line.b, subnets[1], format!("{prefix}{tag}b")),
+        ];
         for (left, right, subnet, dev) in links {
             let (l, r) = (format!("{dev}l"), format!("{dev}r"));
             sh(&["ip", "link", "add", &l, "netns", left, "type", "veth", "peer", "name", &r, "netns", right]);
@@ -93,13 +105,17 @@ fn id(ns: &str, sa: &str) -> Identity {
 
 /// The gateway as both sides see it: a Service on net-b (port 15008 → 15008) and its pod.
 fn gateway_yaml() -> String {
+    gateway_at(GATEWAY)
+}
+
+fn gateway_at(ip: &str) -> String {
     format!(
         "\
 - uid: cluster2//v1/Pod/istio-system/eastwest
   name: eastwest
   namespace: istio-system
   serviceAccount: istio-eastwestgateway
-  workloadIps: [\"{GATEWAY}\"]
+  workloadIps: [\"{ip}\"]
   network: net-b
   protocol: TCP
   services:
@@ -112,7 +128,7 @@ const GATEWAY_SERVICE: &str = "\
 - name: eastwest
   namespace: istio-system
   hostname: eastwest.istio-system.svc.cluster.local
-  vips: [\"/127.0.187.3\"]
+  vips: [\"net-b/127.0.187.3\"]
   ports: {15008: 15008}
 ";
 
@@ -154,12 +170,12 @@ workloads:
 - name: echo
   namespace: default
   hostname: {ECHO_HOST}
-  vips: [\"/{ECHO_VIP}\"]
+  vips: [\"net-a/{ECHO_VIP}\"]
   ports: {{80: {backend}}}
 - name: stranded
   namespace: default
   hostname: stranded.default.svc.cluster.local
-  vips: [\"/{STRANDED_VIP}\"]
+  vips: [\"net-a/{STRANDED_VIP}\"]
   ports: {{80: 8080}}
 {GATEWAY_SERVICE}",
         gw = gateway_yaml()
@@ -184,7 +200,7 @@ workloads:
 - name: echo
   namespace: default
   hostname: {ECHO_HOST}
-  vips: [\"/{ECHO_VIP}\"]
+  vips: [\"net-b/{ECHO_VIP}\"]
   ports: {{80: {backend}}}
 {GATEWAY_SERVICE}",
         gw = gateway_yaml()
@@ -193,9 +209,13 @@ workloads:
 
 /// Echoes a payload through node A's SOCKS5 (from inside A's namespace) to `dst`.
 fn echo_through(ns: &str, socks5: SocketAddr, dst: SocketAddr, seed: u64) -> std::io::Result<()> {
+    echo_to(ns, socks5, Dest::Addr(dst), seed)
+}
+
+fn echo_to(ns: &str, socks5: SocketAddr, dst: Dest<'static>, seed: u64) -> std::io::Result<()> {
     in_netns(ns, move || {
         let data = payload(256 * 1024 + 17, seed);
-        let mut conn = socks::connect(socks5, Dest::Addr(dst))?;
+        let mut conn = socks::connect(socks5, dst)?;
         conn.set_read_timeout(Some(WAIT))?;
         let writer = {
             let mut w = conn.try_clone()?;
@@ -208,7 +228,7 @@ fn echo_through(ns: &str, socks5: SocketAddr, dst: SocketAddr, seed: u64) -> std
         let mut back = Vec::new();
         conn.read_to_end(&mut back)?;
         writer.join().expect("writer")?;
-        assert!(back == data, "echo through {dst} returned {} bytes, not the {} sent", back.len(), data.len());
+        assert!(back == data, "echo returned {} bytes, not the {} sent", back.len(), data.len());
         Ok(())
     })
 }
@@ -309,5 +329,153 @@ fn two_networks_joined_only_by_a_gateway_carry_traffic_with_double_hbone() {
     let e = at_a["error"].as_str().unwrap_or_default();
     assert!(e.contains("is on network \"net-c\", which has no network gateway"), "{at_a}");
     assert_eq!(gateway.seen().len(), 4, "nothing went to the gateway for it");
+    drop(line);
+}
+
+// ---- Overlapping addresses: the same pod IP and the same VIP on both networks ----
+
+const OV_CLIENT: &str = "198.18.210.1";
+const OV_GATEWAY: &str = "198.18.210.2";
+/// B's server pod, and also (on A's side, on loopback) A's own `twin` pod.
+const OV_SHARED_IP: &str = "198.18.211.2";
+/// On net-a the `twin` service, on net-b the `echo` service.
+const OV_SHARED_VIP: &str = "127.0.210.1";
+/// The `echo` service's VIP on net-a: its only endpoint is B's server, behind the gateway.
+const OV_ECHO_VIP: &str = "127.0.210.2";
+const TWIN_HOST: &str = "twin.default.svc.cluster.local";
+
+/// A's view: its own `twin` pod at the shared IP, and B's server at the same IP on net-b.
+fn overlap_view_a(twin_port: u16, echo_port: u16) -> String {
+    format!(
+        "\
+workloads:
+- uid: cluster1//v1/Pod/default/client
+  name: client
+  namespace: default
+  serviceAccount: client
+  workloadIps: [\"{OV_CLIENT}\"]
+  network: net-a
+  protocol: HBONE
+- uid: cluster1//v1/Pod/default/twin
+  name: twin
+  namespace: default
+  serviceAccount: twin
+  workloadIps: [\"{OV_SHARED_IP}\"]
+  network: net-a
+  protocol: TCP
+  services:
+    default/{TWIN_HOST}: {{80: {twin_port}}}
+- uid: cluster2//v1/Pod/default/server
+  name: server
+  namespace: default
+  serviceAccount: server
+  workloadIps: [\"{OV_SHARED_IP}\"]
+  network: net-b
+  protocol: HBONE
+  networkGateway:
+    destination: {{namespace: istio-system, hostname: eastwest.istio-system.svc.cluster.local}}
+    hboneMtlsPort: 15008
+  services:
+    default/{ECHO_HOST}: {{80: {echo_port}}}
+{gw}services:
+- name: twin
+  namespace: default
+  hostname: {TWIN_HOST}
+  vips: [\"net-a/{OV_SHARED_VIP}\"]
+  ports: {{80: {twin_port}}}
+- name: echo
+  namespace: default
+  hostname: {ECHO_HOST}
+  vips: [\"net-b/{OV_SHARED_VIP}\", \"net-a/{OV_ECHO_VIP}\"]
+  ports: {{80: {echo_port}}}
+{GATEWAY_SERVICE}",
+        gw = gateway_at(OV_GATEWAY)
+    )
+}
+
+fn overlap_view_b(echo_port: u16) -> String {
+    format!(
+        "\
+workloads:
+- uid: cluster2//v1/Pod/default/server
+  name: server
+  namespace: default
+  serviceAccount: server
+  workloadIps: [\"{OV_SHARED_IP}\"]
+  network: net-b
+  protocol: HBONE
+  services:
+    default/{ECHO_HOST}: {{80: {echo_port}}}
+{gw}services:
+- name: echo
+  namespace: default
+  hostname: {ECHO_HOST}
+  vips: [\"net-b/{OV_SHARED_VIP}\"]
+  ports: {{80: {echo_port}}}
+{GATEWAY_SERVICE}",
+        gw = gateway_at(OV_GATEWAY)
+    )
+}
+
+#[test]
+fn overlapping_ips_and_vips_resolve_on_the_source_network() {
+    let line = Line::with("zq", ["210", "211"]);
+    // A's own pod holds the address B's server has on net-b.
+    sh(&["ip", "-n", &line.a, "addr", "add", &format!("{OV_SHARED_IP}/32"), "dev", "lo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_files) = write_ca(dir.path());
+    let at: SocketAddr = format!("{OV_SHARED_IP}:0").parse().unwrap();
+    let twin = in_netns(&line.a, move || Echo::start(at).unwrap());
+    let echo = in_netns(&line.b, move || Echo::start(at).unwrap());
+    let (config_a, config_b) = (dir.path().join("net-a.yaml"), dir.path().join("net-b.yaml"));
+    std::fs::write(&config_a, overlap_view_a(twin.addr.port(), echo.addr.port())).unwrap();
+    std::fs::write(&config_b, overlap_view_b(echo.addr.port())).unwrap();
+    let node = |name: &str, wl: &str, at: &str, config: &std::path::Path, network: &str, ns: &str| {
+        let mut spec = NodeSpec::new(name, wl, at.parse().unwrap(), config, &ca_files).set("NETWORK", network);
+        spec.netns = Some(ns.to_string());
+        spec.spawn(bin()).unwrap()
+    };
+    let a = node("node-a", "default/client/client", OV_CLIENT, &config_a, "net-a", &line.a);
+    let _b = node("node-b", "default/server/server", OV_SHARED_IP, &config_b, "net-b", &line.b);
+    let gateway = {
+        let cert = ca.issue(&id("istio-system", "istio-eastwestgateway"), Duration::from_secs(3600)).unwrap();
+        let routes = HashMap::from([(format!("{ECHO_HOST}:80"), format!("{OV_SHARED_IP}:15008").parse().unwrap())]);
+        let at: SocketAddr = format!("{OV_GATEWAY}:15008").parse().unwrap();
+        in_netns(&line.gw, move || GatewayDouble::start(at, cert, routes).unwrap())
+    };
+    let socks5 = a.addrs.socks5.unwrap();
+
+    // 1. The shared pod IP, from net-a: A's own twin, directly (plain TCP, it is not captured),
+    //    never B's server through the gateway.
+    echo_through(&line.a, socks5, twin.addr, 1).expect("echo to the net-a pod");
+    assert_eq!((twin.accepted(), echo.accepted(), gateway.seen().len()), (1, 0, 0));
+    let at_a = wait_event(&a, "connection complete", |e| e["dst.addr"] == twin.addr.to_string());
+    assert_eq!(at_a["dst.workload"], "twin", "{at_a}");
+    assert_eq!(at_a["error"], "-", "{at_a}");
+
+    // 2. The shared VIP, from net-a: net-a's service (twin), not net-b's (echo).
+    let shared_vip: SocketAddr = format!("{OV_SHARED_VIP}:80").parse().unwrap();
+    echo_through(&line.a, socks5, shared_vip, 2).expect("echo to the net-a service");
+    assert_eq!((twin.accepted(), echo.accepted(), gateway.seen().len()), (2, 0, 0));
+    let at_a = wait_event(&a, "connection complete", |e| e["dst.addr"] == shared_vip.to_string());
+    assert_eq!(at_a["dst.workload"], "twin", "{at_a}");
+
+    // 3. A service whose only endpoint is on net-b (at the shared IP there) still goes through
+    //    the gateway, double HBONE, bytes intact.
+    let echo_vip: SocketAddr = format!("{OV_ECHO_VIP}:80").parse().unwrap();
+    echo_through(&line.a, socks5, echo_vip, 3).expect("double HBONE echo to net-b");
+    assert_eq!((twin.accepted(), echo.accepted()), (2, 1));
+    let seen = gateway.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].authority, format!("{ECHO_HOST}:80"));
+    assert_eq!(seen[0].relayed_to, Some(format!("{OV_SHARED_IP}:15008").parse().unwrap()));
+    let at_a = wait_event(&a, "connection complete", |e| e["dst.addr"] == echo_vip.to_string());
+    assert_eq!(at_a["dst.hbone_addr"], format!("{OV_GATEWAY}:15008"), "{at_a}");
+    assert_eq!(at_a["error"], "-", "{at_a}");
+
+    // 4. By hostname (SOCKS5): the service's VIP on A's network, though its first-listed VIP is
+    //    net-b's (which on net-a is the twin service's address).
+    echo_to(&line.a, socks5, Dest::Host(ECHO_HOST, 80), 4).expect("echo by hostname");
+    assert_eq!((twin.accepted(), echo.accepted(), gateway.seen().len()), (2, 2, 2));
     drop(line);
 }

@@ -37,6 +37,8 @@ pub fn search_domains(namespace: &str, domain: &str) -> [String; 3] {
 #[derive(Debug, Clone, Copy)]
 pub struct Client<'a> {
     pub namespace: &'a str,
+    /// The network whose VIPs are answered (the client's, else the proxy's NETWORK).
+    pub network: &'a str,
     pub search: &'a [String],
     /// CLUSTER_DOMAIN.
     pub domain: &'a str,
@@ -81,23 +83,26 @@ pub fn candidates(qname: &str, client: &Client<'_>) -> Vec<Candidate> {
     out
 }
 
-fn service_ips(services: &[Arc<Service>]) -> Vec<IpAddr> {
-    let mut ips: Vec<IpAddr> = services.iter().flat_map(|s| s.vips.iter().map(|v| v.address)).collect();
+/// The services' VIPs on `network` (upstream's: a VIP on another network is not the client's
+/// to dial).
+fn service_ips(services: &[Arc<Service>], network: &str) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> =
+        services.iter().flat_map(|s| s.vips.iter().filter(|v| v.network == network).map(|v| v.address)).collect();
     ips.sort();
     ips.dedup();
     ips
 }
 
-/// Resolves `qname` for a pod in `namespace` with the Kubernetes search domains; `None` means
-/// "not a mesh name: forward it".
-pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, domain: &str) -> Option<Resolved> {
+/// Resolves `qname` for a pod in `namespace` on `network`, with the Kubernetes search domains;
+/// `None` means "not a mesh name: forward it".
+pub fn resolve(state: &ProxyState, qname: &str, namespace: &str, network: &str, domain: &str) -> Option<Resolved> {
     let search = search_domains(namespace, domain);
-    resolve_for(state, qname, &Client { namespace, search: &search, domain })
+    resolve_for(state, qname, &Client { namespace, network, search: &search, domain })
 }
 
 /// [`resolve`] for a client with its own search domains.
 pub fn resolve_for(state: &ProxyState, qname: &str, client: &Client<'_>) -> Option<Resolved> {
-    let namespace = client.namespace;
+    let (namespace, network) = (client.namespace, client.network);
     let qname = qname.trim_end_matches('.').to_ascii_lowercase();
     for c in candidates(&qname, client) {
         for (i, host) in std::iter::once(c.name.clone()).chain(wildcards(&c.name)).enumerate() {
@@ -105,7 +110,7 @@ pub fn resolve_for(state: &ProxyState, qname: &str, client: &Client<'_>) -> Opti
             // exportTo: a service visible to its own namespace only does not exist for other
             // clients, in DNS as in routing (the name is then forwarded like any unknown one).
             services.retain(|s| s.visible_in(namespace));
-            let ips = service_ips(&services);
+            let ips = service_ips(&services, network);
             if ips.is_empty() {
                 continue;
             }
@@ -139,7 +144,7 @@ mod tests {
 
     fn names(qname: &str, namespace: &str) -> Vec<String> {
         let search = search_domains(namespace, "cluster.local");
-        candidates(qname, &Client { namespace, search: &search, domain: "cluster.local" })
+        candidates(qname, &Client { namespace, network: "", search: &search, domain: "cluster.local" })
             .into_iter()
             .map(|c| c.name)
             .collect()
@@ -174,7 +179,7 @@ mod tests {
     #[test]
     fn bare_kubernetes_names_expand_in_the_client_namespace() {
         let ns1 = |q: &str| {
-            let c = Client { namespace: "ns1", search: &[], domain: "cluster.local" };
+            let c = Client { namespace: "ns1", network: "", search: &[], domain: "cluster.local" };
             candidates(q, &c)
         };
         let fqdn = |name: &str| Candidate { name: name.into(), alias: false };
@@ -186,23 +191,26 @@ mod tests {
         assert_eq!(ns1("echo.ns1.svc.cluster.local.ns1.svc.cluster.local").len(), 1);
         // A search domain of the client's own (a VM's resolv.conf): stripped, then expanded.
         let search = vec!["corp.example".to_string()];
-        let c = candidates("echo.corp.example", &Client { namespace: "ns1", search: &search, domain: "cluster.local" });
+        let c = candidates(
+            "echo.corp.example",
+            &Client { namespace: "ns1", network: "", search: &search, domain: "cluster.local" },
+        );
         assert_eq!(c[1], Candidate { name: "echo".into(), alias: true });
         assert_eq!(c[2], Candidate { name: "echo.ns1.svc.cluster.local".into(), alias: true });
 
         let yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
         let state = crate::xds::load_str(&yaml, "test").unwrap();
-        let r = resolve(&state, "echo.", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "echo.", "default", "", "cluster.local").unwrap();
         assert_eq!((r.alias, r.ips), (false, vec!["127.9.10.1".parse::<IpAddr>().unwrap()]));
-        assert!(resolve(&state, "echo.default", "other", "cluster.local").is_some());
-        assert!(resolve(&state, "echo", "other", "cluster.local").is_none(), "another namespace's short name");
+        assert!(resolve(&state, "echo.default", "other", "", "cluster.local").is_some());
+        assert!(resolve(&state, "echo", "other", "", "cluster.local").is_none(), "another namespace's short name");
     }
 
     #[test]
     fn resolve_from_state() {
         let yaml = crate::testbed::Mesh::on_loopback(9, 8080).config_yaml();
         let state = crate::xds::load_str(&yaml, "test").unwrap();
-        let r = resolve(&state, "echo.default.svc.cluster.local.", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "echo.default.svc.cluster.local.", "default", "", "cluster.local").unwrap();
         assert_eq!(
             r,
             Resolved {
@@ -212,11 +220,12 @@ mod tests {
             }
         );
         // Search domain appended to the full name: answered as an alias.
-        let r = resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "cluster.local")
-            .unwrap();
+        let r =
+            resolve(&state, "ECHO.default.svc.cluster.local.default.svc.cluster.local", "default", "", "cluster.local")
+                .unwrap();
         assert!(r.alias);
         assert_eq!(r.hostname, "echo.default.svc.cluster.local");
-        assert!(resolve(&state, "example.org", "default", "cluster.local").is_none());
+        assert!(resolve(&state, "example.org", "default", "", "cluster.local").is_none());
     }
 
     fn svc(ns: &str, host: &str, vip: &str, visibility: Option<Visibility>) -> Service {
@@ -234,19 +243,22 @@ mod tests {
         state.insert_service(svc("ns", "*.example.com", "240.240.0.1", None)).unwrap();
         state.insert_service(svc("ns", "*.api.example.com", "240.240.0.2", None)).unwrap();
         let ip = |s: &str| vec![s.parse::<IpAddr>().unwrap()];
-        let r = resolve(&state, "www.example.com.", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "www.example.com.", "default", "", "cluster.local").unwrap();
         assert_eq!(r, Resolved { hostname: "*.example.com".into(), alias: false, ips: ip("240.240.0.1") });
-        assert_eq!(resolve(&state, "v1.api.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.2"));
-        assert_eq!(resolve(&state, "x.y.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.1"));
+        assert_eq!(
+            resolve(&state, "v1.api.example.com", "default", "", "cluster.local").unwrap().ips,
+            ip("240.240.0.2")
+        );
+        assert_eq!(resolve(&state, "x.y.example.com", "default", "", "cluster.local").unwrap().ips, ip("240.240.0.1"));
         // The wildcard covers subdomains only, not the domain itself.
-        assert!(resolve(&state, "example.com", "default", "cluster.local").is_none());
+        assert!(resolve(&state, "example.com", "default", "", "cluster.local").is_none());
         // With the pod's search domain appended: still the query name, no CNAME.
-        let r = resolve(&state, "www.example.com.default.svc.cluster.local", "default", "cluster.local").unwrap();
+        let r = resolve(&state, "www.example.com.default.svc.cluster.local", "default", "", "cluster.local").unwrap();
         assert!(!r.alias);
         assert_eq!(r.ips, ip("240.240.0.1"));
         // An exact hostname wins over a wildcard covering it.
         state.insert_service(svc("ns", "www.example.com", "240.240.0.3", None)).unwrap();
-        assert_eq!(resolve(&state, "www.example.com", "default", "cluster.local").unwrap().ips, ip("240.240.0.3"));
+        assert_eq!(resolve(&state, "www.example.com", "default", "", "cluster.local").unwrap().ips, ip("240.240.0.3"));
     }
 
     #[test]
@@ -254,18 +266,32 @@ mod tests {
         let mut state = ProxyState::new();
         let host = "private.team.svc.cluster.local";
         state.insert_service(svc("team", host, "10.96.0.1", Some(Visibility::Namespace))).unwrap();
-        let own = resolve(&state, host, "team", "cluster.local").unwrap();
+        let own = resolve(&state, host, "team", "", "cluster.local").unwrap();
         assert_eq!(own.ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
-        assert_eq!(resolve(&state, "private", "team", "cluster.local").unwrap().ips, own.ips);
-        assert!(resolve(&state, "private", "other", "cluster.local").is_none());
-        assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "cluster.local"), Some(own));
-        assert!(resolve(&state, host, "other", "cluster.local").is_none());
+        assert_eq!(resolve(&state, "private", "team", "", "cluster.local").unwrap().ips, own.ips);
+        assert!(resolve(&state, "private", "other", "", "cluster.local").is_none());
+        assert_eq!(resolve(&state, "private.team.svc.cluster.local", "team", "", "cluster.local"), Some(own));
+        assert!(resolve(&state, host, "other", "", "cluster.local").is_none());
         // Another namespace defining the same hostname publicly: only its address is answered
         // outside `team`.
         state.insert_service(svc("shared", host, "10.96.0.2", None)).unwrap();
-        let r = resolve(&state, host, "other", "cluster.local").unwrap();
+        let r = resolve(&state, host, "other", "", "cluster.local").unwrap();
         assert_eq!(r.ips, vec!["10.96.0.2".parse::<IpAddr>().unwrap()]);
-        let r = resolve(&state, host, "team", "cluster.local").unwrap();
+        let r = resolve(&state, host, "team", "", "cluster.local").unwrap();
         assert_eq!(r.ips.len(), 2);
+    }
+
+    #[test]
+    fn only_the_client_networks_vips_are_answered() {
+        let mut state = ProxyState::new();
+        let mut s = Service::new("default", "echo", "echo.default.svc.cluster.local");
+        s.vips = ["net-a/10.96.0.1", "net-b/10.96.0.1", "net-b/10.96.0.2"].iter().map(|v| v.parse().unwrap()).collect();
+        state.insert_service(s).unwrap();
+        let ips =
+            |network: &str| resolve(&state, "echo.default.svc.cluster.local", "default", network, "cluster.local");
+        assert_eq!(ips("net-a").unwrap().ips, vec!["10.96.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(ips("net-b").unwrap().ips.len(), 2);
+        // No VIP on the client's network: not a name it can use here, forwarded like any other.
+        assert!(ips("net-c").is_none());
     }
 }

@@ -56,6 +56,9 @@ pub struct DnsConfig {
     pub require_workload: bool,
     /// CLUSTER_DOMAIN.
     pub domain: String,
+    /// NETWORK: the pod's network when its workload names none. Only VIPs on the client's
+    /// network are answered (addresses on another network mean nothing to it).
+    pub network: String,
     /// Where unknown names go.
     pub upstreams: Vec<SocketAddr>,
     /// How forwarding sockets are made (pod namespace, mark).
@@ -211,8 +214,16 @@ impl DnsServer {
                 }
             }
         }
-        let client =
-            lookup::Client { namespace: &self.cfg.namespace, search: &self.cfg.search, domain: &self.cfg.domain };
+        // VIPs are answered for the client's network (its workload's, else the proxy's).
+        let client_workload = state.workload_by_name(&self.cfg.namespace, &self.cfg.workload);
+        let network =
+            client_workload.as_ref().map(|w| w.network.as_str()).filter(|n| !n.is_empty()).unwrap_or(&self.cfg.network);
+        let client = lookup::Client {
+            namespace: &self.cfg.namespace,
+            network,
+            search: &self.cfg.search,
+            domain: &self.cfg.domain,
+        };
         let found = lookup::resolve_for(&state, &qname, &client);
         // Only forwarding is bounded: names we answer from memory cost microseconds, and a
         // flood of queries to a slow or black-holed upstream must not get them refused.

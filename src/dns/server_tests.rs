@@ -22,6 +22,7 @@ fn server(upstreams: Vec<SocketAddr>, extra_vips: usize) -> (Arc<DnsServer>, Arc
         search: super::lookup::search_domains("default", "cluster.local").to_vec(),
         require_workload: false,
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams,
         socket: SocketOptions::default(),
     };
@@ -185,6 +186,7 @@ async fn dedicated_workload_missing_from_the_state_gets_servfail() {
         search: vec![],
         require_workload: true,
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![],
         socket: SocketOptions::default(),
     };
@@ -255,6 +257,7 @@ async fn queries_beyond_the_in_flight_bound_are_refused() {
         search: super::lookup::search_domains("default", "cluster.local").to_vec(),
         require_workload: false,
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),
     };
@@ -306,6 +309,7 @@ async fn local_names_are_answered_while_forwarding_is_saturated() {
         search: super::lookup::search_domains("default", "cluster.local").to_vec(),
         require_workload: false,
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![black_hole.local_addr().unwrap()],
         socket: SocketOptions::default(),
     };
@@ -345,4 +349,43 @@ async fn unassigned_query_types_share_one_metric_label() {
         source_canonical_revision: "unknown".into(),
     };
     assert_eq!(metrics.requests.get_or_create(&label("unknown")).get(), 2);
+}
+
+/// The client's network is its workload's, else NETWORK: only VIPs on it are answered.
+#[tokio::test]
+async fn answers_the_client_networks_vips() {
+    let yaml = "\
+workloads:
+- uid: u-client
+  name: client
+  namespace: default
+  workloadIps: [127.0.210.9]
+  network: net-b
+services:
+- name: echo
+  namespace: default
+  hostname: echo.default.svc.cluster.local
+  vips: [net-a/127.0.210.1, net-b/127.0.210.2]
+";
+    let ask = |workload: &str, network: &str| {
+        let cfg = DnsConfig {
+            namespace: "default".into(),
+            workload: workload.into(),
+            search: crate::dns::lookup::search_domains("default", "cluster.local").to_vec(),
+            require_workload: false,
+            domain: "cluster.local".into(),
+            network: network.into(),
+            upstreams: vec![],
+            socket: SocketOptions::default(),
+        };
+        let st = StateStore::new(crate::xds::load_str(yaml, "test").unwrap());
+        DnsServer::new(cfg, st, DnsMetrics::unregistered())
+    };
+    let q = query("echo.default.svc.cluster.local.", RecordType::A);
+    // The workload names its network: that wins over NETWORK.
+    let (_, a) = answers(&ask("client", "net-a").handle(&q, Transport::Udp).await.unwrap());
+    assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.0.210.2"]);
+    // A client the state does not know: NETWORK.
+    let (_, a) = answers(&ask("unknown", "net-a").handle(&q, Transport::Udp).await.unwrap());
+    assert_eq!(a, vec!["echo.default.svc.cluster.local. 127.0.210.1"]);
 }

@@ -27,6 +27,8 @@ pub struct DnsSettings {
     /// IPv6 loopback.
     pub addr_v6: Option<SocketAddr>,
     pub domain: String,
+    /// NETWORK: the clients' network when their workload names none.
+    pub network: String,
     pub upstreams: Vec<SocketAddr>,
     pub metrics: Arc<DnsMetrics>,
 }
@@ -101,6 +103,7 @@ impl PodStarter for ProxyStarter {
                     search: crate::dns::lookup::search_domains(&pod.namespace, &settings.domain).to_vec(),
                     require_workload: false,
                     domain: settings.domain.clone(),
+                    network: settings.network.clone(),
                     upstreams: settings.upstreams.clone(),
                     socket,
                 },

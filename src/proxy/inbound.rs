@@ -12,7 +12,7 @@
 //! reached on the tunnel port (over loopback with LOCALHOST_APP_TUNNEL) and first sent a
 //! PROXY v2 header: the client, the CONNECT target and the client's identity.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use http::{HeaderMap, StatusCode};
@@ -211,14 +211,23 @@ async fn handle_stream(inputs: &ProxyInputs, conn: &ConnInfo, req: ConnectReques
         // (authorization goes by the peer's certificate), so a failed fetch is not fatal.
         let state = match peer {
             Some(p) if inputs.cfg.on_demand.is_some() => {
-                if let Err(e) = inputs.ensure_address(p.ip()).await {
+                if let Err(e) = inputs.ensure_address(&inputs.cfg.network, p.ip()).await {
                     tracing::debug!(peer = %p, "source workload unknown: {e}");
                 }
                 inputs.state.snapshot()
             }
             _ => state,
         };
-        crate::proxy::peers::label_inbound(&state, &mut log, req.headers(), peer, id, &workload, target);
+        crate::proxy::peers::label_inbound(
+            &state,
+            &inputs.cfg.network,
+            &mut log,
+            req.headers(),
+            peer,
+            id,
+            &workload,
+            target,
+        );
         log.opened();
         let facts = Arc::new(InboundConn::new(conn.peer.get(), conn.peer_identity.clone(), target, workload));
         // Registered before deciding, so a policy change that lands while we decide is
@@ -295,13 +304,19 @@ pub enum Target {
     Host { hostname: String, port: u16 },
 }
 
-/// [`parse_authority`], or `hostname:port` with a DNS-shaped hostname.
+/// [`parse_authority`], or `hostname:port` with a DNS-shaped hostname. The port is decimal
+/// digits only (`u16`'s parser would take `+80`), and an IP literal is never a hostname: an
+/// address whose port was refused above is a bad authority, not a service name (each accepted
+/// value prints back as an authority that parses to it; fuzz/fuzz_targets/inbound_target.rs).
 pub fn parse_target(authority: &str) -> Result<Target, Refusal> {
     if let Ok(addr) = parse_authority(authority) {
         return Ok(Target::Addr(addr));
     }
     let bad = || Refusal::BadAuthority(authority.to_string());
     let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || host.parse::<IpAddr>().is_ok() {
+        return Err(bad());
+    }
     let port: u16 = port.parse().map_err(|_| bad())?;
     let dns_shaped = !host.is_empty()
         && host.len() <= 253
@@ -345,8 +360,10 @@ fn validate_hostname(
     owns_address(&workload, dst.ip())?;
     let (target, tunnel) = match &workload.application_tunnel {
         Some(t) => {
-            // PROXY carries addresses, not names: one of the service's VIPs (IPv4 first).
-            let vip = svc.vips.iter().max_by_key(|v| v.address.is_ipv4()).map(|v| v.address);
+            // PROXY carries addresses, not names: one of the service's VIPs, one on our network
+            // first (what the address means here), then IPv4 first.
+            let ours = |v: &crate::state::NetworkAddress| v.network == inputs.cfg.network;
+            let vip = svc.vips.iter().max_by_key(|v| (ours(v), v.address.is_ipv4())).map(|v| v.address);
             let vip = vip.ok_or_else(|| Refusal::UnknownHostname(format!("{hostname} (it has no VIP)")))?;
             (
                 SocketAddr::new(dst.ip(), t.port.unwrap_or(dst.port())),
@@ -395,12 +412,12 @@ async fn validate(
         if workload.application_tunnel.is_none() {
             // On demand, the target must be fetched before it can name us as its waypoint; if
             // that fails the check below refuses (fails closed).
-            if let Err(e) = inputs.ensure_address(requested.ip()).await {
+            if let Err(e) = inputs.ensure_address(&inputs.cfg.network, requested.ip()).await {
                 tracing::debug!(target = %requested, "waypoint target unknown: {e}");
             }
         }
         if workload.application_tunnel.is_none()
-            && !route::serves_as_waypoint_for(&inputs.state.snapshot(), requested.ip(), &workload)
+            && !route::serves_as_waypoint_for(&inputs.state.snapshot(), &inputs.cfg.network, requested.ip(), &workload)
         {
             return Err(Refusal::AddressMismatch { authority: requested, served: conn.served });
         }
@@ -476,6 +493,24 @@ mod tests {
         );
         for bad in ["echo:0", "echo", ":80", "a..b:80", "a b:80", "echo:http", "a/b:80", "[::1]:99999", ""] {
             assert!(matches!(parse_target(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+        // Found by the fuzz target: an IP with a port SocketAddr refuses is not a hostname,
+        // and a signed port is not a port.
+        for bad in ["1.2.3.4:+80", "echo:+80", "echo:-1", "1.2.3.4: 80"] {
+            assert!(matches!(parse_target(bad), Err(Refusal::BadAuthority(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn accepted_targets_print_back_to_themselves() {
+        for s in ["10.0.0.7:80", "[::ffff:10.0.0.7]:80", "[fd00::1]:15008", "Echo.NS.svc:080", "01.2.3.4:80", "_a-b:1"]
+        {
+            let t = parse_target(s).unwrap();
+            let printed = match &t {
+                Target::Addr(a) => a.to_string(),
+                Target::Host { hostname, port } => format!("{hostname}:{port}"),
+            };
+            assert_eq!(parse_target(&printed).unwrap(), t, "{s} printed as {printed}");
         }
     }
 

@@ -51,10 +51,11 @@ async fn proxy(
     log.dst = crate::proxy::access::LoggedPeer::workload(&workload, true);
     log.destination_workload(&workload);
     // On demand, fetched for the labels only (see inbound): a failure is not fatal.
-    if let Err(e) = inputs.ensure_address(peer.ip()).await {
+    if let Err(e) = inputs.ensure_address(&inputs.cfg.network, peer.ip()).await {
         tracing::debug!(%peer, "source workload unknown: {e}");
     }
-    if let Some(src) = inputs.state.snapshot().workload_by_ip(peer.ip()) {
+    // The peer reached us directly: an address on our own network.
+    if let Some(src) = inputs.state.snapshot().workload_by_ip(&inputs.cfg.network, peer.ip()) {
         log.source_workload(&src);
     }
     log.opened();

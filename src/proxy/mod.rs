@@ -330,12 +330,12 @@ impl ProxyInputs {
     /// `network/IP` and waits, bounded by [`demand::DEMAND_WAIT`]; a timeout fails closed.
     /// After `Ok` the address may still be unknown (istiod knows nothing there either), and
     /// the caller goes on as it would without on-demand. Without on-demand: nothing, at no cost.
-    pub async fn ensure_address(&self, ip: IpAddr) -> Result<(), Error> {
+    pub async fn ensure_address(&self, network: &str, ip: IpAddr) -> Result<(), Error> {
         let Some(d) = &self.cfg.on_demand else { return Ok(()) };
-        if knows_address(&self.state.snapshot(), ip) {
+        if knows_address(&self.state.snapshot(), network, ip) {
             return Ok(());
         }
-        d.demand(&demand::address_name(&self.cfg.network, ip)).await?;
+        d.demand(&demand::address_name(network, ip)).await?;
         Ok(())
     }
 
@@ -362,8 +362,8 @@ impl ProxyInputs {
 }
 
 /// Whether the state has a workload or a service (VIP or CIDR VIP) at `ip`.
-fn knows_address(state: &ProxyState, ip: IpAddr) -> bool {
-    state.workload_by_ip(ip).is_some() || state.service_for_destination(ip, "", |_| true).is_some()
+fn knows_address(state: &ProxyState, network: &str, ip: IpAddr) -> bool {
+    state.workload_by_ip(network, ip).is_some() || state.service_for_destination(network, ip, "", |_| true).is_some()
 }
 
 /// Which destinations would loop back into this ztunnel.

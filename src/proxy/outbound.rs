@@ -85,11 +85,14 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
     let source = inputs.local_workload().await?;
     log.src = LoggedPeer::workload(&source, true);
     log.source_workload(&source);
-    ensure_destination(inputs, dst).await?;
+    // Routing only sees the copy, if one is made: logs and metrics keep the shared workload
+    // (the peer cache keys on it).
+    let from = route::on_network(&source, &inputs.cfg.network);
+    ensure_destination(inputs, &from.network, dst).await?;
 
     let upstream = {
         let state = inputs.state.snapshot();
-        route::route(&state, &source, dst, inputs.cfg.hbone_port, &mut rand::rng())?
+        route::route(&state, &from, dst, inputs.cfg.hbone_port, &mut rand::rng())?
     };
     if let Some(w) = upstream.workload() {
         log.destination_workload(w);
@@ -130,15 +133,16 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
 /// On demand (XDS_ON_DEMAND): fetches what routing `dst` needs and the state lacks, the
 /// destination address and then every waypoint it names (the primary and weighted ones, any of
 /// which routing may pick; routing around an unknown waypoint would skip its policy, so it
-/// must be fetched, not guessed). A no-op without on-demand.
-async fn ensure_destination(inputs: &ProxyInputs, dst: SocketAddr) -> Result<(), Error> {
+/// must be fetched, not guessed). `network` is the source's: what `dst` means there. A no-op
+/// without on-demand.
+async fn ensure_destination(inputs: &ProxyInputs, network: &str, dst: SocketAddr) -> Result<(), Error> {
     if inputs.cfg.on_demand.is_none() {
         return Ok(());
     }
-    inputs.ensure_address(dst.ip()).await?;
+    inputs.ensure_address(network, dst.ip()).await?;
     let waypoints: Vec<GatewayDestination> = {
         let state = inputs.state.snapshot();
-        match state.service_by_vip(dst.ip()) {
+        match state.service_by_vip(network, dst.ip()) {
             Some(svc) => svc
                 .waypoint
                 .iter()
@@ -146,7 +150,7 @@ async fn ensure_destination(inputs: &ProxyInputs, dst: SocketAddr) -> Result<(),
                 .map(|g| g.destination.clone())
                 .collect(),
             None => state
-                .workload_by_ip(dst.ip())
+                .workload_by_ip(network, dst.ip())
                 .and_then(|w| w.waypoint.clone())
                 .map(|g| g.destination)
                 .into_iter()
@@ -157,7 +161,7 @@ async fn ensure_destination(inputs: &ProxyInputs, dst: SocketAddr) -> Result<(),
     // appears (the demand book dedups).
     let fetches = waypoints.iter().map(|w| async move {
         match w {
-            GatewayDestination::Address(a) => inputs.ensure_address(a.address).await,
+            GatewayDestination::Address(a) => inputs.ensure_address(&a.network, a.address).await,
             GatewayDestination::Hostname(h) => inputs.ensure_service(&h.namespace, &h.hostname).await,
         }
     });

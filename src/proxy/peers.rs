@@ -16,9 +16,12 @@ use crate::metrics::baggage;
 use crate::proxy::access::ConnectionLog;
 use crate::state::{ProxyState, Service, Workload};
 
-/// Fills the source and destination-service labels of an inbound HBONE stream.
+/// Fills the source and destination-service labels of an inbound HBONE stream. `network` is
+/// this proxy's: the client address, when there is one, is an address on it.
+#[allow(clippy::too_many_arguments)]
 pub fn label_inbound(
     state: &ProxyState,
+    network: &str,
     log: &mut ConnectionLog,
     headers: &HeaderMap,
     tcp_peer: Option<SocketAddr>,
@@ -37,8 +40,11 @@ pub fn label_inbound(
         Some(p) => [forwarded_for(headers), Some(p.ip())],
         None => [None, None],
     };
-    let by_ip =
-        candidates.into_iter().flatten().filter_map(|ip| state.workload_by_ip(ip)).find(|w| *w.identity() == *id);
+    let by_ip = candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|ip| state.workload_by_ip(network, ip))
+        .find(|w| *w.identity() == *id);
     match by_ip {
         Some(w) => log.source_workload(&w),
         None => {

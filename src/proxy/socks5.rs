@@ -190,7 +190,15 @@ async fn handle(
         }
         Ok(Ok(t)) => t,
     };
-    let dst = match resolve(inputs, &target) {
+    // A hostname names a service; its VIP on the client's network is the one to dial.
+    let network = match &target {
+        Target::Host(..) => match inputs.local_workload().await {
+            Ok(w) => crate::proxy::route::on_network(&w, &inputs.cfg.network).network.to_string(),
+            Err(_) => inputs.cfg.network.clone(),
+        },
+        Target::Addr(_) => String::new(),
+    };
+    let dst = match resolve(inputs, &target, &network) {
         Some(d) => d,
         None => {
             let e = Error::from(Socks5Error::UnknownHost(target));
@@ -210,8 +218,8 @@ async fn handle(
     outbound::pump(&mut client, upstream).await
 }
 
-/// A literal address, or a service hostname → its first VIP.
-fn resolve(inputs: &ProxyInputs, target: &Target) -> Option<SocketAddr> {
+/// A literal address, or a service hostname → its first VIP on `network` (the client's).
+fn resolve(inputs: &ProxyInputs, target: &Target, network: &str) -> Option<SocketAddr> {
     match target {
         Target::Addr(a) => Some(*a),
         Target::Host(name, port) => {
@@ -220,7 +228,7 @@ fn resolve(inputs: &ProxyInputs, target: &Target) -> Option<SocketAddr> {
             }
             let state = inputs.state.snapshot();
             let svc = state.service_by_hostname(name)?;
-            let vip = svc.vips.first()?;
+            let vip = svc.vips.iter().find(|v| v.network == network)?;
             Some(SocketAddr::new(vip.address, *port))
         }
     }

@@ -437,7 +437,7 @@ policies:
 #[test]
 fn yaml_seed_policies() {
     let st = crate::xds::local::load_str(SEED, "seed.yaml").unwrap();
-    let w = st.workload_by_ip(ip("10.0.1.7")).unwrap();
+    let w = st.workload_by_ip("", ip("10.0.1.7")).unwrap();
     let ps = st.policies_for(&w);
     assert_eq!(keys(&ps), ["default/allow-mesh", "/audit-ports", "default/deny-foo"]);
     let run = |src: Option<Identity>, port: u16| {
@@ -470,7 +470,7 @@ fn yaml_seed_policies() {
 fn yaml_shipped_example() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/localhost.yaml");
     let st = crate::xds::local::load_file(std::path::Path::new(path)).unwrap();
-    let w = st.workload_by_ip(ip("127.0.0.1")).unwrap();
+    let w = st.workload_by_ip("", ip("127.0.0.1")).unwrap();
     let ps = st.policies_for(&w);
     let conn = |port| Connection {
         src_identity: Some(id("default", "default")),

@@ -9,13 +9,14 @@
 //! either applies completely or leaves the state unchanged. A value equal to the stored one
 //! changes nothing and keeps its `Arc`, so caches keyed on it survive re-sends.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use imbl::OrdMap;
 
 use super::{
-    Endpoint, Key, Memberships, Name, NetworkMode, ProxyState, Service, ServiceEntry, StateChange, StateError, Uids,
-    Workload, WorkloadEntry,
+    Endpoint, Key, Memberships, Name, NetworkAddress, NetworkMode, ProxyState, Service, ServiceEntry, StateChange,
+    StateError, Uids, Workload, WorkloadEntry,
 };
 use crate::rbac::{Authorization, PolicyScope, PolicySet};
 use crate::util::sync::lock;
@@ -138,13 +139,14 @@ impl ProxyState {
     /// belongs to another service.
     pub fn upsert_service(&mut self, mut s: Service, log: &mut Vec<StateChange>) -> Result<Arc<Service>, StateError> {
         for vip in &s.vips {
-            if let Some(existing) = self.services_by_vip.get(&vip.address)
+            // Per network: the same address on two networks is two VIPs.
+            if let Some(existing) = self.services_by_vip.get(vip.network.as_str()).and_then(|m| m.get(&vip.address))
                 && self
                     .services
                     .get(existing)
                     .is_some_and(|e| (&e.service.namespace, &e.service.hostname) != (&s.namespace, &s.hostname))
             {
-                return Err(StateError::DuplicateVip { vip: vip.address, existing: existing.to_string() });
+                return Err(StateError::DuplicateVip { vip: vip.clone(), existing: existing.to_string() });
             }
         }
         let key = s.key();
@@ -289,18 +291,34 @@ impl ProxyState {
     fn index_ips(&mut self, old: Option<&Workload>, new: Option<&Arc<Workload>>) {
         let new_ips = indexed_ips(new.map(Arc::as_ref));
         let old_ips = indexed_ips(old);
+        // A move to another network moves every IP (the same address is another entry there).
+        let same_network = matches!((old, new), (Some(o), Some(n)) if o.network == n.network);
+        let kept = |ip: &IpAddr, other: &[IpAddr]| same_network && other.contains(ip);
         if let Some(old) = old {
-            for ip in old_ips.iter().filter(|ip| !new_ips.contains(ip)) {
-                match self.workloads_by_ip.get(ip).and_then(|l| without(l, &old.uid)) {
-                    Some(rest) => self.workloads_by_ip.insert(*ip, rest),
-                    None => self.workloads_by_ip.remove(ip),
-                };
+            let gone: Vec<IpAddr> = old_ips.iter().filter(|ip| !kept(ip, new_ips)).copied().collect();
+            if !gone.is_empty()
+                && let Some(by_ip) = self.workloads_by_ip.get_mut(old.network.as_str())
+            {
+                // In place (`get_mut`): copies only what an older snapshot still shares.
+                for ip in &gone {
+                    match by_ip.get(ip).and_then(|l| without(l, &old.uid)) {
+                        Some(rest) => by_ip.insert(*ip, rest),
+                        None => by_ip.remove(ip),
+                    };
+                }
+                if by_ip.is_empty() {
+                    self.workloads_by_ip.remove(old.network.as_str());
+                }
             }
         }
         if let Some(new) = new {
-            for ip in new_ips.iter().filter(|ip| !old_ips.contains(ip)) {
-                let list = with(self.workloads_by_ip.get(ip), &new.uid);
-                self.workloads_by_ip.insert(*ip, list);
+            let added: Vec<IpAddr> = new_ips.iter().filter(|ip| !kept(ip, old_ips)).copied().collect();
+            if !added.is_empty() {
+                let by_ip = self.workloads_by_ip.entry(new.network.clone()).or_default();
+                for ip in added {
+                    let list = with(by_ip.get(&ip), &new.uid);
+                    by_ip.insert(ip, list);
+                }
             }
         }
     }
@@ -351,13 +369,18 @@ impl ProxyState {
     fn index_service(&mut self, old: Option<&Service>, new: Option<&Arc<Service>>, key: &Key) {
         if let Some(old) = old {
             for vip in &old.vips {
-                if new.is_none_or(|n| !n.vips.iter().any(|v| v.address == vip.address)) {
-                    self.services_by_vip.remove(&vip.address);
+                if new.is_none_or(|n| !n.vips.contains(vip)) {
+                    self.unindex_vip(vip, key);
                 }
             }
             for cidr in &old.cidr_vips {
-                if new.is_none_or(|n| !n.cidr_vips.contains(cidr)) {
-                    self.services_by_cidr.remove(cidr, key);
+                if new.is_none_or(|n| !n.cidr_vips.contains(cidr))
+                    && let Some(index) = self.services_by_cidr.get_mut(cidr.network.as_str())
+                {
+                    index.remove(&cidr.cidr, key);
+                    if index.is_empty() {
+                        self.services_by_cidr.remove(cidr.network.as_str());
+                    }
                 }
             }
             if new.is_none()
@@ -373,13 +396,14 @@ impl ProxyState {
         }
         if let Some(new) = new {
             for vip in &new.vips {
-                if self.services_by_vip.get(&vip.address) != Some(key) {
-                    self.services_by_vip.insert(vip.address, key.clone());
+                let by_vip = self.services_by_vip.entry(vip.network.clone()).or_default();
+                if by_vip.get(&vip.address) != Some(key) {
+                    by_vip.insert(vip.address, key.clone());
                 }
             }
             // Already claimed ones keep their place (and their tie-break rank).
             for cidr in &new.cidr_vips {
-                self.services_by_cidr.insert(cidr, key);
+                self.services_by_cidr.entry(cidr.network.clone()).or_default().insert(&cidr.cidr, key);
             }
             let list = self.services_by_hostname.get(new.hostname.as_str());
             if list.is_none_or(|l| !l.iter().any(|(_, k)| k == key)) {
@@ -388,6 +412,17 @@ impl ProxyState {
                 list.insert(at, (new.namespace.clone(), key.clone()));
                 self.services_by_hostname.insert(new.hostname.clone(), list.into());
             }
+        }
+    }
+
+    /// Drops `vip` from the VIP index if `key` holds it (a rejected claimant never did).
+    fn unindex_vip(&mut self, vip: &NetworkAddress, key: &Key) {
+        let Some(by_vip) = self.services_by_vip.get_mut(vip.network.as_str()) else { return };
+        if by_vip.get(&vip.address) == Some(key) {
+            by_vip.remove(&vip.address);
+        }
+        if by_vip.is_empty() {
+            self.services_by_vip.remove(vip.network.as_str());
         }
     }
 
@@ -430,7 +465,7 @@ fn bucket_of(p: &Authorization) -> Option<&str> {
 }
 
 /// The IPs a workload is indexed under: none for host-network ones (the node's IPs).
-fn indexed_ips(w: Option<&Workload>) -> &[std::net::IpAddr] {
+fn indexed_ips(w: Option<&Workload>) -> &[IpAddr] {
     match w {
         Some(w) if w.network_mode != NetworkMode::HostNetwork => w.workload_ips.as_slice(),
         _ => &[],

@@ -1,5 +1,5 @@
-//! The index of services' CIDR VIPs (a ServiceEntry address like `10.10.0.0/16`), for the
-//! destinations that match no exact VIP.
+//! The index of services' CIDR VIPs (a ServiceEntry address like `10.10.0.0/16`) on one
+//! network, for the destinations that match no exact VIP. The state keeps one per network.
 //!
 //! Owns [`CidrIndex`]. Pure and persistent like the rest of the state: a prefix → service keys
 //! map plus a count of how many prefixes of each length exist. A lookup masks the address once
@@ -75,6 +75,10 @@ impl CidrIndex {
             let prefix = Cidr::new(ip, *len).ok()?;
             self.by_prefix.get(&(*len, prefix.addr())).map(|l| &l[..])
         })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_prefix.is_empty()
     }
 
     /// How many distinct prefixes are indexed.

@@ -44,7 +44,7 @@ use serde::Serialize;
 use crate::rbac::{self, Authorization, Evaluation, PolicyScope, PolicySet};
 use crate::util::net::canonical_ip;
 pub use name::{Interner, Name, PortMap};
-pub use service::{Endpoint, Service};
+pub use service::{Endpoint, NetworkCidr, Service};
 pub use store::{ChangeSet, StateChange, StateStore};
 pub use workload::{HealthStatus, NamespacedHostname, NetworkAddress, NetworkMode, TunnelProtocol, Workload};
 
@@ -60,7 +60,7 @@ pub enum StateError {
     #[error("duplicate service {0:?} (namespace/hostname)")]
     DuplicateService(String),
     #[error("VIP {vip} is already used by service {existing:?}")]
-    DuplicateVip { vip: IpAddr, existing: String },
+    DuplicateVip { vip: NetworkAddress, existing: String },
     #[error("duplicate policy {0:?} (namespace/name)")]
     DuplicatePolicy(String),
 }
@@ -117,15 +117,21 @@ struct ServiceEntry {
 
 /// An indexed snapshot of everything the proxy knows.
 ///
-/// IP indexes ignore the network for now (single-network deployments). Several workloads may
-/// claim one IP (a restarted pod's address is briefly held by two pods, a VM and a pod overlap);
-/// all are kept and lookups pick one by upstream's preference. Host-network workloads are not
-/// indexed by IP at all: their IPs are the node's, shared by every such pod on the node.
+/// IP indexes (workloads, exact VIPs, CIDR VIPs) are per network, as upstream keys them by
+/// `network/ip`: in a multi-network mesh pod IPs overlap across networks, so an address means
+/// something only together with the network it is looked up on (the caller's: the source's for
+/// outbound, ours for inbound). Nested, network → IP, rather than one `(network, ip)` key: a
+/// mesh has one network or a handful, so the outer map is a node or two and each entry of the
+/// large inner maps stays as small as an unqualified one. Several workloads may claim one IP
+/// on a network (a restarted pod's address is briefly held by two pods, a VM and a pod
+/// overlap); all are kept and lookups pick one by upstream's preference. Host-network
+/// workloads are not indexed by IP at all: their IPs are the node's, shared by every such pod
+/// on the node.
 #[derive(Debug, Clone, Default)]
 pub struct ProxyState {
     workloads: OrdMap<Key, WorkloadEntry>,
-    /// Each list in insertion order (an update keeps its place).
-    workloads_by_ip: OrdMap<IpAddr, Uids>,
+    /// network → IP → workloads, each list in insertion order (an update keeps its place).
+    workloads_by_ip: OrdMap<Key, OrdMap<IpAddr, Uids>>,
     /// namespace → name → workloads. Several uids can share a name (clusters, a pod recreated
     /// under the same name). Nested so a lookup by two `&str` allocates no key.
     workloads_by_name: OrdMap<Key, OrdMap<Key, Uids>>,
@@ -135,10 +141,10 @@ pub struct ProxyState {
     /// checked on the workload, among the node's pods only.
     by_node: OrdSet<(Key, Key)>,
     services: OrdMap<Key, ServiceEntry>,
-    /// VIP → service key.
-    services_by_vip: OrdMap<IpAddr, Key>,
-    /// CIDR VIP → service keys, for destinations no exact VIP claims.
-    services_by_cidr: cidr::CidrIndex,
+    /// network → VIP → service key (one service per VIP on a network).
+    services_by_vip: OrdMap<Key, OrdMap<IpAddr, Key>>,
+    /// network → CIDR VIP → service keys, for destinations no exact VIP claims.
+    services_by_cidr: OrdMap<Key, cidr::CidrIndex>,
     /// Several namespaces may define the same hostname (ServiceEntry); kept sorted by namespace.
     services_by_hostname: OrdMap<Key, Arc<[(Key, Key)]>>,
     /// Endpoints workloads contributed to services that are not known (yet), per service key
@@ -244,23 +250,23 @@ impl ProxyState {
         self.workloads.get(uid).map(|e| e.workload.clone())
     }
 
-    /// The workload at `ip`. When several claim it, upstream's preference decides: a pod over
-    /// anything else (pods' IPs are assigned by the cluster, a WorkloadEntry's are written by
-    /// hand), then one that speaks HBONE (it carries more of the mesh's context), then the most
-    /// recently added.
-    pub fn workload_by_ip(&self, ip: IpAddr) -> Option<Arc<Workload>> {
+    /// The workload at `ip` on `network`. When several claim it, upstream's preference
+    /// decides: a pod over anything else (pods' IPs are assigned by the cluster, a
+    /// WorkloadEntry's are written by hand), then one that speaks HBONE (it carries more of the
+    /// mesh's context), then the most recently added.
+    pub fn workload_by_ip(&self, network: &str, ip: IpAddr) -> Option<Arc<Workload>> {
         let rank = |w: &Workload| (w.uid.contains("//Pod/"), w.protocol == TunnelProtocol::Hbone);
         // `max_by_key` keeps the last of equal maxima: the most recent insert.
-        self.at_ip(ip).max_by_key(|w| rank(w)).cloned()
+        self.at_ip(network, ip).max_by_key(|w| rank(w)).cloned()
     }
 
-    /// Every workload claiming `ip`, in insertion order.
-    pub fn workloads_by_ip(&self, ip: IpAddr) -> Vec<Arc<Workload>> {
-        self.at_ip(ip).cloned().collect()
+    /// Every workload claiming `ip` on `network`, in insertion order.
+    pub fn workloads_by_ip(&self, network: &str, ip: IpAddr) -> Vec<Arc<Workload>> {
+        self.at_ip(network, ip).cloned().collect()
     }
 
-    fn at_ip(&self, ip: IpAddr) -> impl Iterator<Item = &Arc<Workload>> {
-        self.resolve(self.workloads_by_ip.get(&canonical_ip(ip)))
+    fn at_ip(&self, network: &str, ip: IpAddr) -> impl Iterator<Item = &Arc<Workload>> {
+        self.resolve(self.workloads_by_ip.get(network).and_then(|m| m.get(&canonical_ip(ip))))
     }
 
     /// The workloads an index entry names (every uid in an index is in `workloads`).
@@ -321,36 +327,42 @@ impl ProxyState {
             .map(|(_, w)| w.clone())
     }
 
-    pub fn service_by_vip(&self, ip: IpAddr) -> Option<Arc<Service>> {
-        self.services_by_vip.get(&canonical_ip(ip)).and_then(|k| self.service_by_key(k))
+    /// The service with exact VIP `ip` on `network`.
+    pub fn service_by_vip(&self, network: &str, ip: IpAddr) -> Option<Arc<Service>> {
+        let key = self.services_by_vip.get(network)?.get(&canonical_ip(ip))?;
+        self.service_by_key(key)
     }
 
-    /// The service a connection from a client in `namespace` to `ip` is addressed to: the one
-    /// with that exact VIP, else the one whose CIDR VIP contains it (upstream's
-    /// `get_best_by_vip`). Services `visible` rejects do not exist for this client.
+    /// The service a connection from a client in `namespace`, on `network`, to `ip` is
+    /// addressed to: the one with that exact VIP, else the one whose CIDR VIP contains it
+    /// (upstream's `get_best_by_vip`), both on that network. Services `visible` rejects do not
+    /// exist for this client.
     pub fn service_for_destination(
         &self,
+        network: &str,
         ip: IpAddr,
         namespace: &str,
         visible: impl Fn(&Service) -> bool,
     ) -> Option<Arc<Service>> {
-        if let Some(svc) = self.service_by_vip(ip).filter(|s| visible(s)) {
+        if let Some(svc) = self.service_by_vip(network, ip).filter(|s| visible(s)) {
             return Some(svc);
         }
-        self.service_by_cidr_vip(ip, namespace, visible)
+        self.service_by_cidr_vip(network, ip, namespace, visible)
     }
 
-    /// The service whose CIDR VIP contains `ip`: the longest matching prefix wins; among the
+    /// The service whose CIDR VIP on `network` contains `ip`: the longest matching prefix wins; among the
     /// services sharing it (several namespaces may), the client's namespace, then a canonical
     /// one, then the first indexed (upstream's tie-breaks). A prefix whose services are all
     /// invisible to the client is skipped for the next shorter one.
     pub fn service_by_cidr_vip(
         &self,
+        network: &str,
         ip: IpAddr,
         namespace: &str,
         visible: impl Fn(&Service) -> bool,
     ) -> Option<Arc<Service>> {
-        for keys in self.services_by_cidr.matches(ip) {
+        let index = self.services_by_cidr.get(network)?;
+        for keys in index.matches(ip) {
             let mut best: Option<(u8, &Arc<Service>)> = None;
             for svc in keys.iter().filter_map(|k| self.services.get(k).map(|e| &e.service)) {
                 if !visible(svc) {
@@ -471,3 +483,7 @@ impl Serialize for ProxyState {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "network_tests.rs"]
+mod network_tests;

@@ -4,12 +4,69 @@
 //! schema. The YAML shape matches upstream's `Service` (camelCase, unknown fields rejected).
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::name::{Name, PortMap};
 use super::workload::{GatewayAddress, HealthStatus, NamespacedHostname, NetworkAddress};
 use crate::rbac::Cidr;
+
+/// A CIDR VIP on a named network (a ServiceEntry address range; like a VIP, it means something
+/// only on its network). Written `network/addr/len`; a bare `addr/len` (or `/addr/len`) is on
+/// the default ("") network, and is how one on the default network is written back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NetworkCidr {
+    pub network: Name,
+    pub cidr: Cidr,
+}
+
+impl NetworkCidr {
+    /// A range on the default ("") network.
+    pub fn on_default(cidr: Cidr) -> NetworkCidr {
+        NetworkCidr { network: Name::default(), cidr }
+    }
+}
+
+/// Why a string is not a `[network/]addr/len` CIDR VIP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid CIDR VIP {input:?}: expected \"[<network>/]<ip>/<prefix length>\": {reason}")]
+pub struct NetworkCidrError {
+    input: String,
+    reason: String,
+}
+
+impl FromStr for NetworkCidr {
+    type Err = NetworkCidrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| NetworkCidrError { input: s.to_string(), reason };
+        let (rest, len) = s.rsplit_once('/').ok_or_else(|| err("no prefix length".into()))?;
+        // The network is what precedes the address; it may itself contain '/'.
+        let (network, addr) = rest.rsplit_once('/').unwrap_or(("", rest));
+        let cidr: Cidr = format!("{addr}/{len}").parse().map_err(|e: crate::rbac::CidrError| err(e.to_string()))?;
+        Ok(NetworkCidr { network: network.into(), cidr })
+    }
+}
+
+impl fmt::Display for NetworkCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.network.is_empty() { write!(f, "{}", self.cidr) } else { write!(f, "{}/{}", self.network, self.cidr) }
+    }
+}
+
+impl Serialize for NetworkCidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkCidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 /// One workload backing a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +155,7 @@ pub struct Service {
     #[serde(default)]
     pub vips: Vec<NetworkAddress>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cidr_vips: Vec<Cidr>,
+    pub cidr_vips: Vec<NetworkCidr>,
     /// Service port → target port; a target of 0 means "same as the service port".
     #[serde(default)]
     pub ports: BTreeMap<u16, u16>,

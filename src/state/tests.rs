@@ -35,13 +35,13 @@ fn sample() -> ProxyState {
 #[test]
 fn lookups() {
     let st = sample();
-    assert_eq!(st.workload_by_ip(ip("10.0.0.1")).unwrap().uid, "u1");
-    assert_eq!(st.workload_by_ip(ip("fd00::1")).unwrap().uid, "u1");
-    assert_eq!(st.workload_by_ip(ip("::ffff:10.0.0.2")).unwrap().uid, "u2");
-    assert!(st.workload_by_ip(ip("10.0.0.3")).is_none());
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.1")).unwrap().uid, "u1");
+    assert_eq!(st.workload_by_ip("", ip("fd00::1")).unwrap().uid, "u1");
+    assert_eq!(st.workload_by_ip("", ip("::ffff:10.0.0.2")).unwrap().uid, "u2");
+    assert!(st.workload_by_ip("", ip("10.0.0.3")).is_none());
     assert_eq!(st.workload_by_name("ns", "b").unwrap().uid, "u2");
     assert_eq!(st.workload_by_uid("u2").unwrap().name, "b");
-    assert_eq!(st.service_by_vip(ip("10.96.0.2")).unwrap().namespace, "other");
+    assert_eq!(st.service_by_vip("", ip("10.96.0.2")).unwrap().namespace, "other");
     assert_eq!(st.service_by_hostname("svc.ns.svc.cluster.local").unwrap().namespace, "ns");
     assert_eq!(st.services_by_hostname("svc.ns.svc.cluster.local").len(), 2);
     assert!(st.service_by_hostname("svc").is_none());
@@ -63,8 +63,8 @@ fn duplicates_are_rejected() {
     );
     assert!(st.workload_by_uid("u1").unwrap().name == "a", "failed insert leaves no trace");
     let mut s = Service::new("x", "y", "z");
-    s.vips.push("net/10.96.0.1".parse().unwrap());
-    assert!(matches!(st.insert_service(s), Err(StateError::DuplicateVip { .. })));
+    s.vips.push("/10.96.0.1".parse().unwrap());
+    assert!(matches!(st.insert_service(s), Err(StateError::DuplicateVip { .. })), "taken on the same network");
 }
 
 #[test]
@@ -73,8 +73,8 @@ fn several_workloads_share_an_ip() {
     // A restarted pod's IP briefly held by the old and the new pod: the newer wins among
     // equals, both stay known.
     st.insert_workload(Workload::new("Kubernetes//Pod/ns/b2", "ns", "b2", vec![ip("10.0.0.2")])).unwrap();
-    assert_eq!(st.workloads_by_ip(ip("10.0.0.2")).len(), 2);
-    assert_eq!(st.workload_by_ip(ip("10.0.0.2")).unwrap().uid, "Kubernetes//Pod/ns/b2");
+    assert_eq!(st.workloads_by_ip("", ip("10.0.0.2")).len(), 2);
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.2")).unwrap().uid, "Kubernetes//Pod/ns/b2");
     // A pod is preferred over a WorkloadEntry, and HBONE over plain TCP, whatever the order.
     let mut we = Workload::new("Kubernetes/networking.istio.io/WorkloadEntry/ns/vm", "ns", "vm", vec![ip("10.0.0.9")]);
     we.protocol = TunnelProtocol::Hbone;
@@ -85,7 +85,7 @@ fn several_workloads_share_an_ip() {
     st.insert_workload(mesh_pod).unwrap();
     st.insert_workload(pod).unwrap();
     st.insert_workload(we).unwrap();
-    assert_eq!(st.workload_by_ip(ip("10.0.0.9")).unwrap().name, "q");
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.9")).unwrap().name, "q");
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn host_network_workloads_are_not_indexed_by_ip() {
         st.insert_workload(w).unwrap();
     }
     assert_eq!(st.workload_count(), 2);
-    assert!(st.workload_by_ip(ip("10.1.0.1")).is_none(), "the node IP is nobody's in particular");
+    assert!(st.workload_by_ip("", ip("10.1.0.1")).is_none(), "the node IP is nobody's in particular");
     assert_eq!(st.workload_by_name("kube-system", "h2").unwrap().uid, "h2");
 }
 
@@ -190,8 +190,8 @@ fn upsert_moves_every_index_and_remove_clears_them() {
     w.name = "a2".into();
     w.service_account = "sa2".into();
     st.upsert_workload(w.clone(), &Memberships::new(), &mut log);
-    assert!(st.workload_by_ip(ip("10.0.0.1")).is_none(), "old IP released");
-    assert_eq!(st.workload_by_ip(ip("10.0.0.2")).unwrap().uid, "u1");
+    assert!(st.workload_by_ip("", ip("10.0.0.1")).is_none(), "old IP released");
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.2")).unwrap().uid, "u1");
     assert!(st.workload_by_name("ns", "a").is_none());
     assert_eq!(st.workload_by_name("ns", "a2").unwrap().uid, "u1");
     assert!(st.node_workloads("n1", "ns", "default").is_empty());
@@ -199,7 +199,7 @@ fn upsert_moves_every_index_and_remove_clears_them() {
     // Becoming host-network drops it from the IP index.
     w.network_mode = NetworkMode::HostNetwork;
     st.upsert_workload(w, &Memberships::new(), &mut log);
-    assert!(st.workload_by_ip(ip("10.0.0.2")).is_none());
+    assert!(st.workload_by_ip("", ip("10.0.0.2")).is_none());
     assert!(st.remove_workload("u1", &mut log).is_some());
     assert_eq!(st.workload_count(), 0);
     assert!(st.workload_by_name("ns", "a2").is_none());
@@ -214,13 +214,13 @@ fn update_keeps_its_place_among_workloads_sharing_an_ip() {
     for uid in ["Kubernetes//Pod/ns/old", "Kubernetes//Pod/ns/new"] {
         st.upsert_workload(pod(uid, "ns", uid, &["10.0.0.9"]), &Memberships::new(), &mut log);
     }
-    assert_eq!(st.workload_by_ip(ip("10.0.0.9")).unwrap().uid, "Kubernetes//Pod/ns/new");
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.9")).unwrap().uid, "Kubernetes//Pod/ns/new");
     // Re-sent with a change: still the older of the two, so the newer keeps the IP.
     let mut old = pod("Kubernetes//Pod/ns/old", "ns", "old", &["10.0.0.9"]);
     old.canonical_revision = "v2".into();
     st.upsert_workload(old, &Memberships::new(), &mut log);
-    assert_eq!(st.workload_by_ip(ip("10.0.0.9")).unwrap().uid, "Kubernetes//Pod/ns/new");
-    assert_eq!(st.workloads_by_ip(ip("10.0.0.9"))[0].canonical_revision, "v2");
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.9")).unwrap().uid, "Kubernetes//Pod/ns/new");
+    assert_eq!(st.workloads_by_ip("", ip("10.0.0.9"))[0].canonical_revision, "v2");
 }
 
 #[test]
@@ -267,21 +267,21 @@ fn endpoints_follow_memberships_in_any_arrival_order() {
     );
     st.upsert_service(s, &mut log).unwrap();
     assert!(st.unknown_services_with_endpoints().is_empty());
-    let svc = st.service_by_vip(ip("10.96.0.1")).unwrap();
+    let svc = st.service_by_vip("", ip("10.96.0.1")).unwrap();
     assert_eq!(svc.endpoints["u1"].port[&80], 8080);
     assert!(svc.endpoints.contains_key("u9"));
     // Ports change: the service (in every index) follows.
     log.clear();
     st.upsert_workload(pod("u1", "ns", "a", &["10.0.0.1"]), &memberships(&[("ns/svc", 80, 9090)]), &mut log);
     assert!(log.contains(&StateChange::ServiceChanged { key: "ns/svc".into() }), "{log:?}");
-    assert_eq!(st.service_by_vip(ip("10.96.0.1")).unwrap().endpoints["u1"].port[&80], 9090);
+    assert_eq!(st.service_by_vip("", ip("10.96.0.1")).unwrap().endpoints["u1"].port[&80], 9090);
     assert_eq!(st.service_by_hostname("svc").unwrap().endpoints["u1"].port[&80], 9090);
     // Leaving the service falls back to the declared endpoint; removal of the workload too.
     st.upsert_workload(pod("u1", "ns", "a", &["10.0.0.1"]), &Memberships::new(), &mut log);
-    assert!(st.service_by_vip(ip("10.96.0.1")).unwrap().endpoints["u1"].port.is_empty());
+    assert!(st.service_by_vip("", ip("10.96.0.1")).unwrap().endpoints["u1"].port.is_empty());
     st.upsert_workload(pod("u2", "ns", "b", &["10.0.0.2"]), &memberships(&[("ns/svc", 80, 80)]), &mut log);
     st.remove_workload("u2", &mut log);
-    assert!(!st.service_by_vip(ip("10.96.0.1")).unwrap().endpoints.contains_key("u2"));
+    assert!(!st.service_by_vip("", ip("10.96.0.1")).unwrap().endpoints.contains_key("u2"));
 }
 
 #[test]
@@ -291,15 +291,15 @@ fn service_updates_move_vips_and_refuse_a_taken_one() {
     let mut s = Service::new("ns", "svc", "svc.ns.svc.cluster.local");
     s.vips.push("/10.96.0.9".parse().unwrap());
     st.upsert_service(s, &mut log).unwrap();
-    assert!(st.service_by_vip(ip("10.96.0.1")).is_none(), "old VIP released");
-    assert_eq!(st.service_by_vip(ip("10.96.0.9")).unwrap().namespace, "ns");
+    assert!(st.service_by_vip("", ip("10.96.0.1")).is_none(), "old VIP released");
+    assert_eq!(st.service_by_vip("", ip("10.96.0.9")).unwrap().namespace, "ns");
     let mut thief = Service::new("x", "y", "z");
     thief.vips.push("/10.96.0.9".parse().unwrap());
     assert!(matches!(st.upsert_service(thief, &mut log), Err(StateError::DuplicateVip { .. })));
     assert!(st.service_by_hostname("z").is_none(), "a refused service leaves no trace");
     st.remove_service("other/svc.ns.svc.cluster.local", &mut log).unwrap();
     assert_eq!(st.services_by_hostname("svc.ns.svc.cluster.local").len(), 1);
-    assert!(st.service_by_vip(ip("10.96.0.2")).is_none());
+    assert!(st.service_by_vip("", ip("10.96.0.2")).is_none());
 }
 
 #[test]
@@ -401,7 +401,7 @@ fn contributed_endpoints_survive_service_updates_and_removal() {
     changed.ports.insert(443, 8443);
     changed.endpoints.clear();
     st.upsert_service(changed, &mut log).unwrap();
-    let svc = st.service_by_vip(ip("10.96.0.1")).unwrap();
+    let svc = st.service_by_vip("", ip("10.96.0.1")).unwrap();
     assert_eq!(svc.endpoints.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["u1"]);
     // Removed: the workload's endpoint waits for it again, the declared one is gone with it.
     st.remove_service("ns/svc", &mut log).unwrap();
@@ -435,9 +435,9 @@ fn workloads_share_one_copy_of_each_repeated_name() {
     let mut a2 = Workload::clone(&a);
     a2.canonical_revision = "v2".into();
     let a2 = st.upsert_workload(a2, &Memberships::new(), &mut log);
-    assert!(Arc::ptr_eq(&st.workload_by_ip(ip("10.0.0.1")).unwrap(), &a2));
+    assert!(Arc::ptr_eq(&st.workload_by_ip("", ip("10.0.0.1")).unwrap(), &a2));
     assert!(Arc::ptr_eq(&st.workload_by_name("ns", "a").unwrap(), &a2));
-    assert_eq!(st.workloads_by_ip(ip("10.0.0.1")).len(), 1);
+    assert_eq!(st.workloads_by_ip("", ip("10.0.0.1")).len(), 1);
 }
 
 #[test]
@@ -470,7 +470,7 @@ fn cidr_svc(ns: &str, name: &str, cidrs: &[&str]) -> Service {
 }
 
 fn cidr_hit(st: &ProxyState, addr: &str, ns: &str) -> Option<String> {
-    st.service_for_destination(ip(addr), ns, |_| true).map(|s| s.name.to_string())
+    st.service_for_destination("", ip(addr), ns, |_| true).map(|s| s.name.to_string())
 }
 
 #[test]
@@ -484,7 +484,7 @@ fn cidr_vip_longest_prefix_wins() {
     assert_eq!(cidr_hit(&st, "fd00:2::9", "x").as_deref(), Some("wide"));
     assert_eq!(cidr_hit(&st, "11.0.0.1", "x"), None);
     assert_eq!(cidr_hit(&st, "fd01::1", "x"), None);
-    assert!(st.service_by_vip(ip("10.1.2.3")).is_none(), "a CIDR is not an exact VIP");
+    assert!(st.service_by_vip("", ip("10.1.2.3")).is_none(), "a CIDR is not an exact VIP");
 }
 
 #[test]
@@ -500,7 +500,7 @@ fn exact_vip_wins_over_cidr_vip() {
     assert_eq!(cidr_hit(&st, "10.96.0.6", "ns").as_deref(), Some("range"));
     // An exact VIP the client cannot see leaves the CIDR one.
     assert_eq!(
-        st.service_for_destination(ip("10.96.0.5"), "ns", |s| s.name != "exact").map(|s| s.name.to_string()),
+        st.service_for_destination("", ip("10.96.0.5"), "ns", |s| s.name != "exact").map(|s| s.name.to_string()),
         Some("range".to_string())
     );
 }
@@ -510,16 +510,16 @@ fn cidr_vip_ties_prefer_client_namespace_then_canonical_then_first() {
     let mut st = ProxyState::new();
     st.insert_service(cidr_svc("b", "svc", &["10.0.0.0/24"])).unwrap();
     st.insert_service(cidr_svc("a", "svc", &["10.0.0.0/24"])).unwrap();
-    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "b", "first indexed");
-    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "a", |_| true).unwrap().namespace, "a");
+    assert_eq!(st.service_for_destination("", ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "b", "first indexed");
+    assert_eq!(st.service_for_destination("", ip("10.0.0.1"), "a", |_| true).unwrap().namespace, "a");
     let mut c = cidr_svc("c", "svc", &["10.0.0.0/24"]);
     c.canonical = true;
     st.insert_service(c).unwrap();
-    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "c");
-    assert_eq!(st.service_for_destination(ip("10.0.0.1"), "b", |_| true).unwrap().namespace, "b");
+    assert_eq!(st.service_for_destination("", ip("10.0.0.1"), "x", |_| true).unwrap().namespace, "c");
+    assert_eq!(st.service_for_destination("", ip("10.0.0.1"), "b", |_| true).unwrap().namespace, "b");
     // Invisible services at the longest prefix give way to a shorter one.
     st.insert_service(cidr_svc("d", "wide", &["10.0.0.0/8"])).unwrap();
-    let hit = st.service_for_destination(ip("10.0.0.1"), "x", |s| s.name == "wide");
+    let hit = st.service_for_destination("", ip("10.0.0.1"), "x", |s| s.name == "wide");
     assert_eq!(hit.unwrap().namespace, "d");
 }
 
@@ -534,12 +534,12 @@ fn cidr_vip_index_follows_updates_and_removals() {
     assert_eq!(cidr_hit(&st, "10.0.0.1", "ns"), None);
     assert_eq!(cidr_hit(&st, "10.1.0.1", "ns").as_deref(), Some("svc"));
     assert_eq!(cidr_hit(&st, "10.2.0.1", "ns").as_deref(), Some("svc"));
-    assert_eq!(st.services_by_cidr.len(), 2);
+    assert_eq!(st.services_by_cidr[""].len(), 2);
     // A snapshot taken before the removal keeps its view.
     let before = st.clone();
     st.remove_service("ns/svc.ns.example", &mut log).unwrap();
     assert_eq!(cidr_hit(&st, "10.1.0.1", "ns"), None);
     assert_eq!(cidr_hit(&st, "10.2.0.1", "ns"), None);
-    assert_eq!(st.services_by_cidr.len(), 0);
+    assert!(st.services_by_cidr.is_empty());
     assert_eq!(cidr_hit(&before, "10.2.0.1", "ns").as_deref(), Some("svc"));
 }

@@ -196,7 +196,7 @@ pub struct Workload {
     /// workload; the indirection is paid only by workloads that have one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waypoint: Option<Box<GatewayAddress>>,
-    /// Stored but not used for routing yet (no multi-network support).
+    /// How this workload is reached from another network (`proxy::route::network`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_gateway: Option<Box<GatewayAddress>>,
     #[serde(skip_serializing_if = "is_false")]

@@ -18,7 +18,7 @@ use crate::state::workload::{
     self as workload_defaults, AppTunnelProtocol, ApplicationTunnel, GatewayAddress, GatewayDestination, Locality,
     NamespacedHostname, NetworkMode,
 };
-use crate::state::{HealthStatus, NetworkAddress, Service, TunnelProtocol, Workload};
+use crate::state::{HealthStatus, NetworkAddress, NetworkCidr, Service, TunnelProtocol, Workload};
 
 /// Why a resource could not be converted. The string is the field path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,7 +218,8 @@ pub fn service(s: pw::Service) -> Result<Service, ConvertError> {
         match a.length {
             Some(len) if len != full => {
                 let len = u8::try_from(len).map_err(|_| invalid(&field, "prefix length out of range"))?;
-                out.cidr_vips.push(Cidr::new(addr, len).map_err(|e| invalid(&field, e.to_string()))?);
+                let cidr = Cidr::new(addr, len).map_err(|e| invalid(&field, e.to_string()))?;
+                out.cidr_vips.push(NetworkCidr { network: a.network.as_str().into(), cidr });
             }
             _ => out.vips.push(NetworkAddress { network: a.network.as_str().into(), address: addr }),
         }

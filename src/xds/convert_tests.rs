@@ -104,8 +104,8 @@ fn conflicting_update_is_rejected_and_the_previous_version_stays() {
     assert_eq!(out.rejected[0].name, "b/s.b");
     assert!(cache.take_changes().is_empty(), "nothing changed");
     let st = cache.snapshot();
-    assert_eq!(st.service_by_vip("10.96.0.2".parse().unwrap()).unwrap().namespace, "b", "old version in force");
-    assert_eq!(st.service_by_vip("10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
+    assert_eq!(st.service_by_vip("", "10.96.0.2".parse().unwrap()).unwrap().namespace, "b", "old version in force");
+    assert_eq!(st.service_by_vip("", "10.96.0.1".parse().unwrap()).unwrap().namespace, "a");
     assert_eq!(cache.versions(ADDRESS_TYPE).len(), 2);
 }
 
@@ -147,18 +147,76 @@ fn cidr_vips_from_xds_follow_deltas() {
         pw::Address { r#type: Some(pw::address::Type::Service(s)) }.encode_to_vec()
     };
     let hit = |cache: &XdsCache, ip: &str| {
-        cache.snapshot().service_for_destination(ip.parse().unwrap(), "ns", |_| true).map(|s| s.key())
+        cache.snapshot().service_for_destination("", ip.parse().unwrap(), "ns", |_| true).map(|s| s.key())
     };
     let mut cache = XdsCache::new();
     let out =
         cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(vec![10, 50, 0, 0], 16))], &[]);
     assert!(out.rejected.is_empty(), "{out:?}");
     assert_eq!(hit(&cache, "10.50.7.7").as_deref(), Some("ns/range.example"));
-    assert!(cache.snapshot().service_by_vip("10.50.0.0".parse().unwrap()).is_none(), "not an exact VIP");
+    assert!(cache.snapshot().service_by_vip("", "10.50.0.0".parse().unwrap()).is_none(), "not an exact VIP");
     let v6 = "fd00:50::".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec();
     cache.apply(ADDRESS_TYPE, vec![resource("ns/range.example", ADDRESS_TYPE, svc(v6, 64))], &[]);
     assert_eq!(hit(&cache, "10.50.7.7"), None, "the old range is released");
     assert_eq!(hit(&cache, "fd00:50::1").as_deref(), Some("ns/range.example"));
     cache.apply(ADDRESS_TYPE, vec![], &["ns/range.example".to_string()]);
     assert_eq!(hit(&cache, "fd00:50::1"), None);
+}
+
+/// As istiod sends a multi-network mesh: addresses carry their network (field 1 of
+/// `NetworkAddress`; a workload's `network`), and the same pod IP, VIP or CIDR VIP on two
+/// networks is two entries, each found on its own network.
+#[test]
+fn addresses_from_xds_are_qualified_by_their_network() {
+    let svc = |ns: &str, network: &str, addr: [u8; 4], length: Option<u32>| {
+        let s = pw::Service {
+            name: "s".into(),
+            namespace: ns.into(),
+            hostname: format!("s.{ns}"),
+            addresses: vec![pw::NetworkAddress { network: network.into(), address: addr.to_vec(), length }],
+            ..Default::default()
+        };
+        resource(
+            &format!("{ns}/s.{ns}"),
+            ADDRESS_TYPE,
+            pw::Address { r#type: Some(pw::address::Type::Service(s)) }.encode_to_vec(),
+        )
+    };
+    let wl = |uid: &str, network: &str| {
+        let w = pw::Workload {
+            uid: uid.into(),
+            namespace: "ns".into(),
+            name: uid.into(),
+            network: network.into(),
+            addresses: vec![vec![10, 0, 0, 1]],
+            ..Default::default()
+        };
+        resource(uid, ADDRESS_TYPE, pw::Address { r#type: Some(pw::address::Type::Workload(w)) }.encode_to_vec())
+    };
+    let mut cache = XdsCache::new();
+    let out = cache.apply(
+        ADDRESS_TYPE,
+        vec![
+            svc("a", "net-a", [10, 96, 0, 1], None),
+            svc("b", "net-b", [10, 96, 0, 1], None),
+            svc("ra", "net-a", [10, 50, 0, 0], Some(16)),
+            svc("rb", "net-b", [10, 50, 0, 0], Some(16)),
+            wl("pa", "net-a"),
+            wl("pb", "net-b"),
+        ],
+        &[],
+    );
+    assert!(out.rejected.is_empty(), "{out:?}");
+    let st = cache.snapshot();
+    let vip = |network: &str| st.service_by_vip(network, "10.96.0.1".parse().unwrap()).map(|s| s.key());
+    assert_eq!((vip("net-a").unwrap(), vip("net-b").unwrap()), ("a/s.a".into(), "b/s.b".into()));
+    assert_eq!(vip(""), None);
+    let range = |network: &str| {
+        st.service_for_destination(network, "10.50.1.1".parse().unwrap(), "x", |_| true).map(|s| s.key())
+    };
+    assert_eq!((range("net-a").unwrap(), range("net-b").unwrap()), ("ra/s.ra".into(), "rb/s.rb".into()));
+    let pod = |network: &str| st.workload_by_ip(network, "10.0.0.1".parse().unwrap()).map(|w| w.uid.to_string());
+    assert_eq!((pod("net-a").unwrap(), pod("net-b").unwrap()), ("pa".into(), "pb".into()));
+    // The CIDR VIP's network survives the round trip into the config dump's text form.
+    assert_eq!(st.service_by_key("rb/s.rb").unwrap().cidr_vips[0].to_string(), "net-b/10.50.0.0/16");
 }

@@ -21,7 +21,7 @@ fn example_file_loads() {
     assert_eq!(st.service_count(), 2);
     assert_eq!(st.policy_count(), 1);
 
-    let local = st.workload_by_ip(ip("127.0.0.1")).unwrap();
+    let local = st.workload_by_ip("", ip("127.0.0.1")).unwrap();
     assert_eq!(local.uid, "cluster1//v1/Pod/default/local");
     assert_eq!(local.protocol, TunnelProtocol::Hbone);
     // No trustDomain in the file: the default trust domain, as for istiod's empty value.
@@ -29,7 +29,7 @@ fn example_file_loads() {
     let tcp = st.workload_by_name("default", "local-tcp").unwrap();
     assert_eq!(tcp.protocol, TunnelProtocol::Tcp);
 
-    let svc = st.service_by_vip(ip("127.10.0.1")).unwrap();
+    let svc = st.service_by_vip("", ip("127.10.0.1")).unwrap();
     assert_eq!(svc.hostname, "example.com");
     assert_eq!(svc.endpoints.len(), 2, "both workloads are endpoints");
     assert_eq!(svc.endpoints[&local.uid].port[&80], 8080);
@@ -49,7 +49,7 @@ fn defaults_and_derived_uid() {
         "x",
     )
     .unwrap();
-    let a = st.workload_by_ip(ip("10.0.0.1")).unwrap();
+    let a = st.workload_by_ip("", ip("10.0.0.1")).unwrap();
     assert_eq!(a.uid, "Kubernetes//v1/Pod/ns/a");
     assert_eq!(a.service_account, "default");
     assert_eq!(a.trust_domain, "cluster.local");
@@ -58,7 +58,7 @@ fn defaults_and_derived_uid() {
     assert_eq!(a.protocol, TunnelProtocol::Tcp);
     assert_eq!(a.status, HealthStatus::Healthy);
     assert_eq!(a.capacity, 1);
-    let b = st.workload_by_ip(ip("10.0.0.2")).unwrap();
+    let b = st.workload_by_ip("", ip("10.0.0.2")).unwrap();
     assert_eq!(b.uid, "c9//v1/Pod/ns/10.0.0.2");
 }
 
@@ -148,8 +148,8 @@ fn workloads_may_share_an_ip() {
     )
     .unwrap();
     assert_eq!(st.workload_count(), 4);
-    assert!(st.workload_by_ip(ip("10.0.0.10")).is_none());
-    assert_eq!(st.workload_by_ip(ip("10.0.0.1")).unwrap().name, "new");
+    assert!(st.workload_by_ip("", ip("10.0.0.10")).is_none());
+    assert_eq!(st.workload_by_ip("", ip("10.0.0.1")).unwrap().name, "new");
 }
 
 #[test]
@@ -179,9 +179,19 @@ fn semantic_errors_are_located() {
     let e = err(&format!("services:\n{svc}{svc}"));
     assert!(e.contains("line 8 column 3: services[1].hostname: duplicate service \"ns/h\""), "{e}");
     let e = err(
-        "services:\n- name: s\n  namespace: ns\n  hostname: a\n  vips: [/10.96.0.1]\n- name: s\n  namespace: ns\n  hostname: b\n  vips: [net2/10.96.0.1]\n",
+        "services:\n- name: s\n  namespace: ns\n  hostname: a\n  vips: [net2/10.96.0.1]\n- name: s\n  namespace: ns\n  hostname: b\n  vips: [/10.96.0.2, net2/10.96.0.1]\n",
     );
-    assert!(e.contains("line 9 column 3: services[1].vips: VIP 10.96.0.1 is already used by service \"ns/a\""), "{e}");
+    assert!(
+        e.contains("line 9 column 3: services[1].vips: VIP net2/10.96.0.1 is already used by service \"ns/a\""),
+        "{e}"
+    );
+    // The same address on another network is another VIP (upstream keys VIPs by network).
+    let mut both = String::from("services:\n");
+    for (host, vip) in [("a", "net1/10.96.0.1"), ("b", "net2/10.96.0.1")] {
+        both.push_str(&format!("- name: s\n  namespace: ns\n  hostname: {host}\n  vips: [{vip}]\n"));
+    }
+    let st = crate::xds::load_str(&both, "test").unwrap();
+    assert_eq!(st.service_by_vip("net2", "10.96.0.1".parse().unwrap()).unwrap().hostname, "b");
     let e = err("services:\n- name: s\n  namespace: ns\n  hostname: a\n  ports:\n    0: 80\n");
     assert!(e.contains("line 6 column 5: services[0].ports.0: service port 0"), "{e}");
     let e = err("services:\n- name: s\n  namespace: ns\n  hostname: a\n  endpoints:\n    u1:\n      workloadUid: u2\n");

@@ -139,6 +139,17 @@ pub enum RouteError {
     RemoteWorkloadAddress { workload: String, network: String },
 }
 
+/// The source as routing sees it: addresses mean something on the source's network, and a
+/// workload that names none is on this proxy's (`NETWORK`, `proxy_network`). A copy only
+/// in that case (a workload from istiod in a multi-network mesh always names its network).
+pub fn on_network<'w>(source: &'w Workload, proxy_network: &str) -> std::borrow::Cow<'w, Workload> {
+    if source.network.is_empty() && !proxy_network.is_empty() {
+        std::borrow::Cow::Owned(Workload { network: proxy_network.into(), ..source.clone() })
+    } else {
+        std::borrow::Cow::Borrowed(source)
+    }
+}
+
 /// Decides where a connection from `source` (the local workload) to `dst` goes. `hbone_port`
 /// is the port remote ztunnels accept HBONE on (normally 15008).
 pub fn route(
@@ -152,7 +163,10 @@ pub fn route(
     // other namespaces: its VIP is then whatever else it is (as upstream's VIP lookup).
     // A CIDR VIP is part of this lookup (after exact VIPs), so, as upstream's, it is matched
     // before workload IPs: a ServiceEntry's address range claims the workloads inside it.
-    if let Some(svc) = state.service_for_destination(dst.ip(), &source.namespace, |s| visible_to(s, source)) {
+    // Addresses are looked up on the source's network (upstream's): the same pod IP or VIP
+    // may exist on another network too, where it is somebody else.
+    let network = source.network.as_str();
+    if let Some(svc) = state.service_for_destination(network, dst.ip(), &source.namespace, |s| visible_to(s, source)) {
         if let Some(gw) = waypoint::for_service(&svc, rng)
             && !waypoint::names_service(gw, &svc)
             && !waypoint::serves(state, &svc, source)
@@ -169,13 +183,9 @@ pub fn route(
         }
         return route_service(state, source, svc, dst, hbone_port, rng);
     }
-    if let Some(wl) = state.workload_by_ip(dst.ip()) {
-        if network::is_remote(source, &wl) {
-            return Err(RouteError::RemoteWorkloadAddress {
-                workload: wl.to_string(),
-                network: wl.network.to_string(),
-            });
-        }
+    // Only workloads on the source's network are found here: another network's pod at the
+    // same address is somebody else (and reachable only through its services).
+    if let Some(wl) = state.workload_by_ip(network, dst.ip()) {
         if let Some(gw) = &wl.waypoint
             && !waypoint::is_instance(state, gw, source)
             && !waypoint::is_instance(state, gw, &wl)

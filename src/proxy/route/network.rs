@@ -106,10 +106,11 @@ fn resolve(
 ) -> Result<Gateway, GatewayError> {
     let port = gw.hbone_mtls_port;
     let (svc, v4) = match &gw.destination {
-        GatewayDestination::Address(a) => match state.service_by_vip(a.address) {
+        // The gateway's address names its own network (`network/ip`).
+        GatewayDestination::Address(a) => match state.service_by_vip(&a.network, a.address) {
             Some(svc) => (svc, a.address.is_ipv4()),
             None => {
-                let wl = state.workload_by_ip(a.address).ok_or(GatewayError::UnknownAddress(a.address))?;
+                let wl = state.workload_by_ip(&a.network, a.address).ok_or(GatewayError::UnknownAddress(a.address))?;
                 return Ok(Gateway { workload: wl, addr: SocketAddr::new(a.address, port), service: None });
             }
         },

@@ -33,7 +33,8 @@ fn gw(yaml: &str) -> Option<Box<GatewayAddress>> {
 
 fn svc(host: &str, vip: &str, ports: &[(u16, u16)], eps: &[&str]) -> Service {
     let mut s = Service::new("ns", host, host);
-    s.vips.push(format!("/{vip}").parse().unwrap());
+    // On the source's network: that is where it looks the address up.
+    s.vips.push(format!("net-a/{vip}").parse().unwrap());
     s.ports = ports.iter().copied().collect();
     s.endpoints = eps
         .iter()
@@ -181,11 +182,65 @@ fn unknown_gateway_fails_closed_and_says_which() {
 }
 
 #[test]
-fn remote_pod_addressed_by_ip_is_refused() {
+fn a_remote_pods_ip_means_nothing_on_the_source_network() {
+    // Upstream's network-qualified lookup: net-b's 10.0.0.2 is not net-a's, so a source on
+    // net-a dialing it reaches whatever 10.0.0.2 is on its own network (here: nothing known).
     let mut w = wl("remote", &["10.0.0.2"], "net-b");
     w.network_gateway = gw("destination: net-b/10.22.1.1\nhboneMtlsPort: 15009");
     let st = state(vec![w], vec![]);
-    assert!(matches!(route_to(&st, "10.0.0.2:80"), Err(RouteError::RemoteWorkloadAddress { .. })));
+    assert_eq!(route_to(&st, "10.0.0.2:80").unwrap(), Upstream::Passthrough { addr: sa("10.0.0.2:80") });
+}
+
+#[test]
+fn a_source_naming_no_network_is_on_the_proxys() {
+    let mut here = svc("a.example.com", "10.96.0.1", &[(80, 8080)], &["here"]);
+    here.vips = vec!["net-a/10.96.0.1".parse().unwrap()];
+    let st = state(vec![wl("here", &["10.0.0.5"], "net-a")], vec![here]);
+    let bare = wl("src", &["10.1.0.1"], "");
+    let from = crate::proxy::route::on_network(&bare, "net-a");
+    assert_eq!(from.network, "net-a");
+    let up = route(&st, &from, sa("10.96.0.1:80"), 15008, &mut StdRng::seed_from_u64(1)).unwrap();
+    assert_eq!(up.workload().map(|w| w.uid.as_str()), Some("here"), "found on NETWORK, and local there");
+    assert!(matches!(up, Upstream::Hbone { .. }), "{up:?}");
+    // A workload's own network wins; no NETWORK leaves it on the default one.
+    let own = wl("src", &["10.1.0.1"], "net-b");
+    assert_eq!(crate::proxy::route::on_network(&own, "net-a").network, "net-b");
+    assert!(matches!(crate::proxy::route::on_network(&bare, ""), std::borrow::Cow::Borrowed(_)));
+}
+
+#[test]
+fn an_ip_on_both_networks_is_the_source_networks_pod() {
+    let here = wl("here", &["10.0.0.5"], "net-a");
+    let mut there = wl("there", &["10.0.0.5"], "net-b");
+    there.network_gateway = gw("destination: net-b/10.22.1.1\nhboneMtlsPort: 15009");
+    let st = state(vec![there, here, wl("ew", &["10.22.1.1"], "net-b")], vec![]);
+    let Upstream::Hbone { hbone_addr, workload, .. } = route_to(&st, "10.0.0.5:80").unwrap() else {
+        panic!("expected direct HBONE")
+    };
+    assert_eq!((workload.uid.as_str(), hbone_addr), ("here", sa("10.0.0.5:15008")), "directly, no gateway");
+}
+
+#[test]
+fn a_vip_on_both_networks_is_the_source_networks_service() {
+    let mut on_b = svc("b.example.com", "10.96.0.1", &[(80, 8080)], &["there"]);
+    on_b.vips = vec!["net-b/10.96.0.1".parse().unwrap()];
+    let on_a = svc("a.example.com", "10.96.0.1", &[(80, 8080)], &["here"]);
+    let here = wl("here", &["10.0.0.5"], "net-a");
+    let there = wl("there", &["10.0.0.5"], "net-b");
+    let st = state(vec![here, there], vec![on_a, on_b]);
+    let up = route_to(&st, "10.96.0.1:80").unwrap();
+    assert_eq!(up.service().map(|s| s.hostname.as_str()), Some("a.example.com"));
+    assert_eq!(up.workload().map(|w| w.uid.as_str()), Some("here"));
+    // From net-b, the same address is b's service, and b's pod is local there.
+    let from_b = wl("src-b", &["10.1.0.1"], "net-b");
+    let up = route(&st, &from_b, sa("10.96.0.1:80"), 15008, &mut StdRng::seed_from_u64(1)).unwrap();
+    assert_eq!(up.service().map(|s| s.hostname.as_str()), Some("b.example.com"));
+    let Upstream::Hbone { hbone_addr, workload, .. } = up else { panic!("expected direct HBONE") };
+    assert_eq!((workload.uid.as_str(), hbone_addr), ("there", sa("10.0.0.5:15008")));
+    // A source on the default network knows neither.
+    let nowhere = wl("src-0", &["10.1.0.1"], "");
+    let up = route(&st, &nowhere, sa("10.96.0.1:80"), 15008, &mut StdRng::seed_from_u64(1)).unwrap();
+    assert_eq!(up, Upstream::Passthrough { addr: sa("10.96.0.1:80") });
 }
 
 #[test]

@@ -537,10 +537,10 @@ fn inbound_sandwich_accepts_targets_that_use_us_as_their_waypoint() {
     let st = waypoint_mesh(by_host("waypoint.ns.svc.cluster.local"));
     let wp = st.workload_by_uid("wp").unwrap();
     let a = st.workload_by_uid("a").unwrap();
-    assert!(serves_as_waypoint_for(&st, ip("10.96.0.1"), &wp), "svc's waypoint is wp");
-    assert!(!serves_as_waypoint_for(&st, ip("10.96.0.1"), &a), "a is not svc's waypoint");
-    assert!(!serves_as_waypoint_for(&st, ip("10.0.0.1"), &wp), "the pod itself has no waypoint");
-    assert!(!serves_as_waypoint_for(&st, ip("10.99.9.9"), &wp), "unknown target");
+    assert!(serves_as_waypoint_for(&st, "", ip("10.96.0.1"), &wp), "svc's waypoint is wp");
+    assert!(!serves_as_waypoint_for(&st, "", ip("10.96.0.1"), &a), "a is not svc's waypoint");
+    assert!(!serves_as_waypoint_for(&st, "", ip("10.0.0.1"), &wp), "the pod itself has no waypoint");
+    assert!(!serves_as_waypoint_for(&st, "", ip("10.99.9.9"), &wp), "unknown target");
 }
 
 #[test]

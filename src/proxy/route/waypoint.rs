@@ -62,12 +62,13 @@ pub(super) fn resolve(
     let port = gw.hbone_mtls_port;
     match &gw.destination {
         GatewayDestination::Address(a) => {
-            if let Some(svc) = state.service_by_vip(a.address) {
+            // A waypoint address names its network (`network/ip`), which is where it is.
+            if let Some(svc) = state.service_by_vip(&a.network, a.address) {
                 // Named by IP: that IP's family is the one to use (upstream's note: prefer
                 // hostnames, which can follow the caller's family).
                 return via_service(state, svc, port, source, a.address.is_ipv4(), rng);
             }
-            let wl = state.workload_by_ip(a.address).ok_or(WaypointError::UnknownAddress(a.address))?;
+            let wl = state.workload_by_ip(&a.network, a.address).ok_or(WaypointError::UnknownAddress(a.address))?;
             let ip = wl.workload_ips.iter().copied().find(|ip| super::same_ip(*ip, a.address)).unwrap_or(a.address);
             Ok(Resolved { workload: wl, addr: Some(SocketAddr::new(ip, port)), service: None })
         }
@@ -130,9 +131,9 @@ pub(super) fn workload_by_hostname(state: &ProxyState, namespace: &str, hostname
 pub(super) fn is_instance(state: &ProxyState, gw: &GatewayAddress, wl: &Workload) -> bool {
     let in_service = |svc: &Service| svc.endpoints.contains_key(wl.uid.as_str());
     match &gw.destination {
-        GatewayDestination::Address(a) => match state.service_by_vip(a.address) {
+        GatewayDestination::Address(a) => match state.service_by_vip(&a.network, a.address) {
             Some(svc) => in_service(&svc),
-            None => wl.workload_ips.iter().any(|ip| super::same_ip(*ip, a.address)),
+            None => wl.network == a.network && wl.workload_ips.iter().any(|ip| super::same_ip(*ip, a.address)),
         },
         GatewayDestination::Hostname(h) => match state.service_by_namespaced_host(&h.namespace, &h.hostname) {
             Some(svc) => in_service(&svc),
@@ -170,19 +171,24 @@ pub(super) fn serves(state: &ProxyState, svc: &Service, wl: &Workload) -> bool {
 /// Whether `gw` names `svc` itself (a misconfiguration that would loop).
 pub(super) fn names_service(gw: &GatewayAddress, svc: &Service) -> bool {
     match &gw.destination {
-        GatewayDestination::Address(a) => svc.vips.iter().any(|v| super::same_ip(v.address, a.address)),
+        GatewayDestination::Address(a) => {
+            svc.vips.iter().any(|v| v.network == a.network && super::same_ip(v.address, a.address))
+        }
         GatewayDestination::Hostname(h) => h.namespace == svc.namespace && h.hostname == svc.hostname,
     }
 }
 
 /// Upstream's inbound "waypoint sandwich" rule: a CONNECT whose target IP is not the address
 /// the connection arrived on is still ours when the target (a workload, else a service VIP)
-/// uses `local` as its waypoint. The connection is then delivered to `local` itself.
-pub fn serves_as_waypoint_for(state: &ProxyState, target: IpAddr, local: &Workload) -> bool {
-    let gw = match state.workload_by_ip(target) {
+/// on `network` (this proxy's: inbound addresses are ours) uses `local` as its waypoint. The
+/// connection is then delivered to `local` itself.
+pub fn serves_as_waypoint_for(state: &ProxyState, network: &str, target: IpAddr, local: &Workload) -> bool {
+    let gw = match state.workload_by_ip(network, target) {
         Some(wl) => wl.waypoint.as_deref().cloned(),
         // A destination inside a CIDR VIP is that service's too, as routing treats it.
-        None => state.service_for_destination(target, &local.namespace, |_| true).and_then(|s| s.waypoint.clone()),
+        None => {
+            state.service_for_destination(network, target, &local.namespace, |_| true).and_then(|s| s.waypoint.clone())
+        }
     };
     gw.is_some_and(|gw| is_instance(state, &gw, local))
 }

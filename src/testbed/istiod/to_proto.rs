@@ -120,9 +120,9 @@ pub fn service(s: &Service) -> pw::Service {
         .map(|v| pw::NetworkAddress { network: v.network.to_string(), address: ip_bytes(v.address), length: None })
         .collect();
     addresses.extend(s.cidr_vips.iter().map(|c| pw::NetworkAddress {
-        network: String::new(),
-        address: ip_bytes(c.addr()),
-        length: Some(c.prefix_len().into()),
+        network: c.network.to_string(),
+        address: ip_bytes(c.cidr.addr()),
+        length: Some(c.cidr.prefix_len().into()),
     }));
     pw::Service {
         name: s.name.to_string(),
