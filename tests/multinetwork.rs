@@ -184,6 +184,12 @@ workloads:
 
 /// Node B's view (net-b): its own pod, with its address.
 fn view_b(backend: u16) -> String {
+    node_b_view(SERVER, ECHO_VIP, GATEWAY, backend)
+}
+
+/// Node B's view on net-b: its pod at `server_ip` behind the gateway at `gateway`, and the
+/// echo service's net-b VIP.
+fn node_b_view(server_ip: &str, vip: &str, gateway: &str, backend: u16) -> String {
     format!(
         "\
 workloads:
@@ -191,7 +197,7 @@ workloads:
   name: server
   namespace: default
   serviceAccount: server
-  workloadIps: [\"{SERVER}\"]
+  workloadIps: [\"{server_ip}\"]
   network: net-b
   protocol: HBONE
   services:
@@ -200,10 +206,10 @@ workloads:
 - name: echo
   namespace: default
   hostname: {ECHO_HOST}
-  vips: [\"net-b/{ECHO_VIP}\"]
+  vips: [\"net-b/{vip}\"]
   ports: {{80: {backend}}}
 {GATEWAY_SERVICE}",
-        gw = gateway_yaml()
+        gw = gateway_at(gateway)
     )
 }
 
@@ -394,27 +400,7 @@ workloads:
 }
 
 fn overlap_view_b(echo_port: u16) -> String {
-    format!(
-        "\
-workloads:
-- uid: cluster2//v1/Pod/default/server
-  name: server
-  namespace: default
-  serviceAccount: server
-  workloadIps: [\"{OV_SHARED_IP}\"]
-  network: net-b
-  protocol: HBONE
-  services:
-    default/{ECHO_HOST}: {{80: {echo_port}}}
-{gw}services:
-- name: echo
-  namespace: default
-  hostname: {ECHO_HOST}
-  vips: [\"net-b/{OV_SHARED_VIP}\"]
-  ports: {{80: {echo_port}}}
-{GATEWAY_SERVICE}",
-        gw = gateway_at(OV_GATEWAY)
-    )
+    node_b_view(OV_SHARED_IP, OV_SHARED_VIP, OV_GATEWAY, echo_port)
 }
 
 #[test]
