@@ -246,29 +246,7 @@ fn shared_mode_two_nodes_against_istiod() {
 
     let dir = tempfile::tempdir().unwrap();
     let start_node = |node: &str, cni: &Cni| {
-        let mut spec =
-            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
-                .unset("PROXY_WORKLOAD_INFO")
-                // Per pod, at upstream's default (localhost:15053).
-                .unset("ISTIO_META_DNS_PROXY_ADDR")
-                .unset("UNSTABLE_ENABLE_SOCKS5")
-                .unset("LOCAL_XDS_PATH")
-                .unset("FAKE_CA_ROOT_CERT")
-                .unset("FAKE_CA_ROOT_KEY")
-                .set("PROXY_MODE", "shared")
-                // What Istio's chart sets from the downward API.
-                .set("NODE_NAME", node)
-                .set("POD_NAME", format!("ztunnel-{node}"))
-                .set("POD_NAMESPACE", "istio-system")
-                .set("INPOD_UDS", cni.path.display().to_string())
-                .set("CONNECTION_TERMINATION_DEADLINE", "1s")
-                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
-                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
-                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
-        spec.env.remove("PACKET_MARK");
-        for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(node)) {
-            spec = spec.set(&k, v);
-        }
+        let spec = cp.shared_node(node, &cni.path).set("CONNECTION_TERMINATION_DEADLINE", "1s");
         spec.spawn(&ztunnel()).unwrap()
     };
     let cni_a = Cni::start(&dir.path().join("zds-a.sock")).unwrap();

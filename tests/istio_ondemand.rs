@@ -287,27 +287,9 @@ fn shared_mode_on_demand_against_istiod() {
     let cp = IstioCp::start(&objects);
     let dir = tempfile::tempdir().unwrap();
     let start_node = |node: &str, cni: &Cni, on_demand: bool| {
-        let mut spec =
-            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
-                .unset("PROXY_WORKLOAD_INFO")
-                .unset("UNSTABLE_ENABLE_SOCKS5")
-                .unset("LOCAL_XDS_PATH")
-                .unset("FAKE_CA_ROOT_CERT")
-                .unset("FAKE_CA_ROOT_KEY")
-                .set("PROXY_MODE", "shared")
-                .set("NODE_NAME", node)
-                .set("POD_NAME", format!("ztunnel-{node}"))
-                .set("POD_NAMESPACE", "istio-system")
-                .set("INPOD_UDS", cni.path.display().to_string())
-                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
-                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
-                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
-        spec.env.remove("PACKET_MARK");
+        let mut spec = cp.shared_node(node, &cni.path);
         if on_demand {
             spec = spec.set("XDS_ON_DEMAND", "true").set("ISTIO_META_DNS_CAPTURE", "false");
-        }
-        for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(node)) {
-            spec = spec.set(&k, v);
         }
         spec.spawn(bin()).unwrap()
     };

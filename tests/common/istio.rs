@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use ztunnel::testbed::http;
+use ztunnel::testbed::node::NodeSpec;
 
 /// The `istio-cp` binary: `ISTIO_CP_BIN`, or built from `interop/istio` (once per test process;
 /// `go build` is incremental, so this is cheap after the first build on a machine).
@@ -162,6 +163,35 @@ impl IstioCp {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// A shared-mode (in-pod) node as Istio's chart runs it against this control plane: pods
+    /// come from the CNI double at `uds`; no local config, SOCKS5 or fake CA; the capture
+    /// listeners on the wildcard address (inside each pod); DNS per pod at upstream's default
+    /// address; no packet mark. Callers add their own settings and spawn it.
+    pub fn shared_node(&self, node: &str, uds: &Path) -> NodeSpec {
+        let mut spec =
+            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
+                .unset("PROXY_WORKLOAD_INFO")
+                .unset("ISTIO_META_DNS_PROXY_ADDR")
+                .unset("UNSTABLE_ENABLE_SOCKS5")
+                .unset("LOCAL_XDS_PATH")
+                .unset("FAKE_CA_ROOT_CERT")
+                .unset("FAKE_CA_ROOT_KEY")
+                .set("PROXY_MODE", "shared")
+                // What Istio's chart sets from the downward API.
+                .set("NODE_NAME", node)
+                .set("POD_NAME", format!("ztunnel-{node}"))
+                .set("POD_NAMESPACE", "istio-system")
+                .set("INPOD_UDS", uds.display().to_string())
+                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
+                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
+                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
+        spec.env.remove("PACKET_MARK");
+        for (k, v) in self.ztunnel_env(&k8s::ztunnel_token(node)) {
+            spec = spec.set(&k, v);
+        }
+        spec
     }
 
     /// istioctl's `ztunnel-config <what>` tables for a ztunnel `/config_dump` document.
