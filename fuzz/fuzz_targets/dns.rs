@@ -42,6 +42,7 @@ static SERVER: LazyLock<Arc<DnsServer>> = LazyLock::new(|| {
         search: ztunnel::dns::lookup::search_domains("default", "cluster.local").to_vec(),
         require_workload: false,
         domain: "cluster.local".into(),
+        network: String::new(),
         upstreams: vec![],
         socket: SocketOptions::default(),
     };
