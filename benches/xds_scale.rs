@@ -38,7 +38,7 @@ use istio::{IstioCp, k8s};
 use serde_json::Value;
 use ztunnel::testbed::cni::Cni;
 use ztunnel::testbed::http;
-use ztunnel::testbed::node::{Node, NodeSpec, message};
+use ztunnel::testbed::node::{Node, message};
 
 const PER_NAMESPACE: usize = 100;
 const PODS_PER_SERVICE: usize = 10;
@@ -145,24 +145,7 @@ fn nacks(node: &Node) -> Option<u64> {
 
 /// A shared-mode ztunnel for `NODE` against `cp`, as Istio's chart runs it (no pods enrolled).
 fn start_ztunnel(bin: &Path, cp: &IstioCp, cni: &Cni) -> Node {
-    let mut spec =
-        NodeSpec::new(NODE, "-", IpAddr::from([127, 0, 180, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
-            .unset("PROXY_WORKLOAD_INFO")
-            // Per pod, at upstream's default (localhost:15053).
-            .unset("ISTIO_META_DNS_PROXY_ADDR")
-            .unset("UNSTABLE_ENABLE_SOCKS5")
-            .unset("LOCAL_XDS_PATH")
-            .unset("FAKE_CA_ROOT_CERT")
-            .unset("FAKE_CA_ROOT_KEY")
-            .set("PROXY_MODE", "shared")
-            .set("NODE_NAME", NODE)
-            .set("POD_NAME", format!("ztunnel-{NODE}"))
-            .set("POD_NAMESPACE", "istio-system")
-            .set("INPOD_UDS", cni.path.display().to_string());
-    spec.env.remove("PACKET_MARK");
-    for (k, v) in cp.ztunnel_env(&k8s::ztunnel_token(NODE)) {
-        spec = spec.set(&k, v);
-    }
+    let spec = cp.shared_node(NODE, IpAddr::from([127, 0, 180, 1]), &cni.path);
     spec.spawn(bin).expect("starting ztunnel")
 }
 

@@ -246,7 +246,8 @@ fn shared_mode_two_nodes_against_istiod() {
 
     let dir = tempfile::tempdir().unwrap();
     let start_node = |node: &str, cni: &Cni| {
-        let spec = cp.shared_node(node, &cni.path).set("CONNECTION_TERMINATION_DEADLINE", "1s");
+        let spec =
+            cp.shared_node(node, IpAddr::from([127, 0, 0, 1]), &cni.path).set("CONNECTION_TERMINATION_DEADLINE", "1s");
         spec.spawn(&ztunnel()).unwrap()
     };
     let cni_a = Cni::start(&dir.path().join("zds-a.sock")).unwrap();

@@ -287,7 +287,7 @@ fn shared_mode_on_demand_against_istiod() {
     let cp = IstioCp::start(&objects);
     let dir = tempfile::tempdir().unwrap();
     let start_node = |node: &str, cni: &Cni, on_demand: bool| {
-        let mut spec = cp.shared_node(node, &cni.path);
+        let mut spec = cp.shared_node(node, IpAddr::from([127, 0, 0, 1]), &cni.path);
         if on_demand {
             spec = spec.set("XDS_ON_DEMAND", "true").set("ISTIO_META_DNS_CAPTURE", "false");
         }

@@ -168,25 +168,25 @@ impl IstioCp {
     /// A shared-mode (in-pod) node as Istio's chart runs it against this control plane: pods
     /// come from the CNI double at `uds`; no local config, SOCKS5 or fake CA; the capture
     /// listeners on the wildcard address (inside each pod); DNS per pod at upstream's default
-    /// address; no packet mark. Callers add their own settings and spawn it.
-    pub fn shared_node(&self, node: &str, uds: &Path) -> NodeSpec {
-        let mut spec =
-            NodeSpec::new(node, "-", IpAddr::from([127, 0, 0, 1]), &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
-                .unset("PROXY_WORKLOAD_INFO")
-                .unset("ISTIO_META_DNS_PROXY_ADDR")
-                .unset("UNSTABLE_ENABLE_SOCKS5")
-                .unset("LOCAL_XDS_PATH")
-                .unset("FAKE_CA_ROOT_CERT")
-                .unset("FAKE_CA_ROOT_KEY")
-                .set("PROXY_MODE", "shared")
-                // What Istio's chart sets from the downward API.
-                .set("NODE_NAME", node)
-                .set("POD_NAME", format!("ztunnel-{node}"))
-                .set("POD_NAMESPACE", "istio-system")
-                .set("INPOD_UDS", uds.display().to_string())
-                .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
-                .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
-                .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
+    /// address; no packet mark; its own ports on `ip`. Callers add their own settings and
+    /// spawn it.
+    pub fn shared_node(&self, node: &str, ip: IpAddr, uds: &Path) -> NodeSpec {
+        let mut spec = NodeSpec::new(node, "-", ip, &PathBuf::new(), &(PathBuf::new(), PathBuf::new()))
+            .unset("PROXY_WORKLOAD_INFO")
+            .unset("ISTIO_META_DNS_PROXY_ADDR")
+            .unset("UNSTABLE_ENABLE_SOCKS5")
+            .unset("LOCAL_XDS_PATH")
+            .unset("FAKE_CA_ROOT_CERT")
+            .unset("FAKE_CA_ROOT_KEY")
+            .set("PROXY_MODE", "shared")
+            // What Istio's chart sets from the downward API.
+            .set("NODE_NAME", node)
+            .set("POD_NAME", format!("ztunnel-{node}"))
+            .set("POD_NAMESPACE", "istio-system")
+            .set("INPOD_UDS", uds.display().to_string())
+            .set("ZTUNNEL_OUTBOUND_ADDR", "0.0.0.0:15001")
+            .set("ZTUNNEL_INBOUND_PLAINTEXT_ADDR", "0.0.0.0:15006")
+            .set("ZTUNNEL_INBOUND_ADDR", "0.0.0.0:15008");
         spec.env.remove("PACKET_MARK");
         for (k, v) in self.ztunnel_env(&k8s::ztunnel_token(node)) {
             spec = spec.set(&k, v);
