@@ -19,7 +19,7 @@ use crate::certs::dev_ca::DevCa;
 use crate::certs::dev_ca_files::DevCaFiles;
 use crate::certs::manager::{CertificateSource, SecretManager};
 use crate::config::LocalXdsSource;
-use crate::config::{Config, ProxyMode, ProxyWorkloadInfo};
+use crate::config::{Config, ProxyMode, ProxyWorkloadInfo, RuntimeFlavor};
 use crate::control_plane::auth::Credentials;
 use crate::control_plane::channel::ControlPlaneEndpoint;
 use crate::dns::metrics::DnsMetrics;
@@ -64,6 +64,8 @@ pub struct Running {
     /// Installed before "listeners bound" is logged: a supervisor may signal as soon as it
     /// sees that line, and a signal before the handler exists would kill us uncleanly.
     signals: ShutdownSignals,
+    /// Thread-per-core: the data-plane threads, stopped last (after the drain).
+    _shards: Option<crate::runtime::ShardThreads>,
 }
 
 /// Builds and starts everything; returns once listeners are bound.
@@ -79,6 +81,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         ),
         ProxyMode::Shared => None,
     };
+    let shard_threads = match cfg.runtime_flavor {
+        RuntimeFlavor::ThreadPerCore => Some(
+            crate::runtime::ShardThreads::start(cfg.num_worker_threads).context("starting the data-plane threads")?,
+        ),
+        RuntimeFlavor::WorkStealing => None,
+    };
+    let shards = shard_threads.as_ref().map(|t| t.shards()).unwrap_or_default();
     let ready = Ready::new();
     // Registered before the readiness listener exists, so it can never answer 200 while the
     // configuration is still loading or before the data-path listeners are bound.
@@ -278,7 +287,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 dns_task.done();
             }
             let proxy = Proxy::bind(
-                proxy_config(&cfg, workload_info, &crls, &resolver, &on_demand),
+                proxy_config(&cfg, workload_info, &crls, &resolver, &on_demand, &shards),
                 store.clone(),
                 certs.clone(),
                 traffic,
@@ -301,7 +310,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 metrics: dns_metrics.clone(),
             });
             let starter = ProxyStarter {
-                base: proxy_config(&cfg, placeholder, &crls, &resolver, &on_demand),
+                base: proxy_config(&cfg, placeholder, &crls, &resolver, &on_demand, &shards),
                 state: store.clone(),
                 certs: certs.clone(),
                 metrics: traffic,
@@ -373,6 +382,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         deadline,
         tasks,
         signals,
+        _shards: shard_threads,
     })
 }
 
@@ -524,8 +534,10 @@ fn proxy_config(
     crls: &crate::tls::crl::CrlStore,
     resolver: &Arc<Resolver>,
     on_demand: &Option<Demander>,
+    shards: &crate::runtime::Shards,
 ) -> ProxyConfig {
     ProxyConfig {
+        shards: shards.clone(),
         on_demand: on_demand.clone(),
         cluster_id: cfg.cluster_id.clone(),
         resolver: resolver.clone(),

@@ -6,6 +6,7 @@
 //! Values and leaves:
 //! - [`util`]: locks, backoff with jitter, address normalisation (each written once).
 //! - [`drain`]: graceful-shutdown signalling.
+//! - [`runtime`]: the data-plane threads of the thread-per-core layout (one runtime each).
 //! - [`identity`]: the SPIFFE identity value type (parse, format, compare). No I/O.
 //! - [`socket`]: the socket factory every listener and dialler goes through (options, marks,
 //!   transparent binds, keepalive, SO_REUSEPORT) and network namespaces ([`socket::netns`]).
@@ -49,6 +50,7 @@
 // `app`, which wires everything.
 pub mod util;
 pub mod drain;
+pub mod runtime;
 pub mod identity;
 #[allow(unsafe_code)]
 pub mod socket;

@@ -70,12 +70,19 @@ fn run_proxy() -> anyhow::Result<()> {
     }
     ztunnel::metrics::memory::set_allocator_stats(jemalloc_stats);
     ztunnel::metrics::memory::set_allocator_report(jemalloc_report);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.num_worker_threads)
-        .thread_name("ztunnel-worker")
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
+    // Thread-per-core: the control plane has this thread's runtime and the data path its own
+    // threads (started by `app::start`). Work-stealing: one runtime of all workers for both.
+    let runtime = match cfg.runtime_flavor {
+        ztunnel::config::RuntimeFlavor::ThreadPerCore => tokio::runtime::Builder::new_current_thread(),
+        ztunnel::config::RuntimeFlavor::WorkStealing => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(cfg.num_worker_threads).thread_name("ztunnel-worker");
+            b
+        }
+    }
+    .enable_all()
+    .build()
+    .context("starting the tokio runtime")?;
     runtime.block_on(async {
         let running = ztunnel::app::start(cfg).await?;
         running.wait_for_signal().await;

@@ -352,13 +352,17 @@ fn probe(bed: &Bed, timeout: Duration) -> Result<(), String> {
     rx.recv_timeout(timeout).unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
 }
 
-/// Node B with only a few spare fds: tunnels fail (cleanly, fast) instead of hanging, B
-/// does not spin, and once the limit is back tunnels work again. Then the same for node A.
+/// Node A with no spare fds: tunnels fail (cleanly, fast) instead of hanging, A does not
+/// spin, and once the limit is back tunnels work again. Then the same for node B.
+///
+/// A goes first: while B is out of fds, A's data-plane threads that have no pooled connection
+/// to B yet dial it, and those dials wait in B's backlog until A's handshake timeout; the fds
+/// they free on A later would let A's probes through a limit taken before.
 #[test]
 fn fd_exhaustion_fails_tunnels_then_recovers() {
     let bed = start_in_slot(OCTET, 4, |_, s| s);
     probe(&bed, WAIT).expect("control transfer");
-    for node in [&bed.b, &bed.a] {
+    for node in [&bed.a, &bed.b] {
         let pid = node.pid();
         let hard = hard_nofile(pid);
         set_soft_nofile(pid, &lowest_free_fd(pid).to_string());

@@ -79,6 +79,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// (ours) ZTUNNEL_RUNTIME: how the data path is laid out over the worker threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuntimeFlavor {
+    /// One single-threaded runtime per worker thread; a connection stays on the thread that
+    /// accepted it ([`crate::runtime`]). The control plane has the main thread.
+    ThreadPerCore,
+    /// One work-stealing runtime of all workers for everything (upstream's layout).
+    WorkStealing,
+}
+
 /// (ours) A dev CA root shared between several ztunnel processes so they trust each other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -185,6 +196,8 @@ pub struct Config {
     pub enable_original_source: Option<bool>,
     /// ZTUNNEL_WORKER_THREADS, resolved against the CPU count.
     pub num_worker_threads: usize,
+    /// (ours) ZTUNNEL_RUNTIME.
+    pub runtime_flavor: RuntimeFlavor,
     /// LOG_FORMAT.
     pub log_format: LogFormat,
     /// RUST_LOG.
@@ -405,6 +418,14 @@ impl Config {
                 (None, Some(0)) => cpus.max(1),
                 (None, Some(n)) => n as usize,
                 _ => worker_threads(src, cpus)?,
+            },
+            runtime_flavor: match non_empty(src, "ZTUNNEL_RUNTIME") {
+                None => RuntimeFlavor::ThreadPerCore,
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "thread-per-core" => RuntimeFlavor::ThreadPerCore,
+                    "work-stealing" => RuntimeFlavor::WorkStealing,
+                    _ => return Err(invalid("ZTUNNEL_RUNTIME", &v, "thread-per-core or work-stealing")),
+                },
             },
             log_format,
             log_filter: non_empty(src, "RUST_LOG").unwrap_or_else(|| "info".to_string()),

@@ -41,6 +41,7 @@ fn defaults() {
     assert!(!c.enable_socks5);
     assert_eq!(c.enable_original_source, None);
     assert_eq!(c.num_worker_threads, 2);
+    assert_eq!(c.runtime_flavor, RuntimeFlavor::ThreadPerCore);
     assert_eq!(c.log_format, LogFormat::Plain);
     assert_eq!(c.log_filter, "info");
     assert_eq!(c.pool_max_streams_per_conn, 100);
@@ -88,6 +89,7 @@ fn overrides() {
         ("UNSTABLE_ENABLE_SOCKS5", "1"),
         ("ENABLE_ORIG_SRC", "false"),
         ("ZTUNNEL_WORKER_THREADS", "50%"),
+        ("ZTUNNEL_RUNTIME", "Work-Stealing"),
         ("LOG_FORMAT", "JSON"),
         ("RUST_LOG", "debug"),
         ("POOL_UNUSED_RELEASE_TIMEOUT", "1m30s"),
@@ -116,6 +118,7 @@ fn overrides() {
     assert!(c.enable_socks5);
     assert_eq!(c.enable_original_source, Some(false));
     assert_eq!(c.num_worker_threads, 4);
+    assert_eq!(c.runtime_flavor, RuntimeFlavor::WorkStealing);
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.log_filter, "debug");
     assert_eq!(c.pool_unused_release_timeout, Duration::from_secs(90));
@@ -279,6 +282,7 @@ fn every_error_names_variable_value_and_form() {
         ("PROXY_WORKLOAD_INFO", "a/b/c/d", "namespace/name/service-account"),
         ("INSTANCE_IP", "1.2.3", "IPv4 or IPv6"),
         ("LOG_FORMAT", "xml", "plain or json"),
+        ("ZTUNNEL_RUNTIME", "green-threads", "thread-per-core or work-stealing"),
         ("POOL_MAX_STREAMS_PER_CONNECTION", "abc", "a positive integer"),
         ("POOL_MAX_STREAMS_PER_CONNECTION", "0", "a positive integer"),
         ("POOL_UNUSED_RELEASE_TIMEOUT", "5 minutes", "a duration"),

@@ -40,6 +40,7 @@ use crate::drain::DrainWatcher;
 use crate::hbone;
 use crate::identity::Identity;
 use crate::metrics::TrafficMetrics;
+use crate::runtime::{self, Shards};
 use crate::socket::{self, SocketOptions};
 use crate::state::workload::Workload;
 use crate::state::{LocalWorkloadKey, ProxyState, StateStore};
@@ -64,6 +65,9 @@ pub struct ProxyConfig {
     pub local_node: Option<String>,
     /// SO_REUSEPORT on the listeners (INPOD_PORT_REUSE, per-pod listeners in shared mode).
     pub reuse_port: bool,
+    /// The data-plane threads that serve the listeners (thread-per-core); empty: the runtime
+    /// that runs [`Proxy::run`].
+    pub shards: Shards,
     /// Revoked peer certificates (CRL_PATH); empty when not configured.
     pub crls: crate::tls::crl::CrlStore,
     /// Options for sockets we dial (SO_MARK).
@@ -259,7 +263,9 @@ pub struct ProxyInputs {
     pub cfg: ProxyConfig,
     pub state: StateStore,
     pub certs: SecretManager,
-    pub pool: hbone::pool::Pool,
+    /// One HBONE pool per shard (one in all without shards): a pooled connection's driver
+    /// task lives on the shard that dialled it, so streams from that shard never cross threads.
+    pools: Vec<(Option<usize>, hbone::pool::Pool)>,
     /// For connections owned by one proxied connection (double HBONE's inner one), whose own
     /// watcher already holds the drain up.
     pub drain: DrainWatcher,
@@ -277,6 +283,13 @@ pub struct ProxyInputs {
 }
 
 impl ProxyInputs {
+    /// The HBONE pool of the calling shard.
+    pub fn pool(&self) -> &hbone::pool::Pool {
+        let shard = runtime::current_shard();
+        let (_, pool) = self.pools.iter().find(|(s, _)| *s == shard).unwrap_or(&self.pools[0]);
+        pool
+    }
+
     /// The workload this proxy serves, from the current state. A pod can start (and the CNI
     /// announce it) before istiod's push about it arrives, so a missing workload is waited for
     /// up to [`LOCAL_WORKLOAD_WAIT`], as upstream does, rather than failing the pod's first
@@ -408,11 +421,36 @@ impl SelfCalls {
 /// Bound, not yet serving, listeners.
 pub struct Proxy {
     inputs: Arc<ProxyInputs>,
+    /// The listeners once per shard: the same sockets, each registered with its shard's
+    /// reactor (`None`: the runtime that runs [`Proxy::run`]).
+    listeners: Vec<(Option<tokio::runtime::Handle>, Listeners)>,
+    addrs: BoundAddrs,
+}
+
+/// One set of the proxy's listening sockets.
+struct Listeners {
     outbound: TcpListener,
     inbound: TcpListener,
     inbound_plaintext: TcpListener,
     socks5: Option<TcpListener>,
-    addrs: BoundAddrs,
+}
+
+impl Listeners {
+    /// The same sockets registered with the reactor of the runtime entered on this thread.
+    /// Every shard then polls the one accept queue; the first awake takes a connection,
+    /// which balances by load, and nothing changes for SO_REUSEPORT or a second process.
+    fn register_again(&self) -> io::Result<Listeners> {
+        let again = |l: &TcpListener| -> io::Result<TcpListener> {
+            let fd = std::os::fd::AsFd::as_fd(l).try_clone_to_owned()?;
+            TcpListener::from_std(std::net::TcpListener::from(fd))
+        };
+        Ok(Listeners {
+            outbound: again(&self.outbound)?,
+            inbound: again(&self.inbound)?,
+            inbound_plaintext: again(&self.inbound_plaintext)?,
+            socks5: self.socks5.as_ref().map(again).transpose()?,
+        })
+    }
 }
 
 impl Proxy {
@@ -429,40 +467,56 @@ impl Proxy {
                 socket::ListenOptions { transparent, reuse_port: cfg.reuse_port, keepalive: cfg.socket.keepalive };
             socket::bind(addr, &opts).map_err(|source| BindError { what, addr, source })
         };
-        let outbound = b(cfg.outbound_addr, true, "outbound (15001)")?;
-        let inbound = b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?;
-        let inbound_plaintext = b(cfg.inbound_plaintext_addr, true, "inbound plaintext (15006)")?;
-        let socks5 = match cfg.socks5_addr {
-            Some(a) => Some(b(a, false, "SOCKS5 (15080)")?),
-            None => None,
+        let bound = Listeners {
+            outbound: b(cfg.outbound_addr, true, "outbound (15001)")?,
+            inbound: b(cfg.inbound_addr, cfg.orig_src, "inbound HBONE (15008)")?,
+            inbound_plaintext: b(cfg.inbound_plaintext_addr, true, "inbound plaintext (15006)")?,
+            socks5: match cfg.socks5_addr {
+                Some(a) => Some(b(a, false, "SOCKS5 (15080)")?),
+                None => None,
+            },
         };
         let addr = |l: &TcpListener| l.local_addr().expect("bound listener has an address");
         let addrs = BoundAddrs {
-            outbound: addr(&outbound),
-            inbound: addr(&inbound),
-            inbound_plaintext: addr(&inbound_plaintext),
-            socks5: socks5.as_ref().map(addr),
+            outbound: addr(&bound.outbound),
+            inbound: addr(&bound.inbound),
+            inbound_plaintext: addr(&bound.inbound_plaintext),
+            socks5: bound.socks5.as_ref().map(addr),
         };
         let self_calls = SelfCalls::new(cfg.own_ports(&addrs), &addrs);
-        let pool = hbone::pool::Pool::new(
+        let connector = Arc::new(crate::hbone::connect::HboneConnector::new(
+            certs.clone(),
+            cfg.crls.clone(),
+            cfg.socket.clone(),
+            cfg.connect_timeout,
             cfg.h2.clone(),
-            Arc::new(crate::hbone::connect::HboneConnector::new(
-                certs.clone(),
-                cfg.crls.clone(),
-                cfg.socket.clone(),
-                cfg.connect_timeout,
-                cfg.h2.clone(),
-                drain.detached(),
-            )),
-            // Idle pooled connections must not hold up shutdown; streams in use are covered
-            // by their proxied connection's own watcher.
             drain.detached(),
-        );
+        ));
+        // Idle pooled connections must not hold up shutdown; streams in use are covered by
+        // their proxied connection's own watcher.
+        let pool = || hbone::pool::Pool::new(cfg.h2.clone(), connector.clone(), drain.detached());
+        let (listeners, pools) = if cfg.shards.is_empty() {
+            (vec![(None, bound)], vec![(None, pool())])
+        } else {
+            let (mut listeners, mut pools) = (Vec::new(), Vec::new());
+            for shard in cfg.shards.iter() {
+                // The pool's reaper, and the listeners' registrations, belong to the shard.
+                let _entered = shard.handle().enter();
+                let again = bound.register_again().map_err(|source| BindError {
+                    what: "data-plane thread",
+                    addr: addrs.outbound,
+                    source,
+                })?;
+                listeners.push((Some(shard.handle().clone()), again));
+                pools.push((Some(shard.index()), pool()));
+            }
+            (listeners, pools)
+        };
         let inputs = Arc::new(ProxyInputs {
             cfg,
             state,
             certs,
-            pool,
+            pools,
             drain: drain.detached(),
             metrics,
             connections: Arc::default(),
@@ -470,7 +524,7 @@ impl Proxy {
             self_calls,
             cert_lease: std::sync::Mutex::new(None),
         });
-        Ok(Proxy { inputs, outbound, inbound, inbound_plaintext, socks5, addrs })
+        Ok(Proxy { inputs, listeners, addrs })
     }
 
     pub fn addresses(&self) -> BoundAddrs {
@@ -495,13 +549,19 @@ impl Proxy {
     pub async fn run(self, drain: DrainWatcher) {
         let i = self.inputs;
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(outbound::serve(self.outbound, i.clone(), drain.clone()));
-        tasks.spawn(inbound::serve(self.inbound, i.clone(), drain.clone()));
-        tasks.spawn(inbound_passthrough::serve(self.inbound_plaintext, i.clone(), drain.clone()));
-        tasks.spawn(connections::watch_policies(i.state.clone(), i.connections.clone(), drain.clone()));
-        if let Some(l) = self.socks5 {
-            tasks.spawn(socks5::serve(l, i.clone(), drain.clone()));
+        for (shard, l) in self.listeners {
+            let mut spawn = |task: futures_util::future::BoxFuture<'static, ()>| match &shard {
+                Some(handle) => tasks.spawn_on(task, handle),
+                None => tasks.spawn(task),
+            };
+            spawn(Box::pin(outbound::serve(l.outbound, i.clone(), drain.clone())));
+            spawn(Box::pin(inbound::serve(l.inbound, i.clone(), drain.clone())));
+            spawn(Box::pin(inbound_passthrough::serve(l.inbound_plaintext, i.clone(), drain.clone())));
+            if let Some(l) = l.socks5 {
+                spawn(Box::pin(socks5::serve(l, i.clone(), drain.clone())));
+            }
         }
+        tasks.spawn(connections::watch_policies(i.state.clone(), i.connections.clone(), drain.clone()));
         drop(drain);
         while tasks.join_next().await.is_some() {}
     }

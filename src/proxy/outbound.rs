@@ -190,7 +190,7 @@ async fn open(
                 headers.insert("baggage", v);
             }
             let stream = inputs
-                .pool
+                .pool()
                 .send_connect(key, &target.to_string(), headers)
                 .await
                 .map_err(|source| Error::Hbone { dst: hbone_addr, source })?;
@@ -215,7 +215,7 @@ async fn open(
             }
             let hbone_err = |source| Error::Hbone { dst: gateway_addr, source };
             let key = PoolKey { src: src.clone(), dst_identities: gateway_identities, dst: gateway_addr };
-            let outer = inputs.pool.send_connect(key, &authority, headers.clone()).await.map_err(hbone_err)?;
+            let outer = inputs.pool().send_connect(key, &authority, headers.clone()).await.map_err(hbone_err)?;
             let cert = inputs
                 .certs
                 .fetch_certificate(&src)
