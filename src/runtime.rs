@@ -5,8 +5,10 @@
 //! drivers, the two pumps) wake each other across workers, and every hand-off is a futex wake
 //! and a context switch. Measured in issue 16, one worker spent a fifth less CPU per connection
 //! than two (269 against 341 us, context switches 8.4 against 13.1 per connection). Here every
-//! listener is served on every shard, and a connection stays on the shard that accepted it,
-//! with its HBONE pool, so the byte path never leaves its thread; the kernel picks the shard.
+//! shard polls every listener (the same sockets, so the first shard awake takes a connection,
+//! which balances by load) and has its own HBONE pool, and a connection stays on the shard
+//! that accepted it, so the byte path never leaves its thread. The price is a pooled
+//! connection per destination per shard, as Envoy's workers each keep their own upstream pools.
 //!
 //! The control plane (xDS, CA, admin, metrics, readiness, DNS) stays on the runtime of the thread
 //! that called [`ShardThreads::start`], so a large xDS push never occupies a data-plane thread.

@@ -147,8 +147,11 @@ fn readiness_endpoint() {
 
 #[test]
 fn pool_reuses_connections_up_to_the_stream_limit() {
-    let env = start(18, |name, s| if name == "a" { s.set("POOL_MAX_STREAMS_PER_CONNECTION", "10") } else { s });
-    // 35 connections open at the same time: ceil(35/10) = 4 HBONE connections, not 35.
+    // The limit applies per pool, and each data-plane thread has its own: with one thread,
+    // 35 connections open at the same time need ceil(35/10) = 4 HBONE connections, not 35.
+    let env = start(18, |name, s| {
+        if name == "a" { s.set("POOL_MAX_STREAMS_PER_CONNECTION", "10").set("ZTUNNEL_WORKER_THREADS", "1") } else { s }
+    });
     let conns: Vec<_> = (0..35)
         .map(|_| socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap())
         .collect();
@@ -215,4 +218,38 @@ fn bursty(env: Env) {
         paced_echo(socks5, &env.mesh.service_host, &data, 40, Duration::from_millis(30), Duration::from_secs(20));
     assert_eq!(back.len(), data.len(), "bytes lost or stalled");
     assert_eq!(sha256(&back), sha256(&data));
+}
+
+/// The threads of a running node, by name (`/proc/<pid>/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_runtime_layouts_carry_traffic() {
+    // Node A on tokio's work-stealing runtime, node B on the default thread-per-core layout:
+    // each serves its side of the same tunnel, and each runs the threads its setting names.
+    let env = start(23, |name, s| if name == "a" { s.set("ZTUNNEL_RUNTIME", "work-stealing") } else { s });
+    for i in 0..4 {
+        let data = payload(300_000, i);
+        let conn = socks::connect(env.a.addrs.socks5.unwrap(), Dest::Host(&env.mesh.service_host, 80)).unwrap();
+        assert_eq!(round_trip(conn, &data).unwrap(), data, "connection {i}");
+    }
+    common::eventually(WAIT, "B logs four inbound connections", || {
+        env.b.events().iter().filter(|e| message(e) == "connection complete").count() == 4
+    });
+    let (a, b) = (thread_names(env.a.pid()), thread_names(env.b.pid()));
+    // Two workers (the default), plus any blocking-pool threads, which share the name.
+    assert!(a.iter().filter(|n| *n == "ztunnel-worker").count() >= 2, "{a:?}");
+    assert!(!a.iter().any(|n| n.starts_with("ztunnel-dp-")), "{a:?}");
+    for shard in ["ztunnel-dp-0", "ztunnel-dp-1"] {
+        assert!(b.iter().any(|n| n == shard), "{b:?}");
+    }
+    assert!(!b.iter().any(|n| n == "ztunnel-worker"), "{b:?}");
 }

@@ -339,5 +339,7 @@ pub mod k8s {
 
 /// The `istio_xds_nack_total` sum in a node's metrics text (0 when the family has no series).
 pub fn nacks(metrics: &str) -> f64 {
-    http::parse_metrics(metrics).unwrap().iter().filter(|s| s.name == "istio_xds_nack_total").map(|s| s.value).sum()
+    // A fold from +0.0: `sum()` of no samples is -0.0, which prints as "-0".
+    let samples = http::parse_metrics(metrics).unwrap();
+    samples.iter().filter(|s| s.name == "istio_xds_nack_total").fold(0.0, |n, s| n + s.value)
 }
