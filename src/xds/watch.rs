@@ -1,12 +1,14 @@
 //! Hot reload of the local config file.
 //!
-//! Owns the polling loop: every interval the file is read and hashed; when the content changes
-//! it is re-parsed and, if valid, installed into the [`StateStore`]. An invalid file is logged
+//! Owns the polling loop: every interval the file is stat'ed, and read and hashed only when its
+//! identity, size or change times moved (or it changed too recently for them to be trusted);
+//! when the content changes it is re-parsed and, if valid, installed into the [`StateStore`]. An invalid file is logged
 //! with its precise error and the last good state stays in place. Polling (rather than inotify)
 //! is deliberate: Kubernetes ConfigMap volumes update by swapping a symlink, which file-event
 //! watchers on the old inode miss, while a poll of the path always sees the current target.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +23,8 @@ use crate::state::StateStore;
 pub struct WatchStats {
     reloads: AtomicU64,
     errors: AtomicU64,
+    polls: AtomicU64,
+    reads: AtomicU64,
 }
 
 impl WatchStats {
@@ -33,6 +37,50 @@ impl WatchStats {
     pub fn error_count(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
+
+    /// Polls after the initial load (each one stats the file).
+    pub fn poll_count(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    /// Polls that read the file's content (its metadata said it may have changed).
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
+
+/// A file modified this recently is read on every poll whatever its metadata says: file
+/// times come from a coarse clock (a few milliseconds), so two same-size writes within one of
+/// its ticks leave size and times alike. Well above that tick and the poll interval.
+const RECENT: Duration = Duration::from_secs(2);
+
+/// What the metadata says about the file without reading it: which file the path names (a
+/// symlink swap or a rename over it gives a new inode), its size, and its modify and change
+/// times (a write moves both; only the modify time can be set back by hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stat {
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// Whether `meta` was modified within [`RECENT`] (or, clocks being skewed, in the future).
+fn recently_modified(meta: &std::fs::Metadata) -> bool {
+    meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).is_none_or(|age| age < RECENT)
 }
 
 /// What identifies one version of the file. The content hash decides; mtime and length are
@@ -56,6 +104,8 @@ pub struct LocalFileWatcher {
     store: StateStore,
     interval: Duration,
     last: Fingerprint,
+    /// The metadata of the version in `last`.
+    stat: Stat,
     stats: Arc<WatchStats>,
 }
 
@@ -77,7 +127,14 @@ impl LocalFileWatcher {
             state.policy_count()
         );
         store.replace(state);
-        Ok(LocalFileWatcher { last: fingerprint(&text, Some(&meta)), path, store, interval, stats: Arc::default() })
+        Ok(LocalFileWatcher {
+            last: fingerprint(&text, Some(&meta)),
+            stat: Stat::of(&meta),
+            path,
+            store,
+            interval,
+            stats: Arc::default(),
+        })
     }
 
     pub fn stats(&self) -> Arc<WatchStats> {
@@ -95,10 +152,29 @@ impl LocalFileWatcher {
                 _ = stop.signaled() => return,
                 _ = ticker.tick() => {}
             }
-            let (text, meta) = match read(&self.path).await {
-                Ok(v) => {
+            self.stats.polls.fetch_add(1, Ordering::Relaxed);
+            let read = async {
+                // Idle polls end here, at one stat: no read, no hash, one blocking-pool hop.
+                let meta = tokio::fs::metadata(&self.path).await.map_err(|error| self.read_error(error))?;
+                let stat = Stat::of(&meta);
+                if stat == self.stat && !recently_modified(&meta) {
+                    return Ok::<_, LocalConfigError>(None);
+                }
+                self.stats.reads.fetch_add(1, Ordering::Relaxed);
+                // A change between the stat and the read is seen at the next poll: the stat
+                // recorded here is then older than the file's.
+                let text = tokio::fs::read_to_string(&self.path).await.map_err(|error| self.read_error(error))?;
+                Ok(Some((text, meta, stat)))
+            };
+            let (text, meta) = match read.await {
+                Ok(None) => {
                     read_failing = false;
-                    v
+                    continue;
+                }
+                Ok(Some((text, meta, stat))) => {
+                    read_failing = false;
+                    self.stat = stat;
+                    (text, meta)
                 }
                 Err(e) => {
                     // During a symlink swap the file can briefly vanish; report once per outage.
@@ -138,6 +214,12 @@ impl LocalFileWatcher {
                 }
             }
         }
+    }
+}
+
+impl LocalFileWatcher {
+    fn read_error(&self, error: std::io::Error) -> LocalConfigError {
+        LocalConfigError::Read { path: self.path.clone(), error }
     }
 }
 
@@ -216,6 +298,42 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         wait_for(|| stats.error_count() == 2).await;
         assert_eq!(store.snapshot().workload_count(), 2);
+
+        assert_eq!(trigger.drain(Duration::from_secs(5)).await, crate::drain::DrainOutcome::Complete);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_old_unchanged_file_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cfg.yaml");
+        write(&path, GOOD);
+        let long_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(long_ago).unwrap();
+        let store = StateStore::default();
+        let w = LocalFileWatcher::start(path.clone(), store.clone(), Duration::from_millis(10)).await.unwrap();
+        let stats = w.stats();
+        let (trigger, watcher) = crate::drain::new();
+        let task = tokio::spawn(w.run(watcher));
+
+        wait_for(|| stats.poll_count() >= 10).await;
+        assert_eq!(stats.read_count(), 0, "an old file whose metadata did not move is not read");
+
+        // Rewritten in place with the same length, and its modify time set back: the change
+        // time still moves, so the new content is read.
+        let same_len = GOOD.replace("name: a", "name: z");
+        assert_eq!(same_len.len(), GOOD.len());
+        std::fs::write(&path, &same_len).unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(long_ago).unwrap();
+        wait_for(|| stats.reload_count() == 1).await;
+        assert!(store.snapshot().workload_count() == 1 && stats.read_count() >= 1);
+
+        // A version modified just now is read on every poll, whatever its metadata says.
+        write(&path, GOOD2);
+        wait_for(|| stats.reload_count() == 2).await;
+        let reads = stats.read_count();
+        wait_for(|| stats.read_count() >= reads + 3).await;
+        assert_eq!(stats.reload_count(), 2, "re-reading the same content does not reload");
 
         assert_eq!(trigger.drain(Duration::from_secs(5)).await, crate::drain::DrainOutcome::Complete);
         task.await.unwrap();
