@@ -308,7 +308,10 @@ fn readiness_is_never_200_before_the_listeners_serve() {
         .unwrap();
     let (serving, not_ready) = poller.join().unwrap();
     assert!(serving, "readiness answered 200 before 15008 accepted connections");
-    assert!(not_ready > 0, "the poll must have seen the loading phase as not ready");
+    // The load takes about half a second here; polled every 5 ms, readiness must keep
+    // answering (500, not ready) through it. With the parse on the control thread (thread-per-core: the
+    // one that also serves 15021) it answered once before and then not until the load ended.
+    assert!(not_ready >= 10, "readiness must answer \"not ready\" all through the load, answered {not_ready} times");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use super::local::{LocalConfigError, load_str};
 use crate::drain::DrainWatcher;
-use crate::state::StateStore;
+use crate::state::{ProxyState, StateStore};
 
 /// Counters for the reload loop (exported as metrics later).
 #[derive(Debug, Default)]
@@ -118,7 +118,8 @@ impl LocalFileWatcher {
         interval: Duration,
     ) -> Result<LocalFileWatcher, LocalConfigError> {
         let (text, meta) = read(&path).await?;
-        let state = load_str(&text, &path.display().to_string())?;
+        let (text, state) = parse_off_thread(text, path.display().to_string()).await;
+        let state = state?;
         tracing::info!(
             path = %path.display(),
             "loaded local config ({} workloads, {} services, {} policies)",
@@ -196,7 +197,7 @@ impl LocalFileWatcher {
             }
             // Remember this version even if it is bad, so one bad edit logs one error.
             self.last = fp;
-            match load_str(&text, &self.path.display().to_string()) {
+            match parse_off_thread(text, self.path.display().to_string()).await.1 {
                 Ok(state) => {
                     tracing::info!(
                         path = %self.path.display(),
@@ -233,6 +234,23 @@ pub async fn watch(
 ) -> Result<(), LocalConfigError> {
     LocalFileWatcher::start(path, store, interval).await?.run(stop).await;
     Ok(())
+}
+
+/// [`load_str`] on the blocking pool, handing the text back. A large file takes a visible
+/// while to parse (20,000 workloads: a few hundred milliseconds in a debug build), and in the
+/// thread-per-core layout the control plane's one thread also answers the readiness, admin and
+/// metrics ports, which must not stall meanwhile (the kubelet would time the probe out).
+async fn parse_off_thread(text: String, source: String) -> (String, Result<ProxyState, LocalConfigError>) {
+    let parsed = tokio::task::spawn_blocking(move || {
+        let state = load_str(&text, &source);
+        (text, state)
+    });
+    match parsed.await {
+        Ok(v) => v,
+        // Not cancellable once running (a shutdown drops this future instead), so the
+        // error is the parser's panic, which stays one.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 async fn read(path: &std::path::Path) -> Result<(String, std::fs::Metadata), LocalConfigError> {
