@@ -99,15 +99,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Readiness first, so it can report what start-up is waiting for (e.g. the first xDS sync).
-    let readiness_listener = socket::bind(cfg.readiness_addr, &socket::ListenOptions::default())
-        .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?;
+    // With thread-per-core it is served from the first data-plane thread, as upstream serves
+    // it from its data-plane runtime: the control thread can be busy for a while (a large xDS
+    // push, a config dump), and a probe the kubelet sees time out counts as a failure.
+    let readiness_shard = shards.iter().next().map(|s| s.handle().clone());
+    let readiness_listener = {
+        let _on_shard = readiness_shard.as_ref().map(|h| h.enter());
+        socket::bind(cfg.readiness_addr, &socket::ListenOptions::default())
+            .with_context(|| format!("failed to bind readiness listener on {}", cfg.readiness_addr))?
+    };
     let readiness_addr = readiness_listener.local_addr()?;
     // Core tasks run supervised: one that dies before drain turns readiness red (and the xDS
     // client is restarted) instead of leaving a frozen node reporting ready.
     let core = |name: &'static str, task: BoxFuture<'static, ()>| {
         readiness::supervise(name, ready.clone(), watcher.clone(), task)
     };
-    tasks.spawn(core("readiness server", readiness::serve(readiness_listener, ready.clone(), watcher.clone()).boxed()));
+    let readiness_server =
+        core("readiness server", readiness::serve(readiness_listener, ready.clone(), watcher.clone()).boxed());
+    match &readiness_shard {
+        Some(handle) => tasks.spawn_on(readiness_server, handle),
+        None => tasks.spawn(readiness_server),
+    };
 
     // Metrics families are registered by each component as it is built; served once bound.
     let mut metrics = MetricsBuilder::new(cfg.istio_version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")));

@@ -10,8 +10,10 @@
 //! that accepted it, so the byte path never leaves its thread. The price is a pooled
 //! connection per destination per shard, as Envoy's workers each keep their own upstream pools.
 //!
-//! The control plane (xDS, CA, admin, metrics, readiness, DNS) stays on the runtime of the thread
-//! that called [`ShardThreads::start`], so a large xDS push never occupies a data-plane thread.
+//! The control plane (xDS, CA, admin, metrics, DNS) stays on the runtime of the thread that
+//! called [`ShardThreads::start`], so a large xDS push never occupies a data-plane thread. The
+//! readiness port is the exception, served from the first shard (as upstream serves it from its
+//! data-plane runtime), so that a busy control thread never times out the kubelet's probe.
 
 use std::cell::Cell;
 use std::fmt;
