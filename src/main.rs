@@ -50,6 +50,8 @@ fn main() -> ExitCode {
         }
         other => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
     };
+    // Log lines still in the writer's buffer.
+    ztunnel::telemetry::writer::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -4,7 +4,10 @@
 //! pipelines built for upstream's ztunnel parse ours.
 //!
 //! The filter sits behind a reload layer so the admin `/logging` endpoint can change it while
-//! the process runs; [`handle`] returns the control for the process-wide subscriber.
+//! the process runs; [`handle`] returns the control for the process-wide subscriber. Lines go
+//! to stdout through a buffer and a thread of their own ([`writer`]).
+
+pub mod writer;
 
 use std::fmt::Write as _;
 use std::sync::{Mutex, OnceLock};
@@ -76,10 +79,10 @@ pub fn init(filter: &str, json: bool) -> Result<(), String> {
     let parsed = parse(filter).map_err(|e| format!("invalid RUST_LOG: {e}"))?;
     let (filter_layer, reload) = reload::Layer::new(parsed);
     let (json_layer, plain_layer) = if json {
-        let l = fmt::layer().event_format(IstioJson).with_writer(std::io::stdout);
+        let l = fmt::layer().event_format(IstioJson).with_writer(writer::stdout());
         (Some(l), None)
     } else {
-        let l = fmt::layer().with_ansi(false).with_writer(std::io::stdout).with_target(true);
+        let l = fmt::layer().with_ansi(false).with_writer(writer::stdout()).with_target(true);
         (None, Some(l))
     };
     tracing_subscriber::registry()
