@@ -86,7 +86,8 @@ pub enum RuntimeFlavor {
     /// One single-threaded runtime per worker thread; a connection stays on the thread that
     /// accepted it ([`crate::runtime`]). The control plane has the main thread.
     ThreadPerCore,
-    /// One work-stealing runtime of all workers for everything (upstream's layout).
+    /// The earlier layout: one work-stealing runtime of all workers for everything, and one
+    /// HBONE pool per process (as upstream's pool).
     WorkStealing,
 }
 
