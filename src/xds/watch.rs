@@ -2,8 +2,8 @@
 //!
 //! Owns the polling loop: every interval the file is stat'ed, and read and hashed only when its
 //! identity, size or change times moved (or it changed too recently for them to be trusted);
-//! when the content changes it is re-parsed and, if valid, installed into the [`StateStore`]. An invalid file is logged
-//! with its precise error and the last good state stays in place. Polling (rather than inotify)
+//! when the content changes it is re-parsed and, if valid, installed into the [`StateStore`].
+//! An invalid file is logged with its precise error and the last good state stays in place. Polling (rather than inotify)
 //! is deliberate: Kubernetes ConfigMap volumes update by swapping a symlink, which file-event
 //! watchers on the old inode miss, while a poll of the path always sees the current target.
 
@@ -83,19 +83,11 @@ fn recently_modified(meta: &std::fs::Metadata) -> bool {
     meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).is_none_or(|age| age < RECENT)
 }
 
-/// What identifies one version of the file. The content hash decides; mtime and length are
-/// kept for the debug log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fingerprint {
-    modified: Option<SystemTime>,
-    len: u64,
-    hash: u64,
-}
-
-fn fingerprint(text: &str, meta: Option<&std::fs::Metadata>) -> Fingerprint {
+/// The hash of one version's content: what decides whether it changed.
+fn content_hash(text: &str) -> u64 {
     let mut h = DefaultHasher::new();
     text.hash(&mut h);
-    Fingerprint { modified: meta.and_then(|m| m.modified().ok()), len: text.len() as u64, hash: h.finish() }
+    h.finish()
 }
 
 /// Watches one local config file and keeps a [`StateStore`] in sync with it.
@@ -103,8 +95,9 @@ pub struct LocalFileWatcher {
     path: PathBuf,
     store: StateStore,
     interval: Duration,
-    last: Fingerprint,
-    /// The metadata of the version in `last`.
+    /// The content hash of the version last read.
+    hash: u64,
+    /// The metadata of the version last read.
     stat: Stat,
     stats: Arc<WatchStats>,
 }
@@ -117,9 +110,10 @@ impl LocalFileWatcher {
         store: StateStore,
         interval: Duration,
     ) -> Result<LocalFileWatcher, LocalConfigError> {
-        let (text, meta) = read(&path).await?;
-        let (text, state) = parse_off_thread(text, path.display().to_string()).await;
-        let state = state?;
+        let meta = metadata(&path).await?;
+        let text = read_text(&path).await?;
+        let hash = content_hash(&text);
+        let state = parse_off_thread(text, path.display().to_string()).await?;
         tracing::info!(
             path = %path.display(),
             "loaded local config ({} workloads, {} services, {} policies)",
@@ -128,14 +122,7 @@ impl LocalFileWatcher {
             state.policy_count()
         );
         store.replace(state);
-        Ok(LocalFileWatcher {
-            last: fingerprint(&text, Some(&meta)),
-            stat: Stat::of(&meta),
-            path,
-            store,
-            interval,
-            stats: Arc::default(),
-        })
+        Ok(LocalFileWatcher { hash, stat: Stat::of(&meta), path, store, interval, stats: Arc::default() })
     }
 
     pub fn stats(&self) -> Arc<WatchStats> {
@@ -156,7 +143,7 @@ impl LocalFileWatcher {
             self.stats.polls.fetch_add(1, Ordering::Relaxed);
             let read = async {
                 // Idle polls end here, at one stat: no read, no hash, one blocking-pool hop.
-                let meta = tokio::fs::metadata(&self.path).await.map_err(|error| self.read_error(error))?;
+                let meta = metadata(&self.path).await?;
                 let stat = Stat::of(&meta);
                 if stat == self.stat && !recently_modified(&meta) {
                     return Ok::<_, LocalConfigError>(None);
@@ -164,18 +151,17 @@ impl LocalFileWatcher {
                 self.stats.reads.fetch_add(1, Ordering::Relaxed);
                 // A change between the stat and the read is seen at the next poll: the stat
                 // recorded here is then older than the file's.
-                let text = tokio::fs::read_to_string(&self.path).await.map_err(|error| self.read_error(error))?;
-                Ok(Some((text, meta, stat)))
+                let text = read_text(&self.path).await?;
+                Ok(Some((text, stat)))
             };
-            let (text, meta) = match read.await {
+            let (text, stat) = match read.await {
                 Ok(None) => {
                     read_failing = false;
                     continue;
                 }
-                Ok(Some((text, meta, stat))) => {
+                Ok(Some(v)) => {
                     read_failing = false;
-                    self.stat = stat;
-                    (text, meta)
+                    v
                 }
                 Err(e) => {
                     // During a symlink swap the file can briefly vanish; report once per outage.
@@ -187,17 +173,18 @@ impl LocalFileWatcher {
                     continue;
                 }
             };
-            let fp = fingerprint(&text, Some(&meta));
-            if fp.hash == self.last.hash {
-                if fp != self.last {
+            let hash = content_hash(&text);
+            let previous = std::mem::replace(&mut self.stat, stat);
+            if hash == self.hash {
+                // Re-reads of a recent file find the same metadata: one log line per touch.
+                if stat != previous {
                     tracing::debug!(path = %self.path.display(), "local config touched, content unchanged");
-                    self.last = fp;
                 }
                 continue;
             }
             // Remember this version even if it is bad, so one bad edit logs one error.
-            self.last = fp;
-            match parse_off_thread(text, self.path.display().to_string()).await.1 {
+            self.hash = hash;
+            match parse_off_thread(text, self.path.display().to_string()).await {
                 Ok(state) => {
                     tracing::info!(
                         path = %self.path.display(),
@@ -218,12 +205,6 @@ impl LocalFileWatcher {
     }
 }
 
-impl LocalFileWatcher {
-    fn read_error(&self, error: std::io::Error) -> LocalConfigError {
-        LocalConfigError::Read { path: self.path.clone(), error }
-    }
-}
-
 /// Loads `path` into `store`, then keeps it in sync until `stop` fires. Convenience over
 /// [`LocalFileWatcher`] when the counters are not needed.
 pub async fn watch(
@@ -236,16 +217,12 @@ pub async fn watch(
     Ok(())
 }
 
-/// [`load_str`] on the blocking pool, handing the text back. A large file takes a visible
+/// [`load_str`] on the blocking pool. A large file takes a visible
 /// while to parse (20,000 workloads: a few hundred milliseconds in a debug build), and in the
 /// thread-per-core layout the control plane's one thread also answers the readiness, admin and
 /// metrics ports, which must not stall meanwhile (the kubelet would time the probe out).
-async fn parse_off_thread(text: String, source: String) -> (String, Result<ProxyState, LocalConfigError>) {
-    let parsed = tokio::task::spawn_blocking(move || {
-        let state = load_str(&text, &source);
-        (text, state)
-    });
-    match parsed.await {
+async fn parse_off_thread(text: String, source: String) -> Result<ProxyState, LocalConfigError> {
+    match tokio::task::spawn_blocking(move || load_str(&text, &source)).await {
         Ok(v) => v,
         // Not cancellable once running (a shutdown drops this future instead), so the
         // error is the parser's panic, which stays one.
@@ -253,12 +230,17 @@ async fn parse_off_thread(text: String, source: String) -> (String, Result<Proxy
     }
 }
 
-async fn read(path: &std::path::Path) -> Result<(String, std::fs::Metadata), LocalConfigError> {
-    let err = |error| LocalConfigError::Read { path: path.to_path_buf(), error };
-    // Metadata of the path follows symlinks, so a swapped target is seen as a new file.
-    let meta = tokio::fs::metadata(path).await.map_err(err)?;
-    let text = tokio::fs::read_to_string(path).await.map_err(err)?;
-    Ok((text, meta))
+fn read_error(path: &std::path::Path, error: std::io::Error) -> LocalConfigError {
+    LocalConfigError::Read { path: path.to_path_buf(), error }
+}
+
+/// Metadata of the path, following symlinks, so a swapped target is seen as a new file.
+async fn metadata(path: &std::path::Path) -> Result<std::fs::Metadata, LocalConfigError> {
+    tokio::fs::metadata(path).await.map_err(|e| read_error(path, e))
+}
+
+async fn read_text(path: &std::path::Path) -> Result<String, LocalConfigError> {
+    tokio::fs::read_to_string(path).await.map_err(|e| read_error(path, e))
 }
 
 #[cfg(test)]
