@@ -9,6 +9,7 @@
 //! - [`stream`]: a single `CONNECT` stream exposed as a byte pipe.
 //! - [`pool`]: reuse of outbound connections per (source, destination) key.
 //! - [`double`]: the inner tunnel of double HBONE, inside an outer CONNECT stream.
+//! - [`transport`]: the socket under the TLS layer, with a read buffer for bulk connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,22 +22,13 @@ mod deadline_tests;
 pub mod pool;
 pub mod server;
 pub mod stream;
+pub mod transport;
 
 pub use client::{H2Client, connect};
 pub use pool::{Connector, Pool, PoolKey};
 pub use server::{ConnectRequest, serve};
 pub use stream::{H2Stream, H2StreamReader, H2StreamWriter};
-
-/// Read buffer under the TLS layer of an HBONE connection.
-const TRANSPORT_READ_BUF: usize = 64 * 1024;
-
-/// The socket under an HBONE connection's TLS, with a read buffer. rustls pulls ciphertext
-/// 4 KiB at a time, so without it a 16 KiB record costs four or five `recv` calls; with it,
-/// one `recv` fetches many records and rustls's reads are served from memory. Writes pass
-/// straight through.
-pub fn transport(tcp: tokio::net::TcpStream) -> tokio::io::BufReader<tokio::net::TcpStream> {
-    tokio::io::BufReader::with_capacity(TRANSPORT_READ_BUF, tcp)
-}
+pub use transport::{Transport, transport};
 
 /// How much plaintext/ciphertext rustls may hold for sending on an HBONE connection (its
 /// default is 64 KiB). Large DATA frames then become one batch of TLS records and one

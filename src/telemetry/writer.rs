@@ -1,5 +1,5 @@
 //! The log writer: each line goes into one process-wide buffer, and a dedicated thread
-//! (`ztunnel-log`) writes what has gathered to stdout, one `write` per wake-up. So a data-plane
+//! (`ztunnel-log`) writes what has gathered to stdout, one `write` per batch. So a data-plane
 //! thread never makes a syscall for a log line, and never stops when stdout does: a log
 //! collector that stops reading fills the pipe, and a blocking write would then stall every
 //! connection of that thread. Upstream's writer is non-blocking too.
@@ -17,6 +17,12 @@ use crate::util::sync::lock;
 /// Bytes of log lines that may wait for stdout before new ones are dropped.
 pub const MAX_PENDING: usize = 8 << 20;
 
+/// How long the writer waits after the first line of a batch for more before writing. Lines
+/// arrive one event at a time; woken per line, the writer thread cost a busy node a context
+/// switch per line (4-5% of the CPU of an mTLS handshake, benches/README.md "Sixth pass"), and
+/// one wake-up per batch is the point. Short enough that no reader of the log sees a line late.
+const LINGER: Duration = Duration::from_millis(2);
+
 /// How long [`flush`] waits for stdout to take the last lines at exit.
 pub const FLUSH_DEADLINE: Duration = Duration::from_secs(2);
 
@@ -26,8 +32,11 @@ struct Pending {
     dropped: u64,
     /// A batch is out of `buf` and being written.
     writing: bool,
-    /// [`flush`] was called: write what is left, then stop.
+    /// [`flush`] was called: write what is left without lingering, then stop.
     closing: bool,
+    /// The writer thread waits on `wake` (so a new line must wake it; otherwise it is writing
+    /// or lingering and takes the line with its batch without a notify, which is a syscall).
+    parked: bool,
 }
 
 #[derive(Default)]
@@ -78,10 +87,10 @@ impl LogWriter {
             p.dropped += 1;
             return;
         }
-        let first = p.buf.is_empty();
         p.buf.extend_from_slice(line);
+        let parked = std::mem::take(&mut p.parked);
         drop(p);
-        if first {
+        if parked {
             self.0.wake.notify_one();
         }
     }
@@ -101,20 +110,25 @@ impl LogWriter {
     }
 }
 
-/// The writer thread: waits for lines, writes what has gathered; until closed. No lingering
-/// for more: a line is never later than the thread's wake-up (tests and operators read the
-/// log as things happen), and measured, a 2 ms linger saved no CPU (benches/README.md).
+/// The writer thread: waits for lines, lingers for more, writes the batch; until closed.
 fn run(shared: &Shared, mut out: impl Write) {
     let mut spare = Vec::new();
     loop {
         let mut p = lock(&shared.pending);
         while p.buf.is_empty() && !p.closing {
+            p.parked = true;
             p = shared.wake.wait(p).unwrap_or_else(|e| e.into_inner());
         }
+        p.parked = false;
         if p.buf.is_empty() && p.dropped == 0 {
             // Closing, and everything is out.
             shared.drained.notify_all();
             return;
+        }
+        if !p.closing {
+            drop(p);
+            std::thread::sleep(LINGER);
+            p = lock(&shared.pending);
         }
         // Swap buffers so neither side allocates in steady state.
         let mut batch = std::mem::replace(&mut p.buf, std::mem::take(&mut spare));
@@ -130,7 +144,8 @@ fn run(shared: &Shared, mut out: impl Write) {
         spare = batch;
         let mut p = lock(&shared.pending);
         p.writing = false;
-        if p.buf.is_empty() {
+        // Only `close` waits on `drained`, and only once `closing` is set.
+        if p.buf.is_empty() && p.closing {
             shared.drained.notify_all();
         }
     }
@@ -190,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_leave_in_order() {
+    fn lines_written_together_leave_in_one_write_in_order() {
         let sink = Sink::default();
         let mut w = start(&sink);
         for i in 0..100 {
@@ -199,6 +214,8 @@ mod tests {
         w.close(Duration::from_secs(5));
         let expected: String = (0..100).map(|i| format!("line {i}\n")).collect();
         assert_eq!(text(&sink), expected);
+        // All 100 arrived within the linger of the first: far fewer writes than lines.
+        assert!(lock(&sink.writes).len() <= 3, "{} writes", lock(&sink.writes).len());
     }
 
     #[test]
