@@ -1,6 +1,7 @@
 //! `cargo bench --bench tunnel [-- --runs N --seconds S --workers W --only METRIC --env K=V --scrape --netns --capture]`
 //!
-//! `--only throughput|connections|latency|http|handshakes` runs one measurement;
+//! `--only throughput|connections|latency|http|handshakes` runs one measurement (`crypto-floor`
+//! and `wake-floor` print the floors alone);
 //! `--only idle-memory` runs the memory bench of [`idle_memory`] instead (its own flags:
 //! `--tunnels N --burst-mib M --idle-tunnels K`).
 //!
@@ -32,13 +33,14 @@ mod crypto_floor;
 mod handshakes;
 mod http_rr;
 mod idle_memory;
+mod wake_floor;
 
 struct Args {
     runs: usize,
     seconds: f64,
     workers: String,
-    /// Run only one measurement (throughput|connections|latency|..., or crypto-floor: the AEAD's
-    /// CPU per GB alone), e.g. while profiling.
+    /// Run only one measurement (throughput|connections|latency|..., crypto-floor: the AEAD's
+    /// CPU per GB alone, or wake-floor: a sleep and wake-up per message), e.g. while profiling.
     only: Option<String>,
     /// Extra `KEY=VALUE` environment for both nodes, for A/B comparisons of settings.
     env: Vec<(String, String)>,
@@ -645,6 +647,10 @@ fn main() {
         println!("AEAD: {suite} seal + open of 1 GB in 16 KiB records, {aead:.3} CPU s (median of 5)");
         return;
     }
+    if args.only.as_deref() == Some("wake-floor") {
+        print_wake_floor();
+        return;
+    }
     if args.only.as_deref() == Some("idle-memory") {
         // On a fresh thread: in namespace mode the measuring thread enters one.
         std::thread::scope(|s| s.spawn(|| idle_memory::run(bin, &args)).join().expect("idle-memory panicked"));
@@ -777,6 +783,7 @@ fn main() {
         (rcg + aead) / rcg
     );
     println!("    AEAD: {suite} seal + open of 1 GB in 16 KiB records, {aead:.3} CPU s (this provider, this CPU)");
+    print_wake_floor();
     let (rch, tch) = (m(|r| r.relays_cpu_per_req_us), m(|r| r.cpu_per_req_us));
     println!("{:<34} {:>9} {:>9.1} {:>9.1} {:>10.2}x", "  us per HTTP request", "-", rch, tch, tch / rch);
     let (rsc, tsc) = (m(|r| r.relays_switches_per_conn), m(|r| r.switches_per_conn));
@@ -793,4 +800,13 @@ fn main() {
     );
     println!("RSS idle node A / B (MiB)          {:.1} / {:.1}", m(|r| r.rss_idle_a), m(|r| r.rss_idle_b));
     println!("RSS after load node A / B (MiB)    {:.1} / {:.1}", m(|r| r.rss_busy_a), m(|r| r.rss_busy_b));
+}
+
+/// The floor under CPU per round trip: a sleep and a wake-up per message, apart from any proxy.
+fn print_wake_floor() {
+    let (sleeping, spinning) = wake_floor::cpu_per_rtt_us(50_000);
+    println!(
+        "    wake floor: 64-byte ping-pong of two threads, {sleeping:.1} us CPU per round trip sleeping between \
+         messages, {spinning:.1} spinning (this machine's scheduler)"
+    );
 }
