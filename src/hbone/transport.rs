@@ -6,10 +6,11 @@
 //! reads are served from memory. But most HBONE connections never need it: a handshake, a
 //! request/response exchange, an idle pooled connection all read a few hundred bytes at a time.
 //! Allocated up front, the 64 KiB buffer was freed again at every short connection's close, and
-//! jemalloc hands a freed extent of that size back to the kernel at once (`madvise`, then 17 page
-//! faults for the next one): 5-8% of the CPU of an inbound mTLS handshake (benches/README.md,
-//! "Sixth pass"). So reads go straight into rustls's buffer until one fills it, which is the sign
-//! that more is queued; from then on, for the rest of the connection, they are buffered.
+//! jemalloc handed that extent back to the kernel at once (`madvise`, a TLB shootdown, then 17
+//! page faults for the next connection's buffer); without it a node serves 11-13% more inbound
+//! mTLS handshakes per CPU second (benches/README.md, "Sixth pass"). So reads go straight into
+//! rustls's buffer until one fills it, which is the sign that more is queued; from then on, for
+//! the rest of the connection, they are buffered.
 //! Writes pass straight through (vectored, as rustls writes its records).
 
 use std::io;
@@ -36,14 +37,11 @@ pub fn transport<IO>(io: IO) -> Transport<IO> {
     Transport { io, buf: Vec::new(), pos: 0, filled: 0 }
 }
 
+#[cfg(test)]
 impl<IO> Transport<IO> {
-    /// Whether the read buffer has been allocated (tests and figures).
-    pub fn buffered(&self) -> bool {
+    /// Whether the read buffer has been allocated.
+    fn buffered(&self) -> bool {
         !self.buf.is_empty()
-    }
-
-    pub fn get_ref(&self) -> &IO {
-        &self.io
     }
 }
 
