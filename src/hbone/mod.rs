@@ -28,7 +28,7 @@ pub use client::{H2Client, connect};
 pub use pool::{Connector, Pool, PoolKey};
 pub use server::{ConnectRequest, serve};
 pub use stream::{H2Stream, H2StreamReader, H2StreamWriter};
-pub use transport::{Transport, transport};
+pub use transport::transport;
 
 /// How much plaintext/ciphertext rustls may hold for sending on an HBONE connection (its
 /// default is 64 KiB). Large DATA frames then become one batch of TLS records and one

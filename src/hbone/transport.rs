@@ -20,7 +20,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read buffer's size once a connection has shown it moves bulk data.
-pub const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 64 * 1024;
 
 /// A byte stream (the TCP socket) with a read buffer that is allocated on first need.
 pub struct Transport<IO> {

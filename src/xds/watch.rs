@@ -3,9 +3,10 @@
 //! Owns the polling loop: every interval the file is stat'ed, and read and hashed only when its
 //! identity, size or change times moved (or it changed too recently for them to be trusted);
 //! when the content changes it is re-parsed and, if valid, installed into the [`StateStore`].
-//! An invalid file is logged with its precise error and the last good state stays in place. Polling (rather than inotify)
-//! is deliberate: Kubernetes ConfigMap volumes update by swapping a symlink, which file-event
-//! watchers on the old inode miss, while a poll of the path always sees the current target.
+//! An invalid file is logged with its precise error and the last good state stays in place.
+//! Polling (rather than inotify) is deliberate: Kubernetes ConfigMap volumes update by swapping
+//! a symlink, which file-event watchers on the old inode miss, while a poll of the path always
+//! sees the current target.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
@@ -217,10 +218,10 @@ pub async fn watch(
     Ok(())
 }
 
-/// [`load_str`] on the blocking pool. A large file takes a visible
-/// while to parse (20,000 workloads: a few hundred milliseconds in a debug build), and in the
-/// thread-per-core layout the control plane's one thread also answers the readiness, admin and
-/// metrics ports, which must not stall meanwhile (the kubelet would time the probe out).
+/// [`load_str`] on the blocking pool. A large file takes a visible while to parse (20,000
+/// workloads: a few hundred milliseconds in a debug build), and in the thread-per-core layout
+/// the control plane's one thread also answers the admin and metrics ports, which must not
+/// stall meanwhile.
 async fn parse_off_thread(text: String, source: String) -> Result<ProxyState, LocalConfigError> {
     match tokio::task::spawn_blocking(move || load_str(&text, &source)).await {
         Ok(v) => v,
