@@ -559,6 +559,7 @@ fn proxy_config(
         inbound_plaintext_addr: cfg.inbound_plaintext_addr,
         socks5_addr: cfg.enable_socks5.then_some(cfg.socks5_addr),
         hbone_port: cfg.hbone_port,
+        hbone_early_data: cfg.hbone_early_data,
         local_workload,
         local_workload_uid: None,
         // Only per-pod listeners: in dedicated mode two processes sharing ports would be a

@@ -263,6 +263,10 @@ pub struct Config {
     pub admin_addr: SocketAddr,
     /// (ours) ZTUNNEL_METRICS_ADDR, default wildcard:15020.
     pub stats_addr: SocketAddr,
+    /// (ours) ZTUNNEL_HBONE_EARLY_DATA (default true): an outbound connection's first bytes
+    /// leave with its `CONNECT` to a peer ztunnel, before the answer ([`crate::proxy::early`]);
+    /// `false` waits for the answer first, as upstream does.
+    pub hbone_early_data: bool,
     /// (ours) ZTUNNEL_HBONE_PORT: the port dialed on a remote node for HBONE (default 15008).
     /// Lets tests run several instances on one host with distinct inbound ports.
     pub hbone_port: u16,
@@ -455,6 +459,7 @@ impl Config {
             proxy_metadata,
             ipv6_enabled,
             packet_mark,
+            hbone_early_data: bool_or(src, "ZTUNNEL_HBONE_EARLY_DATA", true)?,
             inpod_port_reuse: bool_or(src, "INPOD_PORT_REUSE", true)?,
             crl_path: non_empty(src, "CRL_PATH").map(PathBuf::from),
             keepalive: {

@@ -17,7 +17,8 @@ use h2::client::SendRequest;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
-use super::stream::{H2Stream, SendBuf};
+use super::early::{Answer, EarlyStream};
+use super::stream::{H2Stream, H2StreamWriter, SendBuf, StreamGuard};
 use super::{Error, H2Settings, keepalive};
 use crate::drain::DrainWatcher;
 use crate::util::sync::lock;
@@ -167,16 +168,7 @@ impl H2Client {
         authority: &str,
         headers: http::HeaderMap,
     ) -> Result<H2Stream, Error> {
-        let uri: http::Uri =
-            authority.parse().map_err(|e| Error::InvalidRequest(format!("authority {authority:?}: {e}")))?;
-        if uri.authority().is_none() || uri.scheme().is_some() {
-            return Err(Error::InvalidRequest(format!("authority {authority:?} is not host:port")));
-        }
-        let mut req = http::Request::new(());
-        *req.method_mut() = http::Method::CONNECT;
-        *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
-
+        let req = connect_request(authority, headers)?;
         let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
         let exchange = async {
             // ready() waits if the peer's concurrent-stream limit is reached.
@@ -204,9 +196,46 @@ impl H2Client {
         Ok(H2Stream::new(stream, body, Some(Arc::new(slot)), parts.headers))
     }
 
+    /// Sends a `CONNECT` and returns at once: the stream can be written before the peer has
+    /// answered ([`EarlyStream`]). Waits only if the peer's concurrent-stream limit is reached,
+    /// within the same deadline as the answer.
+    pub(crate) async fn open_early(
+        &self,
+        slot: StreamSlot,
+        authority: &str,
+        headers: http::HeaderMap,
+    ) -> Result<EarlyStream, Error> {
+        let req = connect_request(authority, headers)?;
+        let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
+        let deadline = Instant::now() + self.shared.handshake_timeout;
+        let mut send = match tokio::time::timeout_at(deadline, send.ready()).await {
+            Ok(ready) => ready.map_err(|e| self.on_conn_error(e))?,
+            Err(_) => {
+                self.mark_broken();
+                return Err(Error::ConnectResponseTimeout(self.shared.handshake_timeout));
+            }
+        };
+        let (response, stream) = send.send_request(req, false).map_err(|e| self.on_conn_error(e))?;
+        let slot: StreamGuard = Arc::new(slot);
+        Ok(EarlyStream {
+            writer: H2StreamWriter::new(stream, Some(slot.clone())),
+            answer: Answer::new(response, deadline, self.clone(), slot),
+        })
+    }
+
+    /// Stops new streams on this connection (the pool dials a fresh one); open ones carry on.
+    pub(crate) fn mark_broken(&self) {
+        self.shared.broken.store(true, Ordering::Release);
+    }
+
+    /// How long a `CONNECT` may wait for its answer.
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.shared.handshake_timeout
+    }
+
     // GOAWAY and connection-level failures make the connection useless for new streams; mark it
     // so the pool stops picking it. A reset of a single stream says nothing about the rest.
-    fn on_conn_error(&self, e: h2::Error) -> Error {
+    pub(crate) fn on_conn_error(&self, e: h2::Error) -> Error {
         if e.is_go_away() || e.is_io() {
             self.shared.broken.store(true, Ordering::Release);
         }
@@ -253,6 +282,20 @@ impl H2Client {
     pub fn same_connection(&self, other: &H2Client) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
+}
+
+/// A `CONNECT` request for `authority`, which must be `host:port`.
+fn connect_request(authority: &str, headers: http::HeaderMap) -> Result<http::Request<()>, Error> {
+    let uri: http::Uri =
+        authority.parse().map_err(|e| Error::InvalidRequest(format!("authority {authority:?}: {e}")))?;
+    if uri.authority().is_none() || uri.scheme().is_some() {
+        return Err(Error::InvalidRequest(format!("authority {authority:?} is not host:port")));
+    }
+    let mut req = http::Request::new(());
+    *req.method_mut() = http::Method::CONNECT;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    Ok(req)
 }
 
 impl std::fmt::Debug for H2Client {

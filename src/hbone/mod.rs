@@ -7,6 +7,7 @@
 //! - [`client`]: one outbound HTTP/2 connection and `CONNECT` requests on it.
 //! - [`server`]: serves one inbound HTTP/2 connection, handing each `CONNECT` to a handler.
 //! - [`stream`]: a single `CONNECT` stream exposed as a byte pipe.
+//! - [`early`]: a `CONNECT` stream that can be written before its answer has come.
 //! - [`pool`]: reuse of outbound connections per (source, destination) key.
 //! - [`double`]: the inner tunnel of double HBONE, inside an outer CONNECT stream.
 //! - [`transport`]: the socket under the TLS layer, with a read buffer for bulk connections.
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub mod client;
 pub mod connect;
 pub mod double;
+pub mod early;
 #[cfg(test)]
 mod deadline_tests;
 pub mod pool;
@@ -25,6 +27,7 @@ pub mod stream;
 pub mod transport;
 
 pub use client::{H2Client, connect};
+pub use early::{Answer, EarlyStream};
 pub use pool::{Connector, Pool, PoolKey};
 pub use server::{ConnectRequest, serve};
 pub use stream::{H2Stream, H2StreamReader, H2StreamWriter};
@@ -165,6 +168,17 @@ pub enum HboneBlame {
 }
 
 impl Error {
+    /// True if the peer never processed the stream (a GOAWAY raced us, it refused the stream,
+    /// the connection was already closed): the request is safe to send once more, on another
+    /// connection.
+    pub fn unprocessed(&self) -> bool {
+        match self {
+            Error::ConnectionClosed => true,
+            Error::H2(e) => (e.is_go_away() && e.is_remote()) || e.reason() == Some(h2::Reason::REFUSED_STREAM),
+            _ => false,
+        }
+    }
+
     pub fn blame(&self) -> HboneBlame {
         match self {
             Error::Dial(DialError::Certificate { .. } | DialError::TlsConfig(_)) | Error::PoolClosed => {

@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use super::client::{H2Client, StreamSlot};
+use super::early::{EarlyStream, Resend};
 use super::stream::H2Stream;
 use super::{DialError, Error, H2Settings};
 use crate::drain::DrainWatcher;
@@ -93,13 +94,50 @@ impl Pool {
         authority: &str,
         headers: http::HeaderMap,
     ) -> Result<H2Stream, Error> {
+        let headers = &headers;
+        self.on_a_connection(&key, |client, slot| async move { client.open(slot, authority, headers.clone()).await })
+            .await
+    }
+
+    /// Opens a `CONNECT` stream to `authority` over a pooled connection for `key` without
+    /// waiting for the answer ([`EarlyStream`]), and returns with it what it takes to send
+    /// the same request again should the peer not process this one.
+    pub async fn send_connect_early(
+        &self,
+        key: PoolKey,
+        authority: &str,
+        headers: http::HeaderMap,
+    ) -> Result<(EarlyStream, Resend), Error> {
+        let stream = self.open_early(&key, authority, &headers).await?;
+        Ok((stream, Resend { pool: self.clone(), key, authority: authority.to_owned(), headers }))
+    }
+
+    pub(crate) async fn open_early(
+        &self,
+        key: &PoolKey,
+        authority: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<EarlyStream, Error> {
+        self.on_a_connection(
+            key,
+            |client, slot| async move { client.open_early(slot, authority, headers.clone()).await },
+        )
+        .await
+    }
+
+    /// Runs `open` with a pooled connection for `key` and a stream slot on it.
+    async fn on_a_connection<T, F, Fut>(&self, key: &PoolKey, open: F) -> Result<T, Error>
+    where
+        F: Fn(H2Client, StreamSlot) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
         let mut retried = false;
         loop {
-            let (client, slot) = self.checkout(&key).await?;
-            match client.open(slot, authority, headers.clone()).await {
+            let (client, slot) = self.checkout(key).await?;
+            match open(client, slot).await {
                 // The peer never processed the request (GOAWAY raced us, or it refused the
                 // stream): safe to try once more, the dead connection is skipped next time.
-                Err(e) if !retried && unprocessed(&e) => {
+                Err(e) if !retried && e.unprocessed() => {
                     debug!("hbone pool: retrying CONNECT to {}: {e}", key.dst);
                     retried = true;
                 }
@@ -190,14 +228,6 @@ impl Drop for DialGuard<'_> {
         if let Some(e) = lock(&self.inner.entries).get_mut(self.key) {
             e.dialing = None;
         }
-    }
-}
-
-fn unprocessed(e: &Error) -> bool {
-    match e {
-        Error::ConnectionClosed => true,
-        Error::H2(e) => (e.is_go_away() && e.is_remote()) || e.reason() == Some(h2::Reason::REFUSED_STREAM),
-        _ => false,
     }
 }
 

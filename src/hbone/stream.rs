@@ -92,19 +92,13 @@ pub struct H2StreamWriter {
 impl H2Stream {
     pub(crate) fn new(
         send: SendStream<SendBuf>,
-        mut recv: RecvStream,
+        recv: RecvStream,
         slot: Option<StreamGuard>,
         response_headers: http::HeaderMap,
     ) -> Self {
         H2Stream {
-            reader: H2StreamReader {
-                registered: receiving::register(&mut recv),
-                recv,
-                pending: Bytes::new(),
-                eof: false,
-                _slot: slot.clone(),
-            },
-            writer: H2StreamWriter { send, shut_down: false, _slot: slot },
+            reader: H2StreamReader::new(recv, slot.clone()),
+            writer: H2StreamWriter::new(send, slot),
             response_headers,
         }
     }
@@ -127,6 +121,10 @@ impl H2Stream {
 }
 
 impl H2StreamWriter {
+    pub(crate) fn new(send: SendStream<SendBuf>, slot: Option<StreamGuard>) -> Self {
+        H2StreamWriter { send, shut_down: false, _slot: slot }
+    }
+
     /// Resets the stream (RST_STREAM CANCEL) in both directions right away.
     pub fn abort(&mut self) {
         self.send.send_reset(h2::Reason::CANCEL);
@@ -196,6 +194,16 @@ impl H2StreamWriter {
 }
 
 impl H2StreamReader {
+    pub(crate) fn new(mut recv: RecvStream, slot: Option<StreamGuard>) -> Self {
+        H2StreamReader {
+            registered: receiving::register(&mut recv),
+            recv,
+            pending: Bytes::new(),
+            eof: false,
+            _slot: slot,
+        }
+    }
+
     /// The next chunk of received data without copying it (`None` at end of stream). The
     /// caller owns the chunk and must hand back flow-control credit with
     /// [`H2StreamReader::release`] as it delivers the bytes, so a slow consumer still

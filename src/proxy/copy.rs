@@ -73,21 +73,66 @@ pub async fn tcp(client: &mut TcpStream, upstream: &mut TcpStream) -> io::Result
 /// Returns (bytes socket → stream, bytes stream → socket).
 async fn tcp_hbone(sock: &mut TcpStream, stream: H2Stream) -> io::Result<(u64, u64)> {
     abortive(sock);
-    let (mut h2r, mut h2w) = stream.into_split();
+    let (h2r, h2w) = stream.into_split();
+    tcp_hbone_halves(sock, h2r, h2w, Head::default()).await
+}
+
+/// What an early-data pump ([`super::early`]) did before the peer answered.
+#[derive(Default)]
+pub(super) struct Head {
+    /// Read from the socket and not yet handed to h2, in order (the first may be partly sent).
+    pub queued: Vec<Bytes>,
+    /// Bytes read from the socket so far.
+    pub read: u64,
+    /// The socket has sent its FIN (the stream's END_STREAM follows `queued`).
+    pub eof: bool,
+}
+
+/// A TCP client and an HBONE upstream whose answer came after the client's first bytes: the
+/// pump as [`tcp_to_hbone`], picking up where `head` left off. The socket must already be
+/// abortive ([`abortive`]).
+pub(super) async fn tcp_to_hbone_after(
+    client: &mut TcpStream,
+    reader: H2StreamReader,
+    writer: H2StreamWriter,
+    head: Head,
+) -> io::Result<Transferred> {
+    let (sent, received) = tcp_hbone_halves(client, reader, writer, head).await?;
+    Ok(Transferred { sent, received })
+}
+
+async fn tcp_hbone_halves(
+    sock: &mut TcpStream,
+    mut h2r: H2StreamReader,
+    mut h2w: H2StreamWriter,
+    head: Head,
+) -> io::Result<(u64, u64)> {
     let (mut sr, mut sw) = sock.split();
     // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL).
-    tokio::try_join!(socket_to_stream(&mut sr, &mut h2w), async {
-        let n = stream_to_socket(&mut h2r, &mut sw).await?;
-        graceful(sw.as_ref());
-        Ok(n)
-    })
+    tokio::try_join!(
+        async {
+            for mut b in head.queued {
+                poll_fn(|cx| h2w.poll_send_bytes(cx, &mut b)).await?;
+            }
+            if head.eof {
+                h2w.finish()?;
+                return Ok(head.read);
+            }
+            Ok(head.read + socket_to_stream(&mut sr, &mut h2w).await?)
+        },
+        async {
+            let n = stream_to_socket(&mut h2r, &mut sw).await?;
+            graceful(sw.as_ref());
+            Ok(n)
+        }
+    )
 }
 
 /// Until everything meant for a socket has been written and half-closed, closing it must
 /// reset it (RST): a FIN tells the peer "this is all", so a tunnel that failed, or was cut
 /// at the drain deadline (its task dropped mid-copy), would pass a truncated transfer off as
 /// a complete one. SO_LINGER 0 makes any close abortive, whatever path drops the socket.
-fn abortive(sock: &TcpStream) {
+pub(super) fn abortive(sock: &TcpStream) {
     // Best effort: a socket that cannot take the option is already broken.
     let _ = sock.set_zero_linger();
 }

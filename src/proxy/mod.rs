@@ -17,6 +17,7 @@ pub mod addr;
 pub mod authz;
 pub mod connections;
 pub mod copy;
+pub mod early;
 pub mod inbound;
 pub mod inbound_passthrough;
 pub mod outbound;
@@ -57,6 +58,8 @@ pub struct ProxyConfig {
     pub socks5_addr: Option<SocketAddr>,
     /// Port dialled on the destination node for HBONE (15008).
     pub hbone_port: u16,
+    /// Send a connection's first bytes with its `CONNECT` ([`early`]).
+    pub hbone_early_data: bool,
     /// The workload this proxy serves (PROXY_WORKLOAD_INFO, or the pod the CNI announced).
     pub local_workload: ProxyWorkloadInfo,
     /// The pod's uid, when the CNI gave it (shared mode).
@@ -612,6 +615,8 @@ where
     while conns.join_next().await.is_some() {}
 }
 
+#[cfg(test)]
+mod early_tests;
 #[cfg(test)]
 mod error_tests;
 

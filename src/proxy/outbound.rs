@@ -13,12 +13,13 @@ use tokio::net::{TcpListener, TcpStream};
 use super::addr::DestinationAddr;
 use crate::dns::resolve::ResolveError;
 use crate::drain::DrainWatcher;
+use crate::hbone::early::{EarlyStream, Resend};
 use crate::hbone::pool::PoolKey;
 use crate::hbone::stream::H2Stream;
 use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::connections::ConnectionDump;
 use crate::proxy::route::{self, Upstream};
-use crate::proxy::{Error, ProxyInputs, copy};
+use crate::proxy::{Error, ProxyInputs, copy, early};
 use crate::state::Workload;
 use crate::state::workload::GatewayDestination;
 use crate::{redirect, socket};
@@ -44,7 +45,23 @@ pub async fn serve(listener: TcpListener, inputs: Arc<ProxyInputs>, drain: Drain
 /// An established upstream connection.
 pub enum UpstreamConn {
     Hbone(H2Stream),
+    /// An HBONE stream sent, its answer still to come ([`super::early`]).
+    HboneEarly {
+        stream: EarlyStream,
+        resend: Resend,
+        dst: SocketAddr,
+    },
     Tcp(TcpStream),
+}
+
+/// Whether an HBONE upstream may be written before its peer has answered the `CONNECT`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The caller needs the answer first (SOCKS5 replies to its client with it).
+    Await,
+    /// The client's first bytes may go with the `CONNECT`, where the configuration and the
+    /// peer allow it.
+    Early,
 }
 
 /// Routes and proxies one outbound connection to `dst`.
@@ -54,9 +71,9 @@ async fn proxy(
     dst: SocketAddr,
     log: &mut ConnectionLog,
 ) -> Result<copy::Transferred, Error> {
-    let upstream = establish(inputs, dst, log).await?;
+    let upstream = establish(inputs, dst, log, Answer::Early).await?;
     let (actual_dst, protocol) = match &upstream {
-        UpstreamConn::Hbone(_) => (log.dst_hbone_addr.unwrap_or(dst), "HBONE"),
+        UpstreamConn::Hbone(_) | UpstreamConn::HboneEarly { .. } => (log.dst_hbone_addr.unwrap_or(dst), "HBONE"),
         UpstreamConn::Tcp(_) => (dst, "TCP"),
     };
     let _listed = inputs.outbound_connections.track(ConnectionDump {
@@ -72,12 +89,18 @@ async fn proxy(
 pub async fn pump(client: &mut TcpStream, upstream: UpstreamConn) -> Result<copy::Transferred, Error> {
     Ok(match upstream {
         UpstreamConn::Hbone(s) => copy::tcp_to_hbone(client, s).await?,
+        UpstreamConn::HboneEarly { stream, resend, dst } => early::tcp_to_hbone(client, stream, resend, dst).await?,
         UpstreamConn::Tcp(mut s) => copy::tcp(client, &mut s).await?,
     })
 }
 
 /// Decides where `dst` goes and opens that upstream (HBONE stream or TCP connection).
-pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut ConnectionLog) -> Result<UpstreamConn, Error> {
+pub async fn establish(
+    inputs: &ProxyInputs,
+    dst: SocketAddr,
+    log: &mut ConnectionLog,
+    answer: Answer,
+) -> Result<UpstreamConn, Error> {
     log.dst_addr = Some(dst);
     if inputs.is_self_call(DestinationAddr::new(dst)) {
         return Err(Error::SelfCall(dst));
@@ -114,7 +137,8 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
             let mut last = None;
             for ip in ordered {
                 let up = route::resolved(workload.clone(), service.clone(), *ip, port, inputs.cfg.hbone_port);
-                match open(inputs, &source, up, log).await {
+                // Awaited: a refusal falls over to the next address.
+                match open(inputs, &source, up, log, Answer::Await).await {
                     Err(e @ (Error::Connect { .. } | Error::Hbone { .. })) => {
                         tracing::debug!(%hostname, %ip, "resolved address failed, trying the next: {e}");
                         last = Some(e);
@@ -126,7 +150,7 @@ pub async fn establish(inputs: &ProxyInputs, dst: SocketAddr, log: &mut Connecti
                 Error::Resolve(ResolveError::NoAddress { host: hostname, detail: "empty answer".into() })
             }))
         }
-        other => open(inputs, &source, other, log).await,
+        other => open(inputs, &source, other, log, answer).await,
     }
 }
 
@@ -174,6 +198,7 @@ async fn open(
     source: &Workload,
     upstream: Upstream,
     log: &mut ConnectionLog,
+    answer: Answer,
 ) -> Result<UpstreamConn, Error> {
     log.mtls = matches!(upstream, Upstream::Hbone { .. } | Upstream::DoubleHbone { .. });
     log.opened();
@@ -189,11 +214,15 @@ async fn open(
             if let Ok(v) = HeaderValue::from_str(&crate::metrics::baggage::encode(source)) {
                 headers.insert("baggage", v);
             }
-            let stream = inputs
-                .pool()
-                .send_connect(key, &target.to_string(), headers)
-                .await
-                .map_err(|source| Error::Hbone { dst: hbone_addr, source })?;
+            let hbone_err = |source| Error::Hbone { dst: hbone_addr, source };
+            // Only a peer ztunnel's inbound: a waypoint is another proxy, whose handling of
+            // data before its answer we do not know.
+            if answer == Answer::Early && inputs.cfg.hbone_early_data && hop != route::Hop::Waypoint {
+                let (stream, resend) =
+                    inputs.pool().send_connect_early(key, &target.to_string(), headers).await.map_err(hbone_err)?;
+                return Ok(UpstreamConn::HboneEarly { stream, resend, dst: hbone_addr });
+            }
+            let stream = inputs.pool().send_connect(key, &target.to_string(), headers).await.map_err(hbone_err)?;
             Ok(UpstreamConn::Hbone(stream))
         }
         Upstream::DoubleHbone {
