@@ -100,6 +100,34 @@ fn outbound_capture_with_iptables_redirect() {
     assert_eq!(inb["dst.addr"], format!("{}:8080", s.mesh.server_ip));
 }
 
+/// A captured connection's first bytes go out with its CONNECT (early data). When node B then
+/// refuses it (nothing listens on the port), the client is reset, not closed as if served, and
+/// node A logs the refusal as the 503 it was, not as the reset of the stream it had been
+/// writing to. Node B logs the refusal once.
+#[test]
+fn a_refused_connection_that_sent_early_bytes_is_logged_as_its_status() {
+    let s = setup(35);
+    s.pair.ipt(&s.pair.a, "-t nat -A OUTPUT -p tcp ! -o lo -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001");
+    let closed = SocketAddr::new(s.mesh.server_ip, 8081);
+    let res = in_netns(&s.pair.a, move || {
+        let mut c = TcpStream::connect_timeout(&closed, Duration::from_secs(5)).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        c.write_all(&payload(32 * 1024, 7)).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+    });
+    let err = res.expect_err("a refused connection must be reset, not end in EOF");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    let log =
+        s.a.wait_for(WAIT, |e| message(e) == "connection complete" && e["dst.addr"] == closed.to_string())
+            .unwrap_or_else(|e| panic!("no access log line for {closed} ({e}):\n{}", s.a.raw_log()));
+    let error = log["error"].as_str().unwrap_or_default();
+    assert!(error.contains("503"), "node A must report the peer's answer, got {error:?}");
+    let inb =
+        s.b.wait_for(WAIT, |e| message(e) == "connection complete" && e["dst.addr"] == closed.to_string()).unwrap();
+    assert!(inb["error"].as_str().is_some_and(|e| !e.is_empty()), "{inb}");
+}
+
 #[test]
 fn inbound_plaintext_capture_via_15006() {
     let s = setup(32);

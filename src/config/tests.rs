@@ -42,6 +42,7 @@ fn defaults() {
     assert_eq!(c.enable_original_source, None);
     assert_eq!(c.num_worker_threads, 2);
     assert_eq!(c.runtime_flavor, RuntimeFlavor::ThreadPerCore);
+    assert!(c.hbone_early_data);
     assert_eq!(c.log_format, LogFormat::Plain);
     assert_eq!(c.log_filter, "info");
     assert_eq!(c.pool_max_streams_per_conn, 100);
@@ -90,6 +91,7 @@ fn overrides() {
         ("ENABLE_ORIG_SRC", "false"),
         ("ZTUNNEL_WORKER_THREADS", "50%"),
         ("ZTUNNEL_RUNTIME", "Work-Stealing"),
+        ("ZTUNNEL_HBONE_EARLY_DATA", "false"),
         ("LOG_FORMAT", "JSON"),
         ("RUST_LOG", "debug"),
         ("POOL_UNUSED_RELEASE_TIMEOUT", "1m30s"),
@@ -119,6 +121,7 @@ fn overrides() {
     assert_eq!(c.enable_original_source, Some(false));
     assert_eq!(c.num_worker_threads, 4);
     assert_eq!(c.runtime_flavor, RuntimeFlavor::WorkStealing);
+    assert!(!c.hbone_early_data);
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.log_filter, "debug");
     assert_eq!(c.pool_unused_release_timeout, Duration::from_secs(90));
@@ -276,6 +279,7 @@ fn every_error_names_variable_value_and_form() {
         ("ENABLE_ORIG_SRC", "maybe", "true, false"),
         ("AUTHZ_POLICY_INFO_LOGGING", "2", "true, false"),
         ("IPV6_ENABLED", "nope", "true, false"),
+        ("ZTUNNEL_HBONE_EARLY_DATA", "sometimes", "true, false"),
         ("PROXY_MODE", "sidecar", "shared or dedicated"),
         ("PROXY_WORKLOAD_INFO", "default/local", "namespace/name/service-account"),
         ("PROXY_WORKLOAD_INFO", "a//c", "namespace/name/service-account"),

@@ -147,6 +147,19 @@ impl H2StreamWriter {
         Poll::Ready(Ok(()))
     }
 
+    /// Queues `data` whatever the stream's send capacity: h2 holds what the flow-control
+    /// windows do not let out yet, and sends it as they open. Bypasses the backpressure of
+    /// [`H2StreamWriter::poll_send_bytes`], so only for amounts the caller bounds itself (early
+    /// data: at most [`crate::proxy::early::EARLY_LIMIT`]). Queued this way, bytes written right
+    /// after the `CONNECT` leave in the same TLS write as its HEADERS: a new stream has no
+    /// capacity until the connection task, which writes the HEADERS, has run.
+    pub fn send_buffered(&mut self, data: Bytes) -> io::Result<()> {
+        if self.shut_down {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown of hbone stream"));
+        }
+        self.send.send_data(SendBuf::new(data), false).map_err(h2_to_io)
+    }
+
     /// Half-closes the sending side (empty DATA with END_STREAM); the other direction keeps
     /// flowing. Idempotent.
     pub fn finish(&mut self) -> io::Result<()> {

@@ -80,11 +80,9 @@ async fn tcp_hbone(sock: &mut TcpStream, stream: H2Stream) -> io::Result<(u64, u
 /// What an early-data pump ([`super::early`]) did before the peer answered.
 #[derive(Default)]
 pub(super) struct Head {
-    /// Read from the socket and not yet handed to h2, in order (the first may be partly sent).
-    pub queued: Vec<Bytes>,
-    /// Bytes read from the socket so far.
+    /// Bytes read from the socket (and handed to h2) so far.
     pub read: u64,
-    /// The socket has sent its FIN (the stream's END_STREAM follows `queued`).
+    /// The socket has sent its FIN (and the stream its END_STREAM).
     pub eof: bool,
 }
 
@@ -111,9 +109,6 @@ async fn tcp_hbone_halves(
     // Dropping the stream halves on error resets the stream (RST_STREAM CANCEL).
     tokio::try_join!(
         async {
-            for mut b in head.queued {
-                poll_fn(|cx| h2w.poll_send_bytes(cx, &mut b)).await?;
-            }
             if head.eof {
                 h2w.finish()?;
                 return Ok(head.read);

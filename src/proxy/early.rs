@@ -6,8 +6,8 @@
 //! and are kept. The answer decides:
 //! - 200: the pump carries on as usual ([`copy::tcp_to_hbone_after`]); the kept bytes go.
 //! - The peer never processed the stream (a GOAWAY raced us, REFUSED_STREAM): once, the same
-//!   `CONNECT` goes out on another connection and the kept bytes are sent again, so a peer
-//!   that drains loses nothing, as when the answer is awaited first.
+//!   `CONNECT` goes out again (the pool skips a connection that sent GOAWAY) and the kept bytes
+//!   with it, so a peer that drains loses nothing, as when the answer is awaited first.
 //! - Any other status, a reset, the deadline: the connection fails with that error, logged
 //!   and counted as a refusal always is. The peer discards what it buffered; nothing reached
 //!   the destination, and the client is reset as it would have been.
@@ -66,13 +66,26 @@ pub async fn tcp_to_hbone(
                 tracing::debug!(%dst, "early CONNECT not processed by the peer, sending it again: {e}");
                 let again = resend.take().expect("checked above").send().await.map_err(hbone_err)?;
                 (writer, answer) = (again.writer, again.answer);
-                head.rewind();
+                head.rewind(&mut writer);
             }
             Outcome::Answered(Err(e)) => return Err(hbone_err(e)),
             Outcome::TimedOut => return Err(hbone_err(answer.timed_out())),
             Outcome::ClientFailed(e) => return Err(Error::Io(e)),
         }
     }
+}
+
+/// Reads what the client has already sent, without waiting for the reactor: a new
+/// connection's first bytes are usually queued by the time its `CONNECT` goes out, and read
+/// now they leave in the same TLS write as the HEADERS (one wake-up of the peer instead of
+/// two). Through tokio they would wait a turn of its reactor, which learns that a socket
+/// accepted a moment ago is readable only from its first event. Empty at EOF.
+fn probe(client: &TcpStream) -> io::Result<BytesMut> {
+    use std::io::Read;
+    let mut buf = BytesMut::zeroed(READ_SIZE);
+    let n = (&*socket2::SockRef::from(client)).read(&mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// How waiting for the answer ended.
@@ -88,13 +101,11 @@ enum Outcome {
 struct Before {
     /// Everything read from the client so far, for a second attempt.
     kept: Vec<Bytes>,
-    /// Of those, what h2 has not taken yet (the first one may be partly sent).
-    queued: std::collections::VecDeque<Bytes>,
     read: usize,
+    /// The first read has been tried ([`probe`]).
+    probed: bool,
     /// The client sent its FIN.
     eof: bool,
-    /// END_STREAM handed to h2.
-    finished: bool,
     /// Sending failed; reported only if the answer turns out to be 200.
     send_failed: Option<io::Error>,
 }
@@ -115,52 +126,57 @@ impl Before {
         if deadline.poll(cx).is_ready() {
             return Poll::Ready(Outcome::TimedOut);
         }
-        loop {
-            if self.send_failed.is_none()
-                && let Err(e) = ready!(self.poll_flush(cx, writer))
-            {
-                self.send_failed = Some(e);
-            }
-            if self.eof || self.read >= EARLY_LIMIT || self.send_failed.is_some() {
-                // Nothing more to do before the answer, which has a waker registered.
-                return Poll::Pending;
-            }
-            if let Err(e) = ready!(client.poll_read_ready(cx)) {
-                return Poll::Ready(Outcome::ClientFailed(e));
-            }
-            let mut buf = BytesMut::with_capacity(READ_SIZE.min(EARLY_LIMIT - self.read));
-            match client.try_read_buf(&mut buf) {
-                Ok(0) => self.eof = true,
-                Ok(n) => {
-                    self.read += n;
+        while !self.eof && self.read < EARLY_LIMIT && self.send_failed.is_none() {
+            let res = if self.probed {
+                if let Err(e) = ready!(client.poll_read_ready(cx)) {
+                    return Poll::Ready(Outcome::ClientFailed(e));
+                }
+                let mut buf = BytesMut::with_capacity(READ_SIZE.min(EARLY_LIMIT - self.read));
+                client.try_read_buf(&mut buf).map(|_| buf)
+            } else {
+                self.probed = true;
+                probe(client)
+            };
+            match res {
+                Ok(buf) if buf.is_empty() => {
+                    self.eof = true;
+                    self.send(writer, None);
+                }
+                Ok(buf) => {
+                    self.read += buf.len();
                     let chunk = buf.freeze();
                     self.kept.push(chunk.clone());
-                    self.queued.push_back(chunk);
+                    self.send(writer, Some(chunk));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Outcome::ClientFailed(e)),
             }
         }
+        // Nothing more to do before the answer, which has a waker registered.
+        Poll::Pending
     }
 
-    /// Hands the queued bytes (and the FIN, once they are through) to h2.
-    fn poll_flush(&mut self, cx: &mut Context<'_>, writer: &mut H2StreamWriter) -> Poll<io::Result<()>> {
-        while let Some(front) = self.queued.front_mut() {
-            ready!(writer.poll_send_bytes(cx, front))?;
-            self.queued.pop_front();
+    /// Queues `chunk` on the stream, or its END_STREAM. h2 holds what its windows do not let
+    /// out yet; [`EARLY_LIMIT`] bounds it.
+    fn send(&mut self, writer: &mut H2StreamWriter, chunk: Option<Bytes>) {
+        let res = match chunk {
+            Some(b) => writer.send_buffered(b),
+            None => writer.finish(),
+        };
+        if let Err(e) = res {
+            self.send_failed = Some(e);
         }
-        if self.eof && !self.finished {
-            self.finished = true;
-            writer.finish()?;
-        }
-        Poll::Ready(Ok(()))
     }
 
     /// A new stream replaces the one the peer did not process: everything read goes again.
-    fn rewind(&mut self) {
-        self.queued = self.kept.iter().cloned().collect();
-        self.finished = false;
+    fn rewind(&mut self, writer: &mut H2StreamWriter) {
         self.send_failed = None;
+        for chunk in self.kept.clone() {
+            self.send(writer, Some(chunk));
+        }
+        if self.eof {
+            self.send(writer, None);
+        }
     }
 
     /// The peer said 200: the usual pump takes over with what is still queued.
@@ -173,7 +189,7 @@ impl Before {
         if let Some(e) = self.send_failed {
             return Err(Error::Io(e));
         }
-        let head = Head { queued: self.queued.into(), read: self.read as u64, eof: self.eof };
+        let head = Head { read: self.read as u64, eof: self.eof };
         Ok(copy::tcp_to_hbone_after(client, reader, writer, head).await?)
     }
 }
