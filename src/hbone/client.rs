@@ -17,8 +17,7 @@ use h2::client::SendRequest;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
-use super::early::{Answer, EarlyStream};
-use super::stream::{H2Stream, H2StreamWriter, SendBuf, StreamGuard};
+use super::stream::{H2Stream, SendBuf};
 use super::{Error, H2Settings, keepalive};
 use crate::drain::DrainWatcher;
 use crate::util::sync::lock;
@@ -169,7 +168,7 @@ impl H2Client {
         headers: http::HeaderMap,
     ) -> Result<H2Stream, Error> {
         let req = connect_request(authority, headers)?;
-        let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
+        let send = self.sender()?;
         let exchange = async {
             // ready() waits if the peer's concurrent-stream limit is reached.
             let mut send = send.ready().await.map_err(|e| self.on_conn_error(e))?;
@@ -196,31 +195,9 @@ impl H2Client {
         Ok(H2Stream::new(stream, body, Some(Arc::new(slot)), parts.headers))
     }
 
-    /// Sends a `CONNECT` and returns at once: the stream can be written before the peer has
-    /// answered ([`EarlyStream`]). Waits only if the peer's concurrent-stream limit is reached,
-    /// within the same deadline as the answer.
-    pub(crate) async fn open_early(
-        &self,
-        slot: StreamSlot,
-        authority: &str,
-        headers: http::HeaderMap,
-    ) -> Result<EarlyStream, Error> {
-        let req = connect_request(authority, headers)?;
-        let send = lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)?;
-        let deadline = Instant::now() + self.shared.handshake_timeout;
-        let mut send = match tokio::time::timeout_at(deadline, send.ready()).await {
-            Ok(ready) => ready.map_err(|e| self.on_conn_error(e))?,
-            Err(_) => {
-                self.mark_broken();
-                return Err(Error::ConnectResponseTimeout(self.shared.handshake_timeout));
-            }
-        };
-        let (response, stream) = send.send_request(req, false).map_err(|e| self.on_conn_error(e))?;
-        let slot: StreamGuard = Arc::new(slot);
-        Ok(EarlyStream {
-            writer: H2StreamWriter::new(stream, Some(slot.clone())),
-            answer: Answer::new(response, deadline, self.clone(), slot),
-        })
+    /// The connection's request handle, while it is open.
+    pub(super) fn sender(&self) -> Result<SendRequest<SendBuf>, Error> {
+        lock(&self.shared.send).clone().ok_or(Error::ConnectionClosed)
     }
 
     /// Stops new streams on this connection (the pool dials a fresh one); open ones carry on.
@@ -285,7 +262,7 @@ impl H2Client {
 }
 
 /// A `CONNECT` request for `authority`, which must be `host:port`.
-fn connect_request(authority: &str, headers: http::HeaderMap) -> Result<http::Request<()>, Error> {
+pub(super) fn connect_request(authority: &str, headers: http::HeaderMap) -> Result<http::Request<()>, Error> {
     let uri: http::Uri =
         authority.parse().map_err(|e| Error::InvalidRequest(format!("authority {authority:?}: {e}")))?;
     if uri.authority().is_none() || uri.scheme().is_some() {

@@ -6,17 +6,19 @@
 //! node-to-node round trip before a connection's first byte leaves. Here the two halves are
 //! apart: [`EarlyStream::writer`] can be written at once, and [`Answer`] resolves to the
 //! reading half once the peer says 200. How much to send before the answer, and what to do
-//! with a refusal, is the caller's decision (`proxy::early`).
+//! with a refusal, is the caller's decision (`proxy::early`); [`super::pool::Resend`] sends
+//! the same `CONNECT` again where the peer did not process it.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use tokio::time::Instant;
 
-use super::client::H2Client;
+use super::Error;
+use super::client::{H2Client, StreamSlot, connect_request};
 use super::stream::{H2StreamReader, H2StreamWriter, StreamGuard};
-use super::{Error, Pool, PoolKey};
 
 /// A `CONNECT` sent, its answer not yet seen.
 pub struct EarlyStream {
@@ -24,6 +26,34 @@ pub struct EarlyStream {
     pub writer: H2StreamWriter,
     /// The peer's answer: the receiving half on 200.
     pub answer: Answer,
+}
+
+/// Sends a `CONNECT` on `client` and returns at once: the stream can be written before the
+/// peer has answered. Waits only if the peer's concurrent-stream limit is reached, within the
+/// same deadline as the answer.
+pub(super) async fn open(
+    client: &H2Client,
+    slot: StreamSlot,
+    authority: &str,
+    headers: http::HeaderMap,
+) -> Result<EarlyStream, Error> {
+    let req = connect_request(authority, headers)?;
+    let send = client.sender()?;
+    let timeout = client.handshake_timeout();
+    let deadline = Instant::now() + timeout;
+    let mut send = match tokio::time::timeout_at(deadline, send.ready()).await {
+        Ok(ready) => ready.map_err(|e| client.on_conn_error(e))?,
+        Err(_) => {
+            client.mark_broken();
+            return Err(Error::ConnectResponseTimeout(timeout));
+        }
+    };
+    let (response, stream) = send.send_request(req, false).map_err(|e| client.on_conn_error(e))?;
+    let slot: StreamGuard = Arc::new(slot);
+    Ok(EarlyStream {
+        writer: H2StreamWriter::new(stream, Some(slot.clone())),
+        answer: Answer { response, deadline, client: client.clone(), slot },
+    })
 }
 
 /// Resolves to the stream's receiving half once the peer answers 200; to [`Error::Status`]
@@ -38,15 +68,6 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub(crate) fn new(
-        response: h2::client::ResponseFuture,
-        deadline: Instant,
-        client: H2Client,
-        slot: StreamGuard,
-    ) -> Self {
-        Answer { response, deadline, client, slot }
-    }
-
     /// When the answer is overdue (the connection's HTTP/2 handshake timeout after sending).
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -75,21 +96,5 @@ impl Future for Answer {
             return Poll::Ready(Err(Error::Status(parts.status)));
         }
         Poll::Ready(Ok(H2StreamReader::new(body, Some(this.slot.clone()))))
-    }
-}
-
-/// What it takes to send the same `CONNECT` again, on another pooled connection: for a
-/// caller whose early stream the peer never processed (see [`Error::unprocessed`]).
-pub struct Resend {
-    pub(crate) pool: Pool,
-    pub(crate) key: PoolKey,
-    pub(crate) authority: String,
-    pub(crate) headers: http::HeaderMap,
-}
-
-impl Resend {
-    /// Opens the stream anew (the pool skips the connection that failed it).
-    pub async fn send(self) -> Result<EarlyStream, Error> {
-        self.pool.open_early(&self.key, &self.authority, &self.headers).await
     }
 }

@@ -27,7 +27,6 @@ pub mod stream;
 pub mod transport;
 
 pub use client::{H2Client, connect};
-pub use early::{Answer, EarlyStream};
 pub use pool::{Connector, Pool, PoolKey};
 pub use server::{ConnectRequest, serve};
 pub use stream::{H2Stream, H2StreamReader, H2StreamWriter};

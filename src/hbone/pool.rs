@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use super::client::{H2Client, StreamSlot};
-use super::early::{EarlyStream, Resend};
+use super::early::{self, EarlyStream};
 use super::stream::H2Stream;
 use super::{DialError, Error, H2Settings};
 use crate::drain::DrainWatcher;
@@ -112,7 +112,7 @@ impl Pool {
         Ok((stream, Resend { pool: self.clone(), key, authority: authority.to_owned(), headers }))
     }
 
-    pub(crate) async fn open_early(
+    async fn open_early(
         &self,
         key: &PoolKey,
         authority: &str,
@@ -120,7 +120,7 @@ impl Pool {
     ) -> Result<EarlyStream, Error> {
         self.on_a_connection(
             key,
-            |client, slot| async move { client.open_early(slot, authority, headers.clone()).await },
+            |client, slot| async move { early::open(&client, slot, authority, headers.clone()).await },
         )
         .await
     }
@@ -228,6 +228,23 @@ impl Drop for DialGuard<'_> {
         if let Some(e) = lock(&self.inner.entries).get_mut(self.key) {
             e.dialing = None;
         }
+    }
+}
+
+/// What it takes to send the same `CONNECT` again, on a pooled connection (one that sent
+/// GOAWAY is skipped): for a caller whose early stream the peer never processed (see
+/// [`Error::unprocessed`]).
+pub struct Resend {
+    pool: Pool,
+    key: PoolKey,
+    authority: String,
+    headers: http::HeaderMap,
+}
+
+impl Resend {
+    /// Opens the stream anew.
+    pub async fn send(self) -> Result<EarlyStream, Error> {
+        self.pool.open_early(&self.key, &self.authority, &self.headers).await
     }
 }
 

@@ -150,7 +150,7 @@ impl H2StreamWriter {
     /// Queues `data` whatever the stream's send capacity: h2 holds what the flow-control
     /// windows do not let out yet, and sends it as they open. Bypasses the backpressure of
     /// [`H2StreamWriter::poll_send_bytes`], so only for amounts the caller bounds itself (early
-    /// data: at most [`crate::proxy::early::EARLY_LIMIT`]). Queued this way, bytes written right
+    /// data: at most 64 KiB, see `proxy::early`). Queued this way, bytes written right
     /// after the `CONNECT` leave in the same TLS write as its HEADERS: a new stream has no
     /// capacity until the connection task, which writes the HEADERS, has run.
     pub fn send_buffered(&mut self, data: Bytes) -> io::Result<()> {

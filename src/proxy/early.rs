@@ -1,6 +1,6 @@
 //! Outbound HBONE with early data: a client's first bytes leave with the `CONNECT` instead of
-//! one node-to-node round trip after it (issue 16: +15% new connections per second, -5% CPU
-//! per connection in `cargo bench --bench tunnel`).
+//! one node-to-node round trip after it (issue 16: +13-16% new connections per second and one
+//! context switch less per connection in `cargo bench --bench tunnel`, benches/README.md).
 //!
 //! Until the peer answers, up to [`EARLY_LIMIT`] bytes from the client go out on the stream
 //! and are kept. The answer decides:
@@ -17,9 +17,9 @@
 //! of the refusal that caused it.
 //!
 //! Used only towards a peer ztunnel's inbound (ours and upstream's buffer such data in the
-//! stream window until they answer), not towards waypoints, and not where a caller must see
-//! the answer first (SOCKS5 replies to its client with it; double HBONE's outer stream carries
-//! a TLS handshake).
+//! stream window until they answer), not towards waypoints (Envoy can be set to reject
+//! early CONNECT data), and not where a caller must see the answer first (SOCKS5 replies to
+//! its client with it; double HBONE's outer stream carries a TLS handshake).
 
 use std::future::poll_fn;
 use std::io;
@@ -32,7 +32,8 @@ use tokio::net::TcpStream;
 
 use super::copy::{self, Head};
 use super::{Error, copy::Transferred};
-use crate::hbone::early::{Answer, EarlyStream, Resend};
+use crate::hbone::early::{Answer, EarlyStream};
+use crate::hbone::pool::Resend;
 use crate::hbone::{self, H2StreamReader, H2StreamWriter};
 
 /// At most this much is sent before the answer: a first request or TLS ClientHello fits, and a

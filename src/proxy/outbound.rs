@@ -13,8 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 use super::addr::DestinationAddr;
 use crate::dns::resolve::ResolveError;
 use crate::drain::DrainWatcher;
-use crate::hbone::early::{EarlyStream, Resend};
-use crate::hbone::pool::PoolKey;
+use crate::hbone::early::EarlyStream;
+use crate::hbone::pool::{PoolKey, Resend};
 use crate::hbone::stream::H2Stream;
 use crate::proxy::access::{ConnectionLog, Direction, LoggedPeer};
 use crate::proxy::connections::ConnectionDump;
@@ -215,8 +215,8 @@ async fn open(
                 headers.insert("baggage", v);
             }
             let hbone_err = |source| Error::Hbone { dst: hbone_addr, source };
-            // Only a peer ztunnel's inbound: a waypoint is another proxy, whose handling of
-            // data before its answer we do not know.
+            // Only a peer ztunnel's inbound: a waypoint is Envoy, which can be set to reject
+            // data sent before its answer.
             if answer == Answer::Early && inputs.cfg.hbone_early_data && hop != route::Hop::Waypoint {
                 let (stream, resend) =
                     inputs.pool().send_connect_early(key, &target.to_string(), headers).await.map_err(hbone_err)?;
