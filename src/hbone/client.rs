@@ -183,7 +183,7 @@ impl H2Client {
                 // A peer that sits on a CONNECT would sit on the next one too: stop putting new
                 // streams on this connection (the pool dials a fresh one); the ones already open
                 // carry on. Dropping the request future resets the stream.
-                self.shared.broken.store(true, Ordering::Release);
+                self.mark_broken();
                 return Err(Error::ConnectResponseTimeout(deadline));
             }
         };
@@ -214,7 +214,7 @@ impl H2Client {
     // so the pool stops picking it. A reset of a single stream says nothing about the rest.
     pub(crate) fn on_conn_error(&self, e: h2::Error) -> Error {
         if e.is_go_away() || e.is_io() {
-            self.shared.broken.store(true, Ordering::Release);
+            self.mark_broken();
         }
         Error::H2(e)
     }

@@ -168,8 +168,8 @@ pub enum HboneBlame {
 
 impl Error {
     /// True if the peer never processed the stream (a GOAWAY raced us, it refused the stream,
-    /// the connection was already closed): the request is safe to send once more, on another
-    /// connection.
+    /// the connection was already closed): the request is safe to send once more (the pool
+    /// skips a connection that sent GOAWAY).
     pub fn unprocessed(&self) -> bool {
         match self {
             Error::ConnectionClosed => true,

@@ -110,7 +110,6 @@ async fn tcp_hbone_halves(
     tokio::try_join!(
         async {
             if head.eof {
-                h2w.finish()?;
                 return Ok(head.read);
             }
             Ok(head.read + socket_to_stream(&mut sr, &mut h2w).await?)

@@ -171,16 +171,11 @@ impl Before {
 
     /// A new stream replaces the one the peer did not process: everything read goes again.
     fn rewind(&mut self, writer: &mut H2StreamWriter) {
-        self.send_failed = None;
-        for chunk in self.kept.clone() {
-            self.send(writer, Some(chunk));
-        }
-        if self.eof {
-            self.send(writer, None);
-        }
+        let resent = self.kept.iter().try_for_each(|chunk| writer.send_buffered(chunk.clone()));
+        self.send_failed = resent.and_then(|()| if self.eof { writer.finish() } else { Ok(()) }).err();
     }
 
-    /// The peer said 200: the usual pump takes over with what is still queued.
+    /// The peer said 200: the usual pump takes over from where this left off.
     async fn resume(
         self,
         client: &mut TcpStream,

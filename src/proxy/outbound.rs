@@ -54,14 +54,13 @@ pub enum UpstreamConn {
     Tcp(TcpStream),
 }
 
-/// Whether an HBONE upstream may be written before its peer has answered the `CONNECT`.
+/// When a client's first bytes may go on an HBONE upstream.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// The caller needs the answer first (SOCKS5 replies to its client with it).
-    Await,
-    /// The client's first bytes may go with the `CONNECT`, where the configuration and the
-    /// peer allow it.
-    Early,
+pub enum FirstBytes {
+    /// Once the peer has answered the `CONNECT` (SOCKS5 replies to its client with it).
+    AfterAnswer,
+    /// With the `CONNECT`, where the configuration and the peer allow it ([`super::early`]).
+    WithConnect,
 }
 
 /// Routes and proxies one outbound connection to `dst`.
@@ -71,7 +70,7 @@ async fn proxy(
     dst: SocketAddr,
     log: &mut ConnectionLog,
 ) -> Result<copy::Transferred, Error> {
-    let upstream = establish(inputs, dst, log, Answer::Early).await?;
+    let upstream = establish(inputs, dst, log, FirstBytes::WithConnect).await?;
     let (actual_dst, protocol) = match &upstream {
         UpstreamConn::Hbone(_) | UpstreamConn::HboneEarly { .. } => (log.dst_hbone_addr.unwrap_or(dst), "HBONE"),
         UpstreamConn::Tcp(_) => (dst, "TCP"),
@@ -99,7 +98,7 @@ pub async fn establish(
     inputs: &ProxyInputs,
     dst: SocketAddr,
     log: &mut ConnectionLog,
-    answer: Answer,
+    first_bytes: FirstBytes,
 ) -> Result<UpstreamConn, Error> {
     log.dst_addr = Some(dst);
     if inputs.is_self_call(DestinationAddr::new(dst)) {
@@ -138,7 +137,7 @@ pub async fn establish(
             for ip in ordered {
                 let up = route::resolved(workload.clone(), service.clone(), *ip, port, inputs.cfg.hbone_port);
                 // Awaited: a refusal falls over to the next address.
-                match open(inputs, &source, up, log, Answer::Await).await {
+                match open(inputs, &source, up, log, FirstBytes::AfterAnswer).await {
                     Err(e @ (Error::Connect { .. } | Error::Hbone { .. })) => {
                         tracing::debug!(%hostname, %ip, "resolved address failed, trying the next: {e}");
                         last = Some(e);
@@ -150,7 +149,7 @@ pub async fn establish(
                 Error::Resolve(ResolveError::NoAddress { host: hostname, detail: "empty answer".into() })
             }))
         }
-        other => open(inputs, &source, other, log, answer).await,
+        other => open(inputs, &source, other, log, first_bytes).await,
     }
 }
 
@@ -198,7 +197,7 @@ async fn open(
     source: &Workload,
     upstream: Upstream,
     log: &mut ConnectionLog,
-    answer: Answer,
+    first_bytes: FirstBytes,
 ) -> Result<UpstreamConn, Error> {
     log.mtls = matches!(upstream, Upstream::Hbone { .. } | Upstream::DoubleHbone { .. });
     log.opened();
@@ -217,7 +216,7 @@ async fn open(
             let hbone_err = |source| Error::Hbone { dst: hbone_addr, source };
             // Only a peer ztunnel's inbound: a waypoint is Envoy, which can be set to reject
             // data sent before its answer.
-            if answer == Answer::Early && inputs.cfg.hbone_early_data && hop != route::Hop::Waypoint {
+            if first_bytes == FirstBytes::WithConnect && inputs.cfg.hbone_early_data && hop != route::Hop::Waypoint {
                 let (stream, resend) =
                     inputs.pool().send_connect_early(key, &target.to_string(), headers).await.map_err(hbone_err)?;
                 return Ok(UpstreamConn::HboneEarly { stream, resend, dst: hbone_addr });

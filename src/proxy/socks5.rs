@@ -206,7 +206,7 @@ async fn handle(
             return Err(e);
         }
     };
-    let upstream = match outbound::establish(inputs, dst, log, outbound::Answer::Await).await {
+    let upstream = match outbound::establish(inputs, dst, log, outbound::FirstBytes::AfterAnswer).await {
         Ok(u) => u,
         Err(e) => {
             let _ = write_reply(&mut client, reply_for(&e), UNSPECIFIED).await;
